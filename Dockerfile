@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Parley server image: builds the workspace, runs the server on 0.0.0.0:5555
+# with its SQLite database on a volume, as a non-root user.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/* \
+ && npm install -g pnpm@12.4.2
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json tsconfig.json ./
+COPY packages/protocol/package.json packages/protocol/
+COPY packages/server/package.json packages/server/
+COPY packages/client/package.json packages/client/
+COPY packages/bench/package.json packages/bench/
+RUN pnpm install --frozen-lockfile
+COPY packages ./packages
+RUN pnpm typecheck \
+ && pnpm --filter @parley/server deploy --prod --legacy /out
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PARLEY_HOST=0.0.0.0 \
+    PARLEY_PORT=5555 \
+    PARLEY_DB=/data/chat_server.db
+WORKDIR /app
+COPY --from=build --chown=node:node /out ./
+RUN mkdir -p /data && chown node:node /data
+VOLUME ["/data"]
+USER node
+EXPOSE 5555
+STOPSIGNAL SIGTERM
+CMD ["node", "--import", "tsx", "src/bin.ts"]

@@ -1,0 +1,92 @@
+/**
+ * The codec: a line to a command or a typed protocol error, and a server
+ * frame to one encoded line (bytes that can be written to many sockets).
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { type Command, type CommandName, commandSchemas } from "./Commands.ts"
+import { InvalidCommand, InvalidJson, UnknownCommand } from "./Errors.ts"
+import type { RequestId } from "./Fields.ts"
+import type { FrameEvent } from "./Framer.ts"
+import type { ServerFrame } from "./ServerFrames.ts"
+
+/** Why a line is not a command, with the request id when one could be read. */
+export interface DecodeFailure {
+  readonly error: InvalidJson | InvalidCommand | UnknownCommand
+  readonly id: RequestId | undefined
+}
+
+const parseOptions = { errors: "first", onExcessProperty: "ignore" } as const
+
+const decoders = Object.fromEntries(
+  Object.entries(commandSchemas).map(([name, schema]) => [
+    name,
+    Schema.decodeUnknownEither(schema as Schema.Schema<Command, unknown>, parseOptions)
+  ])
+) as { readonly [K in CommandName]: (u: unknown) => Either.Either<Command, ParseResult.ParseError> }
+
+const hasOwn = Object.prototype.hasOwnProperty
+
+const fail = (error: DecodeFailure["error"], id: RequestId | undefined): Either.Either<Command, DecodeFailure> =>
+  Either.left({ error, id })
+
+/** Names the first failing field of a parse error, e.g. `text: must be 1..4096 characters (got 0)`. */
+export const describeParseError = (error: ParseResult.ParseError): string => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return "invalid command"
+  const field = issue.path.length > 0 ? issue.path.join(".") : undefined
+  const message = issue._tag === "Missing" ? "is missing" : issue.message
+  return field === undefined ? message : `${field}: ${message}`
+}
+
+/** Decodes one line (JSON text) into a command, or says which protocol error it is. */
+export const decodeCommand = (line: string): Either.Either<Command, DecodeFailure> => {
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return fail(new InvalidJson({ message: "the line is not valid JSON" }), undefined)
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return fail(new InvalidCommand({ message: "a command must be a JSON object" }), undefined)
+  }
+  const frame = json as Record<string, unknown>
+  let id: RequestId | undefined
+  if (hasOwn.call(frame, "id")) {
+    const raw = frame.id
+    if (typeof raw === "string" || (typeof raw === "number" && Number.isFinite(raw))) id = raw
+    else if (raw !== undefined) {
+      return fail(new InvalidCommand({ message: "id: must be a string or a number" }), undefined)
+    }
+  }
+  const name = frame.command
+  if (typeof name !== "string") {
+    return fail(new InvalidCommand({ message: "command: must be a string naming the command" }), id)
+  }
+  const decode = hasOwn.call(decoders, name) ? decoders[name as CommandName] : undefined
+  if (decode === undefined) {
+    return fail(new UnknownCommand({ message: `unknown command ${JSON.stringify(name.slice(0, 64))}` }), id)
+  }
+  const result = decode(frame)
+  return Either.isRight(result)
+    ? Either.right(result.right)
+    : fail(new InvalidCommand({ message: describeParseError(result.left) }), id)
+}
+
+/** Decodes one framer event: a line becomes a command; `Malformed` is `INVALID_JSON`. */
+export const decodeEvent = (
+  event: Exclude<FrameEvent, { _tag: "TooLarge" }>
+): Either.Either<Command, DecodeFailure> =>
+  event._tag === "Line"
+    ? decodeCommand(event.text)
+    : fail(new InvalidJson({ message: "the line is not valid UTF-8" }), undefined)
+
+const utf8 = new TextEncoder()
+
+/** One server frame as its wire line, newline included. */
+export const encodeLine = (frame: ServerFrame): string => JSON.stringify(frame) + "\n"
+
+/** One server frame as wire bytes; encode once, write to every recipient. */
+export const encodeFrame = (frame: ServerFrame): Uint8Array => utf8.encode(encodeLine(frame))
+
+/** A command as its wire line, newline included (for clients and tools). */
+export const encodeCommand = (command: Command): Uint8Array => utf8.encode(JSON.stringify(command) + "\n")

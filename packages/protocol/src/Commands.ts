@@ -1,0 +1,101 @@
+/**
+ * Client-to-server frames. Each command is a `Schema.Class` discriminated on
+ * `command`; unknown fields are stripped on decode and never trusted.
+ */
+import { Schema } from "effect"
+import { ClientMsgId, Limit, MessageId, Password, RequestId, Text, Token, Username } from "./Fields.ts"
+
+const id = Schema.optional(RequestId)
+
+/** REGISTER: create an account (before CONNECT). */
+export class Register extends Schema.Class<Register>("Register")({
+  command: Schema.tag("REGISTER"),
+  id,
+  username: Username,
+  password: Password
+}) {}
+
+/**
+ * CONNECT: authenticate with exactly one of `password` or `token`. The name is
+ * any string here: a malformed name must read as `AUTH_FAILED`, not as a field error.
+ */
+export class Connect extends Schema.Class<Connect>("Connect")(
+  Schema.Struct({
+    command: Schema.tag("CONNECT"),
+    id,
+    username: Schema.String,
+    password: Schema.optional(Password),
+    token: Schema.optional(Token),
+    resume_after: Schema.optional(MessageId)
+  }).pipe(
+    Schema.filter((c) =>
+      (c.password === undefined) === (c.token === undefined)
+        ? "password/token: CONNECT needs exactly one of password and token"
+        : undefined
+    )
+  )
+) {}
+
+/** MSG: a public message, or a DM when `to` names a user. */
+export class Msg extends Schema.Class<Msg>("Msg")({
+  command: Schema.tag("MSG"),
+  id,
+  text: Text,
+  to: Schema.optional(Schema.NullOr(Schema.String)),
+  client_msg_id: Schema.optional(ClientMsgId)
+}) {}
+
+/** HISTORY: a page of the public timeline, or of the DMs `with` one user. */
+export class History extends Schema.Class<History>("History")({
+  command: Schema.tag("HISTORY"),
+  id,
+  with: Schema.optional(Schema.String),
+  before: Schema.optional(MessageId),
+  after: Schema.optional(MessageId),
+  limit: Schema.optional(Limit)
+}) {}
+
+/** READ: mark a DM addressed to you (and every earlier one from its sender) as read. */
+export class Read extends Schema.Class<Read>("Read")({
+  command: Schema.tag("READ"),
+  id,
+  message_id: MessageId
+}) {}
+
+/** USERS: who is online. */
+export class Users extends Schema.Class<Users>("Users")({
+  command: Schema.tag("USERS"),
+  id
+}) {}
+
+/** PING: liveness check, answered with PONG. */
+export class Ping extends Schema.Class<Ping>("Ping")({
+  command: Schema.tag("PING"),
+  id
+}) {}
+
+/** DISCONNECT: answered with BYE, then the server closes. */
+export class Disconnect extends Schema.Class<Disconnect>("Disconnect")({
+  command: Schema.tag("DISCONNECT"),
+  id
+}) {}
+
+/** Any client command. */
+export const Command = Schema.Union(Register, Connect, Msg, History, Read, Users, Ping, Disconnect)
+export type Command = typeof Command.Type
+
+export type CommandName = Command["command"]
+
+/** The whitelist: each command name with its schema. */
+export const commandSchemas = {
+  REGISTER: Register,
+  CONNECT: Connect,
+  MSG: Msg,
+  HISTORY: History,
+  READ: Read,
+  USERS: Users,
+  PING: Ping,
+  DISCONNECT: Disconnect
+} as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
+
+export const commandNames = Object.keys(commandSchemas) as ReadonlyArray<CommandName>

@@ -1,0 +1,70 @@
+/**
+ * Protocol errors: one `Schema.TaggedError` per wire error code, turned into
+ * `ERROR` frames by the single exhaustive mapper `toErrorFrame`.
+ */
+import { Schema } from "effect"
+import type { RequestId } from "./Fields.ts"
+import type { ErrorCode, ErrorFrame } from "./ServerFrames.ts"
+
+const fields = { message: Schema.String }
+
+export class InvalidJson extends Schema.TaggedError<InvalidJson>()("InvalidJson", fields) {}
+export class InvalidCommand extends Schema.TaggedError<InvalidCommand>()("InvalidCommand", fields) {}
+export class UnknownCommand extends Schema.TaggedError<UnknownCommand>()("UnknownCommand", fields) {}
+export class FrameTooLarge extends Schema.TaggedError<FrameTooLarge>()("FrameTooLarge", fields) {}
+export class NotAuthenticated extends Schema.TaggedError<NotAuthenticated>()("NotAuthenticated", fields) {}
+export class AlreadyAuthenticated
+  extends Schema.TaggedError<AlreadyAuthenticated>()("AlreadyAuthenticated", fields)
+{}
+export class AuthFailed extends Schema.TaggedError<AuthFailed>()("AuthFailed", fields) {}
+export class UsernameTaken extends Schema.TaggedError<UsernameTaken>()("UsernameTaken", fields) {}
+export class UnknownUser extends Schema.TaggedError<UnknownUser>()("UnknownUser", fields) {}
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  message: Schema.String,
+  retryAfterMs: Schema.NonNegativeInt
+}) {}
+export class Internal extends Schema.TaggedError<Internal>()("Internal", fields) {}
+
+/** Every error a request can be answered with. */
+export type ProtocolError =
+  | InvalidJson
+  | InvalidCommand
+  | UnknownCommand
+  | FrameTooLarge
+  | NotAuthenticated
+  | AlreadyAuthenticated
+  | AuthFailed
+  | UsernameTaken
+  | UnknownUser
+  | NotFound
+  | RateLimited
+  | Internal
+
+/** The wire code of each error tag. */
+export const errorCodes: { readonly [K in ProtocolError["_tag"]]: ErrorCode } = {
+  InvalidJson: "INVALID_JSON",
+  InvalidCommand: "INVALID_COMMAND",
+  UnknownCommand: "UNKNOWN_COMMAND",
+  FrameTooLarge: "FRAME_TOO_LARGE",
+  NotAuthenticated: "NOT_AUTHENTICATED",
+  AlreadyAuthenticated: "ALREADY_AUTHENTICATED",
+  AuthFailed: "AUTH_FAILED",
+  UsernameTaken: "USERNAME_TAKEN",
+  UnknownUser: "UNKNOWN_USER",
+  NotFound: "NOT_FOUND",
+  RateLimited: "RATE_LIMITED",
+  Internal: "INTERNAL"
+}
+
+/** Turns a protocol error into its `ERROR` frame, echoing the request's id. */
+export const toErrorFrame = (error: ProtocolError, id?: RequestId): ErrorFrame => {
+  const frame: { -readonly [K in keyof ErrorFrame]: ErrorFrame[K] } = {
+    type: "ERROR",
+    code: errorCodes[error._tag],
+    message: error.message
+  }
+  if (error._tag === "RateLimited") frame.retry_after_ms = error.retryAfterMs
+  if (id !== undefined) frame.id = id
+  return frame
+}

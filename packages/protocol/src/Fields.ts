@@ -1,0 +1,100 @@
+/**
+ * The field rules of protocol v1. "Characters" are Unicode code points, so
+ * lengths are counted with the string iterator, never with `.length`.
+ */
+import { Schema } from "effect"
+
+export const MAX_TEXT_CHARS = 4096
+export const MAX_FRAME_BYTES = 65536
+export const DEFAULT_HISTORY_LIMIT = 50
+export const PROTOCOL_VERSION = 1
+
+/** Number of Unicode code points in a string. */
+export const codePointLength = (s: string): number => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // a high surrogate followed by a low one is one code point
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i++
+    }
+    n++
+  }
+  return n
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+/** A string of `min..max` code points that is well-formed Unicode (no lone surrogates). */
+const CodePoints = (min: number, max: number, what: string) =>
+  Schema.String.pipe(
+    Schema.filter((s) => {
+      const n = codePointLength(s)
+      if (n < min || n > max) return `must be ${min}..${max} characters (got ${n})`
+      if (!isWellFormed(s)) return "must be well-formed Unicode text"
+      return undefined
+    }, {
+      identifier: what,
+      arbitrary: () => (fc) =>
+        fc.string({ unit: "grapheme", minLength: min, maxLength: Math.min(max, min + 40) }).filter((s) => {
+          const n = codePointLength(s)
+          return n >= min && n <= max
+        })
+    })
+  )
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_-]{3,32}$/
+
+/** A registered name: 3..32 of `A-Z a-z 0-9 _ -`, unique without regard to case. */
+export const Username = Schema.String.pipe(
+  Schema.pattern(USERNAME_PATTERN, {
+    identifier: "Username",
+    message: () => "must be 3..32 characters of A-Z a-z 0-9 _ -"
+  })
+)
+
+/** A password: 8..1024 characters. */
+export const Password = CodePoints(8, 1024, "Password")
+
+/** Message text: 1..4096 characters, not only whitespace; newlines allowed. */
+export const Text = Schema.String.pipe(
+  Schema.filter((s) => {
+    const n = codePointLength(s)
+    if (n < 1 || n > MAX_TEXT_CHARS) return `must be 1..${MAX_TEXT_CHARS} characters (got ${n})`
+    if (s.trim().length === 0) return "must not be only whitespace"
+    if (!isWellFormed(s)) return "must be well-formed Unicode text"
+    return undefined
+  }, {
+    identifier: "Text",
+    arbitrary: () => (fc) =>
+      fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }).filter((s) => s.trim().length > 0)
+  })
+)
+
+/** A client's idempotency key for MSG: 1..64 characters. */
+export const ClientMsgId = CodePoints(1, 64, "ClientMsgId")
+
+/** A login token as issued by CONNECTED: URL-safe text. */
+export const Token = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_-]{16,256}$/, {
+    identifier: "Token",
+    message: () => "must be a token as issued in CONNECTED (URL-safe text)"
+  })
+)
+
+/** A request id, echoed verbatim in the reply. */
+export const RequestId = Schema.Union(Schema.String, Schema.Number)
+export type RequestId = typeof RequestId.Type
+
+/** `messages.id`: a positive integer increasing in storage order. */
+export const MessageId = Schema.Int.pipe(
+  Schema.nonNegative({ message: () => "must be a non-negative integer message_id" }),
+  Schema.annotations({ identifier: "MessageId" })
+)
+
+/** HISTORY page size: 1..100. */
+export const Limit = Schema.Int.pipe(
+  Schema.between(1, 100, { message: () => "must be an integer 1..100" }),
+  Schema.annotations({ identifier: "Limit" })
+)

@@ -1,0 +1,121 @@
+/**
+ * Server-to-client frames, discriminated on `type`. They are plain structs so
+ * the server can build them as object literals and encode them once.
+ */
+import { Schema } from "effect"
+import { ClientMsgId, MessageId, RequestId } from "./Fields.ts"
+
+const id = Schema.optional(RequestId)
+const Name = Schema.String
+const Timestamp = Schema.String.pipe(
+  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, { identifier: "Timestamp" })
+)
+
+export const ErrorCode = Schema.Literal(
+  "INVALID_JSON",
+  "INVALID_COMMAND",
+  "UNKNOWN_COMMAND",
+  "FRAME_TOO_LARGE",
+  "NOT_AUTHENTICATED",
+  "ALREADY_AUTHENTICATED",
+  "AUTH_FAILED",
+  "USERNAME_TAKEN",
+  "UNKNOWN_USER",
+  "NOT_FOUND",
+  "RATE_LIMITED",
+  "INTERNAL"
+)
+export type ErrorCode = typeof ErrorCode.Type
+
+export const ByeReason = Schema.Literal("idle", "slow_consumer", "shutdown")
+export type ByeReason = typeof ByeReason.Type
+
+export const Hello = Schema.Struct({
+  type: Schema.Literal("HELLO"),
+  protocol: Schema.Literal(1),
+  server: Schema.String,
+  limits: Schema.Struct({ max_frame_bytes: Schema.Int, max_text_chars: Schema.Int })
+})
+export const Registered = Schema.Struct({ type: Schema.Literal("REGISTERED"), username: Name, id })
+export const Connected = Schema.Struct({
+  type: Schema.Literal("CONNECTED"),
+  user: Name,
+  session_id: Schema.Int,
+  token: Schema.String,
+  online: Schema.Array(Name),
+  unread: Schema.Int,
+  id
+})
+export const Ack = Schema.Struct({
+  type: Schema.Literal("ACK"),
+  message_id: MessageId,
+  timestamp: Timestamp,
+  client_msg_id: Schema.optional(ClientMsgId),
+  id
+})
+export const Message = Schema.Struct({
+  type: Schema.Literal("MESSAGE"),
+  message_id: MessageId,
+  from: Name,
+  to: Schema.NullOr(Name),
+  text: Schema.String,
+  timestamp: Timestamp
+})
+export const HistoryPage = Schema.Struct({
+  type: Schema.Literal("HISTORY"),
+  messages: Schema.Array(Message),
+  has_more: Schema.Boolean,
+  id
+})
+export const Ok = Schema.Struct({ type: Schema.Literal("OK"), id })
+export const UsersList = Schema.Struct({ type: Schema.Literal("USERS"), online: Schema.Array(Name), id })
+export const Pong = Schema.Struct({ type: Schema.Literal("PONG"), id })
+export const Bye = Schema.Struct({ type: Schema.Literal("BYE"), reason: Schema.optional(ByeReason), id })
+export const ErrorFrame = Schema.Struct({
+  type: Schema.Literal("ERROR"),
+  code: ErrorCode,
+  message: Schema.String,
+  retry_after_ms: Schema.optional(Schema.NonNegativeInt),
+  id
+})
+export const Presence = Schema.Struct({
+  type: Schema.Literal("PRESENCE"),
+  user: Name,
+  status: Schema.Literal("online", "offline")
+})
+export const Receipt = Schema.Struct({ type: Schema.Literal("RECEIPT"), message_id: MessageId, by: Name })
+export const Truncated = Schema.Struct({ type: Schema.Literal("TRUNCATED"), before: MessageId })
+
+/** Any server frame. */
+export const ServerFrame = Schema.Union(
+  Hello,
+  Registered,
+  Connected,
+  Ack,
+  Message,
+  HistoryPage,
+  Ok,
+  UsersList,
+  Pong,
+  Bye,
+  ErrorFrame,
+  Presence,
+  Receipt,
+  Truncated
+)
+export type ServerFrame = typeof ServerFrame.Type
+export type ServerFrameType = ServerFrame["type"]
+export type Hello = typeof Hello.Type
+export type Registered = typeof Registered.Type
+export type Connected = typeof Connected.Type
+export type Ack = typeof Ack.Type
+export type Message = typeof Message.Type
+export type HistoryPage = typeof HistoryPage.Type
+export type Ok = typeof Ok.Type
+export type UsersList = typeof UsersList.Type
+export type Pong = typeof Pong.Type
+export type Bye = typeof Bye.Type
+export type ErrorFrame = typeof ErrorFrame.Type
+export type Presence = typeof Presence.Type
+export type Receipt = typeof Receipt.Type
+export type Truncated = typeof Truncated.Type

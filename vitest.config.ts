@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config"
+import projects from "./vitest.workspace.ts"
+
+export default defineConfig({
+  test: {
+    projects,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // the suites talk over real sockets and spawn real servers: keep the 2-core machine responsive
+    pool: "forks",
+    reporters: process.env.CI ? ["default"] : ["default"]
+  }
+})
