@@ -1,0 +1,254 @@
+/**
+ * The command table: every command of protocol v1 with its login rule and
+ * its handler, in one total record (a new command does not compile until it
+ * has both). Handlers fail with protocol errors; the connection turns those
+ * into ERROR frames.
+ */
+import {
+  AlreadyAuthenticated,
+  type Command,
+  type CommandName,
+  type Connect,
+  DEFAULT_HISTORY_LIMIT,
+  Internal,
+  encodeFrame,
+  type History,
+  type Message,
+  type Msg,
+  NotAuthenticated,
+  NotFound,
+  type ProtocolError,
+  RateLimited,
+  type Read,
+  type Register,
+  type RequestId,
+  toErrorFrame,
+  UnknownUser,
+  USERNAME_PATTERN
+} from "@parley/protocol"
+import { Effect, Exit, Option } from "effect"
+import { Accounts } from "./Account.ts"
+import type { Connection } from "./Connection.ts"
+import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
+import { Hub } from "./Hub.ts"
+import { MessagesRepo } from "./MessagesRepo.ts"
+import { Presence } from "./Presence.ts"
+import { ServerConfig } from "./ServerConfig.ts"
+import { SessionsRepo } from "./SessionsRepo.ts"
+import { UsersRepo } from "./UsersRepo.ts"
+
+/** Who may send a command: only before CONNECT, only after, or always. */
+export type Access = "guest" | "member" | "any"
+
+type Handler<C> = {
+  readonly access: Access
+  readonly handle: (command: C, conn: Connection) => Effect.Effect<void, ProtocolError>
+}
+
+export type CommandTable = { readonly [K in CommandName]: Handler<Extract<Command, { command: K }>> }
+
+/** Failed logins on one connection before further attempts are refused for a while. */
+const FREE_LOGIN_FAILURES = 10
+
+const withId = <F extends object>(frame: F, id: RequestId | undefined): F => (id === undefined ? frame : { ...frame, id })
+
+export const makeCommands = Effect.gen(function*() {
+  const accounts = yield* Accounts
+  const users = yield* UsersRepo
+  const messages = yield* MessagesRepo
+  const sessions = yield* SessionsRepo
+  const commit = yield* GroupCommit
+  const hub = yield* Hub
+  const presence = yield* Presence
+  const config = yield* ServerConfig
+
+  /** A username in `to` / `with`: an unknown or malformed one is UNKNOWN_USER. */
+  const resolveUser = (name: string) =>
+    Effect.flatMap(
+      USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
+      Option.match({
+        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${JSON.stringify(name.slice(0, 64))}` })),
+        onSome: Effect.succeed
+      })
+    )
+
+  const register = (command: Register, conn: Connection) =>
+    Effect.gen(function*() {
+      const username = yield* accounts.register(command.username, command.password)
+      yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
+      conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
+    })
+
+  const connect = (command: Connect, conn: Connection) =>
+    Effect.gen(function*() {
+      const now = Date.now()
+      if (conn.lockedUntil > now) {
+        return yield* new RateLimited({
+          message: "too many failed logins on this connection; wait before trying again",
+          retryAfterMs: conn.lockedUntil - now
+        })
+      }
+      const credentials = command.password !== undefined
+        ? { password: command.password }
+        : { token: command.token! }
+      const identity = yield* accounts.login(command.username, credentials).pipe(
+        Effect.tapError((error) =>
+          Effect.gen(function*() {
+            if (error._tag !== "AuthFailed") return
+            conn.failedLogins++
+            if (conn.failedLogins >= FREE_LOGIN_FAILURES) {
+              conn.lockedUntil = Date.now() + Math.min(60_000, 1000 * 2 ** (conn.failedLogins - FREE_LOGIN_FAILURES))
+            }
+            yield* Effect.logWarning("login failed").pipe(
+              Effect.annotateLogs({ user: command.username.slice(0, 64), via: "password" in credentials ? "password" : "token" })
+            )
+          })
+        )
+      )
+      const at = new Date().toISOString()
+      const sessionId = yield* commit.write(
+        Effect.zipLeft(sessions.open(identity.userId, conn.remoteAddress, at), users.touchLogin(identity.userId, at))
+      )
+      conn.failedLogins = 0
+      conn.auth = { userId: identity.userId, username: identity.username, sessionId }
+      // hold live frames while the replay is assembled, then merge the two in message_id order
+      conn.held = []
+      presence.arrive(conn)
+      const unread = yield* messages.unreadCount(identity.userId)
+      const replay = yield* messages.replay(identity.userId, command.resume_after, config.replayCap)
+      const held = conn.held
+      conn.held = undefined
+      conn.send(withId({
+        type: "CONNECTED" as const,
+        user: identity.username,
+        session_id: sessionId,
+        token: identity.token,
+        online: hub.online(),
+        unread
+      }, command.id))
+      if (replay.truncated && replay.messages.length > 0) {
+        conn.send({ type: "TRUNCATED", before: replay.messages[0]!.message_id })
+      }
+      const replayed = new Set<number>()
+      const queue: Array<{ id: number; frame: Uint8Array }> = []
+      for (const m of replay.messages) {
+        replayed.add(m.message_id)
+        queue.push({ id: m.message_id, frame: encodeFrame(m) })
+      }
+      const others: Array<Uint8Array> = []
+      for (const h of held) {
+        if (h.messageId === undefined) others.push(h.frame)
+        else if (!replayed.has(h.messageId)) queue.push({ id: h.messageId, frame: h.frame })
+      }
+      queue.sort((a, b) => a.id - b.id)
+      for (const q of queue) conn.outbox.offer(q.frame)
+      for (const f of others) conn.outbox.offer(f)
+      yield* Effect.logInfo("logged in").pipe(
+        Effect.annotateLogs({ user: identity.username, session: sessionId, via: "password" in credentials ? "password" : "token", replayed: replay.messages.length })
+      )
+    })
+
+  const onStored = (conn: Connection, command: Msg, senderName: string, receiverName: string | null) =>
+  (exit: Exit.Exit<StoredRow>): void => {
+    if (Exit.isSuccess(exit)) {
+      const row = exit.value
+      if (!row.duplicate) {
+        const message: Message = {
+          type: "MESSAGE",
+          message_id: row.id,
+          from: senderName,
+          to: receiverName,
+          text: row.text,
+          timestamp: row.timestamp
+        }
+        hub.publish(message, row.senderId, row.receiverId, conn)
+      }
+      const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
+        type: "ACK",
+        message_id: row.id,
+        timestamp: row.timestamp
+      }
+      if (command.client_msg_id !== undefined) ack.client_msg_id = command.client_msg_id
+      if (command.id !== undefined) ack.id = command.id
+      conn.send(ack)
+    } else {
+      conn.send(toErrorFrame(internal, command.id))
+    }
+    conn.ackDone()
+  }
+
+  const msg = (command: Msg, conn: Connection) =>
+    Effect.gen(function*() {
+      const me = conn.auth!
+      const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(command.to)
+      yield* conn.throttle
+      conn.ackPending()
+      commit.submit({
+        senderId: me.userId,
+        receiverId: receiver === null ? null : receiver.id,
+        text: command.text,
+        clientMsgId: command.client_msg_id,
+        done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
+      })
+    })
+
+  const history = (command: History, conn: Connection) =>
+    Effect.gen(function*() {
+      const me = conn.auth!
+      const other = command.with === undefined ? undefined : yield* resolveUser(command.with)
+      const page = yield* messages.history({
+        userId: me.userId,
+        withUserId: other?.id,
+        before: command.before,
+        after: command.after,
+        limit: command.limit ?? DEFAULT_HISTORY_LIMIT
+      })
+      conn.send(withId({ type: "HISTORY" as const, messages: page.messages, has_more: page.hasMore }, command.id))
+    })
+
+  const read = (command: Read, conn: Connection) =>
+    Effect.gen(function*() {
+      const me = conn.auth!
+      const sender = yield* messages.dmSender(me.userId, command.message_id)
+      if (Option.isNone(sender)) {
+        return yield* new NotFound({ message: `no direct message ${command.message_id} addressed to you` })
+      }
+      yield* commit.write(messages.markRead(me.userId, sender.value, command.message_id))
+      conn.send(withId({ type: "OK" as const }, command.id))
+      hub.toUser(sender.value, encodeFrame({ type: "RECEIPT", message_id: command.message_id, by: me.username }))
+    })
+
+  const table: CommandTable = {
+    REGISTER: { access: "guest", handle: register },
+    CONNECT: { access: "guest", handle: connect },
+    MSG: { access: "member", handle: msg },
+    HISTORY: { access: "member", handle: history },
+    READ: { access: "member", handle: read },
+    USERS: {
+      access: "member",
+      handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: hub.online() }, command.id)))
+    },
+    PING: {
+      access: "any",
+      handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "PONG" as const }, command.id)))
+    },
+    DISCONNECT: {
+      access: "any",
+      handle: (command, conn) => Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
+    }
+  }
+  return table
+})
+
+const internal = new Internal({ message: "the server failed to handle this request" })
+
+/** The login rule of a command, as an error when it is broken. */
+export const checkAccess = (access: Access, conn: Connection): ProtocolError | undefined => {
+  if (access === "member" && conn.auth === undefined) {
+    return new NotAuthenticated({ message: "log in first with CONNECT" })
+  }
+  if (access === "guest" && conn.auth !== undefined) {
+    return new AlreadyAuthenticated({ message: "this connection is already logged in" })
+  }
+  return undefined
+}

@@ -1,0 +1,185 @@
+/**
+ * One TCP connection: its socket, outbox, framer and state. Inbound bytes
+ * are framed synchronously in the socket's data handler and pushed, in
+ * order, into a bounded mailbox; one fiber consumes that mailbox as a Stream
+ * of frames. When the mailbox is full the socket is paused, so a client that
+ * floods (or is being slowed by flood control) is simply not read.
+ */
+import {
+  type ByeReason,
+  encodeFrame,
+  type FrameEvent,
+  Framer,
+  PROTOCOL_VERSION,
+  type ServerFrame
+} from "@parley/protocol"
+import { Effect, Exit, type Mailbox } from "effect"
+import type * as Net from "node:net"
+import type { Peer } from "./Hub.ts"
+import { Outbox } from "./Outbox.ts"
+import type { ServerSettings } from "./ServerConfig.ts"
+import { TokenBucket } from "./TokenBucket.ts"
+
+/** Frames buffered before the socket is paused. */
+const INBOX_HIGH_WATER = 64
+const INBOX_LOW_WATER = 16
+
+export const SERVER_NAME = "parley 0.1.0"
+
+export interface Authenticated {
+  readonly userId: number
+  readonly username: string
+  readonly sessionId: number
+}
+
+/** A frame held back while CONNECT replays history; `messageId` for MESSAGE events. */
+interface Held {
+  readonly frame: Uint8Array
+  readonly messageId: number | undefined
+}
+
+export class Connection implements Peer {
+  auth: Authenticated | undefined = undefined
+  /** Frames held back while the CONNECT replay is being assembled. */
+  held: Array<Held> | undefined = undefined
+  /** Why the server is closing this connection, once it is. */
+  closing: ByeReason | "disconnect" | undefined = undefined
+  lastFrameAt = Date.now()
+  failedLogins = 0
+  lockedUntil = 0
+  readonly outbox: Outbox
+  readonly framer: Framer
+  private readonly bucket: TokenBucket | undefined
+  private pendingAcks = 0
+  private ackWaiters: Array<() => void> = []
+  private paused = false
+
+  constructor(
+    readonly connectionId: number,
+    readonly socket: Net.Socket,
+    readonly remoteAddress: string,
+    readonly inbox: Mailbox.Mailbox<FrameEvent>,
+    readonly settings: ServerSettings
+  ) {
+    this.outbox = new Outbox(socket, settings.outboundLimitBytes, () => this.dropSlowConsumer())
+    this.framer = new Framer(settings.maxFrameBytes)
+    this.bucket = settings.msgRate > 0
+      ? new TokenBucket(settings.msgRate, Math.max(1, settings.msgBurst), Date.now())
+      : undefined
+  }
+
+  get userId(): number {
+    return this.auth?.userId ?? -1
+  }
+
+  get username(): string {
+    return this.auth?.username ?? ""
+  }
+
+  /** Encodes and queues one frame for this connection only. */
+  send(frame: ServerFrame): void {
+    this.outbox.offer(encodeFrame(frame))
+  }
+
+  /** Queues an already encoded frame (from the hub). */
+  deliver(frame: Uint8Array, messageId?: number): void {
+    if (this.held !== undefined) this.held.push({ frame, messageId })
+    else this.outbox.offer(frame)
+  }
+
+  hello(): void {
+    this.send({
+      type: "HELLO",
+      protocol: PROTOCOL_VERSION,
+      server: SERVER_NAME,
+      limits: { max_frame_bytes: this.settings.maxFrameBytes, max_text_chars: this.settings.maxTextChars }
+    })
+  }
+
+  /** Wires the socket to the framer and the inbox (synchronously, so order is kept). */
+  attach(): void {
+    const emit = (event: FrameEvent) => {
+      this.lastFrameAt = Date.now()
+      this.inbox.unsafeOffer(event)
+    }
+    this.socket.on("data", (chunk: Buffer) => {
+      if (this.closing !== undefined) return
+      this.framer.push(chunk, emit)
+      if (!this.paused && this.inboxSize() >= INBOX_HIGH_WATER) {
+        this.paused = true
+        this.socket.pause()
+      }
+    })
+    const end = () => {
+      this.inbox.unsafeDone(Exit.void)
+    }
+    this.socket.on("end", end)
+    this.socket.on("close", end)
+    this.socket.on("error", () => {
+      // 'close' follows; the cause is logged when the connection closes
+    })
+  }
+
+  private inboxSize(): number {
+    const size = this.inbox.unsafeSize()
+    return size._tag === "Some" ? size.value : 0
+  }
+
+  /** Resumes reading once the consumer has caught up. */
+  maybeResume(): void {
+    if (this.paused && this.closing === undefined && this.inboxSize() <= INBOX_LOW_WATER) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+
+  /** Flood control: waits (with the socket unread) until this connection may send a MSG. */
+  readonly throttle: Effect.Effect<void> = Effect.suspend(() => {
+    const bucket = this.bucket
+    if (bucket === undefined || bucket.tryTake(Date.now())) return Effect.void
+    return Effect.flatMap(
+      Effect.sleep(bucket.waitMs(Date.now())),
+      () => this.throttle
+    )
+  })
+
+  /** A MSG was queued for commit; its ACK is pending. */
+  ackPending(): void {
+    this.pendingAcks++
+  }
+
+  ackDone(): void {
+    this.pendingAcks--
+    if (this.pendingAcks === 0 && this.ackWaiters.length > 0) {
+      const waiters = this.ackWaiters
+      this.ackWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  /** Waits until every MSG of this connection is ACKed, so replies keep request order. */
+  readonly awaitAcks: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.pendingAcks === 0) return resume(Effect.void)
+    this.ackWaiters.push(() => resume(Effect.void))
+  })
+
+  /** Starts closing: a last BYE (if any), flush what is queued, end the socket. */
+  close(reason: ByeReason | "disconnect", frame?: ServerFrame): void {
+    if (this.closing !== undefined) return
+    this.closing = reason
+    if (frame !== undefined) this.send(frame)
+    this.outbox.close()
+    this.inbox.unsafeDone(Exit.void)
+  }
+
+  private dropSlowConsumer(): void {
+    if (this.closing !== undefined) return
+    this.closing = "slow_consumer"
+    // the queue was dropped: tell the peer why, straight to the socket, then cut it off
+    this.outbox.writeNow(encodeFrame({ type: "BYE", reason: "slow_consumer" }))
+    this.outbox.close()
+    this.inbox.unsafeDone(Exit.void)
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The database: SQLite through `SqlClient`, in WAL mode, with the schema's
+ * migrations applied at start and sessions left open by a crash closed.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Layer } from "effect"
+import { ServerConfig } from "./ServerConfig.ts"
+import { migrations } from "./Migrations.ts"
+
+const setup = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const config = yield* ServerConfig
+    // WAL is set by SqliteClient; FULL syncs the WAL on every commit so an ACK
+    // survives power loss (group commit keeps that affordable), NORMAL only a crash.
+    yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
+    yield* sql.unsafe("PRAGMA foreign_keys = ON")
+    yield* sql.unsafe("PRAGMA busy_timeout = 5000")
+    const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
+    for (const [id, name] of applied) yield* Effect.logInfo(`applied migration ${id}_${name}`)
+  }).pipe(Effect.orDie)
+)
+
+/** SqliteClient on the configured file, migrated. */
+export const DatabaseLive = Layer.provideMerge(
+  setup,
+  Layer.unwrapEffect(
+    Effect.map(ServerConfig, (config) => SqliteClient.layer({ filename: config.db }))
+  ).pipe(Layer.orDie)
+)

@@ -1,0 +1,97 @@
+/**
+ * The hub: who is connected as whom, and the fan-out of committed messages
+ * to their connections. Delivery is a synchronous push into each
+ * recipient's bounded outbox, so one slow reader never slows a publisher,
+ * and every frame is encoded once for all of its recipients.
+ */
+import { encodeFrame, type Message } from "@parley/protocol"
+import { Effect } from "effect"
+
+/** A connection as the hub sees it. */
+export interface Peer {
+  readonly connectionId: number
+  readonly userId: number
+  readonly username: string
+  /** Queues an encoded frame; `messageId` marks a MESSAGE event (for replay merging). */
+  deliver(frame: Uint8Array, messageId?: number): void
+}
+
+export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
+  sync: () => {
+    const peers = new Set<Peer>()
+    const byUser = new Map<number, Set<Peer>>()
+
+    /** Adds an authenticated connection; true when it is the user's first. */
+    const join = (peer: Peer): boolean => {
+      peers.add(peer)
+      const own = byUser.get(peer.userId)
+      if (own !== undefined) {
+        own.add(peer)
+        return false
+      }
+      byUser.set(peer.userId, new Set([peer]))
+      return true
+    }
+
+    /** Removes a connection; true when it was the user's last. */
+    const leave = (peer: Peer): boolean => {
+      if (!peers.delete(peer)) return false
+      const own = byUser.get(peer.userId)
+      if (own === undefined) return false
+      own.delete(peer)
+      if (own.size > 0) return false
+      byUser.delete(peer.userId)
+      return true
+    }
+
+    /** Usernames with at least one authenticated connection, sorted. */
+    const online = (): Array<string> => {
+      const names: Array<string> = []
+      for (const own of byUser.values()) {
+        const first = own.values().next().value
+        if (first !== undefined) names.push(first.username)
+      }
+      return names.sort((a, b) => a.localeCompare(b))
+    }
+
+    const onlineCount = () => byUser.size
+
+    /** Sends an encoded frame to every authenticated connection but one. */
+    const broadcast = (frame: Uint8Array, except?: Peer): void => {
+      for (const peer of peers) if (peer !== except) peer.deliver(frame)
+    }
+
+    /** Sends an encoded frame to each connection of a user. */
+    const toUser = (userId: number, frame: Uint8Array, except?: Peer): void => {
+      const own = byUser.get(userId)
+      if (own === undefined) return
+      for (const peer of own) if (peer !== except) peer.deliver(frame)
+    }
+
+    /**
+     * Fans out a committed message: public to everyone but the sending
+     * connection, a DM to the recipient's connections and the sender's
+     * other ones. The sending connection gets the ACK instead.
+     */
+    const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Peer): void => {
+      const frame = encodeFrame(message)
+      if (receiverId === null) {
+        for (const peer of peers) if (peer !== sender) peer.deliver(frame, message.message_id)
+        return
+      }
+      const recipients = byUser.get(receiverId)
+      if (recipients !== undefined) {
+        for (const peer of recipients) if (peer !== sender) peer.deliver(frame, message.message_id)
+      }
+      if (receiverId === senderId) return
+      const own = byUser.get(senderId)
+      if (own !== undefined) {
+        for (const peer of own) if (peer !== sender) peer.deliver(frame, message.message_id)
+      }
+    }
+
+    const connectionCount = () => peers.size
+
+    return { join, leave, online, onlineCount, broadcast, toUser, publish, connectionCount } as const
+  }
+}) {}

@@ -1,0 +1,102 @@
+/**
+ * Reads of `messages` (writes go through GroupCommit): history pages, the
+ * replay after CONNECT, unread counts, and marking DMs read.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Message } from "@parley/protocol"
+import { Effect, Option } from "effect"
+
+interface MessageRow {
+  readonly message_id: number
+  readonly from: string
+  readonly to: string | null
+  readonly text: string
+  readonly timestamp: string
+}
+
+const toMessage = (row: MessageRow): Message => ({
+  type: "MESSAGE",
+  message_id: row.message_id,
+  from: row.from,
+  to: row.to,
+  text: row.text,
+  timestamp: row.timestamp
+})
+
+export interface HistoryQuery {
+  readonly userId: number
+  /** The other party of a DM conversation; undefined for the public timeline. */
+  readonly withUserId: number | undefined
+  readonly before: number | undefined
+  readonly after: number | undefined
+  readonly limit: number
+}
+
+export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server/MessagesRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const select = sql`
+      SELECT m.id AS message_id, su.username AS "from", ru.username AS "to", m.message AS text, m.timestamp
+      FROM messages m JOIN users su ON su.id = m.sender_id LEFT JOIN users ru ON ru.id = m.receiver_id`
+
+    /** A page of history, oldest first, and whether more exist in the paging direction. */
+    const history = (q: HistoryQuery) =>
+      Effect.gen(function*() {
+        const scope = q.withUserId === undefined
+          ? sql`m.receiver_id IS NULL`
+          : sql`m.receiver_id IS NOT NULL AND ((m.sender_id = ${q.userId} AND m.receiver_id = ${q.withUserId})
+                OR (m.sender_id = ${q.withUserId} AND m.receiver_id = ${q.userId}))`
+        const lower = q.after === undefined ? sql`` : sql`AND m.id > ${q.after}`
+        const upper = q.before === undefined ? sql`` : sql`AND m.id < ${q.before}`
+        const forward = q.after !== undefined
+        const rows = yield* sql<MessageRow>`
+          ${select} WHERE ${scope} ${lower} ${upper}
+          ORDER BY m.id ${forward ? sql`ASC` : sql`DESC`} LIMIT ${q.limit + 1}`
+        const hasMore = rows.length > q.limit
+        const page = rows.slice(0, q.limit).map(toMessage)
+        if (!forward) page.reverse()
+        return { messages: page, hasMore }
+      }).pipe(Effect.orDie)
+
+    /**
+     * What CONNECT replays: every unread DM to the user and, with
+     * `resumeAfter`, every public message and DM to or from them after it.
+     * Newest `cap` only, oldest first; `truncated` when more were due.
+     */
+    const replay = (userId: number, resumeAfter: number | undefined, cap: number) =>
+      Effect.gen(function*() {
+        const due = resumeAfter === undefined
+          ? sql`m.receiver_id = ${userId} AND m.is_read = 0`
+          : sql`(m.receiver_id = ${userId} AND m.is_read = 0) OR (m.id > ${resumeAfter}
+                AND (m.receiver_id IS NULL OR m.receiver_id = ${userId} OR m.sender_id = ${userId}))`
+        const rows = yield* sql<MessageRow>`${select} WHERE ${due} ORDER BY m.id DESC LIMIT ${cap + 1}`
+        const truncated = rows.length > cap
+        const messages = rows.slice(0, cap).map(toMessage).reverse()
+        return { messages, truncated }
+      }).pipe(Effect.orDie)
+
+    const unreadCount = (userId: number) =>
+      sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE receiver_id = ${userId} AND is_read = 0`.pipe(
+        Effect.map((rows) => rows[0]?.n ?? 0),
+        Effect.orDie
+      )
+
+    /** The sender of a DM addressed to `userId`, if there is one with that id. */
+    const dmSender = (userId: number, messageId: number) =>
+      sql<{ sender_id: number }>`
+        SELECT sender_id FROM messages WHERE id = ${messageId} AND receiver_id = ${userId}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.sender_id)),
+        Effect.orDie
+      )
+
+    /** Marks a DM and every earlier DM from the same sender to the user as read. */
+    const markRead = (userId: number, senderId: number, messageId: number) =>
+      sql`UPDATE messages SET is_read = 1
+          WHERE receiver_id = ${userId} AND sender_id = ${senderId} AND id <= ${messageId} AND is_read = 0`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      )
+
+    return { history, replay, unreadCount, dmSender, markRead } as const
+  })
+}) {}

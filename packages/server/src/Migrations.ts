@@ -1,0 +1,54 @@
+/**
+ * Schema migrations. The seed's tables and columns are kept as they are;
+ * Parley adds columns and indexes, and a table of login token hashes.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect } from "effect"
+
+const initial = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE users (
+      id INTEGER PRIMARY KEY,
+      username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+      password_hash TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      last_login TEXT
+    )`
+  yield* sql`
+    CREATE TABLE messages (
+      id INTEGER PRIMARY KEY,
+      sender_id INTEGER NOT NULL REFERENCES users(id),
+      receiver_id INTEGER REFERENCES users(id),
+      message TEXT NOT NULL,
+      timestamp TEXT NOT NULL,
+      is_read INTEGER NOT NULL DEFAULT 0,
+      client_msg_id TEXT
+    )`
+  // NULL client_msg_ids never collide in a UNIQUE index
+  yield* sql`CREATE UNIQUE INDEX messages_client_msg_id ON messages (sender_id, client_msg_id)`
+  yield* sql`CREATE INDEX messages_public ON messages (id) WHERE receiver_id IS NULL`
+  yield* sql`CREATE INDEX messages_direct ON messages (receiver_id, sender_id, id) WHERE receiver_id IS NOT NULL`
+  yield* sql`CREATE INDEX messages_sent ON messages (sender_id, id)`
+  yield* sql`CREATE INDEX messages_unread ON messages (receiver_id, id) WHERE is_read = 0 AND receiver_id IS NOT NULL`
+  yield* sql`
+    CREATE TABLE sessions (
+      id INTEGER PRIMARY KEY,
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      ip_address TEXT,
+      connect_time TEXT NOT NULL,
+      disconnect_time TEXT
+    )`
+  yield* sql`CREATE INDEX sessions_open ON sessions (id) WHERE disconnect_time IS NULL`
+  yield* sql`
+    CREATE TABLE tokens (
+      token_hash TEXT PRIMARY KEY,
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      created_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL
+    ) WITHOUT ROWID`
+})
+
+export const migrations = {
+  "1_initial": initial
+}

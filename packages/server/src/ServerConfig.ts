@@ -1,0 +1,55 @@
+/**
+ * The server's settings: the operator table of protocol v1 plus the limits
+ * that are fixed by default but worth naming in one place.
+ */
+import { Context, Layer } from "effect"
+import { MAX_FRAME_BYTES, MAX_TEXT_CHARS } from "@parley/protocol"
+
+export interface ServerSettings {
+  readonly host: string
+  readonly port: number
+  /** SQLite file (`:memory:` for a throwaway database). */
+  readonly db: string
+  /** MSGs per second per connection, sustained; 0 turns flood control off. */
+  readonly msgRate: number
+  /** MSGs a connection may send at once before `msgRate` applies. */
+  readonly msgBurst: number
+  /** Seconds without any frame before `BYE idle`; 0 disables. */
+  readonly idleTimeoutSeconds: number
+  readonly maxFrameBytes: number
+  readonly maxTextChars: number
+  /** Days a login token stays valid. */
+  readonly tokenTtlDays: number
+  /** Most messages replayed after CONNECT before TRUNCATED. */
+  readonly replayCap: number
+  /** Bytes queued for one connection before it is dropped as a slow consumer. */
+  readonly outboundLimitBytes: number
+  /** Password hashes computed at once (argon2id takes 19 MiB each). */
+  readonly hashConcurrency: number
+  /** Password hashes allowed to wait for a slot before REGISTER/CONNECT get RATE_LIMITED. */
+  readonly hashQueueLimit: number
+  /** SQLite `synchronous` pragma: FULL survives power loss, NORMAL survives a process crash. */
+  readonly synchronous: "FULL" | "NORMAL"
+}
+
+export const defaults: ServerSettings = {
+  host: "127.0.0.1",
+  port: 5555,
+  db: "chat_server.db",
+  msgRate: 20,
+  msgBurst: 100,
+  idleTimeoutSeconds: 120,
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxTextChars: MAX_TEXT_CHARS,
+  tokenTtlDays: 7,
+  replayCap: 1000,
+  outboundLimitBytes: 4 * 1024 * 1024,
+  hashConcurrency: 2,
+  hashQueueLimit: 512,
+  synchronous: "FULL"
+}
+
+/** The settings in force. */
+export class ServerConfig extends Context.Tag("@parley/server/ServerConfig")<ServerConfig, ServerSettings>() {
+  static layer = (settings: Partial<ServerSettings> = {}) => Layer.succeed(ServerConfig, { ...defaults, ...settings })
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * `parley-server` (`pnpm start:server`): runs the Parley chat server.
+ */
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Config, Effect, Layer, Logger, LogLevel } from "effect"
+import { defaults } from "./ServerConfig.ts"
+import { ServerLive } from "./ServerLive.ts"
+
+const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
+  options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
+
+const host = withEnv(
+  Options.text("host").pipe(Options.withDescription("Address to listen on (env PARLEY_HOST; default 127.0.0.1). Use 0.0.0.0 to accept other machines.")),
+  Config.string("PARLEY_HOST"),
+  defaults.host
+)
+const port = withEnv(
+  Options.integer("port").pipe(Options.withDescription("TCP port (env PARLEY_PORT; default 5555; 0 picks a free one).")),
+  Config.port("PARLEY_PORT"),
+  defaults.port
+)
+const db = withEnv(
+  Options.text("db").pipe(Options.withDescription("SQLite database file, created if missing (env PARLEY_DB; default chat_server.db).")),
+  Config.string("PARLEY_DB"),
+  defaults.db
+)
+const msgRate = withEnv(
+  Options.integer("msg-rate").pipe(Options.withDescription("Messages per second per connection, sustained (env PARLEY_MSG_RATE; default 20). A faster client is slowed, not refused; 0 turns flood control off.")),
+  Config.integer("PARLEY_MSG_RATE"),
+  defaults.msgRate
+)
+const msgBurst = withEnv(
+  Options.integer("msg-burst").pipe(Options.withDescription("Messages a connection may send at once before --msg-rate applies (env PARLEY_MSG_BURST; default 100).")),
+  Config.integer("PARLEY_MSG_BURST"),
+  defaults.msgBurst
+)
+const idleTimeout = withEnv(
+  Options.integer("idle-timeout").pipe(Options.withDescription("Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables).")),
+  Config.integer("PARLEY_IDLE_TIMEOUT"),
+  defaults.idleTimeoutSeconds
+)
+const logLevel = withEnv(
+  Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info).")),
+  Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
+  "info"
+)
+
+const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
+
+const command = Command.make(
+  "parley-server",
+  { host, port, db, msgRate, msgBurst, idleTimeout, logLevel },
+  (o) => {
+    const problem = o.port < 0 || o.port > 65535
+      ? "--port must be 0..65535"
+      : o.msgRate < 0
+      ? "--msg-rate must be 0 or more"
+      : o.msgBurst < 1
+      ? "--msg-burst must be 1 or more"
+      : o.idleTimeout < 0
+      ? "--idle-timeout must be 0 or more"
+      : undefined
+    if (problem !== undefined) return Effect.fail(new Error(`${problem} (see --help)`))
+    return Layer.launch(
+      ServerLive({
+        host: o.host,
+        port: o.port,
+        db: o.db,
+        msgRate: o.msgRate,
+        msgBurst: o.msgBurst,
+        idleTimeoutSeconds: o.idleTimeout
+      })
+    ).pipe(Logger.withMinimumLogLevel(levels[o.logLevel]))
+  }
+).pipe(
+  Command.withDescription(
+    "Runs the Parley chat server: line-delimited JSON over TCP (protocol v1, see docs/protocol.md), " +
+      "with accounts, public and direct messages and their history stored in SQLite. " +
+      "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0)."
+  )
+)
+
+const cli = Command.run(command, { name: "parley-server", version: "0.1.0" })
+
+cli(process.argv).pipe(
+  Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)
+
