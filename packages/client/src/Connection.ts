@@ -1,0 +1,278 @@
+/**
+ * One TCP link to a Parley server: dial, frame and decode the server's lines,
+ * write commands in order through one writer fiber, correlate replies to
+ * requests by `id`, and notice a dead link by heartbeat. It knows nothing of
+ * logins or reconnects; `ChatClient` opens a new one for every attempt.
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import type * as Socket from "@effect/platform/Socket"
+import {
+  type Command,
+  Disconnect,
+  type FrameEvent,
+  Framer,
+  type Hello,
+  Ping,
+  type RequestId,
+  ServerFrame,
+  encodeCommand
+} from "@parley/protocol"
+import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
+import { ConnectionLost, LoginRejected } from "./ClientError.ts"
+
+/** Where and how to dial. */
+export interface ConnectionOptions {
+  readonly host: string
+  readonly port: number
+  /** How long the TCP dial may take (default 10 s). */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** How long the server may take to greet with HELLO (default 10 s). */
+  readonly helloTimeout?: Duration.DurationInput | undefined
+  /** Silence after which a PING is sent (default 5 s). */
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
+  /** How long a PONG may take before the link is declared dead (default 5 s). */
+  readonly heartbeatTimeout?: Duration.DurationInput | undefined
+}
+
+/** A command as the client builds it: the `id` is the connection's business. */
+export type Outgoing = Command
+
+/** An open link. */
+export interface Connection {
+  /** `host:port`, for messages. */
+  readonly address: string
+  /** The server's greeting; fails when it does not come or is not protocol v1. */
+  readonly hello: Effect.Effect<Hello, ConnectionLost | LoginRejected>
+  /** Sends `command` with a fresh numeric `id` and waits for the reply carrying it (possibly an ERROR). */
+  readonly request: (command: Outgoing) => Effect.Effect<ServerFrame, ConnectionLost>
+  /** Queues `command` as it is (its own `id`, if any); false when the link is already gone. */
+  readonly write: (command: Outgoing) => boolean
+  /** Waits until the link ends and says why. */
+  readonly closed: Effect.Effect<ConnectionLost>
+  /** Ends the link now (a dead heartbeat, a protocol violation). */
+  readonly kill: (reason: string) => Effect.Effect<void>
+  /** DISCONNECT, then wait briefly for BYE and the server's close. */
+  readonly goodbye: Effect.Effect<void>
+}
+
+const decodeFrame = Schema.decodeUnknownEither(ServerFrame)
+
+/** Decodes one server line, or undefined when it is not a frame this client knows. */
+export const parseServerLine = (line: string): ServerFrame | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  const result = decodeFrame(json)
+  return Either.isRight(result) ? result.right : undefined
+}
+
+const describeDialError = (error: Socket.SocketError, address: string): string => {
+  if (error.reason === "OpenTimeout") return `no answer from ${address} (connect timed out)`
+  if (error.reason === "Close") return `${address} closed the connection`
+  const cause = error._tag === "SocketError" && "cause" in error ? error.cause : undefined
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  switch (code) {
+    case "ECONNREFUSED":
+      return `connection refused by ${address}: is the server running on that host and port?`
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot resolve the host of ${address}: check --host`
+    case "ECONNRESET":
+    case "EPIPE":
+      return `${address} reset the connection`
+    case "ETIMEDOUT":
+      return `no answer from ${address} (timed out)`
+    default:
+      return `${error.reason === "Open" ? "cannot connect to" : "lost the connection to"} ${address}: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`
+  }
+}
+
+/**
+ * Dials and returns once TCP is up. The link lives as long as the scope; use
+ * `closed` to learn when the server or the network ended it first.
+ */
+export const open = (
+  options: ConnectionOptions,
+  /** Called in arrival order with every frame that does not answer a `request` (events, ACKs of writes). */
+  onFrame: (frame: ServerFrame) => void
+) =>
+  Effect.gen(function*() {
+    const address = `${options.host}:${options.port}`
+    const socket = yield* NodeSocket.makeNet({
+      host: options.host,
+      port: options.port,
+      noDelay: true,
+      openTimeout: options.connectTimeout ?? "10 seconds"
+    }).pipe(Effect.mapError((e) => new ConnectionLost({ reason: describeDialError(e, address) })))
+
+    const fiberId = yield* Effect.fiberId
+    const closed = Deferred.unsafeMake<ConnectionLost>(fiberId)
+    const opened = Deferred.unsafeMake<void>(fiberId)
+    const hello = Deferred.unsafeMake<Hello, LoginRejected>(fiberId)
+    const pending = new Map<RequestId, Deferred.Deferred<ServerFrame, ConnectionLost>>()
+    const outgoing = yield* Queue.unbounded<Uint8Array>()
+    let nextId = 1
+    let received = 0
+    let byeReason: string | undefined
+    let isClosed = false
+
+    const terminate = (reason: string) => {
+      if (isClosed) return
+      isClosed = true
+      const lost = new ConnectionLost({ reason })
+      for (const waiter of pending.values()) Deferred.unsafeDone(waiter, Exit.fail(lost))
+      pending.clear()
+      Deferred.unsafeDone(closed, Exit.succeed(lost))
+    }
+
+    const onLine = (text: string) => {
+      const frame = parseServerLine(text)
+      if (frame === undefined) return
+      if (frame.type === "HELLO") {
+        Deferred.unsafeDone(hello, Exit.succeed(frame))
+        return
+      }
+      if (frame.type === "BYE" && frame.id === undefined) {
+        byeReason = frame.reason ?? "no reason given"
+      }
+      const id = "id" in frame ? frame.id : undefined
+      if (id !== undefined) {
+        const waiter = pending.get(id)
+        if (waiter !== undefined) {
+          pending.delete(id)
+          Deferred.unsafeDone(waiter, Exit.succeed(frame))
+          return
+        }
+      }
+      onFrame(frame)
+    }
+
+    const framer = new Framer()
+    const onEvent = (event: FrameEvent) => {
+      received++
+      // an oversized or non-UTF-8 line from the server is not ours to fix: skip it
+      if (event._tag === "Line") onLine(event.text)
+    }
+
+    yield* socket.run((chunk) => framer.push(chunk, onEvent), {
+      onOpen: Deferred.succeed(opened, undefined)
+    }).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (byeReason !== undefined) return terminate(`the server said goodbye (${byeReason})`)
+          if (Exit.isSuccess(exit)) return terminate(`${address} closed the connection`)
+          const error = Cause.failureOption(exit.cause)
+          terminate(
+            Option.isSome(error) ? describeDialError(error.value, address) : `the link to ${address} was interrupted`
+          )
+        })
+      ),
+      Effect.forkScoped
+    )
+
+    // dial: succeed when TCP is up, fail when the socket ends first
+    yield* Effect.raceFirst(
+      Deferred.await(opened),
+      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(lost))
+    )
+
+    const write = yield* socket.writer
+    yield* Effect.gen(function*() {
+      while (true) {
+        const chunks = yield* Queue.takeBetween(outgoing, 1, 4096)
+        const bytes = concat(chunks)
+        const ok = yield* write(bytes).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+        if (!ok) return terminate(`lost the connection to ${address} while writing`)
+      }
+    }).pipe(Effect.forkScoped)
+
+    const writeCommand = (command: Outgoing): boolean => {
+      if (isClosed) return false
+      return Queue.unsafeOffer(outgoing, encodeCommand(command))
+    }
+
+    const request = (command: Outgoing): Effect.Effect<ServerFrame, ConnectionLost> =>
+      Effect.suspend(() => {
+        if (isClosed) return Effect.fail(new ConnectionLost({ reason: `not connected to ${address}` }))
+        const id = nextId++
+        const waiter = Deferred.unsafeMake<ServerFrame, ConnectionLost>(fiberId)
+        pending.set(id, waiter)
+        Queue.unsafeOffer(outgoing, encodeCommand(withId(command, id)))
+        return Deferred.await(waiter).pipe(Effect.ensuring(Effect.sync(() => pending.delete(id))))
+      })
+
+    const kill = (reason: string) => Effect.sync(() => terminate(reason))
+
+    const helloTimeout = Duration.decode(options.helloTimeout ?? "10 seconds")
+    const awaitHello: Effect.Effect<Hello, ConnectionLost | LoginRejected> = Effect.raceFirst(
+      Deferred.await(hello),
+      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(lost))
+    ).pipe(
+      Effect.timeoutFail({
+        duration: helloTimeout,
+        onTimeout: () =>
+          new ConnectionLost({
+            reason: `${address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server?`
+          })
+      }),
+      Effect.flatMap((frame) =>
+        frame.protocol === 1 ? Effect.succeed(frame) : Effect.fail(
+          new LoginRejected({
+            code: "PROTOCOL",
+            reason: `${address} speaks protocol ${String(frame.protocol)}; this client speaks 1: upgrade the client`
+          })
+        )
+      )
+    )
+
+    // heartbeat: a PING after a quiet interval; no PONG in time means the link is dead
+    const interval = Duration.decode(options.heartbeatInterval ?? "5 seconds")
+    const timeout = Duration.decode(options.heartbeatTimeout ?? "5 seconds")
+    yield* Effect.gen(function*() {
+      while (true) {
+        const before = received
+        yield* Effect.sleep(interval)
+        if (received !== before) continue
+        const pong = yield* request(new Ping({ command: "PING" }, true)).pipe(Effect.timeout(timeout), Effect.option)
+        if (Option.isNone(pong)) {
+          return terminate(`no reply to PING from ${address} within ${Duration.format(timeout)}: the link is dead`)
+        }
+      }
+    }).pipe(Effect.interruptible, Effect.forkScoped)
+
+    const goodbye = request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
+      Effect.zipRight(Deferred.await(closed)),
+      Effect.timeout("2 seconds"),
+      Effect.ignore
+    )
+
+    return {
+      address,
+      hello: awaitHello,
+      request,
+      write: writeCommand,
+      closed: Deferred.await(closed),
+      kill,
+      goodbye
+    } satisfies Connection
+  })
+
+const withId = (command: Outgoing, id: RequestId): Outgoing => ({ ...command, id }) as Outgoing
+
+const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return Chunk.unsafeHead(chunks)
+  let size = 0
+  for (const c of chunks) size += c.length
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
