@@ -100,6 +100,12 @@ export class Outbox {
     }
   }
 
+  /** Hands everything queued to the socket now (the last frames of a closing connection). */
+  flushNow(): void {
+    this.closed = true
+    if (this.chunks.length > 0 && !this.socket.destroyed) this.socket.write(this.take())
+  }
+
   /** Writes directly, bypassing the queue (a last BYE to a peer being dropped). */
   writeNow(frame: Uint8Array): void {
     if (!this.socket.destroyed) this.socket.write(frame)

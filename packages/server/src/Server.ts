@@ -77,7 +77,7 @@ const serve = (socket: Net.Socket, { commands, commit, presence, sessions, setti
     socket.setNoDelay(true)
     conn.attach()
     conn.hello()
-    const writer = yield* Effect.fork(conn.outbox.run)
+    yield* Effect.forkScoped(conn.outbox.run)
     yield* Effect.logInfo("connection opened")
 
     yield* Effect.addFinalizer((exit) =>
@@ -85,14 +85,13 @@ const serve = (socket: Net.Socket, { commands, commit, presence, sessions, setti
         if (conn.closing === undefined && Exit.isInterrupted(exit)) {
           conn.close("shutdown", { type: "BYE", reason: "shutdown" })
         }
-        conn.outbox.close()
+        // the writer fiber may already be gone (interrupted with us): hand the last frames over directly
+        conn.outbox.flushNow()
+        socket.end()
         if (conn.auth !== undefined) {
           presence.depart(conn)
           yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString()))
         }
-        // let the last frames (BYE) reach the peer, but never wait long for it
-        yield* writer.await.pipe(Effect.timeout("2 seconds"), Effect.ignore)
-        socket.end()
         setTimeout(() => socket.destroy(), 2000).unref()
         yield* Effect.logInfo("connection closed").pipe(
           Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
