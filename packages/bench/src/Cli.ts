@@ -1,0 +1,276 @@
+/**
+ * The command line of `pnpm bench`: the quick suite with no scenario, or one
+ * scenario, each with `--help`. `bin.ts` is its entry point.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { startBaseline } from "./Baseline.ts"
+import type { DurableOptions } from "./DurableSend.ts"
+import type { FanOutOptions } from "./FanOut.ts"
+import { serveOverIpc } from "./Generator.ts"
+import type { IdleOptions } from "./Idle.ts"
+import type { LoginOptions } from "./LoginStorm.ts"
+import {
+  durableScenario,
+  fanOutScenario,
+  idleScenario,
+  latencyScenario,
+  loginScenario,
+  runBench,
+  type RunOptions,
+  suiteScenario
+} from "./Suite.ts"
+
+// ---- options shared by every scenario ----
+const common = {
+  json: Options.boolean("json").pipe(
+    Options.withDescription("print the report as JSON on stdout (the progress line stays on stderr)")
+  ),
+  full: Options.boolean("full").pipe(
+    Options.withDescription("the issue's full sizes (10,000 idle connections, longer steps) instead of the quick ones")
+  ),
+  host: Options.text("host").pipe(
+    Options.optional,
+    Options.withDescription("measure the protocol-v1 server at this host instead of starting Parley")
+  ),
+  port: Options.integer("port").pipe(
+    Options.optional,
+    Options.withDescription("measure the protocol-v1 server on this port instead of starting Parley")
+  ),
+  pid: Options.integer("pid").pipe(
+    Options.optional,
+    Options.withDescription("pid of the --host/--port server, for its CPU and RSS from /proc")
+  ),
+  servers: Options.choice("servers", ["both", "parley", "baseline"]).pipe(
+    Options.withDefault("both" as const),
+    Options.withDescription("which servers to measure (both: the baseline, then Parley or the target)")
+  ),
+  parleyArgs: Options.text("parley-arg").pipe(
+    Options.repeated,
+    Options.withDescription("an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000")
+  )
+}
+
+type Common = {
+  readonly json: boolean
+  readonly full: boolean
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+  readonly pid: Option.Option<number>
+  readonly servers: "both" | "parley" | "baseline"
+  readonly parleyArgs: ReadonlyArray<string>
+}
+
+const runOptions = (c: Common): RunOptions => ({
+  json: c.json,
+  host: Option.getOrUndefined(c.host),
+  port: Option.getOrUndefined(c.port),
+  pid: Option.getOrUndefined(c.pid),
+  servers: c.servers,
+  parleyArgs: c.parleyArgs
+})
+
+const optInt = (name: string, description: string) =>
+  Options.integer(name).pipe(Options.optional, Options.withDescription(description))
+const optFloat = (name: string, description: string) =>
+  Options.float(name).pipe(Options.optional, Options.withDescription(description))
+
+/** A flag's value, else the quick or the full default. */
+const pick = <A>(o: Option.Option<A>, full: boolean, quick: A, fullValue: A): A =>
+  Option.getOrElse(o, () => (full ? fullValue : quick))
+
+// ---- sizes: quick (the default, under ~3 minutes in all) and full ----
+const fanOutFlags = {
+  receivers: Options.text("receivers").pipe(
+    Options.withDefault("100,1000"),
+    Options.withDescription("receiver counts R to run, comma-separated")
+  ),
+  senders: Options.integer("senders").pipe(Options.withDefault(10), Options.withDescription("sender connections S")),
+  stepSeconds: optFloat("step-seconds", "seconds each rate is offered (quick 1, full 3)"),
+  drainSeconds: optFloat("drain-seconds", "how long a step waits for stragglers before counting them lost (quick 1.5, full 3)"),
+  textBytes: Options.integer("text-bytes").pipe(Options.withDefault(100), Options.withDescription("message text size")),
+  maxP99: Options.float("max-p99-ms").pipe(Options.withDefault(50), Options.withDescription("a step fails past this p99")),
+  refine: optInt("refine", "bisection steps once a failure brackets the knee (quick 2, full 4)"),
+  startRate: optInt("start-rate", "first rate in msg/s (default: 20,000 deliveries/s worth)"),
+  maxRate: Options.integer("max-rate").pipe(Options.withDefault(200_000), Options.withDescription("never offer more msg/s")),
+  latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)")
+}
+
+type FanFlags = {
+  readonly receivers: string
+  readonly senders: number
+  readonly stepSeconds: Option.Option<number>
+  readonly drainSeconds: Option.Option<number>
+  readonly textBytes: number
+  readonly maxP99: number
+  readonly refine: Option.Option<number>
+  readonly startRate: Option.Option<number>
+  readonly maxRate: number
+  readonly latencySeconds: Option.Option<number>
+}
+
+const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
+  f.receivers.split(",").map((r) => r.trim()).filter((r) => r.length > 0).map((r) => ({
+    receivers: Number(r),
+    senders: f.senders,
+    stepMs: pick(f.stepSeconds, full, 1, 3) * 1000,
+    drainMs: pick(f.drainSeconds, full, 1.5, 3) * 1000,
+    textBytes: f.textBytes,
+    maxP99Ms: f.maxP99,
+    refineSteps: pick(f.refine, full, 2, 4),
+    startRate: Option.getOrUndefined(f.startRate),
+    maxRate: f.maxRate,
+    latencySeconds: pick(f.latencySeconds, full, 3, 10)
+  }))
+
+const idleFlags = {
+  connections: optInt("connections", "connections to hold (quick 2,000, full 10,000)"),
+  generators: Options.integer("generators").pipe(
+    Options.withDefault(1),
+    Options.withDescription("generator processes to spread the connections over")
+  ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withDefault(256),
+    Options.withDescription("connects in flight per generator")
+  ),
+  settleSeconds: Options.float("settle-seconds").pipe(
+    Options.withDefault(2),
+    Options.withDescription("wait before reading the server's RSS")
+  )
+}
+
+type IdleFlags = {
+  readonly connections: Option.Option<number>
+  readonly generators: number
+  readonly concurrency: number
+  readonly settleSeconds: number
+}
+
+const idleOptions = (f: IdleFlags, full: boolean, reconnect: boolean): IdleOptions => ({
+  connections: pick(f.connections, full, 2_000, 10_000),
+  generators: f.generators,
+  concurrency: f.concurrency,
+  settleMs: f.settleSeconds * 1000,
+  reconnect,
+  reconnectDeadlineMs: 120_000
+})
+
+const durableFlags = {
+  durableSenders: Options.integer("durable-senders").pipe(Options.withDefault(50), Options.withDescription("concurrent senders")),
+  window: Options.integer("window").pipe(Options.withDefault(1), Options.withDescription("messages in flight per sender")),
+  durableSeconds: optFloat("durable-seconds", "how long they send (quick 3, full 10)")
+}
+
+type DurableFlags = {
+  readonly durableSenders: number
+  readonly window: number
+  readonly durableSeconds: Option.Option<number>
+}
+
+const durableOptions = (f: DurableFlags, full: boolean): DurableOptions => ({
+  senders: f.durableSenders,
+  window: f.window,
+  seconds: pick(f.durableSeconds, full, 3, 10),
+  textBytes: 100
+})
+
+const loginFlags = {
+  clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent login clients")),
+  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10)")
+}
+
+type LoginFlags = { readonly clients: number; readonly loginSeconds: Option.Option<number> }
+
+const loginOptions = (f: LoginFlags, full: boolean): LoginOptions => ({
+  clients: f.clients,
+  seconds: pick(f.loginSeconds, full, 3, 10)
+})
+
+// ---- commands ----
+const bench = Command.make(
+  "bench",
+  { ...common, ...fanOutFlags, ...idleFlags, ...durableFlags, ...loginFlags },
+  (o) =>
+    runBench(
+      o.full ? "full suite" : "quick suite",
+      runOptions(o),
+      suiteScenario({
+        fanOut: fanOutOptions(o, o.full),
+        latencyReceivers: o.full ? [100, 1000] : [100],
+        durable: durableOptions(o, o.full),
+        login: loginOptions(o, o.full),
+        idle: idleOptions(o, o.full, true)
+      })
+    )
+).pipe(
+  Command.withDescription(
+    "Parley's benchmark: with no scenario, the quick suite (fan-out at R=100 and R=1000, latency, durable send, " +
+      "login storm, idle + reconnect storm at reduced sizes), every figure beside a bare-Node baseline measured in " +
+      "the same run. --full runs the issue's sizes."
+  )
+)
+
+const fanOut = Command.make("fan-out", { ...common, ...fanOutFlags }, (o) =>
+  Effect.forEach(fanOutOptions(o, o.full), (opts) =>
+    runBench(`fan-out R=${opts.receivers}`, runOptions(o), fanOutScenario(opts)), { discard: true })).pipe(
+    Command.withDescription("R receivers, S senders, 100-byte messages, the rate stepped up until p99 > 50 ms or a loss: the knee")
+  )
+
+const latency = Command.make(
+  "latency",
+  {
+    ...common,
+    ...fanOutFlags,
+    rate: optInt("rate", "a fixed rate in msg/s (default: half the knee found on the server under test)")
+  },
+  (o) =>
+    Effect.forEach(fanOutOptions(o, o.full), (opts) =>
+      runBench(`latency R=${opts.receivers}`, runOptions(o), latencyScenario(opts, Option.getOrUndefined(o.rate))), {
+      discard: true
+    })
+).pipe(Command.withDescription("p50 / p99 / p99.9 send→receipt at a fixed rate (half the knee unless --rate)"))
+
+const idle = Command.make("idle", { ...common, ...idleFlags }, (o) =>
+  runBench("idle", runOptions(o), idleScenario(idleOptions(o, o.full, false)))).pipe(
+    Command.withDescription("hold N authenticated idle connections: server RSS per connection, connect+login rate")
+  )
+
+const reconnect = Command.make("reconnect", { ...common, ...idleFlags }, (o) =>
+  runBench("reconnect", runOptions(o), idleScenario(idleOptions(o, o.full, true)))).pipe(
+    Command.withDescription("idle, then restart the server: time until every client is back with its token")
+  )
+
+const durable = Command.make("durable", { ...common, ...durableFlags }, (o) =>
+  runBench("durable send", runOptions(o), durableScenario(durableOptions(o, o.full)))).pipe(
+    Command.withDescription("S concurrent senders, closed loop: durable ACKs per second")
+  )
+
+const login = Command.make("login", { ...common, ...loginFlags }, (o) =>
+  runBench("login storm", runOptions(o), loginScenario(loginOptions(o, o.full)))).pipe(
+    Command.withDescription("password logins per second, and a side PING's round trip (the event-loop delay) meanwhile")
+  )
+
+const baseline = Command.make(
+  "baseline",
+  {
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
+    port: Options.integer("port").pipe(Options.withDefault(5556))
+  },
+  ({ host, port }) =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() => startBaseline(host, port))
+      yield* Console.log(`parley-baseline listening on ${host}:${server.port}`)
+      yield* Effect.addFinalizer(() => Effect.promise(() => server.shutdown()))
+      return yield* Effect.never
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("run the baseline server alone (plain node:net NDJSON broadcast, no persistence, no auth)"))
+
+const generator = Command.make("generator", {}, () => Effect.promise(() => serveOverIpc())).pipe(
+  Command.withDescription("a load generator process; the bench starts these itself and drives them over IPC")
+)
+
+/** The whole command line; give it `process.argv`. */
+export const cli = Command.run(
+  bench.pipe(Command.withSubcommands([fanOut, latency, idle, reconnect, durable, login, baseline, generator])),
+  { name: "parley bench", version: "0.1.0" }
+)

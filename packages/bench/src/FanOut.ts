@@ -1,0 +1,278 @@
+/**
+ * fan-out and latency. R receivers and S senders, all on one server; the
+ * senders offer a total rate of public 100-byte messages, stepped up until
+ * p99 passes the bound or anything is lost. The knee is the highest rate that
+ * passed. latency then holds half the knee and reads p50 / p99 / p99.9.
+ */
+import { Effect } from "effect"
+import { type BenchContext, ensureCredentials, labelOf, latencyMs, percentOf, serverCpu, type Target } from "./Bench.ts"
+import { nowUs } from "./Client.ts"
+import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
+import { judgeStep, type KneeConfig, nextStep, type StepOutcome } from "./KneeSearch.ts"
+import type { Figure } from "./Report.ts"
+
+export interface FanOutOptions {
+  readonly receivers: number
+  readonly senders: number
+  readonly stepMs: number
+  readonly drainMs: number
+  readonly textBytes: number
+  readonly maxP99Ms: number
+  readonly refineSteps: number
+  /** First rate (messages/s); by default what makes 20,000 deliveries/s. */
+  readonly startRate: number | undefined
+  readonly maxRate: number
+  /** Seconds of a latency run. */
+  readonly latencySeconds: number
+}
+
+export interface StepRecord {
+  readonly rate: number
+  readonly pass: boolean
+  readonly reason: string | undefined
+  readonly live: number
+  readonly sent: number
+  readonly sentRate: number
+  readonly expected: number
+  readonly delivered: number
+  readonly lost: number
+  readonly deliveriesPerSec: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly serverCpuSec: number
+  readonly deliveriesPerCpuSec: number
+  readonly generatorCpuShare: number
+}
+
+export interface LatencyRecord {
+  readonly rate: number
+  readonly seconds: number
+  readonly samples: number
+  readonly lost: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly p999Ms: number
+  readonly maxMs: number
+  readonly generatorCpuShare: number
+  readonly serverCpuShare: number
+}
+
+export interface FanOutRun {
+  readonly server: string
+  readonly knee: number | undefined
+  readonly kneeStep: StepRecord | undefined
+  readonly steps: ReadonlyArray<StepRecord>
+}
+
+export interface LatencyRun extends LatencyRecord {
+  readonly server: string
+}
+
+/** Opens the senders and receivers on a fresh generator. */
+const openClients = (ctx: BenchContext, target: Target, generator: GeneratorProcess, opts: FanOutOptions) =>
+  Effect.gen(function*() {
+    const credentials = yield* ensureCredentials(ctx, target, generator)
+    const label = labelOf(target)
+    ctx.progress.update(`${label}: opening ${opts.senders} senders + ${opts.receivers} receivers`)
+    for (const [role, count] of [["sender", opts.senders], ["receiver", opts.receivers]] as const) {
+      const opened = yield* runJob(generator, {
+        _tag: "Open",
+        endpoint: target.server.endpoint,
+        credentials,
+        count,
+        role,
+        concurrency: 64
+      })
+      if (opened.failed > 0) {
+        return yield* Effect.dieMessage(`${label}: ${opened.failed} ${role}s failed: ${JSON.stringify(opened.errors)}`)
+      }
+    }
+  })
+
+/** One step at `rate`: offered for stepMs, drained, judged. */
+const runStep = (
+  ctx: BenchContext,
+  target: Target,
+  generator: GeneratorProcess,
+  opts: FanOutOptions,
+  step: number,
+  rate: number,
+  durationMs: number
+) =>
+  Effect.gen(function*() {
+    yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
+    const cpu0 = serverCpu(target)
+    const t0 = nowUs()
+    const r = yield* runJob(generator, {
+      _tag: "FanStep",
+      step,
+      rate,
+      durationMs,
+      drainMs: opts.drainMs,
+      textBytes: opts.textBytes
+    })
+    const wallSec = (nowUs() - t0) / 1e6
+    const serverCpuSec = serverCpu(target) - cpu0
+    const lat = latencyMs(r.latency)
+    const lost = Math.max(0, r.expected - r.delivered) + Math.max(0, r.sent - r.acked)
+    const sentRate = r.sent / (r.sendWindowMs / 1000)
+    const verdict = judgeStep(
+      { targetRate: rate, sentRate, lost, p99Ms: lat.p99 },
+      { maxP99Ms: opts.maxP99Ms, minSendShare: 0.9 }
+    )
+    const record: StepRecord = {
+      rate,
+      pass: verdict.pass,
+      reason: verdict.pass ? undefined : verdict.reason,
+      live: r.live,
+      sent: r.sent,
+      sentRate,
+      expected: r.expected,
+      delivered: r.delivered,
+      lost,
+      deliveriesPerSec: r.delivered / (r.sendWindowMs / 1000),
+      p50Ms: lat.p50,
+      p99Ms: lat.p99,
+      serverCpuSec,
+      deliveriesPerCpuSec: r.delivered / serverCpuSec,
+      generatorCpuShare: r.cpuMs / r.wallMs
+    }
+    ctx.progress.update(
+      `${labelOf(target)} fan-out R=${opts.receivers}: step ${step} ${rate} msg/s → ${
+        Math.round(record.deliveriesPerSec)
+      } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
+        verdict.pass ? "pass" : `FAIL (${verdict.reason})`
+      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${percentOf(r.cpuMs, r.wallMs)}`
+    )
+    return record
+  })
+
+/** The latency run: a fixed rate for a while, percentiles of every delivery. */
+const runLatency = (
+  ctx: BenchContext,
+  target: Target,
+  generator: GeneratorProcess,
+  opts: FanOutOptions,
+  rate: number
+) =>
+  Effect.gen(function*() {
+    ctx.progress.update(`${labelOf(target)} latency R=${opts.receivers}: ${rate} msg/s for ${opts.latencySeconds} s`)
+    yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
+    const cpu0 = serverCpu(target)
+    const r = yield* runJob(generator, {
+      _tag: "FanStep",
+      step: 9999,
+      rate,
+      durationMs: opts.latencySeconds * 1000,
+      drainMs: Math.max(opts.drainMs, 2_000),
+      textBytes: opts.textBytes
+    })
+    const serverCpuSec = serverCpu(target) - cpu0
+    const lat = latencyMs(r.latency)
+    const record: LatencyRecord = {
+      rate,
+      seconds: opts.latencySeconds,
+      samples: lat.count,
+      lost: Math.max(0, r.expected - r.delivered) + Math.max(0, r.sent - r.acked),
+      p50Ms: lat.p50,
+      p99Ms: lat.p99,
+      p999Ms: lat.p999,
+      maxMs: lat.max,
+      generatorCpuShare: r.cpuMs / r.wallMs,
+      serverCpuShare: serverCpuSec / (r.wallMs / 1000)
+    }
+    return record
+  })
+
+/** The knee search against one server. */
+export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const generator = yield* acquireGenerator
+      yield* openClients(ctx, target, generator, opts)
+      const steps: Array<StepRecord> = []
+      const connections = opts.receivers + opts.senders
+      const config: KneeConfig = {
+        startRate: opts.startRate ?? Math.max(1, Math.round(20_000 / Math.max(1, connections - 1))),
+        factor: 2,
+        refineSteps: opts.refineSteps,
+        maxRate: opts.maxRate,
+        minRate: 1
+      }
+      const history: Array<StepOutcome> = []
+      let knee: number | undefined
+      for (;;) {
+        const next = nextStep(config, history)
+        if (next._tag === "Done") {
+          knee = next.knee
+          break
+        }
+        const record = yield* runStep(ctx, target, generator, opts, steps.length + 1, next.rate, opts.stepMs)
+        steps.push(record)
+        history.push({ rate: record.rate, pass: record.pass })
+      }
+      const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
+      yield* runJob(generator, { _tag: "CloseAll" })
+      return { server: labelOf(target), knee, kneeStep, steps } satisfies FanOutRun
+    })
+  )
+
+/** The latency run against one server, on fresh connections. */
+export const latencyOn = (ctx: BenchContext, target: Target, opts: FanOutOptions, rate: number) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const generator = yield* acquireGenerator
+      yield* openClients(ctx, target, generator, opts)
+      const record = yield* runLatency(ctx, target, generator, opts, rate)
+      yield* runJob(generator, { _tag: "CloseAll" })
+      return { server: labelOf(target), ...record } satisfies LatencyRun
+    })
+  )
+
+const valuesOf = <R extends { readonly server: string }>(runs: ReadonlyArray<R>, f: (run: R) => number | undefined) =>
+  Object.fromEntries(runs.map((r) => [r.server, f(r)]))
+
+/** The figures of the knee searches on every server. */
+export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOptions): Array<Figure> => {
+  const scenario = `fan-out R=${opts.receivers} S=${opts.senders}`
+  const generatorBound = runs.filter((r) => r.steps.some((s) => !s.pass && s.generatorCpuShare > 0.9))
+  return [
+    {
+      scenario,
+      metric: "knee rate",
+      unit: "msg/s",
+      values: valuesOf(runs, (r) => r.knee),
+      note: generatorBound.length > 0
+        ? `the generator was above 90% of a core in a failing step (${
+          generatorBound.map((r) => r.server).join(", ")
+        }): that knee may be the generator's`
+        : undefined
+    },
+    { scenario, metric: "deliveries at knee", unit: "/s", values: valuesOf(runs, (r) => r.kneeStep?.deliveriesPerSec) },
+    {
+      scenario,
+      metric: "deliveries per server CPU-s",
+      unit: "/cpu-s",
+      values: valuesOf(runs, (r) => r.kneeStep?.deliveriesPerCpuSec),
+      target: { kind: "ratioAtLeast", value: 1.5 }
+    }
+  ]
+}
+
+/** The figures of latency runs on every server (all at the same rate). */
+export const latencyFigures = (runs: ReadonlyArray<LatencyRun>, opts: FanOutOptions, how: string): Array<Figure> => {
+  const scenario = `latency R=${opts.receivers} S=${opts.senders}`
+  const lost = runs.filter((r) => r.lost > 0).map((r) => `${r.server} lost ${r.lost}`)
+  const rate = runs[0]?.rate
+  return [
+    {
+      scenario,
+      metric: "p50",
+      unit: "ms",
+      values: valuesOf(runs, (r) => r.p50Ms),
+      note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s${lost.length > 0 ? `; ${lost.join(", ")}` : ""}`
+    },
+    { scenario, metric: "p99", unit: "ms", values: valuesOf(runs, (r) => r.p99Ms), target: { kind: "atMost", value: 10 } },
+    { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) }
+  ]
+}

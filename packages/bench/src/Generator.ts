@@ -1,0 +1,557 @@
+/**
+ * The load generator: runs in its own process (see `GeneratorPool`), holds
+ * the client connections and executes one job at a time for the parent. Every
+ * job is bounded in time and count, and every result carries the generator's
+ * own CPU use so a saturated generator shows in the figures.
+ */
+import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, numberField, sleep } from "./Client.ts"
+import { Histogram, type HistogramData } from "./Histogram.ts"
+
+export interface Account {
+  readonly username: string
+  readonly password: string
+}
+
+export interface Credential {
+  readonly username: string
+  readonly token: string
+}
+
+export type Job =
+  | {
+    readonly _tag: "Setup"
+    readonly endpoint: Endpoint
+    readonly accounts: ReadonlyArray<Account>
+    readonly register: boolean
+    readonly concurrency: number
+  }
+  | {
+    readonly _tag: "Open"
+    readonly endpoint: Endpoint
+    readonly credentials: ReadonlyArray<Credential>
+    readonly count: number
+    readonly role: string
+    readonly concurrency: number
+  }
+  | { readonly _tag: "Prepare"; readonly endpoint: Endpoint; readonly quietMs: number; readonly maxMs: number }
+  | {
+    readonly _tag: "FanStep"
+    readonly step: number
+    readonly rate: number
+    readonly durationMs: number
+    readonly drainMs: number
+    readonly textBytes: number
+  }
+  | {
+    readonly _tag: "Durable"
+    readonly durationMs: number
+    readonly window: number
+    readonly to: string
+    readonly textBytes: number
+  }
+  | {
+    readonly _tag: "LoginStorm"
+    readonly endpoint: Endpoint
+    readonly accounts: ReadonlyArray<Account>
+    readonly concurrency: number
+    readonly durationMs: number
+  }
+  | {
+    readonly _tag: "Reconnect"
+    readonly endpoint: Endpoint
+    readonly concurrency: number
+    readonly deadlineMs: number
+  }
+  | { readonly _tag: "CloseAll" }
+
+/** CPU the generator itself used during a job. */
+export interface GeneratorCpu {
+  readonly cpuMs: number
+  readonly wallMs: number
+}
+
+export interface SetupResult extends GeneratorCpu {
+  readonly credentials: ReadonlyArray<Credential>
+  readonly registerMs: number
+  readonly loginMs: number
+  readonly errors: Record<string, number>
+}
+
+export interface OpenResult extends GeneratorCpu {
+  readonly opened: number
+  readonly failed: number
+  readonly startUs: number
+  readonly endUs: number
+  readonly errors: Record<string, number>
+}
+
+export interface PrepareResult extends GeneratorCpu {
+  readonly live: number
+  readonly healed: number
+  readonly failed: number
+}
+
+export interface FanStepResult extends GeneratorCpu {
+  readonly step: number
+  readonly rate: number
+  readonly live: number
+  readonly sent: number
+  readonly expected: number
+  readonly delivered: number
+  readonly acked: number
+  readonly closed: number
+  readonly sendWindowMs: number
+  readonly latency: HistogramData
+  readonly ackLatency: HistogramData
+  readonly errors: Record<string, number>
+}
+
+export interface DurableResult extends GeneratorCpu {
+  readonly senders: number
+  readonly acked: number
+  readonly windowMs: number
+  readonly ackLatency: HistogramData
+  readonly errors: Record<string, number>
+}
+
+export interface LoginStormResult extends GeneratorCpu {
+  readonly logins: number
+  readonly failed: number
+  readonly rateLimited: number
+  readonly latency: HistogramData
+  readonly errors: Record<string, number>
+}
+
+export interface ReconnectResult extends GeneratorCpu {
+  readonly total: number
+  readonly back: number
+  readonly attempts: number
+  readonly startUs: number
+  /** When the last client was authenticated again (monotonic µs, comparable across processes). */
+  readonly lastBackUs: number
+  readonly errors: Record<string, number>
+}
+
+export interface CloseResult extends GeneratorCpu {
+  readonly closed: number
+}
+
+/** Runs `task` over `items` with at most `concurrency` in flight. */
+export const forEachLimited = async <A>(
+  items: ReadonlyArray<A>,
+  concurrency: number,
+  task: (item: A, index: number) => Promise<void>
+): Promise<void> => {
+  let next = 0
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++
+      await task(items[i]!, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, lane))
+}
+
+const bump = (errors: Record<string, number>, key: string) => {
+  errors[key] = (errors[key] ?? 0) + 1
+}
+
+const errorKey = (frame: Frame): string =>
+  frame.type === "ERROR" ? String(frame.code) : frame.type
+
+const retryAfter = (frame: Frame): number => {
+  const ms = Number(frame.retry_after_ms)
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 10), 5_000) : 100
+}
+
+/** A message text of exactly `bytes` ASCII characters that starts with its send time and step. */
+export const stampedText = (sentUs: number, tag: string | number, bytes: number): string => {
+  const head = `${Math.round(sentUs)}:${tag}:`
+  return head.length >= bytes ? head : head + "x".repeat(bytes - head.length)
+}
+
+/** Reads `<sentUs>:<tag>:` at the start of a MESSAGE line's text; undefined when it is not ours. */
+export const readStamp = (line: string): { readonly sentUs: number; readonly tag: string } | undefined => {
+  const i = line.indexOf('"text":"')
+  if (i < 0) return undefined
+  const a = i + 8
+  const c1 = line.indexOf(":", a)
+  if (c1 < 0) return undefined
+  const c2 = line.indexOf(":", c1 + 1)
+  if (c2 < 0) return undefined
+  const sentUs = Number(line.slice(a, c1))
+  return Number.isFinite(sentUs) ? { sentUs, tag: line.slice(c1 + 1, c2) } : undefined
+}
+
+export class Generator implements ClientHooks {
+  readonly clients: Array<Client> = []
+  private stepTag = ""
+  private delivered = 0
+  private acked = 0
+  private closedInStep = 0
+  private latency = new Histogram()
+  private ackLatency = new Histogram()
+  private errors: Record<string, number> = {}
+  private durableRunning = false
+  private durableTo = ""
+  private textBytes = 100
+
+  // ---- hooks (hot path) ----
+  onMessage(_client: Client, line: string): void {
+    const stamp = readStamp(line)
+    if (stamp === undefined || stamp.tag !== this.stepTag) return
+    this.delivered++
+    this.latency.record(nowUs() - stamp.sentUs)
+  }
+
+  onAck(client: Client, line: string): void {
+    this.acked++
+    const sentUs = numberField(line, "id")
+    if (Number.isFinite(sentUs)) this.ackLatency.record(nowUs() - sentUs)
+    if (this.durableRunning) this.sendDurable(client)
+  }
+
+  onError(client: Client, frame: Frame): void {
+    bump(this.errors, errorKey(frame))
+    if (this.durableRunning && frame.id !== undefined) this.sendDurable(client)
+  }
+
+  onClose(_client: Client): void {
+    this.closedInStep++
+  }
+
+  private sendDurable(client: Client): void {
+    const now = nowUs()
+    client.send({
+      command: "MSG",
+      id: Math.round(now),
+      to: this.durableTo,
+      text: stampedText(now, "d", this.textBytes)
+    })
+  }
+
+  private resetCounters(tag: string): void {
+    this.stepTag = tag
+    this.delivered = 0
+    this.acked = 0
+    this.closedInStep = 0
+    this.latency = new Histogram()
+    this.ackLatency = new Histogram()
+    this.errors = {}
+  }
+
+  // ---- jobs ----
+  async run(job: Job): Promise<unknown> {
+    const cpu0 = process.cpuUsage()
+    const t0 = nowUs()
+    const result = await this.dispatch(job)
+    const cpu = process.cpuUsage(cpu0)
+    return { ...result, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: (nowUs() - t0) / 1000 }
+  }
+
+  private dispatch(job: Job): Promise<object> {
+    switch (job._tag) {
+      case "Setup":
+        return this.setup(job)
+      case "Open":
+        return this.open(job)
+      case "Prepare":
+        return this.prepare(job)
+      case "FanStep":
+        return this.fanStep(job)
+      case "Durable":
+        return this.durable(job)
+      case "LoginStorm":
+        return this.loginStorm(job)
+      case "Reconnect":
+        return this.reconnect(job)
+      case "CloseAll":
+        return this.closeAll()
+    }
+  }
+
+  /** Registers (optionally) and logs each account in once by password, to collect its token. */
+  private async setup(job: Extract<Job, { _tag: "Setup" }>): Promise<Omit<SetupResult, keyof GeneratorCpu>> {
+    const errors: Record<string, number> = {}
+    const credentials: Array<Credential> = []
+    const attempt = async (account: Account, command: Record<string, unknown>, ok: string): Promise<Frame> => {
+      for (let tries = 0; tries < 50; tries++) {
+        const client = new Client(-1, account.username, "setup", this)
+        try {
+          await client.open(job.endpoint)
+          const reply = command.command === "CONNECT"
+            ? await client.login({ password: account.password })
+            : await client.request(command)
+          if (reply.type === "ERROR" && reply.code === "RATE_LIMITED") {
+            bump(errors, "RATE_LIMITED")
+            await sleep(retryAfter(reply))
+            continue
+          }
+          if (reply.type !== ok) bump(errors, errorKey(reply))
+          return reply
+        } catch (e) {
+          bump(errors, String((e as Error).message))
+          await sleep(100)
+        } finally {
+          await client.close()
+        }
+      }
+      return { type: "GAVE_UP" }
+    }
+    const r0 = nowUs()
+    if (job.register) {
+      await forEachLimited(job.accounts, job.concurrency, async (account) => {
+        await attempt(account, { command: "REGISTER", username: account.username, password: account.password }, "REGISTERED")
+      })
+    }
+    const r1 = nowUs()
+    await forEachLimited(job.accounts, job.concurrency, async (account) => {
+      const reply = await attempt(account, { command: "CONNECT" }, "CONNECTED")
+      if (reply.type === "CONNECTED") credentials.push({ username: account.username, token: String(reply.token) })
+    })
+    const r2 = nowUs()
+    return { credentials, registerMs: (r1 - r0) / 1000, loginMs: (r2 - r1) / 1000, errors }
+  }
+
+  /** Opens `count` token-authenticated connections, the credentials taken round-robin. */
+  private async open(job: Extract<Job, { _tag: "Open" }>): Promise<Omit<OpenResult, keyof GeneratorCpu>> {
+    const errors: Record<string, number> = {}
+    const fresh = Array.from({ length: job.count }, (_, i) => {
+      const cred = job.credentials[i % job.credentials.length]!
+      const client = new Client(this.clients.length + i, cred.username, job.role, this)
+      client.token = cred.token
+      return client
+    })
+    let opened = 0
+    const startUs = nowUs()
+    await forEachLimited(fresh, job.concurrency, async (client) => {
+      if (await this.connectOnce(client, job.endpoint, errors)) opened++
+    })
+    const endUs = nowUs()
+    this.clients.push(...fresh)
+    return { opened, failed: job.count - opened, startUs, endUs, errors }
+  }
+
+  private async connectOnce(client: Client, endpoint: Endpoint, errors: Record<string, number>): Promise<boolean> {
+    try {
+      await client.open(endpoint)
+      const reply = await client.login({ token: client.token! })
+      if (reply.type === "CONNECTED") return true
+      bump(errors, errorKey(reply))
+      if (reply.type === "ERROR" && reply.code === "RATE_LIMITED") await sleep(retryAfter(reply))
+    } catch (e) {
+      bump(errors, (e as NodeJS.ErrnoException).code ?? (e as Error).message)
+    }
+    client.socket?.destroy()
+    return false
+  }
+
+  /** Reconnects clients the server dropped, then waits until no delivery arrived for `quietMs`. */
+  private async prepare(job: Extract<Job, { _tag: "Prepare" }>): Promise<Omit<PrepareResult, keyof GeneratorCpu>> {
+    const errors: Record<string, number> = {}
+    const dropped = this.clients.filter((c) => !c.ready)
+    let healed = 0
+    await forEachLimited(dropped, 64, async (client) => {
+      if (await this.connectOnce(client, job.endpoint, errors)) healed++
+    })
+    this.resetCounters("quiet")
+    const deadline = nowUs() + job.maxMs * 1000
+    let last = -1
+    let quietSince = nowUs()
+    // deliveries of old steps are not counted, but the socket traffic is what we wait out
+    let bytes = this.socketBytes()
+    while (nowUs() < deadline) {
+      await sleep(Math.min(50, job.quietMs))
+      const now = this.socketBytes()
+      if (now !== bytes || last < 0) {
+        bytes = now
+        last = 0
+        quietSince = nowUs()
+      } else if (nowUs() - quietSince >= job.quietMs * 1000) break
+    }
+    return { live: this.clients.filter((c) => c.ready).length, healed, failed: dropped.length - healed }
+  }
+
+  private socketBytes(): number {
+    let n = 0
+    for (const c of this.clients) n += c.socket?.bytesRead ?? 0
+    return n
+  }
+
+  /** One fan-out step: the senders offer `rate` messages/s in total, then the deliveries drain. */
+  private async fanStep(job: Extract<Job, { _tag: "FanStep" }>): Promise<Omit<FanStepResult, keyof GeneratorCpu>> {
+    const senders = this.clients.filter((c) => c.role === "sender" && c.ready)
+    const live = this.clients.filter((c) => c.ready).length
+    const tag = `s${job.step}`
+    this.resetCounters(tag)
+    let sent = 0
+    let offered = 0
+    const t0 = nowUs()
+    const windowUs = job.durationMs * 1000
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const elapsed = Math.min(nowUs() - t0, windowUs)
+        const due = Math.floor((job.rate * elapsed) / 1e6) - offered
+        for (let i = 0; i < due && senders.length > 0; i++) {
+          const sender = senders[offered % senders.length]!
+          offered++
+          if (!sender.ready) continue
+          const now = nowUs()
+          sender.send({ command: "MSG", id: Math.round(now), text: stampedText(now, tag, job.textBytes) })
+          sent++
+        }
+        if (elapsed >= windowUs) {
+          clearInterval(timer)
+          resolve()
+        }
+      }
+      const timer = setInterval(tick, 1)
+    })
+    const sendWindowMs = (nowUs() - t0) / 1000
+    const expected = sent * (live - 1)
+    const deadline = nowUs() + job.drainMs * 1000
+    while ((this.delivered < expected || this.acked < sent) && nowUs() < deadline) await sleep(5)
+    return {
+      step: job.step,
+      rate: job.rate,
+      live,
+      sent,
+      expected,
+      delivered: this.delivered,
+      acked: this.acked,
+      closed: this.closedInStep,
+      sendWindowMs,
+      latency: this.latency.toData(),
+      ackLatency: this.ackLatency.toData(),
+      errors: this.errors
+    }
+  }
+
+  /** Closed-loop durable sends: each sender keeps `window` DMs to `to` in flight. */
+  private async durable(job: Extract<Job, { _tag: "Durable" }>): Promise<Omit<DurableResult, keyof GeneratorCpu>> {
+    const senders = this.clients.filter((c) => c.role === "sender" && c.ready)
+    this.resetCounters("durable")
+    this.durableTo = job.to
+    this.textBytes = job.textBytes
+    this.durableRunning = true
+    const t0 = nowUs()
+    for (const s of senders) for (let w = 0; w < job.window; w++) this.sendDurable(s)
+    await sleep(job.durationMs)
+    this.durableRunning = false
+    const windowMs = (nowUs() - t0) / 1000
+    const acked = this.acked
+    const ackLatency = this.ackLatency.toData()
+    // let the in-flight ones land before anything else runs
+    const outstanding = senders.length * job.window
+    const deadline = nowUs() + 5_000_000
+    while (this.acked < acked + outstanding && nowUs() < deadline) await sleep(5)
+    return { senders: senders.length, acked, windowMs, ackLatency, errors: this.errors }
+  }
+
+  /** Password logins as fast as `concurrency` clients can do them, each on a fresh connection. */
+  private async loginStorm(
+    job: Extract<Job, { _tag: "LoginStorm" }>
+  ): Promise<Omit<LoginStormResult, keyof GeneratorCpu>> {
+    const errors: Record<string, number> = {}
+    const latency = new Histogram()
+    let logins = 0
+    let failed = 0
+    let rateLimited = 0
+    let k = 0
+    const deadline = nowUs() + job.durationMs * 1000
+    const lane = async () => {
+      while (nowUs() < deadline) {
+        const account = job.accounts[k++ % job.accounts.length]!
+        const client = new Client(-1, account.username, "login", this)
+        const t = nowUs()
+        try {
+          await client.open(job.endpoint)
+          const reply = await client.login({ password: account.password })
+          if (reply.type === "CONNECTED") {
+            logins++
+            latency.record(nowUs() - t)
+          } else if (reply.type === "ERROR" && reply.code === "RATE_LIMITED") {
+            rateLimited++
+            await sleep(retryAfter(reply))
+          } else {
+            failed++
+            bump(errors, errorKey(reply))
+          }
+        } catch (e) {
+          failed++
+          bump(errors, (e as NodeJS.ErrnoException).code ?? (e as Error).message)
+          await sleep(20)
+        } finally {
+          void client.close()
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: job.concurrency }, lane))
+    return { logins, failed, rateLimited, latency: latency.toData(), errors }
+  }
+
+  /**
+   * Waits for the server to drop every client (it is being restarted), then
+   * brings each back with its token, retrying with jittered backoff until the
+   * new server answers or the deadline passes.
+   */
+  private async reconnect(job: Extract<Job, { _tag: "Reconnect" }>): Promise<Omit<ReconnectResult, keyof GeneratorCpu>> {
+    const errors: Record<string, number> = {}
+    const startUs = nowUs()
+    const deadline = startUs + job.deadlineMs * 1000
+    let back = 0
+    let attempts = 0
+    let lastBackUs = 0
+    let inFlight = 0
+    const bringBack = async (client: Client) => {
+      while (client.socket !== undefined && nowUs() < deadline) await sleep(20)
+      let delay = 50
+      while (nowUs() < deadline) {
+        while (inFlight >= job.concurrency) await sleep(5)
+        inFlight++
+        attempts++
+        const ok = await this.connectOnce(client, job.endpoint, errors)
+        inFlight--
+        if (ok) {
+          back++
+          lastBackUs = nowUs()
+          return
+        }
+        await sleep(delay * (0.5 + Math.random()))
+        delay = Math.min(delay * 2, 1000)
+      }
+    }
+    await Promise.all(this.clients.map(bringBack))
+    return { total: this.clients.length, back, attempts, startUs, lastBackUs, errors }
+  }
+
+  private async closeAll(): Promise<Omit<CloseResult, keyof GeneratorCpu>> {
+    const all = this.clients.splice(0)
+    await Promise.all(all.map((c) => c.close()))
+    return { closed: all.length }
+  }
+}
+
+/** The child-process side: jobs arrive over IPC, results go back the same way. */
+export const serveOverIpc = (): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const generator = new Generator()
+    let queue = Promise.resolve()
+    process.on("message", (msg: { readonly id: number; readonly job: Job }) => {
+      queue = queue.then(async () => {
+        try {
+          const result = await generator.run(msg.job)
+          process.send!({ id: msg.id, ok: true, result })
+        } catch (e) {
+          process.send!({ id: msg.id, ok: false, error: String((e as Error)?.stack ?? e) })
+        }
+      })
+    })
+    process.on("disconnect", () => {
+      for (const c of generator.clients) c.socket?.destroy()
+      resolve()
+      // sockets of jobs still running would keep the process alive
+      setTimeout(() => process.exit(0), 100).unref()
+    })
+    process.send!({ ready: true })
+  })

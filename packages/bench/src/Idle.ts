@@ -1,0 +1,191 @@
+/**
+ * idle and reconnect storm. N token-authenticated connections are opened
+ * (spread over several generator processes) and held; the server's RSS per
+ * connection is VmRSS after they settle minus VmRSS before the first one.
+ * The storm then restarts the server on the same port and database, and every
+ * client comes back with its token: the figure is the time from the new
+ * server's start-up line until the last one is authenticated again.
+ */
+import { Effect } from "effect"
+import { type BenchContext, ensureCredentials, labelOf, serverRss, type Target } from "./Bench.ts"
+import { nowUs, sleep } from "./Client.ts"
+import { acquireGenerator, GeneratorError, runJob } from "./GeneratorPool.ts"
+import type { Figure } from "./Report.ts"
+
+export interface IdleOptions {
+  readonly connections: number
+  readonly generators: number
+  /** Connects in flight per generator. */
+  readonly concurrency: number
+  readonly settleMs: number
+  readonly reconnect: boolean
+  /** How long the storm may take before the rest count as failed. */
+  readonly reconnectDeadlineMs: number
+}
+
+export interface IdleRun {
+  readonly server: string
+  readonly connections: number
+  readonly opened: number
+  readonly failed: number
+  readonly connectPerSec: number
+  readonly rssBefore: number
+  readonly rssAfter: number
+  readonly rssPerConnection: number
+  readonly reconnect:
+    | {
+      readonly back: number
+      readonly attempts: number
+      /** From the new server's start-up line to the last client back. */
+      readonly fromListeningSec: number
+      /** From the restart being asked for (SIGTERM) to the last client back. */
+      readonly outageSec: number
+      readonly restartSec: number
+      readonly errors: Record<string, number>
+    }
+    | undefined
+  readonly errors: Record<string, number>
+}
+
+const split = (total: number, parts: number): Array<number> =>
+  Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0))
+
+const mergeErrors = (all: ReadonlyArray<Record<string, number>>): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const e of all) for (const [k, v] of Object.entries(e)) out[k] = (out[k] ?? 0) + v
+  return out
+}
+
+/** Settles, then reads RSS a few times and keeps the lowest (a GC may be due). */
+const settledRss = (target: Target, ms: number) =>
+  Effect.promise(async () => {
+    await sleep(ms)
+    let low = Infinity
+    for (let i = 0; i < 4; i++) {
+      low = Math.min(low, serverRss(target))
+      await sleep(250)
+    }
+    return low
+  })
+
+export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const label = labelOf(target)
+      const generators = yield* Effect.all(Array.from({ length: opts.generators }, () => acquireGenerator), {
+        concurrency: "unbounded"
+      })
+      const credentials = yield* ensureCredentials(ctx, target, generators[0]!)
+      const rssBefore = yield* settledRss(target, 500)
+      ctx.progress.update(`${label} idle: opening ${opts.connections} authenticated connections`)
+      const counts = split(opts.connections, generators.length)
+      const opens = yield* Effect.all(
+        generators.map((g, i) =>
+          runJob(g, {
+            _tag: "Open",
+            endpoint: target.server.endpoint,
+            credentials,
+            count: counts[i]!,
+            role: "idle",
+            concurrency: opts.concurrency
+          })
+        ),
+        { concurrency: "unbounded" }
+      )
+      const opened = opens.reduce((n, o) => n + o.opened, 0)
+      const failed = opens.reduce((n, o) => n + o.failed, 0)
+      const span = (Math.max(...opens.map((o) => o.endUs)) - Math.min(...opens.map((o) => o.startUs))) / 1e6
+      const errors = mergeErrors(opens.map((o) => o.errors))
+      ctx.progress.update(`${label} idle: ${opened} open (${Math.round(opened / span)}/s), letting the server settle`)
+      const rssAfter = yield* settledRss(target, opts.settleMs)
+      let reconnect: IdleRun["reconnect"] = undefined
+      if (opts.reconnect && target.server.managed) {
+        ctx.progress.update(`${label} reconnect storm: restarting the server under ${opened} clients`)
+        const askedUs = nowUs()
+        const storms = Effect.all(
+          generators.map((g) =>
+            runJob(g, {
+              _tag: "Reconnect",
+              endpoint: target.server.endpoint,
+              concurrency: opts.concurrency,
+              deadlineMs: opts.reconnectDeadlineMs
+            })
+          ),
+          { concurrency: "unbounded" }
+        )
+        const restart = Effect.tryPromise({
+          try: () => target.server.restart(),
+          catch: (e) => new GeneratorError({ reason: `restart: ${String(e)}` })
+        })
+        const [results, times] = yield* Effect.all([storms, restart], { concurrency: "unbounded" })
+        const back = results.reduce((n, r) => n + r.back, 0)
+        const lastBackUs = Math.max(...results.map((r) => r.lastBackUs))
+        reconnect = {
+          back,
+          attempts: results.reduce((n, r) => n + r.attempts, 0),
+          fromListeningSec: (lastBackUs - times.listeningUs) / 1e6,
+          outageSec: (lastBackUs - askedUs) / 1e6,
+          restartSec: (times.listeningUs - askedUs) / 1e6,
+          errors: mergeErrors(results.map((r) => r.errors))
+        }
+        ctx.progress.update(
+          `${label} reconnect storm: ${back}/${opened} back ${reconnect.fromListeningSec.toFixed(2)} s after the restart`
+        )
+      }
+      yield* Effect.all(generators.map((g) => runJob(g, { _tag: "CloseAll" })), { concurrency: "unbounded" })
+      return {
+        server: label,
+        connections: opts.connections,
+        opened,
+        failed,
+        connectPerSec: opened / span,
+        rssBefore,
+        rssAfter,
+        rssPerConnection: (rssAfter - rssBefore) / Math.max(1, opened),
+        reconnect,
+        errors
+      } satisfies IdleRun
+    })
+  )
+
+const valuesOf = (runs: ReadonlyArray<IdleRun>, f: (run: IdleRun) => number | undefined) =>
+  Object.fromEntries(runs.map((r) => [r.server, f(r)]))
+
+export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Array<Figure> => {
+  const scenario = `idle N=${opts.connections}`
+  const short = opts.connections < 10_000 ? "fewer than the 10,000 the target asks for (quick size)" : undefined
+  const failed = runs.filter((r) => r.failed > 0).map((r) => `${r.server}: ${r.failed} failed ${JSON.stringify(r.errors)}`)
+  const figures: Array<Figure> = [
+    {
+      scenario,
+      metric: "server RSS per connection",
+      unit: "KiB",
+      values: valuesOf(runs, (r) => r.rssPerConnection / 1024),
+      target: { kind: "atMost", value: 8 },
+      note: [short, ...failed].filter(Boolean).join("; ") || undefined
+    },
+    { scenario, metric: "connect+login rate", unit: "/s", values: valuesOf(runs, (r) => r.connectPerSec) }
+  ]
+  if (opts.reconnect) {
+    const storm = `reconnect N=${opts.connections}`
+    const missing = runs.filter((r) => r.reconnect !== undefined && r.reconnect.back < r.opened)
+      .map((r) => `${r.server}: only ${r.reconnect!.back} of ${r.opened} back ${JSON.stringify(r.reconnect!.errors)}`)
+    figures.push(
+      {
+        scenario: storm,
+        metric: "all back after listening",
+        unit: "s",
+        values: valuesOf(runs, (r) => r.reconnect !== undefined && r.reconnect.back >= r.opened ? r.reconnect.fromListeningSec : undefined),
+        target: { kind: "atMost", value: 20 },
+        note: [short, ...missing].filter(Boolean).join("; ") || undefined
+      },
+      {
+        scenario: storm,
+        metric: "outage incl. restart",
+        unit: "s",
+        values: valuesOf(runs, (r) => r.reconnect?.outageSec)
+      }
+    )
+  }
+  return figures
+}

@@ -1,0 +1,172 @@
+/**
+ * A server under test, in its own process: Parley (`packages/server`), the
+ * baseline, or an external one reached by host and port. Started on port 0 (a
+ * restart reuses the port it got) and told apart by its start-up line
+ * `listening on <host>:<port>`.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Data, Effect } from "effect"
+import { type Endpoint, nowUs } from "./Client.ts"
+import { benchBin, repoRoot, serverBin, withFileLimit } from "./Paths.ts"
+
+export class ServerError extends Data.TaggedError("ServerError")<{ readonly reason: string }> {}
+
+export type ServerKind = "parley" | "baseline" | "external"
+
+const LISTENING = /listening on [^\s:]+:(\d+)/
+
+export interface ServerSpec {
+  readonly kind: ServerKind
+  readonly host: string
+  readonly port: number
+  /** For `external`: its pid, when known, for CPU and RSS. */
+  readonly pid?: number | undefined
+  /** Extra flags for Parley. */
+  readonly extraArgs?: ReadonlyArray<string>
+}
+
+export class ManagedServer {
+  endpoint: Endpoint
+  pid: number | undefined
+  private child: ChildProcess | undefined
+  private readonly dir: string | undefined
+  /** The last lines the server printed, for error reports and for its own telemetry. */
+  readonly log: Array<string> = []
+
+  constructor(readonly spec: ServerSpec) {
+    this.endpoint = { host: spec.host, port: spec.port }
+    this.pid = spec.pid
+    this.dir = spec.kind === "parley" ? mkdtempSync(join(tmpdir(), "parley-bench-")) : undefined
+  }
+
+  get name(): string {
+    return this.spec.kind === "external" ? "target" : this.spec.kind
+  }
+
+  get managed(): boolean {
+    return this.spec.kind !== "external"
+  }
+
+  private argv(port: number): Array<string> {
+    const host = this.spec.host
+    if (this.spec.kind === "baseline") {
+      return [process.execPath, "--import", "tsx", benchBin, "baseline", "--host", host, "--port", String(port)]
+    }
+    return [
+      process.execPath,
+      "--import",
+      "tsx",
+      serverBin,
+      "--host",
+      host,
+      "--port",
+      String(port),
+      "--db",
+      join(this.dir!, "bench.db"),
+      "--msg-rate",
+      "0",
+      "--idle-timeout",
+      "3600",
+      ...(this.spec.extraArgs ?? [])
+    ]
+  }
+
+  /** Starts the process and resolves once it listens; returns when that was (monotonic µs). */
+  start(port = this.endpoint.port): Promise<number> {
+    if (!this.managed) return Promise.resolve(nowUs())
+    const [cmd, args] = withFileLimit(this.argv(port))
+    const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+    this.child = child
+    this.pid = child.pid
+    return new Promise<number>((resolve, reject) => {
+      let listening = false
+      const timer = setTimeout(() => reject(new Error(`${this.name} did not start in 60 s:\n${this.tail()}`)), 60_000)
+      const onLine = (text: string) => {
+        this.log.push(text)
+        if (this.log.length > 200) this.log.splice(0, this.log.length - 200)
+        const m = listening ? null : LISTENING.exec(text)
+        if (m !== null) {
+          listening = true
+          clearTimeout(timer)
+          this.endpoint = { host: this.spec.host, port: Number(m[1]) }
+          resolve(nowUs())
+        }
+      }
+      const lines = (stream: NodeJS.ReadableStream) => {
+        let pending = ""
+        stream.setEncoding("utf8")
+        // keep reading always: a full pipe would block the server
+        stream.on("data", (chunk: string) => {
+          pending += chunk
+          let nl: number
+          while ((nl = pending.indexOf("\n")) >= 0) {
+            onLine(pending.slice(0, nl))
+            pending = pending.slice(nl + 1)
+          }
+        })
+      }
+      lines(child.stdout!)
+      lines(child.stderr!)
+      child.once("exit", (code, signal) => {
+        if (this.child === child) this.child = undefined
+        if (!listening) {
+          clearTimeout(timer)
+          reject(new Error(`${this.name} exited (${code ?? signal}) before listening:\n${this.tail()}`))
+        }
+      })
+    })
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs = 12_000): Promise<void> {
+    const child = this.child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill("SIGKILL"), graceMs)
+      child.once("exit", () => {
+        clearTimeout(kill)
+        resolve()
+      })
+      child.kill("SIGTERM")
+    })
+  }
+
+  /** Stops and starts again on the same port (and, for Parley, the same database). */
+  async restart(): Promise<{ readonly stoppedUs: number; readonly listeningUs: number }> {
+    await this.stop()
+    const stoppedUs = nowUs()
+    const listeningUs = await this.start(this.endpoint.port)
+    return { stoppedUs, listeningUs }
+  }
+
+  dispose(): void {
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  tail(n = 20): string {
+    return this.log.slice(-n).join("\n")
+  }
+}
+
+/** A started server, stopped (and its temp database removed) when the scope closes. */
+export const acquireServer = (spec: ServerSpec) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const server = new ManagedServer(spec)
+        try {
+          await server.start()
+        } catch (e) {
+          await server.stop()
+          server.dispose()
+          throw e
+        }
+        return server
+      },
+      catch: (e) => new ServerError({ reason: String((e as Error).message ?? e) })
+    }),
+    (server) => Effect.promise(() => server.stop().then(() => server.dispose()))
+  )

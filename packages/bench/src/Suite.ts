@@ -1,0 +1,200 @@
+/**
+ * Runs scenarios against the servers of one run (the baseline first, then
+ * Parley or the external target), and turns what they measured into figures
+ * and a report: a table for people, JSON for machines.
+ */
+import { existsSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+import { Effect } from "effect"
+import { type BenchContext, makeAccounts, type Target } from "./Bench.ts"
+import { type DurableOptions, durableFigures, durableOn, type DurableRun } from "./DurableSend.ts"
+import {
+  type FanOutOptions,
+  fanOutFigures,
+  fanOutOn,
+  type FanOutRun,
+  latencyFigures,
+  latencyOn,
+  type LatencyRun
+} from "./FanOut.ts"
+import { idleFigures, type IdleOptions, idleOn, type IdleRun } from "./Idle.ts"
+import { loginFigures, type LoginOptions, loginOn, type LoginRun } from "./LoginStorm.ts"
+import { serverBin } from "./Paths.ts"
+import { makeProgress } from "./Progress.ts"
+import { type Figure, renderTable, toRow } from "./Report.ts"
+import { acquireServer, type ManagedServer, ServerError } from "./ServerProcess.ts"
+
+export interface RunOptions {
+  readonly json: boolean
+  readonly host: string | undefined
+  readonly port: number | undefined
+  readonly pid: number | undefined
+  readonly servers: "both" | "parley" | "baseline"
+  readonly parleyArgs: ReadonlyArray<string>
+}
+
+/** What a scenario gives back: its figures, and the raw runs for `--json`. */
+export interface ScenarioResult {
+  readonly figures: ReadonlyArray<Figure>
+  readonly details: Record<string, unknown>
+}
+
+export type Scenario = (ctx: BenchContext) => Effect.Effect<ScenarioResult, unknown>
+
+const ACCOUNTS = 64
+
+const subjectOf = (ctx: BenchContext): Target => ctx.targets[ctx.targets.length - 1]!
+
+/** Each target in turn (never two at once: they share two cores). */
+const onEach = <A, E>(ctx: BenchContext, f: (target: Target) => Effect.Effect<A, E>) =>
+  Effect.forEach(ctx.targets, f, { concurrency: 1 })
+
+export const fanOutScenario = (opts: FanOutOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => fanOutOn(ctx, t, opts)), (runs: ReadonlyArray<FanOutRun>) => ({
+    figures: fanOutFigures(runs, opts),
+    details: { [`fan-out R=${opts.receivers}`]: runs }
+  }))
+
+/**
+ * latency at a fixed rate on every server: `rate`, or half of the knee that a
+ * knee search on the server under test finds (the same rate for all).
+ */
+export const latencyScenario = (opts: FanOutOptions, rate: number | undefined, knees?: ReadonlyArray<FanOutRun>): Scenario =>
+(ctx) =>
+  Effect.gen(function*() {
+    let fixed = rate
+    let how = "as asked"
+    let search: ReadonlyArray<FanOutRun> = []
+    if (fixed === undefined) {
+      const subject = subjectOf(ctx)
+      const known = knees?.find((k) => k.server === subject.server.name)
+      const run = known ?? (yield* fanOutOn(ctx, subject, opts))
+      if (known === undefined) search = [run]
+      if (run.knee === undefined) return yield* Effect.dieMessage(`no knee found on ${run.server}: nothing passed`)
+      fixed = Math.max(1, Math.round(run.knee / 2))
+      how = `half of ${run.server}'s knee ${run.knee} msg/s`
+    }
+    const rateUsed = fixed
+    const runs: ReadonlyArray<LatencyRun> = yield* onEach(ctx, (t) => latencyOn(ctx, t, opts, rateUsed))
+    return { figures: latencyFigures(runs, opts, how), details: { [`latency R=${opts.receivers}`]: runs, search } }
+  })
+
+export const idleScenario = (opts: IdleOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => idleOn(ctx, t, opts)), (runs: ReadonlyArray<IdleRun>) => ({
+    figures: idleFigures(runs, opts),
+    details: { idle: runs }
+  }))
+
+export const durableScenario = (opts: DurableOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => durableOn(ctx, t, opts)), (runs: ReadonlyArray<DurableRun>) => ({
+    figures: durableFigures(runs, opts),
+    details: { durable: runs }
+  }))
+
+export const loginScenario = (opts: LoginOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => loginOn(ctx, t, opts)), (runs: ReadonlyArray<LoginRun>) => ({
+    figures: loginFigures(runs, opts),
+    details: { login: runs }
+  }))
+
+/** The suite: fan-out at each R, latency at half the subject's knee, durable, login, idle + reconnect. */
+export const suiteScenario = (sizes: {
+  readonly fanOut: ReadonlyArray<FanOutOptions>
+  readonly latencyReceivers: ReadonlyArray<number>
+  readonly durable: DurableOptions
+  readonly login: LoginOptions
+  readonly idle: IdleOptions
+}): Scenario =>
+(ctx) =>
+  Effect.gen(function*() {
+    const parts: Array<ScenarioResult> = []
+    for (const opts of sizes.fanOut) {
+      const fan = yield* fanOutScenario(opts)(ctx)
+      parts.push(fan)
+      if (sizes.latencyReceivers.includes(opts.receivers)) {
+        const knees = Object.values(fan.details)[0] as ReadonlyArray<FanOutRun>
+        parts.push(yield* latencyScenario(opts, undefined, knees)(ctx))
+      }
+    }
+    parts.push(yield* durableScenario(sizes.durable)(ctx))
+    parts.push(yield* loginScenario(sizes.login)(ctx))
+    // last: it restarts the servers
+    parts.push(yield* idleScenario(sizes.idle)(ctx))
+    return {
+      figures: parts.flatMap((p) => p.figures),
+      details: Object.assign({}, ...parts.map((p) => p.details))
+    }
+  })
+
+const machine = () => ({
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? "unknown",
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`
+})
+
+/** Starts the servers, runs the scenario, prints the table (or JSON), stops everything. */
+export const runBench = (name: string, options: RunOptions, scenario: Scenario) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const progress = makeProgress()
+      const { accounts, runId, sink } = makeAccounts(ACCOUNTS)
+      const servers: Array<ManagedServer> = []
+      const external = options.host !== undefined || options.port !== undefined
+      if (options.servers !== "parley") {
+        progress.update("starting the baseline server")
+        servers.push(yield* acquireServer({ kind: "baseline", host: "127.0.0.1", port: 0 }))
+      }
+      if (options.servers !== "baseline") {
+        if (external) {
+          servers.push(yield* acquireServer({
+            kind: "external",
+            host: options.host ?? "127.0.0.1",
+            port: options.port ?? 5555,
+            pid: options.pid
+          }))
+        } else if (existsSync(serverBin)) {
+          progress.update("starting Parley")
+          servers.push(yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs }))
+        } else if (options.servers === "parley") {
+          return yield* new ServerError({ reason: `${serverBin} does not exist yet` })
+        } else {
+          progress.update(`no Parley server at ${serverBin}: measuring the baseline alone`)
+        }
+      }
+      const ctx: BenchContext = {
+        runId,
+        accounts,
+        sink,
+        progress,
+        targets: servers.map((server) => ({ server, credentials: undefined, setup: undefined }))
+      }
+      const started = new Date()
+      const result = yield* scenario(ctx)
+      progress.done()
+      const rows = result.figures.map(toRow)
+      const last = servers[servers.length - 1]?.name
+      const subject = last === undefined || last === "baseline" ? "parley" : last
+      if (options.json) {
+        const report = {
+          bench: name,
+          date: started.toISOString(),
+          seconds: (Date.now() - started.getTime()) / 1000,
+          machine: machine(),
+          servers: servers.map((s) => ({ name: s.name, endpoint: s.endpoint })),
+          figures: rows,
+          details: result.details
+        }
+        process.stdout.write(JSON.stringify(report, null, 2) + "\n")
+      } else {
+        const m = machine()
+        process.stdout.write(
+          `parley bench ${name}: ${started.toISOString()}, ${m.cores} cores (${m.cpu}), node ${m.node}, ${
+            ((Date.now() - started.getTime()) / 1000).toFixed(0)
+          } s\n\n${renderTable(rows, subject)}\n`
+        )
+      }
+      return rows
+    })
+  )
