@@ -1,7 +1,7 @@
 /**
  * The composition root: the listener on top of every service it needs.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { Accounts } from "./Account.ts"
 import { DatabaseLive } from "./Database.ts"
 import { GroupCommit } from "./GroupCommit.ts"
@@ -33,7 +33,10 @@ const Announce = Layer.effectDiscard(
     const config = yield* ServerConfig
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
     yield* Effect.logInfo(`Parley listening on ${host}:${address.port} (database ${config.db})`)
-  })
+  }).pipe(
+    // the start-up line is printed whatever the log level: tools wait for it
+    Logger.withMinimumLogLevel(LogLevel.Info)
+  )
 )
 
 /** The whole server for the given settings; runs until interrupted. */
