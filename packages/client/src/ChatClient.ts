@@ -115,6 +115,14 @@ export declare namespace ChatClient {
     readonly connect: Effect.Effect<Connected, LoginRejected | ClientStopped>
     /** Sends a message (a DM when `to` is given) and waits for its ACK, across reconnects. */
     readonly send: (text: string, to?: string | null) => Effect.Effect<Ack, SendError>
+    /**
+     * Puts a message in the outbox (sent now if connected, else after the next
+     * login) and returns the wait for its ACK. Messages go out in `enqueue` order.
+     */
+    readonly enqueue: (
+      text: string,
+      to?: string | null
+    ) => Effect.Effect<Effect.Effect<Ack, SendError>, InvalidInput | RequestRejected>
     /** A page of history. */
     readonly history: (query?: HistoryQuery) => Effect.Effect<HistoryPage, RequestError>
     /** Who is online, asked of the server. */
@@ -415,7 +423,7 @@ export const make = (options: ChatClientOptions) =>
         }
         if (token !== undefined) {
           const reply = yield* expectReply(conn, new Connect({ ...base, token }, true), "CONNECT")
-          if (reply.type === "CONNECTED") return reply
+          if (reply.type === "CONNECTED") return { reply, via: "token" as const }
           const error = errorOf(reply)
           if (error === undefined) return yield* unexpected("CONNECT", reply)
           if (error.code === "RATE_LIMITED") {
@@ -438,7 +446,7 @@ export const make = (options: ChatClientOptions) =>
           new Connect({ ...base, password: Redacted.value(options.password) }, true),
           "CONNECT"
         )
-        if (reply.type === "CONNECTED") return reply
+        if (reply.type === "CONNECTED") return { reply, via: "password" as const }
         const error = errorOf(reply)
         if (error === undefined) return yield* unexpected("CONNECT", reply)
         switch (error.code) {
@@ -485,13 +493,13 @@ export const make = (options: ChatClientOptions) =>
             nameTaken = (yield* register(conn, options.password)) === "taken"
           }
           resumeAfter = seen.cursor
-          const connected = yield* login(conn, resumeAfter, nameTaken)
-          return { _tag: "LoggedIn", conn, connected } as const
+          const { reply: connected, via } = yield* login(conn, resumeAfter, nameTaken)
+          return { _tag: "LoggedIn", conn, connected, via } as const
         })
 
         const first = yield* Effect.raceFirst(dialAndLogin, stopped)
         if (first._tag === "Stopped") return first satisfies Outcome
-        const { conn, connected } = first
+        const { conn, connected, via } = first
 
         registerPending = false
         token = connected.token
@@ -499,7 +507,12 @@ export const make = (options: ChatClientOptions) =>
         yield* SubscriptionRef.set(online, [...connected.online].sort())
         yield* backoff.reset
         const now = yield* Clock.currentTimeMillis
-        yield* move(state, ConnectionEvent.Authenticated({ user: connected.user, sessionId: connected.session_id, at: now }))
+        yield* move(state, ConnectionEvent.Authenticated({
+          user: connected.user,
+          sessionId: connected.session_id,
+          at: now,
+          via
+        }))
           .pipe(Effect.orDie)
         // everything not yet ACKed goes again, in order, before any new send
         yield* sendLock.withPermits(1)(Effect.sync(() => {
@@ -601,7 +614,7 @@ export const make = (options: ChatClientOptions) =>
         : Effect.flatMap(SubscriptionRef.get(state), (s) => Effect.fail(new NotConnected({ state: s._tag })))
     )
 
-    const send = Effect.fn("ChatClient.send")(function*(text: string, to?: string | null) {
+    const enqueue = Effect.fn("ChatClient.enqueue")(function*(text: string, to?: string | null) {
       const valid = validText(text)
       if (Either.isLeft(valid)) {
         return yield* new InvalidInput({
@@ -628,8 +641,10 @@ export const make = (options: ChatClientOptions) =>
         outbox.add(entry)
         if (live !== undefined) live.write(msgCommand(entry))
       }))
-      return yield* Deferred.await(entry.done)
+      return Deferred.await(entry.done)
     })
+
+    const send = (text: string, to?: string | null) => Effect.flatten(enqueue(text, to))
 
     const request = <A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
       Effect.gen(function*() {
@@ -664,6 +679,7 @@ export const make = (options: ChatClientOptions) =>
       subscribe: PubSub.subscribe(hub),
       connect,
       send,
+      enqueue,
       history,
       users,
       markRead,

@@ -26,8 +26,13 @@ export type ConnectionState = Data.TaggedEnum<{
   Connecting: { readonly attempt: number }
   /** TCP is up; HELLO, REGISTER and CONNECT are under way. */
   Authenticating: { readonly attempt: number }
-  /** Logged in as `user` in session `sessionId`. */
-  Connected: { readonly user: string; readonly sessionId: number; readonly since: number }
+  /** Logged in as `user` in session `sessionId`, with a password or a token. */
+  Connected: {
+    readonly user: string
+    readonly sessionId: number
+    readonly since: number
+    readonly via: "password" | "token"
+  }
   /** The link failed with `error`; the next dial is at `retryAt` (epoch ms). */
   Reconnecting: { readonly attempt: number; readonly retryAt: number; readonly error: string }
   /** Saying goodbye: DISCONNECT sent or the dial abandoned; cleanup under way. */
@@ -49,7 +54,12 @@ export type ConnectionEvent = Data.TaggedEnum<{
   /** "TCP handshake success" */
   TcpEstablished: {}
   /** "CONNECT command success" */
-  Authenticated: { readonly user: string; readonly sessionId: number; readonly at: number }
+  Authenticated: {
+    readonly user: string
+    readonly sessionId: number
+    readonly at: number
+    readonly via: "password" | "token"
+  }
   /** "Timeout/Error": the link is gone; dial again at `retryAt`. */
   LinkFailed: { readonly error: string; readonly retryAt: number }
   /** "disconnect() / DISCONNECT command" (asked by the user, or the client giving up). */
@@ -93,7 +103,12 @@ export const transition = (
         : illegal()
     case "Authenticated":
       return state._tag === "Authenticating"
-        ? Either.right(ConnectionState.Connected({ user: event.user, sessionId: event.sessionId, since: event.at }))
+        ? Either.right(ConnectionState.Connected({
+          user: event.user,
+          sessionId: event.sessionId,
+          since: event.at,
+          via: event.via
+        }))
         : illegal()
     case "LinkFailed":
       return state._tag === "Connecting" || state._tag === "Authenticating" || state._tag === "Connected"

@@ -41,7 +41,7 @@ const anyEvent: fc.Arbitrary<ConnectionEvent> = fc.oneof(
   fc.constant(ConnectionEvent.ConnectRequested()),
   fc.constant(ConnectionEvent.Retry()),
   fc.constant(ConnectionEvent.TcpEstablished()),
-  fc.record({ user: fc.string(), sessionId: fc.nat(), at: fc.nat() }).map(ConnectionEvent.Authenticated),
+  fc.record({ user: fc.string(), sessionId: fc.nat(), at: fc.nat(), via: fc.constantFrom("password" as const, "token" as const) }).map(ConnectionEvent.Authenticated),
   fc.record({ error: fc.string(), retryAt: fc.nat() }).map(ConnectionEvent.LinkFailed),
   fc.option(fc.string(), { nil: undefined }).map((reason) => ConnectionEvent.DisconnectRequested({ reason })),
   fc.constant(ConnectionEvent.CleanupComplete())
@@ -78,11 +78,11 @@ describe("ConnectionState", () => {
     const path: ReadonlyArray<ConnectionEvent> = [
       ConnectionEvent.ConnectRequested(),
       ConnectionEvent.TcpEstablished(),
-      ConnectionEvent.Authenticated({ user: "alice", sessionId: 1, at: 0 }),
+      ConnectionEvent.Authenticated({ user: "alice", sessionId: 1, at: 0, via: "password" }),
       ConnectionEvent.LinkFailed({ error: "reset", retryAt: 250 }),
       ConnectionEvent.Retry(),
       ConnectionEvent.TcpEstablished(),
-      ConnectionEvent.Authenticated({ user: "alice", sessionId: 2, at: 1 }),
+      ConnectionEvent.Authenticated({ user: "alice", sessionId: 2, at: 1, via: "token" }),
       ConnectionEvent.DisconnectRequested({ reason: undefined }),
       ConnectionEvent.CleanupComplete()
     ]

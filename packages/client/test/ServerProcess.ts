@@ -1,0 +1,118 @@
+/**
+ * The real Parley server as a child process, for tests: each test starts its
+ * own on port 0 with a temp database, and the scope kills it by PID.
+ */
+import { Effect, Exit, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+
+export const repoRoot = resolve(import.meta.dirname, "../../..")
+export const serverBin = join(repoRoot, "packages/server/src/bin.ts")
+export const serverExists = existsSync(serverBin)
+
+export interface ServerProcess {
+  readonly host: string
+  readonly port: number
+  readonly db: string
+  readonly pid: () => number
+  /** Sends a signal to the current server process. */
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** SIGKILLs the server and waits for it to be gone. */
+  readonly kill: Effect.Effect<void>
+  /** Starts the server again on the same port and database. */
+  readonly restart: Effect.Effect<void, Error>
+  /** Everything the server printed so far. */
+  readonly output: () => string
+}
+
+const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
+  Effect.async<{ child: ChildProcess; port: number; output: () => string }, Error>((resume) => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        serverBin,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--db",
+        db,
+        "--msg-rate",
+        "0",
+        ...extra
+      ],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
+    )
+    let out = ""
+    let done = false
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString("utf8")
+      const m = /listening on [^\s:]+:(\d+)/.exec(out)
+      if (m !== null && !done) {
+        done = true
+        resume(Effect.succeed({ child, port: Number(m[1]), output: () => out }))
+      }
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    child.once("exit", (code, signal) => {
+      if (!done) {
+        done = true
+        resume(Effect.fail(new Error(`server exited (${code ?? signal}) before listening:\n${out}`)))
+      }
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("server did not start in 30 s") }))
+
+const waitExit = (child: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+  })
+
+/** Starts a server with its own temp database; it is killed when the scope closes. */
+export const startServer = (extra: ReadonlyArray<string> = []): Effect.Effect<ServerProcess, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "parley-client-test-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    const db = join(dir, "chat.db")
+    let current = yield* launch(db, 0, extra)
+    const port = current.port
+    let earlier = ""
+    const kill = Effect.suspend(() => {
+      const child = current.child
+      if (child.exitCode !== null || child.signalCode !== null) return Effect.void
+      child.kill("SIGKILL")
+      return waitExit(child)
+    })
+    yield* Effect.addFinalizer(() => kill)
+    return {
+      host: "127.0.0.1",
+      port,
+      db,
+      pid: () => current.child.pid!,
+      signal: (signal) => Effect.sync(() => void current.child.kill(signal)),
+      kill,
+      restart: Effect.gen(function*() {
+        yield* kill
+        earlier += current.output()
+        // the old socket may linger a moment: retry the bind briefly
+        for (let i = 0;; i++) {
+          const next = yield* Effect.exit(launch(db, port, extra))
+          if (Exit.isSuccess(next)) {
+            current = next.value
+            return
+          }
+          if (i >= 20) return yield* Effect.failCause(next.cause)
+          yield* Effect.sleep("250 millis")
+        }
+      }),
+      output: () => earlier + current.output()
+    } satisfies ServerProcess
+  })
