@@ -1,9 +1,10 @@
 /**
  * One TCP connection: its socket, outbox, framer and state. Inbound bytes
  * are framed synchronously in the socket's data handler and pushed, in
- * order, into a bounded mailbox; one fiber consumes that mailbox as a Stream
- * of frames. When the mailbox is full the socket is paused, so a client that
- * floods (or is being slowed by flood control) is simply not read.
+ * order, into a bounded inbox; the connection's one fiber takes them in
+ * batches (`next`) and handles them in order. When the inbox is full the
+ * socket is paused, so a client that floods (or is being slowed by flood
+ * control) is simply not read, and its memory stays bounded.
  */
 import {
   type ByeReason,
@@ -13,7 +14,7 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame
 } from "@parley/protocol"
-import { Effect, Exit, type Mailbox } from "effect"
+import { Effect } from "effect"
 import type * as Net from "node:net"
 import type { Peer } from "./Hub.ts"
 import { Outbox } from "./Outbox.ts"
@@ -53,12 +54,14 @@ export class Connection implements Peer {
   private pendingAcks = 0
   private ackWaiters: Array<() => void> = []
   private paused = false
+  private inbox: Array<FrameEvent> = []
+  private ended = false
+  private waiter: ((frames: Array<FrameEvent> | undefined) => void) | undefined = undefined
 
   constructor(
     readonly connectionId: number,
     readonly socket: Net.Socket,
     readonly remoteAddress: string,
-    readonly inbox: Mailbox.Mailbox<FrameEvent>,
     readonly settings: ServerSettings
   ) {
     this.outbox = new Outbox(socket, settings.outboundLimitBytes, () => this.dropSlowConsumer())
@@ -96,38 +99,67 @@ export class Connection implements Peer {
     })
   }
 
+  private readonly emit = (event: FrameEvent): void => {
+    this.inbox.push(event)
+  }
+
   /** Wires the socket to the framer and the inbox (synchronously, so order is kept). */
   attach(): void {
-    const emit = (event: FrameEvent) => {
-      this.lastFrameAt = Date.now()
-      this.inbox.unsafeOffer(event)
-    }
     this.socket.on("data", (chunk: Buffer) => {
       if (this.closing !== undefined) return
-      this.framer.push(chunk, emit)
-      if (!this.paused && this.inboxSize() >= INBOX_HIGH_WATER) {
+      const before = this.inbox.length
+      this.framer.push(chunk, this.emit)
+      if (this.inbox.length === before) return
+      this.lastFrameAt = Date.now()
+      if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
         this.paused = true
         this.socket.pause()
       }
+      this.wake()
     })
-    const end = () => {
-      this.inbox.unsafeDone(Exit.void)
-    }
+    const end = () => this.end()
     this.socket.on("end", end)
     this.socket.on("close", end)
     this.socket.on("error", () => {
-      // 'close' follows; the cause is logged when the connection closes
+      // 'close' follows
     })
   }
 
-  private inboxSize(): number {
-    const size = this.inbox.unsafeSize()
-    return size._tag === "Some" ? size.value : 0
+  private wake(): void {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    this.waiter = undefined
+    if (this.inbox.length > 0) {
+      const frames = this.inbox
+      this.inbox = []
+      waiter(frames)
+    } else if (this.ended) waiter(undefined)
   }
+
+  /** No more frames will be handled: the peer closed, or the server is closing. */
+  private end(): void {
+    this.ended = true
+    this.wake()
+  }
+
+  /** The next frames in arrival order, or `undefined` once the connection has ended. */
+  readonly next: Effect.Effect<Array<FrameEvent> | undefined> = Effect.async((resume) => {
+    if (this.closing !== undefined) return resume(Effect.succeed(undefined))
+    if (this.inbox.length > 0) {
+      const frames = this.inbox
+      this.inbox = []
+      return resume(Effect.succeed(frames))
+    }
+    if (this.ended) return resume(Effect.succeed(undefined))
+    this.waiter = (frames) => resume(Effect.succeed(frames))
+    return Effect.sync(() => {
+      this.waiter = undefined
+    })
+  })
 
   /** Resumes reading once the consumer has caught up. */
   maybeResume(): void {
-    if (this.paused && this.closing === undefined && this.inboxSize() <= INBOX_LOW_WATER) {
+    if (this.paused && this.closing === undefined && this.inbox.length <= INBOX_LOW_WATER) {
       this.paused = false
       this.socket.resume()
     }
@@ -169,7 +201,8 @@ export class Connection implements Peer {
     this.closing = reason
     if (frame !== undefined) this.send(frame)
     this.outbox.close()
-    this.inbox.unsafeDone(Exit.void)
+    this.socket.end()
+    this.end()
   }
 
   private dropSlowConsumer(): void {
@@ -178,8 +211,8 @@ export class Connection implements Peer {
     // the queue was dropped: tell the peer why, straight to the socket, then cut it off
     this.outbox.writeNow(encodeFrame({ type: "BYE", reason: "slow_consumer" }))
     this.outbox.close()
-    this.inbox.unsafeDone(Exit.void)
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 1000).unref()
+    this.end()
   }
 }

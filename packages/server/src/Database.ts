@@ -13,9 +13,9 @@ const setup = Layer.effectDiscard(
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const config = yield* ServerConfig
-    // WAL is set by SqliteClient; FULL syncs the WAL on every commit so an ACK
-    // survives power loss (group commit keeps that affordable), NORMAL only a crash.
-    yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
+    // WAL is set by SqliteClient. NORMAL: a commit survives a process crash but
+    // not a power loss; FULL: an fsync per group commit, surviving both.
+    yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`)
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
     yield* sql.unsafe("PRAGMA busy_timeout = 5000")
     const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })

@@ -1,18 +1,33 @@
 /**
  * A connection's bounded outbound queue and its single writer. Frames are
- * queued synchronously (a broadcast costs a push per recipient, not a
- * fiber); the writer fiber takes everything queued and writes it as one
- * buffer, waiting for `drain` when the kernel is full. A reader that lets
- * more than `limitBytes` pile up is a slow consumer: the queue reports
- * overflow and the connection is dropped, so nobody else ever waits for it.
+ * queued synchronously (a broadcast costs one push per recipient); once per
+ * turn of the event loop the writer hands everything queued for a socket
+ * to it as one buffer, and while the kernel is full it waits for `drain`
+ * instead of writing more. A reader that lets more than `limitBytes` pile
+ * up is a slow consumer: the queue reports overflow and the connection is
+ * dropped, so nobody else ever waits for it.
+ *
+ * The writer is a plain callback, not a fiber per connection: an idle
+ * connection must cost a few KiB, and 10,000 parked fibers would not.
  */
-import { Effect } from "effect"
 import type * as Net from "node:net"
+
+/** Outboxes with frames queued this turn; all flushed by one setImmediate. */
+let dirty: Array<Outbox> = []
+let flushScheduled = false
+
+const flushAll = () => {
+  flushScheduled = false
+  const batch = dirty
+  dirty = []
+  for (const outbox of batch) outbox.flush()
+}
 
 export class Outbox {
   private chunks: Array<Uint8Array> = []
   private bytes = 0
-  private wake: (() => void) | undefined
+  private queued = false
+  private draining = false
   private closed = false
   /** Set once the queue has overflowed. */
   overflowed = false
@@ -23,7 +38,7 @@ export class Outbox {
     private readonly onOverflow: () => void
   ) {}
 
-  /** Queues one encoded frame; false when the connection is (now) over its limit. */
+  /** Queues one encoded frame; false when the connection is (now) over its limit or closed. */
   offer(frame: Uint8Array): boolean {
     if (this.closed || this.overflowed) return false
     this.bytes += frame.length
@@ -35,17 +50,23 @@ export class Outbox {
       return false
     }
     this.chunks.push(frame)
-    if (this.wake !== undefined) {
-      const w = this.wake
-      this.wake = undefined
-      w()
-    }
+    this.schedule()
     return true
   }
 
   /** Bytes queued and not yet handed to the socket. */
   get queuedBytes(): number {
     return this.bytes
+  }
+
+  private schedule(): void {
+    if (this.queued || this.draining) return
+    this.queued = true
+    dirty.push(this)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flushAll)
+    }
   }
 
   private take(): Uint8Array {
@@ -55,53 +76,29 @@ export class Outbox {
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
   }
 
-  private readonly awaitFrames = Effect.async<boolean>((resume) => {
-    if (this.chunks.length > 0) return resume(Effect.succeed(true))
-    if (this.closed) return resume(Effect.succeed(false))
-    this.wake = () => resume(Effect.succeed(!this.closed || this.chunks.length > 0))
-    return Effect.sync(() => {
-      this.wake = undefined
-    })
-  })
-
-  private write(data: Uint8Array) {
-    return Effect.async<void>((resume) => {
-      const socket = this.socket
-      if (socket.destroyed) return resume(Effect.void)
-      if (socket.write(data)) return resume(Effect.void)
-      const done = () => {
-        socket.off("drain", done)
-        socket.off("close", done)
-        resume(Effect.void)
-      }
-      socket.on("drain", done)
-      socket.on("close", done)
-      return Effect.sync(() => {
-        socket.off("drain", done)
-        socket.off("close", done)
-      })
-    })
+  private readonly onDrain = () => {
+    this.draining = false
+    if (this.chunks.length > 0) this.schedule()
   }
 
-  /** The writer: runs until `close`, then flushes what is left. */
-  readonly run: Effect.Effect<void> = Effect.gen(this, function*() {
-    while (yield* this.awaitFrames) {
-      yield* this.write(this.take())
+  /** Writes everything queued as one buffer (called once per turn). */
+  flush(): void {
+    this.queued = false
+    if (this.chunks.length === 0 || this.draining) return
+    const socket = this.socket
+    if (socket.destroyed) {
+      this.chunks = []
+      this.bytes = 0
+      return
     }
-  })
+    if (!socket.write(this.take())) {
+      this.draining = true
+      socket.once("drain", this.onDrain)
+    }
+  }
 
-  /** Stops the writer once the queue is empty. */
+  /** Hands everything queued to the socket now and accepts nothing more. */
   close(): void {
-    this.closed = true
-    if (this.wake !== undefined) {
-      const w = this.wake
-      this.wake = undefined
-      w()
-    }
-  }
-
-  /** Hands everything queued to the socket now (the last frames of a closing connection). */
-  flushNow(): void {
     this.closed = true
     if (this.chunks.length > 0 && !this.socket.destroyed) this.socket.write(this.take())
   }

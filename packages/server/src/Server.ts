@@ -5,7 +5,7 @@
  * logged with its cause and answered with INTERNAL; it touches no other.
  */
 import { decodeEvent, type FrameEvent, FrameTooLarge, Internal, type ProtocolError, toErrorFrame } from "@parley/protocol"
-import { Cause, Effect, Exit, FiberSet, Mailbox, Stream } from "effect"
+import { Cause, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection } from "./Connection.ts"
@@ -54,76 +54,76 @@ const handleEvent = (commands: CommandTable, conn: Connection, event: FrameEvent
 
 let nextConnectionId = 1
 
-/** Serves one accepted socket until it closes. */
 interface Services {
   readonly settings: ServerSettings
   readonly commands: CommandTable
   readonly presence: Presence
   readonly sessions: SessionsRepo
   readonly commit: GroupCommit
+  readonly live: Set<Connection>
 }
 
-const serve = (socket: Net.Socket, { commands, commit, presence, sessions, settings }: Services) => {
-  const connectionId = nextConnectionId++
-  return Effect.gen(function*() {
-    const inbox = yield* Mailbox.make<FrameEvent>()
-    const conn = new Connection(
-      connectionId,
-      socket,
-      socket.remoteAddress ?? "unknown",
-      inbox,
-      settings
+/**
+ * Serves one accepted socket until it closes: the connection's frames are
+ * taken in arrival order and handled one at a time by this one fiber.
+ */
+const serve = (socket: Net.Socket, { commands, commit, live, presence, sessions, settings }: Services) => {
+  const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", settings)
+  const loop: Effect.Effect<void> = Effect.flatMap(conn.next, (frames) => {
+    if (frames === undefined) return Effect.void
+    return Effect.zipRight(
+      Effect.forEach(frames, (event) => handleEvent(commands, conn, event), { discard: true }),
+      Effect.suspend(() => {
+        conn.maybeResume()
+        return loop
+      })
     )
+  })
+
+  const cleanup = (interrupted: boolean) =>
+    Effect.gen(function*() {
+      live.delete(conn)
+      if (conn.closing === undefined && interrupted) {
+        conn.close("shutdown", { type: "BYE", reason: "shutdown" })
+      } else {
+        conn.outbox.close()
+        socket.end()
+      }
+      setTimeout(() => socket.destroy(), 2000).unref()
+      if (conn.auth !== undefined) {
+        presence.depart(conn)
+        yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString()))
+      }
+      yield* Effect.logInfo("connection closed").pipe(
+        Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
+      )
+    })
+
+  return Effect.suspend(() => {
+    live.add(conn)
     socket.setNoDelay(true)
     conn.attach()
     conn.hello()
-    yield* Effect.forkScoped(conn.outbox.run)
-    yield* Effect.logInfo("connection opened")
-
-    yield* Effect.addFinalizer((exit) =>
-      Effect.gen(function*() {
-        if (conn.closing === undefined && Exit.isInterrupted(exit)) {
-          conn.close("shutdown", { type: "BYE", reason: "shutdown" })
-        }
-        // the writer fiber may already be gone (interrupted with us): hand the last frames over directly
-        conn.outbox.flushNow()
-        socket.end()
-        if (conn.auth !== undefined) {
-          presence.depart(conn)
-          yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString()))
-        }
-        setTimeout(() => socket.destroy(), 2000).unref()
-        yield* Effect.logInfo("connection closed").pipe(
-          Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
-        )
-      }).pipe(Effect.uninterruptible)
-    )
-
-    if (settings.idleTimeoutSeconds > 0) {
-      const timeoutMs = settings.idleTimeoutSeconds * 1000
-      yield* Effect.forkScoped(Effect.gen(function*() {
-        while (conn.closing === undefined) {
-          const left = conn.lastFrameAt + timeoutMs - Date.now()
-          if (left <= 0) {
-            conn.close("idle", { type: "BYE", reason: "idle" })
-            return
-          }
-          yield* Effect.sleep(left)
-        }
-      }))
-    }
-
-    yield* Mailbox.toStream(inbox).pipe(
-      Stream.runForEach((event) => Effect.zipRight(handleEvent(commands, conn, event), Effect.sync(() => conn.maybeResume())))
-    )
+    return Effect.zipRight(Effect.logInfo("connection opened"), loop)
   }).pipe(
-    Effect.scoped,
+    Effect.onExit((exit) => cleanup(Exit.isInterrupted(exit))),
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
     ),
-    Effect.annotateLogs({ conn: connectionId, addr: `${socket.remoteAddress}:${socket.remotePort}` })
+    Effect.annotateLogs({ conn: conn.connectionId, addr: `${socket.remoteAddress}:${socket.remotePort}` })
   )
 }
+
+/** Closes connections that have sent no frame for the idle timeout; one sweep for all. */
+const sweepIdle = (live: Set<Connection>, timeoutMs: number) =>
+  Effect.sync(() => {
+    const deadline = Date.now() - timeoutMs
+    for (const conn of live) {
+      if (conn.closing === undefined && conn.lastFrameAt <= deadline) {
+        conn.close("idle", { type: "BYE", reason: "idle" })
+      }
+    }
+  })
 
 /** The TCP listener; resolves to the address it listens on. */
 export class Listener extends Effect.Service<Listener>()("@parley/server/Listener", {
@@ -133,14 +133,23 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const closed = yield* sessions.closeAllOpen(new Date().toISOString())
     if (closed > 0) yield* Effect.logWarning(`closed ${closed} sessions left open by an earlier crash`)
 
+    const live = new Set<Connection>()
     const services: Services = {
       settings,
       sessions,
+      live,
       commands: yield* makeCommands,
       presence: yield* Presence,
       commit: yield* GroupCommit
     }
     const run = yield* FiberSet.makeRuntime<never>()
+    if (settings.idleTimeoutSeconds > 0) {
+      const timeoutMs = settings.idleTimeoutSeconds * 1000
+      const every = Math.min(1000, Math.max(50, timeoutMs / 10))
+      yield* Effect.forkScoped(
+        Effect.forever(Effect.zipRight(Effect.sleep(every), sweepIdle(live, timeoutMs)))
+      )
+    }
     const server = Net.createServer({ noDelay: true })
     server.on("connection", (socket) => {
       run(serve(socket, services))

@@ -41,6 +41,11 @@ const idleTimeout = withEnv(
   Config.integer("PARLEY_IDLE_TIMEOUT"),
   defaults.idleTimeoutSeconds
 )
+const synchronous = withEnv(
+  Options.choice("synchronous", ["normal", "full"]).pipe(Options.withDescription("SQLite durability (env PARLEY_SYNCHRONOUS; default normal). normal: an ACKed message survives a crash of the server process; full: it also survives a power loss, at the cost of an fsync per group commit.")),
+  Config.literal("normal", "full")("PARLEY_SYNCHRONOUS"),
+  defaults.synchronous
+)
 const logLevel = withEnv(
   Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info).")),
   Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
@@ -51,7 +56,7 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, idleTimeout, logLevel },
+  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, logLevel },
   (o) => {
     const problem = o.port < 0 || o.port > 65535
       ? "--port must be 0..65535"
@@ -70,7 +75,8 @@ const command = Command.make(
         db: o.db,
         msgRate: o.msgRate,
         msgBurst: o.msgBurst,
-        idleTimeoutSeconds: o.idleTimeout
+        idleTimeoutSeconds: o.idleTimeout,
+        synchronous: o.synchronous
       })
     ).pipe(Logger.withMinimumLogLevel(levels[o.logLevel]))
   }
