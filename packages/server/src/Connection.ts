@@ -27,6 +27,8 @@ const INBOX_LOW_WATER = 16
 
 export const SERVER_NAME = "parley 0.1.0"
 
+const noFrames: Array<FrameEvent> = []
+
 export interface Authenticated {
   readonly userId: number
   readonly username: string
@@ -56,7 +58,10 @@ export class Connection implements Peer {
   private paused = false
   private inbox: Array<FrameEvent> = []
   private ended = false
-  private waiter: ((frames: Array<FrameEvent> | undefined) => void) | undefined = undefined
+  /** A worker fiber is handling this connection's frames. */
+  working = false
+  /** The end of the connection has been recorded (session, presence, log). */
+  cleanedUp = false
 
   constructor(
     readonly connectionId: number,
@@ -103,8 +108,13 @@ export class Connection implements Peer {
     this.inbox.push(event)
   }
 
-  /** Wires the socket to the framer and the inbox (synchronously, so order is kept). */
-  attach(): void {
+  /**
+   * Wires the socket to the framer and the inbox (synchronously, so order is
+   * kept). `wake` is called when there are frames to handle or the
+   * connection has ended; it starts a worker fiber if none is running.
+   */
+  attach(wake: () => void): void {
+    this.wake = wake
     this.socket.on("data", (chunk: Buffer) => {
       if (this.closing !== undefined) return
       const before = this.inbox.length
@@ -115,7 +125,7 @@ export class Connection implements Peer {
         this.paused = true
         this.socket.pause()
       }
-      this.wake()
+      wake()
     })
     const end = () => this.end()
     this.socket.on("end", end)
@@ -125,37 +135,27 @@ export class Connection implements Peer {
     })
   }
 
-  private wake(): void {
-    const waiter = this.waiter
-    if (waiter === undefined) return
-    this.waiter = undefined
-    if (this.inbox.length > 0) {
-      const frames = this.inbox
-      this.inbox = []
-      waiter(frames)
-    } else if (this.ended) waiter(undefined)
-  }
+  private wake: () => void = () => {}
 
   /** No more frames will be handled: the peer closed, or the server is closing. */
   private end(): void {
+    if (this.ended) return
     this.ended = true
     this.wake()
   }
 
-  /** The next frames in arrival order, or `undefined` once the connection has ended. */
-  readonly next: Effect.Effect<Array<FrameEvent> | undefined> = Effect.async((resume) => {
-    if (this.closing !== undefined) return resume(Effect.succeed(undefined))
-    if (this.inbox.length > 0) {
-      const frames = this.inbox
-      this.inbox = []
-      return resume(Effect.succeed(frames))
-    }
-    if (this.ended) return resume(Effect.succeed(undefined))
-    this.waiter = (frames) => resume(Effect.succeed(frames))
-    return Effect.sync(() => {
-      this.waiter = undefined
-    })
-  })
+  /** True once no more frames will be handled. */
+  get finished(): boolean {
+    return this.ended || this.closing !== undefined
+  }
+
+  /** Takes the frames that arrived, in order (none once the connection is closing). */
+  takeFrames(): Array<FrameEvent> {
+    if (this.closing !== undefined || this.inbox.length === 0) return noFrames
+    const frames = this.inbox
+    this.inbox = []
+    return frames
+  }
 
   /** Resumes reading once the consumer has caught up. */
   maybeResume(): void {

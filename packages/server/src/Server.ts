@@ -5,7 +5,7 @@
  * logged with its cause and answered with INTERNAL; it touches no other.
  */
 import { decodeEvent, type FrameEvent, FrameTooLarge, Internal, type ProtocolError, toErrorFrame } from "@parley/protocol"
-import { Cause, Effect, Exit, FiberSet } from "effect"
+import { Cause, Effect, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection } from "./Connection.ts"
@@ -64,32 +64,61 @@ interface Services {
 }
 
 /**
- * Serves one accepted socket until it closes: the connection's frames are
- * taken in arrival order and handled one at a time by this one fiber.
+ * Serves one accepted socket. The connection's frames are handled in
+ * arrival order by one supervised worker fiber at a time, started when
+ * frames arrive and finished when none are left: an idle connection parks
+ * no fiber (a parked fiber costs ~10 KiB; an idle connection must cost a
+ * few). The last worker, once the connection has ended, records its end.
  */
-const serve = (socket: Net.Socket, { commands, commit, live, presence, sessions, settings }: Services) => {
+const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effect.Effect<A, E>) => unknown) => {
+  const { commands, live, settings } = services
   const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", settings)
-  const loop: Effect.Effect<void> = Effect.flatMap(conn.next, (frames) => {
-    if (frames === undefined) return Effect.void
+  const annotate = Effect.annotateLogs({ conn: conn.connectionId, addr: `${socket.remoteAddress}:${socket.remotePort}` })
+
+  const work: Effect.Effect<void> = Effect.suspend(() => {
+    const frames = conn.takeFrames()
+    if (frames.length === 0) {
+      conn.working = false
+      return conn.finished ? cleanup(conn, services) : Effect.void
+    }
     return Effect.zipRight(
       Effect.forEach(frames, (event) => handleEvent(commands, conn, event), { discard: true }),
       Effect.suspend(() => {
         conn.maybeResume()
-        return loop
+        return work
       })
     )
   })
 
-  const cleanup = (interrupted: boolean) =>
-    Effect.gen(function*() {
-      live.delete(conn)
-      if (conn.closing === undefined && interrupted) {
-        conn.close("shutdown", { type: "BYE", reason: "shutdown" })
-      } else {
-        conn.outbox.close()
-        socket.end()
-      }
-      setTimeout(() => socket.destroy(), 2000).unref()
+  const worker = work.pipe(
+    Effect.catchAllCause((cause) => {
+      conn.working = false
+      return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
+    }),
+    annotate
+  )
+
+  live.add(conn)
+  socket.setNoDelay(true)
+  conn.attach(() => {
+    if (conn.working) return
+    conn.working = true
+    run(worker)
+  })
+  conn.hello()
+  run(annotate(Effect.logInfo("connection opened")))
+}
+
+/** Records the end of a connection once: presence, session, log line. */
+const cleanup = (conn: Connection, { commit, live, presence, sessions }: Services) =>
+  Effect.suspend(() => {
+    if (conn.cleanedUp) return Effect.void
+    conn.cleanedUp = true
+    live.delete(conn)
+    conn.outbox.close()
+    conn.socket.end()
+    setTimeout(() => conn.socket.destroy(), 2000).unref()
+    return Effect.gen(function*() {
       if (conn.auth !== undefined) {
         presence.depart(conn)
         yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString()))
@@ -97,22 +126,10 @@ const serve = (socket: Net.Socket, { commands, commit, live, presence, sessions,
       yield* Effect.logInfo("connection closed").pipe(
         Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
       )
-    })
-
-  return Effect.suspend(() => {
-    live.add(conn)
-    socket.setNoDelay(true)
-    conn.attach()
-    conn.hello()
-    return Effect.zipRight(Effect.logInfo("connection opened"), loop)
-  }).pipe(
-    Effect.onExit((exit) => cleanup(Exit.isInterrupted(exit))),
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
-    ),
-    Effect.annotateLogs({ conn: conn.connectionId, addr: `${socket.remoteAddress}:${socket.remotePort}` })
-  )
-}
+    }).pipe(
+      Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` })
+    )
+  })
 
 /** Closes connections that have sent no frame for the idle timeout; one sweep for all. */
 const sweepIdle = (live: Set<Connection>, timeoutMs: number) =>
@@ -151,9 +168,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
       )
     }
     const server = Net.createServer({ noDelay: true })
-    server.on("connection", (socket) => {
-      run(serve(socket, services))
-    })
+    server.on("connection", (socket) => accept(socket, services, run))
     const address = yield* Effect.acquireRelease(
       Effect.async<Net.AddressInfo, Error>((resume) => {
         const onError = (error: Error) => resume(Effect.fail(error))
@@ -165,8 +180,11 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
       }),
       () =>
         Effect.gen(function*() {
-          yield* Effect.logInfo("shutting down: no longer accepting connections")
+          yield* Effect.logInfo(`shutting down: closing ${live.size} connections`)
           server.close()
+          const closing = [...live]
+          for (const conn of closing) conn.close("shutdown", { type: "BYE", reason: "shutdown" })
+          yield* Effect.forEach(closing, (conn) => cleanup(conn, services), { concurrency: "unbounded", discard: true })
         })
     ).pipe(Effect.orDie)
     return { address, server } as const
