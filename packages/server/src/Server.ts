@@ -4,7 +4,15 @@
  * dispatches them through the command table. A failure in one connection is
  * logged with its cause and answered with INTERNAL; it touches no other.
  */
-import { decodeEvent, type FrameEvent, FrameTooLarge, Internal, type ProtocolError, toErrorFrame } from "@parley/protocol"
+import {
+  decodeEvent,
+  type FrameEvent,
+  FrameTooLarge,
+  Internal,
+  type ProtocolError,
+  type RequestId,
+  toErrorFrame
+} from "@parley/protocol"
 import { Cause, Effect, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
@@ -13,23 +21,32 @@ import { GroupCommit } from "./GroupCommit.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { TokensRepo } from "./TokensRepo.ts"
 
 const tooLarge = (max: number) =>
   new FrameTooLarge({ message: `the line is longer than ${max} bytes; it was discarded` })
 
 const internal = toErrorFrame(new Internal({ message: "the server failed to handle this request" }))
 
+/** Answers with an ERROR frame, after any pending ACKs so replies keep request order. */
+const replyError = (conn: Connection, error: ProtocolError, id: RequestId | undefined, command?: string) =>
+  Effect.zipRight(
+    conn.awaitAcks,
+    Effect.suspend(() => {
+      const frame = toErrorFrame(error, id)
+      conn.send(frame)
+      return Effect.logInfo("error reply").pipe(
+        Effect.annotateLogs(command === undefined ? { code: frame.code } : { code: frame.code, command })
+      )
+    })
+  )
+
 /** Handles one framer event on a connection; never fails. */
 const handleEvent = (commands: CommandTable, conn: Connection, event: FrameEvent): Effect.Effect<void> => {
   if (conn.closing !== undefined) return Effect.void
-  if (event._tag === "TooLarge") {
-    return Effect.zipRight(conn.awaitAcks, Effect.sync(() => conn.send(toErrorFrame(tooLarge(conn.settings.maxFrameBytes)))))
-  }
+  if (event._tag === "TooLarge") return replyError(conn, tooLarge(conn.settings.maxFrameBytes), undefined)
   const decoded = decodeEvent(event)
-  if (decoded._tag === "Left") {
-    const { error, id } = decoded.left
-    return Effect.zipRight(conn.awaitAcks, Effect.sync(() => conn.send(toErrorFrame(error, id))))
-  }
+  if (decoded._tag === "Left") return replyError(conn, decoded.left.error, decoded.left.id)
   const command = decoded.right
   const handler = commands[command.command] as CommandTable["PING"]
   const denied = checkAccess(handler.access, conn)
@@ -40,9 +57,7 @@ const handleEvent = (commands: CommandTable, conn: Connection, event: FrameEvent
     // replies keep request order: anything but a MSG waits for this connection's ACKs
     : Effect.zipRight(conn.awaitAcks, handler.handle(command as never, conn))
   return run.pipe(
-    Effect.catchAll((error) =>
-      Effect.zipRight(conn.awaitAcks, Effect.sync(() => conn.send(toErrorFrame(error, command.id))))
-    ),
+    Effect.catchAll((error) => replyError(conn, error, command.id, command.command)),
     Effect.catchAllCause((cause) =>
       Effect.zipRight(
         Effect.logError(`${command.command} failed`, cause),
@@ -147,8 +162,10 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
   scoped: Effect.gen(function*() {
     const settings = yield* ServerConfig
     const sessions = yield* SessionsRepo
+    const tokens = yield* TokensRepo
     const closed = yield* sessions.closeAllOpen(new Date().toISOString())
     if (closed > 0) yield* Effect.logWarning(`closed ${closed} sessions left open by an earlier crash`)
+    yield* tokens.purgeExpired(new Date().toISOString())
 
     const live = new Set<Connection>()
     const services: Services = {
