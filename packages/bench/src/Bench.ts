@@ -4,9 +4,9 @@
  * line, and the bits of arithmetic on /proc readings.
  */
 import { randomBytes } from "node:crypto"
-import { Effect } from "effect"
+import { Effect, Scope } from "effect"
 import type { Account, Credential, SetupResult } from "./Generator.ts"
-import { type GeneratorProcess, runJob } from "./GeneratorPool.ts"
+import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
 import { Histogram, type HistogramData } from "./Histogram.ts"
 import { readCpuSeconds, readRss } from "./ProcStats.ts"
 import type { Progress } from "./Progress.ts"
@@ -26,7 +26,30 @@ export interface BenchContext {
   readonly sink: Account
   readonly targets: ReadonlyArray<Target>
   readonly progress: Progress
+  /** Generator processes, started on first use and kept for the whole run (each costs seconds to start). */
+  readonly generators: Array<GeneratorProcess>
+  /** The run's scope: generators are stopped when it closes. */
+  readonly scope: Scope.Scope
 }
+
+/**
+ * The first `n` generators of the run, starting the missing ones. A scenario
+ * gets them empty and must leave them empty (`CloseAll`), which `withGenerators` does.
+ */
+export const withGenerators = <A, E, R>(
+  ctx: BenchContext,
+  n: number,
+  use: (generators: ReadonlyArray<GeneratorProcess>) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    while (ctx.generators.length < n) ctx.generators.push(yield* Scope.extend(acquireGenerator, ctx.scope))
+    const mine = ctx.generators.slice(0, n)
+    return yield* use(mine).pipe(
+      Effect.ensuring(
+        Effect.forEach(mine, (g) => Effect.ignore(runJob(g, { _tag: "CloseAll" })), { concurrency: "unbounded" })
+      )
+    )
+  })
 
 export const makeAccounts = (count: number): { runId: string; accounts: Array<Account>; sink: Account } => {
   const runId = randomBytes(4).toString("hex")

@@ -3,6 +3,7 @@
  * scenario, each with `--help`. `bin.ts` is its entry point.
  */
 import { Command, Options } from "@effect/cli"
+import { resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { startBaseline } from "./Baseline.ts"
 import type { DurableOptions } from "./DurableSend.ts"
@@ -45,6 +46,10 @@ const common = {
     Options.withDefault("both" as const),
     Options.withDescription("which servers to measure (both: the baseline, then Parley or the target)")
   ),
+  cpuProf: Options.directory("cpu-prof").pipe(
+    Options.optional,
+    Options.withDescription("write a V8 CPU profile (.cpuprofile) of each server it starts into this directory")
+  ),
   parleyArgs: Options.text("parley-arg").pipe(
     Options.repeated,
     Options.withDescription("an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000")
@@ -59,6 +64,7 @@ type Common = {
   readonly pid: Option.Option<number>
   readonly servers: "both" | "parley" | "baseline"
   readonly parleyArgs: ReadonlyArray<string>
+  readonly cpuProf: Option.Option<string>
 }
 
 const runOptions = (c: Common): RunOptions => ({
@@ -67,7 +73,8 @@ const runOptions = (c: Common): RunOptions => ({
   port: Option.getOrUndefined(c.port),
   pid: Option.getOrUndefined(c.pid),
   servers: c.servers,
-  parleyArgs: c.parleyArgs
+  parleyArgs: c.parleyArgs,
+  cpuProf: Option.getOrUndefined(Option.map(c.cpuProf, (dir) => resolve(dir)))
 })
 
 const optInt = (name: string, description: string) =>

@@ -5,8 +5,17 @@
  * server's durable write throughput, group commit included.
  */
 import { Effect } from "effect"
-import { type BenchContext, ensureCredentials, labelOf, latencyMs, percentOf, serverCpu, type Target } from "./Bench.ts"
-import { acquireGenerator, runJob } from "./GeneratorPool.ts"
+import {
+  type BenchContext,
+  ensureCredentials,
+  labelOf,
+  latencyMs,
+  percentOf,
+  serverCpu,
+  type Target,
+  withGenerators
+} from "./Bench.ts"
+import { runJob } from "./GeneratorPool.ts"
 import type { Figure } from "./Report.ts"
 
 export interface DurableOptions {
@@ -28,10 +37,10 @@ export interface DurableRun {
 }
 
 export const durableOn = (ctx: BenchContext, target: Target, opts: DurableOptions) =>
-  Effect.scoped(
+  withGenerators(ctx, 1, ([g]) =>
     Effect.gen(function*() {
       const label = labelOf(target)
-      const generator = yield* acquireGenerator
+      const generator = g!
       const credentials = yield* ensureCredentials(ctx, target, generator)
       if (credentials.length < opts.senders) {
         return yield* Effect.dieMessage(`durable: ${opts.senders} senders need as many accounts (have ${credentials.length})`)
@@ -55,7 +64,6 @@ export const durableOn = (ctx: BenchContext, target: Target, opts: DurableOption
         textBytes: opts.textBytes
       })
       const cpu = serverCpu(target) - cpu0
-      yield* runJob(generator, { _tag: "CloseAll" })
       const lat = latencyMs(r.ackLatency)
       const run: DurableRun = {
         server: label,

@@ -5,9 +5,18 @@
  * passed. latency then holds half the knee and reads p50 / p99 / p99.9.
  */
 import { Effect } from "effect"
-import { type BenchContext, ensureCredentials, labelOf, latencyMs, percentOf, serverCpu, type Target } from "./Bench.ts"
+import {
+  type BenchContext,
+  ensureCredentials,
+  labelOf,
+  latencyMs,
+  percentOf,
+  serverCpu,
+  type Target,
+  withGenerators
+} from "./Bench.ts"
 import { nowUs } from "./Client.ts"
-import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
+import { type GeneratorProcess, runJob } from "./GeneratorPool.ts"
 import { judgeStep, type KneeConfig, nextStep, type StepOutcome } from "./KneeSearch.ts"
 import type { Figure } from "./Report.ts"
 
@@ -186,10 +195,9 @@ const runLatency = (
 
 /** The knee search against one server. */
 export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions) =>
-  Effect.scoped(
+  withGenerators(ctx, 1, ([generator]) =>
     Effect.gen(function*() {
-      const generator = yield* acquireGenerator
-      yield* openClients(ctx, target, generator, opts)
+      yield* openClients(ctx, target, generator!, opts)
       const steps: Array<StepRecord> = []
       const connections = opts.receivers + opts.senders
       const config: KneeConfig = {
@@ -207,24 +215,21 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
           knee = next.knee
           break
         }
-        const record = yield* runStep(ctx, target, generator, opts, steps.length + 1, next.rate, opts.stepMs)
+        const record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs)
         steps.push(record)
         history.push({ rate: record.rate, pass: record.pass })
       }
       const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
-      yield* runJob(generator, { _tag: "CloseAll" })
       return { server: labelOf(target), knee, kneeStep, steps } satisfies FanOutRun
     })
   )
 
 /** The latency run against one server, on fresh connections. */
 export const latencyOn = (ctx: BenchContext, target: Target, opts: FanOutOptions, rate: number) =>
-  Effect.scoped(
+  withGenerators(ctx, 1, ([generator]) =>
     Effect.gen(function*() {
-      const generator = yield* acquireGenerator
-      yield* openClients(ctx, target, generator, opts)
-      const record = yield* runLatency(ctx, target, generator, opts, rate)
-      yield* runJob(generator, { _tag: "CloseAll" })
+      yield* openClients(ctx, target, generator!, opts)
+      const record = yield* runLatency(ctx, target, generator!, opts, rate)
       return { server: labelOf(target), ...record } satisfies LatencyRun
     })
   )

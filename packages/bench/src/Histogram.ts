@@ -95,8 +95,13 @@ export class Histogram {
   }
 }
 
-/** The 1-based nearest rank of percentile `p` (0..100) among `n` samples. */
-export const rankOf = (p: number, n: number): number => Math.min(n, Math.max(1, Math.ceil((p / 100) * n)))
+/**
+ * The 1-based nearest rank of percentile `p` (0..100) among `n` samples. The
+ * product is rounded first: in floating point 99.9% of 1000 is 999.0000000000001,
+ * whose ceiling would be one rank too high.
+ */
+export const rankOf = (p: number, n: number): number =>
+  Math.min(n, Math.max(1, Math.ceil(Math.round(((p * n) / 100) * 1e6) / 1e6)))
 
 /** The exact nearest-rank percentile of a sample (for small samples and for checking the histogram). */
 export const percentileOf = (values: ReadonlyArray<number>, p: number): number => {

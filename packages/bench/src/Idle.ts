@@ -7,9 +7,9 @@
  * server's start-up line until the last one is authenticated again.
  */
 import { Effect } from "effect"
-import { type BenchContext, ensureCredentials, labelOf, serverRss, type Target } from "./Bench.ts"
+import { type BenchContext, ensureCredentials, labelOf, serverRss, type Target, withGenerators } from "./Bench.ts"
 import { nowUs, sleep } from "./Client.ts"
-import { acquireGenerator, GeneratorError, runJob } from "./GeneratorPool.ts"
+import { GeneratorError, runJob } from "./GeneratorPool.ts"
 import type { Figure } from "./Report.ts"
 
 export interface IdleOptions {
@@ -69,14 +69,19 @@ const settledRss = (target: Target, ms: number) =>
   })
 
 export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
-  Effect.scoped(
+  withGenerators(ctx, opts.generators, (generators) =>
     Effect.gen(function*() {
       const label = labelOf(target)
-      const generators = yield* Effect.all(Array.from({ length: opts.generators }, () => acquireGenerator), {
-        concurrency: "unbounded"
-      })
       const credentials = yield* ensureCredentials(ctx, target, generators[0]!)
-      const rssBefore = yield* settledRss(target, 500)
+      if (target.server.managed) {
+        // a fresh process: the RSS before connecting is not inflated by earlier scenarios' garbage
+        ctx.progress.update(`${label} idle: restarting the server for a clean RSS reading`)
+        yield* Effect.tryPromise({
+          try: () => target.server.restart(),
+          catch: (e) => new GeneratorError({ reason: `restart: ${String(e)}` })
+        })
+      }
+      const rssBefore = yield* settledRss(target, 1000)
       ctx.progress.update(`${label} idle: opening ${opts.connections} authenticated connections`)
       const counts = split(opts.connections, generators.length)
       const opens = yield* Effect.all(
@@ -132,7 +137,6 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
           `${label} reconnect storm: ${back}/${opened} back ${reconnect.fromListeningSec.toFixed(2)} s after the restart`
         )
       }
-      yield* Effect.all(generators.map((g) => runJob(g, { _tag: "CloseAll" })), { concurrency: "unbounded" })
       return {
         server: label,
         connections: opts.connections,

@@ -5,9 +5,18 @@
  * loopback time, so its p99 shows whether hashing blocks everyone else.
  */
 import { Effect } from "effect"
-import { type BenchContext, ensureCredentials, labelOf, latencyMs, percentOf, serverCpu, type Target } from "./Bench.ts"
+import {
+  type BenchContext,
+  ensureCredentials,
+  labelOf,
+  latencyMs,
+  percentOf,
+  serverCpu,
+  type Target,
+  withGenerators
+} from "./Bench.ts"
 import { Client, type ClientHooks, nowUs, sleep } from "./Client.ts"
-import { acquireGenerator, runJob } from "./GeneratorPool.ts"
+import { runJob } from "./GeneratorPool.ts"
 import { Histogram } from "./Histogram.ts"
 import type { Figure } from "./Report.ts"
 
@@ -57,10 +66,10 @@ const pinger = async (target: Target, everyMs: number) => {
 }
 
 export const loginOn = (ctx: BenchContext, target: Target, opts: LoginOptions) =>
-  Effect.scoped(
+  withGenerators(ctx, 1, ([g]) =>
     Effect.gen(function*() {
       const label = labelOf(target)
-      const generator = yield* acquireGenerator
+      const generator = g!
       yield* ensureCredentials(ctx, target, generator)
       ctx.progress.update(`${label} login storm: ${opts.clients} clients for ${opts.seconds} s`)
       const side = yield* Effect.promise(() => pinger(target, 20))

@@ -26,6 +26,8 @@ export interface ServerSpec {
   readonly pid?: number | undefined
   /** Extra flags for Parley. */
   readonly extraArgs?: ReadonlyArray<string>
+  /** Flags for node itself (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: ReadonlyArray<string>
 }
 
 export class ManagedServer {
@@ -52,11 +54,12 @@ export class ManagedServer {
 
   private argv(port: number): Array<string> {
     const host = this.spec.host
+    const node = [process.execPath, ...(this.spec.nodeArgs ?? [])]
     if (this.spec.kind === "baseline") {
-      return [process.execPath, "--import", "tsx", benchBin, "baseline", "--host", host, "--port", String(port)]
+      return [...node, "--import", "tsx", benchBin, "baseline", "--host", host, "--port", String(port)]
     }
     return [
-      process.execPath,
+      ...node,
       "--import",
       "tsx",
       serverBin,

@@ -31,6 +31,8 @@ export interface RunOptions {
   readonly pid: number | undefined
   readonly servers: "both" | "parley" | "baseline"
   readonly parleyArgs: ReadonlyArray<string>
+  /** Write a V8 CPU profile of each server it starts into this directory. */
+  readonly cpuProf: string | undefined
 }
 
 /** What a scenario gives back: its figures, and the raw runs for `--json`. */
@@ -142,9 +144,10 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
       const { accounts, runId, sink } = makeAccounts(ACCOUNTS)
       const servers: Array<ManagedServer> = []
       const external = options.host !== undefined || options.port !== undefined
+      const nodeArgs = options.cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProf]
       if (options.servers !== "parley") {
         progress.update("starting the baseline server")
-        servers.push(yield* acquireServer({ kind: "baseline", host: "127.0.0.1", port: 0 }))
+        servers.push(yield* acquireServer({ kind: "baseline", host: "127.0.0.1", port: 0, nodeArgs }))
       }
       if (options.servers !== "baseline") {
         if (external) {
@@ -156,7 +159,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           }))
         } else if (existsSync(serverBin)) {
           progress.update("starting Parley")
-          servers.push(yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs }))
+          servers.push(yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs, nodeArgs }))
         } else if (options.servers === "parley") {
           return yield* new ServerError({ reason: `${serverBin} does not exist yet` })
         } else {
@@ -164,6 +167,8 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
         }
       }
       const ctx: BenchContext = {
+        scope: yield* Effect.scope,
+        generators: [],
         runId,
         accounts,
         sink,

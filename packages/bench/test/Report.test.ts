@@ -1,0 +1,51 @@
+import { assert, describe, it } from "@effect/vitest"
+import { formatNumber, renderTable, toRow } from "../src/Report.ts"
+
+describe("toRow", () => {
+  it("sets the ratio to the baseline and judges a ratio target", () => {
+    const row = toRow({
+      scenario: "fan-out",
+      metric: "deliveries per server CPU-s",
+      unit: "/cpu-s",
+      values: { parley: 300, baseline: 150 },
+      target: { kind: "ratioAtLeast", value: 1.5 }
+    })
+    assert.strictEqual(row.ratio, 2)
+    assert.isTrue(row.met)
+  })
+
+  it("judges absolute targets on the subject's figure", () => {
+    const base = { scenario: "latency", metric: "p99", unit: "ms", values: { parley: 12, baseline: 2 } }
+    assert.isFalse(toRow({ ...base, target: { kind: "atMost", value: 10 } }).met)
+    assert.isTrue(toRow({ ...base, target: { kind: "atLeast", value: 10 } }).met)
+  })
+
+  it("has no ratio or verdict without figures", () => {
+    const row = toRow({ scenario: "x", metric: "y", unit: "/s", values: { parley: undefined }, target: { kind: "ratioAtLeast", value: 1.5 } })
+    assert.isUndefined(row.ratio)
+    assert.isUndefined(row.met)
+  })
+
+  it("takes an external target as the subject", () => {
+    assert.strictEqual(toRow({ scenario: "x", metric: "y", unit: "/s", values: { target: 4, baseline: 2 } }).ratio, 2)
+  })
+})
+
+describe("renderTable", () => {
+  it("prints every figure with its ratio and the notes", () => {
+    const text = renderTable(
+      [toRow({ scenario: "durable", metric: "ACKs", unit: "/s", values: { parley: 25_000, baseline: 50_000 }, note: "n" })],
+      "parley"
+    )
+    assert.include(text, "25,000")
+    assert.include(text, "0.50×")
+    assert.include(text, "* durable / ACKs: n")
+  })
+
+  it("formats numbers to a readable precision", () => {
+    assert.strictEqual(formatNumber(1234.5), "1,235")
+    assert.strictEqual(formatNumber(12.34), "12.3")
+    assert.strictEqual(formatNumber(1.234), "1.23")
+    assert.strictEqual(formatNumber(NaN), "—")
+  })
+})
