@@ -2,6 +2,7 @@
  * The field rules of protocol v1. "Characters" are Unicode code points, so
  * lengths are counted with the string iterator, never with `.length`.
  */
+import type { FastCheck } from "effect"
 import { Schema } from "effect"
 
 export const MAX_TEXT_CHARS = 4096
@@ -26,6 +27,21 @@ export const codePointLength = (s: string): number => {
 
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 
+/**
+ * Strings of `min..max` code points for property tests: short composite
+ * graphemes, any code point at any length of the range, and both ends of it
+ * exactly (fast-check alone rarely reaches a 1024-character maximum).
+ */
+const codePointStrings = (fc: typeof FastCheck, min: number, max: number): FastCheck.Arbitrary<string> =>
+  fc.oneof(
+    fc.string({ unit: "grapheme", minLength: min, maxLength: Math.min(max, min + 40) }),
+    fc.string({ unit: "binary", minLength: min, maxLength: max }),
+    fc.constantFrom(min, max).chain((n) => fc.string({ unit: "binary", minLength: n, maxLength: n }))
+  ).filter((s) => {
+    const n = codePointLength(s)
+    return n >= min && n <= max
+  })
+
 /** A string of `min..max` code points that is well-formed Unicode (no lone surrogates). */
 const CodePoints = (min: number, max: number, what: string) =>
   Schema.String.pipe(
@@ -36,11 +52,7 @@ const CodePoints = (min: number, max: number, what: string) =>
       return undefined
     }, {
       identifier: what,
-      arbitrary: () => (fc) =>
-        fc.string({ unit: "grapheme", minLength: min, maxLength: Math.min(max, min + 40) }).filter((s) => {
-          const n = codePointLength(s)
-          return n >= min && n <= max
-        })
+      arbitrary: () => (fc) => codePointStrings(fc, min, max)
     })
   )
 
@@ -67,8 +79,15 @@ export const Text = Schema.String.pipe(
     return undefined
   }, {
     identifier: "Text",
-    arbitrary: () => (fc) =>
-      fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }).filter((s) => s.trim().length > 0)
+    arbitrary: () => (fc) => {
+      const space = fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r\n", "\u00a0", "\u3000"), maxLength: 8 })
+      // newlines and padding around the words: the text rule must not trip on them
+      const padded = fc.tuple(space, fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), space)
+        .map(([a, b, c]) => a + b + c)
+      return fc.oneof(padded, codePointStrings(fc, 1, MAX_TEXT_CHARS)).filter((s) =>
+        s.trim().length > 0 && codePointLength(s) <= MAX_TEXT_CHARS
+      )
+    }
   })
 )
 
@@ -83,8 +102,18 @@ export const Token = Schema.String.pipe(
   })
 )
 
-/** A request id, echoed verbatim in the reply. */
-export const RequestId = Schema.Union(Schema.String, Schema.Number)
+/**
+ * A request id, echoed verbatim in the reply: a string or a JSON number (JSON
+ * has no NaN or Infinity, so a reply could not echo them).
+ */
+export const RequestId = Schema.Union(
+  Schema.String,
+  Schema.JsonNumber.annotations({
+    // JSON.stringify writes -0 as 0, the same JSON number: generate each number once
+    arbitrary: () => (fc) =>
+      fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })).filter((n) => !Object.is(n, -0))
+  })
+)
 export type RequestId = typeof RequestId.Type
 
 /** `messages.id`: a positive integer increasing in storage order. */

@@ -3,12 +3,29 @@
  * the server can build them as object literals and encode them once.
  */
 import { Schema } from "effect"
-import { ClientMsgId, MessageId, RequestId } from "./Fields.ts"
+import { ClientMsgId, MessageId, RequestId, Token } from "./Fields.ts"
 
 const id = Schema.optional(RequestId)
+// names are the registered spelling, which the server controls; a client must
+// not reject a whole frame (a HISTORY page) over a name registered under older rules
 const Name = Schema.String
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+/** ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes a real instant. */
 const Timestamp = Schema.String.pipe(
-  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, { identifier: "Timestamp" })
+  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+  Schema.filter((s) => {
+    const t = Date.parse(s)
+    return !Number.isNaN(t) && new Date(t).toISOString() === s
+  }, {
+    identifier: "Timestamp",
+    message: () => "must be an ISO 8601 UTC timestamp with milliseconds",
+    arbitrary: () => (fc) =>
+      fc.date({
+        min: new Date("0000-01-01T00:00:00.000Z"),
+        max: new Date("9999-12-31T23:59:59.999Z"),
+        noInvalidDate: true
+      }).map((d) => d.toISOString())
+  })
 )
 
 export const ErrorCode = Schema.Literal(
@@ -34,16 +51,16 @@ export const Hello = Schema.Struct({
   type: Schema.Literal("HELLO"),
   protocol: Schema.Literal(1),
   server: Schema.String,
-  limits: Schema.Struct({ max_frame_bytes: Schema.Int, max_text_chars: Schema.Int })
+  limits: Schema.Struct({ max_frame_bytes: PositiveInt, max_text_chars: PositiveInt })
 })
 export const Registered = Schema.Struct({ type: Schema.Literal("REGISTERED"), username: Name, id })
 export const Connected = Schema.Struct({
   type: Schema.Literal("CONNECTED"),
   user: Name,
-  session_id: Schema.Int,
-  token: Schema.String,
+  session_id: Schema.NonNegativeInt,
+  token: Token,
   online: Schema.Array(Name),
-  unread: Schema.Int,
+  unread: Schema.NonNegativeInt,
   id
 })
 export const Ack = Schema.Struct({

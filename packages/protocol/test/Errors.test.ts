@@ -1,0 +1,67 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  AlreadyAuthenticated,
+  AuthFailed,
+  ErrorFrame,
+  FrameTooLarge,
+  Internal,
+  InvalidCommand,
+  InvalidJson,
+  NotAuthenticated,
+  NotFound,
+  type ProtocolError,
+  RateLimited,
+  toErrorFrame,
+  UnknownCommand,
+  UnknownUser,
+  UsernameTaken
+} from "@parley/protocol"
+import { Schema } from "effect"
+
+/** Every error class with the wire code the contract gives it. */
+const cases: ReadonlyArray<readonly [ProtocolError, string]> = [
+  [new InvalidJson({ message: "m" }), "INVALID_JSON"],
+  [new InvalidCommand({ message: "m" }), "INVALID_COMMAND"],
+  [new UnknownCommand({ message: "m" }), "UNKNOWN_COMMAND"],
+  [new FrameTooLarge({ message: "m" }), "FRAME_TOO_LARGE"],
+  [new NotAuthenticated({ message: "m" }), "NOT_AUTHENTICATED"],
+  [new AlreadyAuthenticated({ message: "m" }), "ALREADY_AUTHENTICATED"],
+  [new AuthFailed({ message: "m" }), "AUTH_FAILED"],
+  [new UsernameTaken({ message: "m" }), "USERNAME_TAKEN"],
+  [new UnknownUser({ message: "m" }), "UNKNOWN_USER"],
+  [new NotFound({ message: "m" }), "NOT_FOUND"],
+  [new RateLimited({ message: "m", retryAfterMs: 250 }), "RATE_LIMITED"],
+  [new Internal({ message: "m" }), "INTERNAL"]
+]
+
+describe("toErrorFrame", () => {
+  it("covers every code of the contract once", () => {
+    assert.deepStrictEqual(cases.map(([, code]) => code), [...ErrorFrame.fields.code.literals])
+  })
+
+  it("maps every error tag to its code, keeps the message and echoes the id", () => {
+    for (const [error, code] of cases) {
+      for (const id of [undefined, "req-1", 0, 42, -1.5, ""] as const) {
+        const frame = toErrorFrame(error, id)
+        const expected: Record<string, unknown> = { type: "ERROR", code, message: "m" }
+        if (error._tag === "RateLimited") expected.retry_after_ms = 250
+        if (id !== undefined) expected.id = id
+        assert.deepStrictEqual(frame, expected)
+        // no `id` key at all when the request had none
+        assert.strictEqual("id" in frame, id !== undefined)
+        assert.deepStrictEqual(Schema.decodeUnknownSync(ErrorFrame)(frame), frame)
+      }
+    }
+  })
+
+  it("RATE_LIMITED carries retry_after_ms", () => {
+    const frame = toErrorFrame(new RateLimited({ message: "slow down", retryAfterMs: 1200 }), 9)
+    assert.deepStrictEqual(frame, {
+      type: "ERROR",
+      code: "RATE_LIMITED",
+      message: "slow down",
+      retry_after_ms: 1200,
+      id: 9
+    })
+  })
+})
