@@ -98,6 +98,7 @@ const fanOutFlags = {
   textBytes: Options.integer("text-bytes").pipe(Options.withDefault(100), Options.withDescription("message text size")),
   maxP99: Options.float("max-p99-ms").pipe(Options.withDefault(50), Options.withDescription("a step fails past this p99")),
   refine: optInt("refine", "bisection steps once a failure brackets the knee (quick 2, full 4)"),
+  retries: optInt("retries", "runs again a step that failed on p99 alone, to ride out the machine's hiccups (quick 1, full 2)"),
   startRate: optInt("start-rate", "first rate in msg/s (default: 20,000 deliveries/s worth)"),
   maxRate: Options.integer("max-rate").pipe(Options.withDefault(200_000), Options.withDescription("never offer more msg/s")),
   latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)")
@@ -111,6 +112,7 @@ type FanFlags = {
   readonly textBytes: number
   readonly maxP99: number
   readonly refine: Option.Option<number>
+  readonly retries: Option.Option<number>
   readonly startRate: Option.Option<number>
   readonly maxRate: number
   readonly latencySeconds: Option.Option<number>
@@ -125,6 +127,7 @@ const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
     textBytes: f.textBytes,
     maxP99Ms: f.maxP99,
     refineSteps: pick(f.refine, full, 2, 4),
+    retries: pick(f.retries, full, 1, 2),
     startRate: Option.getOrUndefined(f.startRate),
     maxRate: f.maxRate,
     latencySeconds: pick(f.latencySeconds, full, 3, 10)

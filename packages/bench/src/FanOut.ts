@@ -28,6 +28,8 @@ export interface FanOutOptions {
   readonly textBytes: number
   readonly maxP99Ms: number
   readonly refineSteps: number
+  /** Times a step that failed on p99 alone is run again before it counts as failed (machine noise). */
+  readonly retries: number
   /** First rate (messages/s); by default what makes 20,000 deliveries/s. */
   readonly startRate: number | undefined
   readonly maxRate: number
@@ -51,6 +53,10 @@ export interface StepRecord {
   readonly serverCpuSec: number
   readonly deliveriesPerCpuSec: number
   readonly generatorCpuShare: number
+  /** The generator's longest event-loop stall in the step, ms. */
+  readonly generatorStallMs: number
+  /** Earlier attempts at this rate that failed on p99 only. */
+  readonly retried: number
 }
 
 export interface LatencyRecord {
@@ -63,6 +69,7 @@ export interface LatencyRecord {
   readonly p999Ms: number
   readonly maxMs: number
   readonly generatorCpuShare: number
+  readonly generatorStallMs: number
   readonly serverCpuShare: number
 }
 
@@ -106,7 +113,8 @@ const runStep = (
   opts: FanOutOptions,
   step: number,
   rate: number,
-  durationMs: number
+  durationMs: number,
+  retried: number
 ) =>
   Effect.gen(function*() {
     yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
@@ -144,14 +152,18 @@ const runStep = (
       p99Ms: lat.p99,
       serverCpuSec,
       deliveriesPerCpuSec: r.delivered / serverCpuSec,
-      generatorCpuShare: r.cpuMs / r.wallMs
+      generatorCpuShare: r.cpuMs / r.wallMs,
+      generatorStallMs: r.stallMs,
+      retried
     }
     ctx.progress.update(
       `${labelOf(target)} fan-out R=${opts.receivers}: step ${step} ${rate} msg/s → ${
         Math.round(record.deliveriesPerSec)
       } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
         verdict.pass ? "pass" : `FAIL (${verdict.reason})`
-      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${percentOf(r.cpuMs, r.wallMs)}`
+      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${
+        percentOf(r.cpuMs, r.wallMs)
+      } stall ${r.stallMs.toFixed(0)} ms`
     )
     return record
   })
@@ -188,6 +200,7 @@ const runLatency = (
       p999Ms: lat.p999,
       maxMs: lat.max,
       generatorCpuShare: r.cpuMs / r.wallMs,
+      generatorStallMs: r.stallMs,
       serverCpuShare: serverCpuSec / (r.wallMs / 1000)
     }
     return record
@@ -215,7 +228,11 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
           knee = next.knee
           break
         }
-        const record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs)
+        let record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, 0)
+        // a p99 failure with nothing lost may be a hiccup of this shared machine: look again
+        while (!record.pass && record.lost === 0 && record.retried < opts.retries) {
+          record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, record.retried + 1)
+        }
         steps.push(record)
         history.push({ rate: record.rate, pass: record.pass })
       }
@@ -268,6 +285,7 @@ export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOption
 export const latencyFigures = (runs: ReadonlyArray<LatencyRun>, opts: FanOutOptions, how: string): Array<Figure> => {
   const scenario = `latency R=${opts.receivers} S=${opts.senders}`
   const lost = runs.filter((r) => r.lost > 0).map((r) => `${r.server} lost ${r.lost}`)
+  const stalls = runs.map((r) => `${r.server} ${r.generatorStallMs.toFixed(0)} ms`).join(", ")
   const rate = runs[0]?.rate
   return [
     {
@@ -275,7 +293,9 @@ export const latencyFigures = (runs: ReadonlyArray<LatencyRun>, opts: FanOutOpti
       metric: "p50",
       unit: "ms",
       values: valuesOf(runs, (r) => r.p50Ms),
-      note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s${lost.length > 0 ? `; ${lost.join(", ")}` : ""}`
+      note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s; longest generator stall: ${stalls}${
+        lost.length > 0 ? `; ${lost.join(", ")}` : ""
+      }`
     },
     { scenario, metric: "p99", unit: "ms", values: valuesOf(runs, (r) => r.p99Ms), target: { kind: "atMost", value: 10 } },
     { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) }

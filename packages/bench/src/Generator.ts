@@ -91,7 +91,28 @@ export interface PrepareResult extends GeneratorCpu {
   readonly failed: number
 }
 
+/**
+ * Watches this process's event loop: the longest gap between 5 ms ticks,
+ * minus the 5 ms. A long stall here (GC, or the machine's other processes)
+ * delays receipts and inflates the measured latency: it makes a step suspect.
+ */
+export const watchStalls = () => {
+  let last = nowUs()
+  let worst = 0
+  const timer = setInterval(() => {
+    const now = nowUs()
+    worst = Math.max(worst, now - last - 5_000)
+    last = now
+  }, 5)
+  return () => {
+    clearInterval(timer)
+    return Math.max(0, worst / 1000)
+  }
+}
+
 export interface FanStepResult extends GeneratorCpu {
+  /** The generator's longest event-loop stall during the step, ms. */
+  readonly stallMs: number
   readonly step: number
   readonly rate: number
   readonly live: number
@@ -107,6 +128,7 @@ export interface FanStepResult extends GeneratorCpu {
 }
 
 export interface DurableResult extends GeneratorCpu {
+  readonly stallMs: number
   readonly senders: number
   readonly acked: number
   readonly windowMs: number
@@ -384,6 +406,7 @@ export class Generator implements ClientHooks {
     const live = this.clients.filter((c) => c.ready).length
     const tag = `s${job.step}`
     this.resetCounters(tag)
+    const stalls = watchStalls()
     let sent = 0
     let offered = 0
     const t0 = nowUs()
@@ -412,6 +435,7 @@ export class Generator implements ClientHooks {
     const deadline = nowUs() + job.drainMs * 1000
     while ((this.delivered < expected || this.acked < sent) && nowUs() < deadline) await sleep(5)
     return {
+      stallMs: stalls(),
       step: job.step,
       rate: job.rate,
       live,
@@ -434,6 +458,7 @@ export class Generator implements ClientHooks {
     this.durableTo = job.to
     this.textBytes = job.textBytes
     this.durableRunning = true
+    const stalls = watchStalls()
     const t0 = nowUs()
     for (const s of senders) for (let w = 0; w < job.window; w++) this.sendDurable(s)
     await sleep(job.durationMs)
@@ -445,7 +470,7 @@ export class Generator implements ClientHooks {
     const outstanding = senders.length * job.window
     const deadline = nowUs() + 5_000_000
     while (this.acked < acked + outstanding && nowUs() < deadline) await sleep(5)
-    return { senders: senders.length, acked, windowMs, ackLatency, errors: this.errors }
+    return { senders: senders.length, acked, windowMs, ackLatency, errors: this.errors, stallMs: stalls() }
   }
 
   /** Password logins as fast as `concurrency` clients can do them, each on a fresh connection. */
