@@ -12,6 +12,9 @@ import {
   type FrameEvent,
   Framer,
   type Hello,
+  MAX_FRAME_BYTES,
+  MAX_TEXT_CHARS,
+  PROTOCOL_VERSION,
   Ping,
   type RequestId,
   ServerFrame,
@@ -132,7 +135,7 @@ export const open = (
 
     const onLine = (text: string) => {
       const frame = parseServerLine(text)
-      if (frame === undefined) return
+      if (frame === undefined) return onUnknownLine(text)
       if (frame.type === "HELLO") {
         Deferred.unsafeDone(hello, Exit.succeed(frame))
         return
@@ -150,6 +153,44 @@ export const open = (
         }
       }
       onFrame(frame)
+    }
+
+    // be lenient with a greeting that is v1 but not quite to the letter (say, limits missing):
+    // the defaults of the protocol apply; anything but protocol 1 is refused clearly
+    const onUnknownLine = (text: string) => {
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        return
+      }
+      if (typeof json !== "object" || json === null || (json as { type?: unknown }).type !== "HELLO") return
+      const raw = json as { protocol?: unknown; server?: unknown; limits?: { max_text_chars?: unknown } }
+      if (raw.protocol !== PROTOCOL_VERSION) {
+        return Deferred.unsafeDone(
+          hello,
+          Exit.fail(
+            new LoginRejected({
+              code: "PROTOCOL",
+              reason: `${address} speaks protocol ${JSON.stringify(raw.protocol)}; this client speaks ${PROTOCOL_VERSION}: ` +
+                `use a client that matches the server`
+            })
+          )
+        )
+      }
+      const chars = raw.limits?.max_text_chars
+      Deferred.unsafeDone(
+        hello,
+        Exit.succeed({
+          type: "HELLO",
+          protocol: 1,
+          server: typeof raw.server === "string" ? raw.server : "unknown",
+          limits: {
+            max_frame_bytes: MAX_FRAME_BYTES,
+            max_text_chars: typeof chars === "number" && Number.isInteger(chars) && chars > 0 ? chars : MAX_TEXT_CHARS
+          }
+        })
+      )
     }
 
     const framer = new Framer()
@@ -219,15 +260,7 @@ export const open = (
           new ConnectionLost({
             reason: `${address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server?`
           })
-      }),
-      Effect.flatMap((frame) =>
-        frame.protocol === 1 ? Effect.succeed(frame) : Effect.fail(
-          new LoginRejected({
-            code: "PROTOCOL",
-            reason: `${address} speaks protocol ${String(frame.protocol)}; this client speaks 1: upgrade the client`
-          })
-        )
-      )
+      })
     )
 
     // heartbeat: a PING after a quiet interval; no PONG in time means the link is dead

@@ -1,0 +1,266 @@
+/**
+ * The interactive program: a prompt to type into, messages printed above it
+ * as they arrive, a status line with the connection state, and the slash
+ * commands. DMs shown to you are marked read; receipts for yours are shown.
+ */
+import type { Message } from "@parley/protocol"
+import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, type Scope, Stream } from "effect"
+import { ChatClient, type ChatEvent } from "./ChatClient.ts"
+import type { ConnectionState } from "./ConnectionState.ts"
+import * as Screen from "./Screen.ts"
+import {
+  colorWanted,
+  formatMessage,
+  formatPresence,
+  formatReceipt,
+  isDmTo,
+  makeStyle
+} from "./Style.ts"
+
+/** Who and where. */
+export interface ChatOptions {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: Redacted.Redacted<string>
+  readonly register: boolean
+}
+
+/** The program ended because it could not go on; the message says why and what to do. */
+export class ChatEnded extends Data.TaggedError("ChatEnded")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const HELP = [
+  "Type a message and press Enter to send it to everyone.",
+  "  /msg <user> <text>   send a direct message",
+  "  /who                 who is online",
+  "  /history [user]      recent public messages, or your DMs with <user>",
+  "  /quit                leave (also Ctrl-D or Ctrl-C)",
+  "  /help                this help",
+  "  //text               send a message that starts with /"
+]
+
+/** The status line for a state. */
+export const statusLine = (
+  state: ConnectionState,
+  info: { readonly address: string; readonly user: string; readonly online: number; readonly unsent: number },
+  now: number
+): string => {
+  const who = `${info.user} @ ${info.address}`
+  const unsent = info.unsent > 0 ? ` · ${info.unsent} unsent` : ""
+  switch (state._tag) {
+    case "Disconnected":
+      return ` disconnected · ${who}${state.reason !== undefined ? ` · ${state.reason}` : ""} `
+    case "Connecting":
+      return ` connecting${state.attempt > 1 ? ` (attempt ${state.attempt})` : ""}… · ${who}${unsent} `
+    case "Authenticating":
+      return ` logging in… · ${who}${unsent} `
+    case "Connected":
+      return ` connected · ${who} · ${info.online} online${unsent} · /help `
+    case "Reconnecting": {
+      const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000))
+      return ` reconnecting in ${seconds}s · ${who}${unsent} · ${state.error} `
+    }
+    case "Disconnecting":
+      return ` disconnecting… · ${who} `
+  }
+}
+
+/** Runs the chat until /quit, Ctrl-D or Ctrl-C; fails with `ChatEnded` when the login is refused. */
+export const runChat = (options: ChatOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const style = makeStyle(colorWanted(process.stdout))
+    const address = `${options.host}:${options.port}`
+    const client = yield* ChatClient.make({
+      host: options.host,
+      port: options.port,
+      username: options.user,
+      password: options.password,
+      register: options.register,
+      backlog: 20
+    })
+    const events = yield* client.subscribe
+    const screen = yield* Screen.open(style)
+    const done = yield* Deferred.make<void, ChatEnded>()
+    const info = (s: string) => screen.print(style.dim(`-- ${s}`))
+    const warn = (s: string) => screen.print(style.yellow(`! ${s}`))
+    const fail = (s: string) => screen.print(style.red(`! ${s}`))
+
+    let me = options.user
+    const myDms = new Map<number, string>()
+    const toMark = new Map<string, number>()
+
+    const render = Effect.gen(function*() {
+      const state = yield* client.state.get
+      const online = (yield* client.online.get).length
+      const unsent = yield* client.pending
+      screen.status(statusLine(state, { address, user: me, online, unsent }, Date.now()))
+    })
+
+    info(`Parley ${address} as ${options.user}. Type a message and press Enter; /help lists the commands.`)
+    yield* render
+
+    // the state: status line, plus a line for the moments a person should notice
+    let previous: ConnectionState["_tag"] = "Disconnected"
+    let everConnected = false
+    yield* client.state.changes.pipe(
+      Stream.runForEach((state) =>
+        Effect.gen(function*() {
+          if (state._tag === "Connected") {
+            me = state.user
+            if (everConnected) info(`reconnected (${state.via === "token" ? "with the session token" : "with the password"})`)
+            everConnected = true
+          }
+          if (state._tag === "Reconnecting" && previous === "Connected") warn(`connection lost: ${state.error}`)
+          if (state._tag === "Disconnected" && state.reason !== undefined) {
+            yield* Deferred.fail(done, new ChatEnded({ reason: state.reason }))
+          }
+          previous = state._tag
+          yield* render
+        })
+      ),
+      Effect.forkScoped
+    )
+    yield* client.online.changes.pipe(Stream.runForEach(() => render), Effect.forkScoped)
+    // the reconnect countdown and the unsent count move without a state change
+    yield* render.pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
+
+    // DMs shown to you are marked read, one READ per sender per half second at most
+    yield* Effect.gen(function*() {
+      for (const [sender, id] of Array.from(toMark)) {
+        const result = yield* Effect.either(client.markRead(id))
+        if (Either.isRight(result) || result.left._tag === "RequestRejected") {
+          if (toMark.get(sender) === id) toMark.delete(sender)
+        }
+      }
+    }).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
+
+    const show = (event: ChatEvent) => {
+      switch (event.type) {
+        case "MESSAGE":
+          screen.print(formatMessage(style, event, me))
+          if (event.to !== null && event.from.toLowerCase() === me.toLowerCase()) myDms.set(event.message_id, event.text)
+          if (isDmTo(event, me) && event.from.toLowerCase() !== me.toLowerCase()) {
+            toMark.set(event.from.toLowerCase(), Math.max(event.message_id, toMark.get(event.from.toLowerCase()) ?? 0))
+          }
+          return
+        case "PRESENCE":
+          return screen.print(formatPresence(style, event))
+        case "RECEIPT":
+          return screen.print(formatReceipt(style, event, myDms.get(event.message_id)))
+        case "BYE":
+          return info(`the server said goodbye${event.reason !== undefined ? ` (${event.reason})` : ""}`)
+      }
+    }
+    yield* Queue.take(events).pipe(Effect.map(show), Effect.forever, Effect.forkScoped)
+
+    yield* client.connect.pipe(
+      Effect.tap((connected) =>
+        Effect.sync(() => {
+          const others = connected.online.filter((n) => n.toLowerCase() !== connected.user.toLowerCase())
+          info(
+            `connected as ${connected.user}; ${others.length === 0 ? "nobody else is online" : `online: ${others.join(", ")}`}` +
+              (connected.unread > 0 ? `; ${connected.unread} unread direct message(s) follow` : "")
+          )
+        })
+      ),
+      Effect.catchAll((error) => Deferred.fail(done, new ChatEnded({ reason: error.message }))),
+      Effect.forkScoped
+    )
+
+    const send = (text: string, to: string | undefined) =>
+      Effect.gen(function*() {
+        const queued = yield* Effect.either(client.enqueue(text, to))
+        if (Either.isLeft(queued)) return fail(queued.left.message)
+        if ((yield* client.state.get)._tag !== "Connected") info("not connected: it will be sent when the connection is back")
+        yield* queued.right.pipe(
+          Effect.catchAll((error) =>
+            Effect.sync(() =>
+              fail(`not delivered${to !== undefined ? ` to ${to}` : ""}: ${
+                error._tag === "RequestRejected" && error.code === "UNKNOWN_USER" ? `no user named "${to}"` : error.message
+              }`)
+            )
+          ),
+          Effect.zipRight(render),
+          Effect.forkScoped
+        )
+      })
+
+    const printHistory = (withUser: string | undefined) =>
+      Effect.gen(function*() {
+        const page = yield* Effect.either(client.history({ with: withUser, limit: 20 }))
+        if (Either.isLeft(page)) {
+          const e = page.left
+          return fail(
+            e._tag === "RequestRejected" && e.code === "UNKNOWN_USER"
+              ? `no user named "${withUser}"`
+              : e._tag === "NotConnected"
+              ? "not connected right now: try again once the status line says connected"
+              : e.message
+          )
+        }
+        const title = withUser === undefined ? "public messages" : `messages between you and ${withUser}`
+        if (page.right.messages.length === 0) return info(`no ${title} yet`)
+        screen.print(
+          [
+            style.dim(`── last ${page.right.messages.length} ${title} ──`),
+            ...page.right.messages.map((m: Message) => formatMessage(style, m, me)),
+            style.dim("──")
+          ].join("\n")
+        )
+      })
+
+    const who = Effect.gen(function*() {
+      const users = yield* Effect.either(client.users)
+      if (Either.isLeft(users)) {
+        return fail(users.left._tag === "NotConnected" ? "not connected right now" : users.left.message)
+      }
+      info(`online (${users.right.length}): ${[...users.right].sort().join(", ")}`)
+    })
+
+    const handle = (line: string): Effect.Effect<boolean, never, Scope.Scope> => {
+      const text = line.trim()
+      if (text === "") return Effect.succeed(true)
+      if (text.startsWith("//")) return Effect.as(send(line.trimEnd().replace(/^\s*\//, ""), undefined), true)
+      if (!text.startsWith("/")) return Effect.as(send(line, undefined), true)
+      const [command = "", ...rest] = text.split(/\s+/)
+      switch (command.toLowerCase()) {
+        case "/quit":
+        case "/exit":
+          return Effect.succeed(false)
+        case "/help":
+          screen.print(style.dim(HELP.join("\n")))
+          return Effect.succeed(true)
+        case "/who":
+          return Effect.as(who, true)
+        case "/history":
+          return Effect.as(printHistory(rest[0]), true)
+        case "/msg": {
+          const match = /^\/msg\s+(\S+)\s+([\s\S]+)$/i.exec(text)
+          if (match === null) {
+            fail("usage: /msg <user> <text>")
+            return Effect.succeed(true)
+          }
+          return Effect.as(send(match[2]!, match[1]!), true)
+        }
+        default:
+          fail(`unknown command ${command}: type /help for the list`)
+          return Effect.succeed(true)
+      }
+    }
+
+    yield* Effect.gen(function*() {
+      while (true) {
+        const line = yield* Queue.take(screen.lines)
+        if (line === null || !(yield* handle(line))) return yield* Deferred.succeed(done, undefined)
+      }
+    }).pipe(Effect.forkScoped)
+
+    const exit = yield* Effect.exit(Deferred.await(done))
+    info("bye")
+    yield* client.disconnect.pipe(Effect.timeout("3 seconds"), Effect.ignore)
+    if (Exit.isFailure(exit)) return yield* exit
+  }))

@@ -1,0 +1,143 @@
+/**
+ * The `parley` command line: the interactive chat by default, `send` and
+ * `listen` for scripts, all with the same connection options.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { USERNAME_PATTERN } from "@parley/protocol"
+import { Config, Effect, Option } from "effect"
+import * as readline from "node:readline/promises"
+import { ChatEnded, runChat } from "./Chat.ts"
+import { resolvePassword } from "./Credentials.ts"
+import { runListen } from "./Listen.ts"
+import { runSend } from "./Send.ts"
+
+const host = Options.text("host").pipe(
+  Options.withDescription("Server address (env PARLEY_HOST; default 127.0.0.1)."),
+  Options.withFallbackConfig(Config.string("PARLEY_HOST").pipe(Config.withDefault("127.0.0.1")))
+)
+const port = Options.integer("port").pipe(
+  Options.withDescription("Server TCP port (env PARLEY_PORT; default 5555)."),
+  Options.withFallbackConfig(Config.integer("PARLEY_PORT").pipe(Config.withDefault(5555)))
+)
+const user = Options.text("user").pipe(
+  Options.withAlias("u"),
+  Options.withDescription(
+    "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it."
+  ),
+  Options.withFallbackConfig(Config.string("PARLEY_USER")),
+  Options.optional
+)
+const register = Options.boolean("register").pipe(
+  Options.withDescription(
+    "Create the account first (logging in is fine if it is already yours). Without it the account must exist."
+  )
+)
+const passwordFile = Options.text("password-file").pipe(
+  Options.withDescription(
+    "Read the password from the first line of this file. Otherwise PARLEY_PASSWORD is used, or it is asked on the terminal without echo."
+  ),
+  Options.optional
+)
+
+const connection = { host, port, user, register, passwordFile }
+
+type ConnectionConfig = {
+  readonly host: string
+  readonly port: number
+  readonly user: Option.Option<string>
+  readonly register: boolean
+  readonly passwordFile: Option.Option<string>
+}
+
+const askUser = Effect.promise(async () => {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return (await rl.question("Username: ")).trim()
+  } finally {
+    rl.close()
+  }
+})
+
+/** Checks the options and gets the password: everything needed to connect. */
+const credentials = (config: ConnectionConfig, interactive: boolean) =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) {
+      return yield* new ChatEnded({ reason: `--port must be 1..65535 (got ${config.port})` })
+    }
+    let name = Option.getOrUndefined(config.user)
+    if (name === undefined && interactive && process.stdin.isTTY) name = yield* askUser
+    if (name === undefined || name === "") {
+      return yield* new ChatEnded({ reason: "who are you? pass --user <name> (or set PARLEY_USER)" })
+    }
+    if (!USERNAME_PATTERN.test(name)) {
+      return yield* new ChatEnded({
+        reason: `"${name}" is not a username: use 3..32 characters of A-Z a-z 0-9 _ -`
+      })
+    }
+    const password = yield* resolvePassword({
+      user: name,
+      passwordFile: Option.getOrUndefined(config.passwordFile),
+      register: config.register,
+      canPrompt: process.stdin.isTTY === true
+    }).pipe(Effect.mapError((e) => new ChatEnded({ reason: e.message })))
+    return { host: config.host, port: config.port, user: name, password, register: config.register }
+  })
+
+/** The root command: the interactive chat. */
+export const parley = Command.make("parley", connection, (config) =>
+  Effect.flatMap(credentials(config, true), runChat)).pipe(
+    Command.withDescription(
+      "Chat on a Parley server. Type to talk to everyone, /msg <user> <text> for a direct message, /help for more. " +
+        "It reconnects by itself; nothing you send is lost or doubled. " +
+        "Connection options go before a subcommand: parley --user alice send hello"
+    )
+  )
+
+const to = Options.text("to").pipe(
+  Options.withDescription("Send direct messages to this user instead of everyone."),
+  Options.optional
+)
+const text = Args.text({ name: "text" }).pipe(
+  Args.withDescription("The message (several words are joined with spaces). Without it, each line of standard input is one message."),
+  Args.repeated
+)
+
+/** `parley send [--to user] [text]` */
+export const send = Command.make("send", { to, text }, (args) =>
+  Effect.gen(function*() {
+    const config = yield* parley
+    const creds = yield* credentials(config, false)
+    yield* runSend({
+      ...creds,
+      to: Option.getOrUndefined(args.to),
+      text: args.text.length > 0 ? args.text.join(" ") : undefined
+    })
+  })).pipe(
+    Command.withDescription(
+      "Send a message, or each line of standard input as one message, in order. Exits 0 only when the server " +
+        "acknowledged every message (it reconnects and resends as needed, never doubling one); 1 otherwise."
+    )
+  )
+
+const json = Options.boolean("json").pipe(
+  Options.withDescription("Print each event as the protocol's own JSON object, one per line (for scripts).")
+)
+
+/** `parley listen [--json]` */
+export const listen = Command.make("listen", { json }, (args) =>
+  Effect.gen(function*() {
+    const config = yield* parley
+    const creds = yield* credentials(config, false)
+    yield* runListen({ ...creds, json: args.json })
+  })).pipe(
+    Command.withDescription(
+      "Print every event the server sends (MESSAGE, PRESENCE, RECEIPT, BYE) until interrupted. " +
+        "It reconnects by itself and never prints a message twice. Status goes to standard error."
+    )
+  )
+
+/** The whole program. */
+export const command = parley.pipe(Command.withSubcommands([send, listen]))
+
+/** Runs the program on `argv` (as `process.argv`). */
+export const run = Command.run(command, { name: "parley", version: "0.1.0" })

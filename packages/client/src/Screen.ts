@@ -1,0 +1,95 @@
+/**
+ * The interactive terminal: a readline prompt at the bottom, a status line
+ * just above it, and everything else printed above both. Printing clears the
+ * status line and the (possibly wrapped) input line, writes, then redraws both
+ * with the cursor where it was, so a message arriving mid-typing never mixes
+ * into the half-typed line.
+ */
+import { Effect, Queue, type Scope } from "effect"
+import * as readline from "node:readline"
+import { displayWidth, ellipsis, type Style, visibleLength } from "./Style.ts"
+
+/** What the chat program draws on. */
+export interface Screen {
+  /** Prints lines above the status line and the prompt. */
+  readonly print: (text: string) => void
+  /** Replaces the status line (shown only on a terminal; elsewhere changes are printed). */
+  readonly status: (text: string) => void
+  /** Lines typed by the user; ends (`null`) on Ctrl-D, Ctrl-C or a closed input. */
+  readonly lines: Queue.Dequeue<string | null>
+}
+
+/** Opens the screen on stdin/stdout; closes readline with the scope. */
+export const open = (
+  style: Style,
+  prompt = "> ",
+  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+  output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout
+): Effect.Effect<Screen, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const lines = yield* Queue.unbounded<string | null>()
+    const tty = input.isTTY === true && output.isTTY === true
+    const rl = yield* Effect.acquireRelease(
+      Effect.sync(() => readline.createInterface({ input, output, terminal: tty, prompt: style.bold(prompt) })),
+      (rl) => Effect.sync(() => rl.close())
+    )
+    rl.on("close", () => void Queue.unsafeOffer(lines, null))
+    rl.on("SIGINT", () => void Queue.unsafeOffer(lines, null))
+
+    if (!tty) {
+      rl.on("line", (line) => void Queue.unsafeOffer(lines, line))
+      let last = ""
+      return {
+        print: (text) => void output.write(text + "\n"),
+        status: (text) => {
+          if (text !== last) output.write(text + "\n")
+          last = text
+        },
+        lines
+      }
+    }
+
+    let statusLine = ""
+    const fit = (text: string) => {
+      const width = Math.max(10, (output.columns ?? 80) - 1)
+      return visibleLength(text) <= width ? text : ellipsis(text.replace(/\x1b\[[0-9;]*m/g, ""), width)
+    }
+    const redraw = (above: string | undefined) => {
+      // from the cursor (inside the input, maybe on a wrapped row) up to the status line
+      const rows = rl.getCursorPos().rows
+      readline.moveCursor(output, 0, -(rows + 1))
+      readline.cursorTo(output, 0)
+      readline.clearScreenDown(output)
+      if (above !== undefined) output.write(above + "\n")
+      output.write(style.inverse(fit(statusLine)) + "\n")
+      // readline measures from its last drawn row; we just left it at the start of a fresh one
+      ;(rl as unknown as { prevRows: number }).prevRows = 0
+      rl.prompt(true)
+    }
+    output.write(style.inverse(fit(statusLine)) + "\n")
+    rl.prompt()
+    const promptWidth = visibleLength(prompt)
+    rl.on("line", (line) => {
+      // Enter left the typed line on screen with the cursor below it: wipe it
+      // (and the status line above it) so what was said appears once, as a message
+      const columns = Math.max(1, output.columns ?? 80)
+      const rows = Math.floor((promptWidth + displayWidth(line)) / columns) + 1
+      readline.moveCursor(output, 0, -(rows + 1))
+      readline.cursorTo(output, 0)
+      readline.clearScreenDown(output)
+      output.write(style.inverse(fit(statusLine)) + "\n")
+      ;(rl as unknown as { prevRows: number }).prevRows = 0
+      rl.prompt()
+      Queue.unsafeOffer(lines, line)
+    })
+
+    return {
+      print: (text) => redraw(text),
+      status: (text) => {
+        if (text === statusLine) return
+        statusLine = text
+        redraw(undefined)
+      },
+      lines
+    }
+  })

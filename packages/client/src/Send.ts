@@ -1,0 +1,97 @@
+/**
+ * `parley send`: sends one message, or each line of standard input as one
+ * message, in order, and succeeds only when the server ACKed every one of
+ * them, reconnecting on the way as often as it takes.
+ */
+import { Effect, Fiber, type Redacted, Stream } from "effect"
+import * as readline from "node:readline"
+import { ChatClient } from "./ChatClient.ts"
+import { ChatEnded } from "./Chat.ts"
+import { reportStates } from "./StatusReport.ts"
+
+/** What to send, where. */
+export interface SendOptions {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: Redacted.Redacted<string>
+  readonly register: boolean
+  readonly to: string | undefined
+  /** The message; undefined to read standard input. */
+  readonly text: string | undefined
+}
+
+const stdinLines = Stream.suspend(() => {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity })
+  return Stream.fromAsyncIterable(rl, (e) => e as Error).pipe(Stream.ensuring(Effect.sync(() => rl.close())))
+})
+
+/** Sends and waits for every ACK; fails with `ChatEnded` saying what was not sent. */
+export const runSend = (options: SendOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const client = yield* ChatClient.make({
+      host: options.host,
+      port: options.port,
+      username: options.user,
+      password: options.password,
+      register: options.register
+    })
+    yield* reportStates(client)
+    const login = yield* Effect.fork(client.connect)
+
+    const failures: Array<string> = []
+    const waits: Array<Fiber.Fiber<void>> = []
+    let number = 0
+    let total = 0
+    let acked = 0
+    const post = (text: string) =>
+      Effect.gen(function*() {
+        const n = ++number
+        if (text.trim() === "") {
+          process.stderr.write(`parley: line ${n} is blank: skipped (a message needs some text)\n`)
+          return
+        }
+        total++
+        const queued = yield* Effect.either(client.enqueue(text, options.to))
+        if (queued._tag === "Left") {
+          failures.push(`message ${n}: ${queued.left.message}`)
+          return
+        }
+        waits.push(
+          yield* queued.right.pipe(
+            Effect.matchEffect({
+              onFailure: (error) => Effect.sync(() => void failures.push(`message ${n}: ${error.message}`)),
+              onSuccess: () => Effect.sync(() => void acked++)
+            }),
+            // scoped, not a child of whichever fiber runs the stdin stream
+            Effect.forkScoped
+          )
+        )
+      })
+
+    if (options.text !== undefined) yield* post(options.text)
+    else {
+      if (process.stdin.isTTY) process.stderr.write("parley: one message per line; Ctrl-D to finish\n")
+      yield* stdinLines.pipe(
+        Stream.runForEach(post),
+        Effect.mapError((e) => new ChatEnded({ reason: `cannot read standard input: ${e.message}` }))
+      )
+    }
+
+    // a refused login ends everything; otherwise wait for every ACK
+    const loginResult = yield* Effect.raceFirst(
+      Effect.either(Fiber.join(login)),
+      Effect.as(Fiber.awaitAll(waits), undefined)
+    )
+    if (loginResult !== undefined && loginResult._tag === "Left") {
+      return yield* new ChatEnded({ reason: `${loginResult.left.message}; nothing was sent` })
+    }
+    yield* Fiber.awaitAll(waits)
+    yield* client.disconnect
+    if (failures.length > 0 || acked !== total) {
+      return yield* new ChatEnded({
+        reason: `${total - acked} of ${total} message(s) not sent` +
+          (failures.length > 0 ? `:\n  ${failures.join("\n  ")}` : "")
+      })
+    }
+  }))
