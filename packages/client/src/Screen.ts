@@ -31,9 +31,26 @@ export const open = (
     const tty = input.isTTY === true && output.isTTY === true
     const rl = yield* Effect.acquireRelease(
       Effect.sync(() => readline.createInterface({ input, output, terminal: tty, prompt: style.bold(prompt) })),
-      (rl) => Effect.sync(() => rl.close())
+      (rl) =>
+        Effect.sync(() => {
+          // leave the screen ending with the last status, and the shell prompt on a clean row
+          if (tty && !closed) {
+            readline.cursorTo(output, 0)
+            readline.clearScreenDown(output)
+          }
+          rl.close()
+        })
     )
-    rl.on("close", () => void Queue.unsafeOffer(lines, null))
+    let closed = false
+    rl.on("close", () => {
+      // from here on readline must not be touched: prompt() would resume stdin and keep the process alive
+      if (tty && !closed) {
+        readline.cursorTo(output, 0)
+        readline.clearScreenDown(output)
+      }
+      closed = true
+      Queue.unsafeOffer(lines, null)
+    })
     rl.on("SIGINT", () => void Queue.unsafeOffer(lines, null))
 
     if (!tty) {
@@ -55,6 +72,10 @@ export const open = (
       return visibleLength(text) <= width ? text : ellipsis(text.replace(/\x1b\[[0-9;]*m/g, ""), width)
     }
     const redraw = (above: string | undefined) => {
+      if (closed) {
+        if (above !== undefined) output.write(above + "\n")
+        return
+      }
       // from the cursor (inside the input, maybe on a wrapped row) up to the status line
       const rows = rl.getCursorPos().rows
       readline.moveCursor(output, 0, -(rows + 1))
