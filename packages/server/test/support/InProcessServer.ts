@@ -1,0 +1,33 @@
+/**
+ * The server built from its composition root inside the test process, for
+ * the few rules that need settings the CLI does not expose (a small replay
+ * cap, a short token lifetime). Everything else runs against the real
+ * process (`ServerProcess.ts`). The scope shuts it down.
+ */
+import { Context, Effect, Layer, Logger, LogLevel, type Scope } from "effect"
+import { Listener } from "../../src/Server.ts"
+import type { ServerSettings } from "../../src/ServerConfig.ts"
+import { ServerLive } from "../../src/ServerLive.ts"
+import { tempDb } from "./ServerProcess.ts"
+
+// the test output shows the server's errors (defects with their causes), not its routine lines
+const QuietLogger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.filterLogLevel(Logger.defaultLogger, LogLevel.greaterThanEqual(LogLevel.Error))
+)
+
+export interface InProcessServer {
+  readonly port: number
+  readonly db: string
+}
+
+/** Starts a server on 127.0.0.1, port 0, a fresh database and flood control off, overridden by `settings`. */
+export const launchServer = (settings: Partial<ServerSettings> = {}): Effect.Effect<InProcessServer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const db = settings.db ?? (yield* tempDb)
+    const context = yield* Layer.build(
+      ServerLive({ host: "127.0.0.1", port: 0, msgRate: 0, ...settings, db }).pipe(Layer.provide(QuietLogger))
+    )
+    const { address } = Context.get(context, Listener)
+    return { port: address.port, db }
+  })

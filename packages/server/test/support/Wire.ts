@@ -1,0 +1,361 @@
+/**
+ * A raw protocol-v1 peer for black-box tests: a TCP socket that writes bytes
+ * and JSON lines as given and reads the server's lines back as parsed frames,
+ * with no client library in between. Waits are real time (run under
+ * `it.live` / `it.scopedLive`) and bounded, so a missing frame fails the test
+ * with what arrived instead of hanging it.
+ */
+import { Data, Duration, Effect, type Scope } from "effect"
+import * as Net from "node:net"
+
+/** A frame as the server sent it. */
+export type Frame = { readonly type: string; readonly [field: string]: unknown }
+
+export class WireError extends Data.TaggedError("WireError")<{ readonly message: string }> {}
+
+const DEFAULT_WAIT = Duration.seconds(10)
+
+/** The password every test account uses unless a test says otherwise. */
+export const PASSWORD = "correct horse battery staple"
+
+const show = (frames: ReadonlyArray<Frame>) => frames.map((f) => JSON.stringify(f).slice(0, 300)).join("\n  ")
+
+export class Wire {
+  /** Every frame received so far, in order. */
+  readonly received: Array<Frame> = []
+  private pending: Array<Frame> = []
+  private partial: Array<Buffer> = []
+  private readonly waiters = new Set<() => void>()
+  private closedFlag = false
+  private helloFrame: Frame | undefined
+
+  private constructor(readonly socket: Net.Socket, readonly label: string) {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk))
+    socket.on("close", () => {
+      this.closedFlag = true
+      this.wake()
+    })
+    socket.on("error", () => {
+      // 'close' follows
+    })
+  }
+
+  /** Opens a connection and reads the HELLO the server sends on accept. */
+  static connect(port: number, label = "wire"): Effect.Effect<Wire, WireError, Scope.Scope> {
+    return Effect.gen(function*() {
+      const wire = yield* Effect.acquireRelease(
+        Effect.async<Wire, WireError>((resume) => {
+          const socket = Net.connect({ host: "127.0.0.1", port })
+          const onError = (error: Error) => resume(Effect.fail(new WireError({ message: `${label}: ${error.message}` })))
+          socket.once("error", onError)
+          socket.once("connect", () => {
+            socket.off("error", onError)
+            socket.setNoDelay(true)
+            resume(Effect.succeed(new Wire(socket, label)))
+          })
+        }),
+        (wire) => Effect.sync(() => wire.socket.destroy())
+      )
+      wire.helloFrame = yield* wire.expect("HELLO")
+      return wire
+    })
+  }
+
+  /** The HELLO frame the server greeted this connection with. */
+  get hello(): Frame {
+    return this.helloFrame!
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag
+  }
+
+  private wake() {
+    const waiters = [...this.waiters]
+    this.waiters.clear()
+    for (const w of waiters) w()
+  }
+
+  private onData(chunk: Buffer) {
+    let start = 0
+    let nl = chunk.indexOf(10, start)
+    while (nl !== -1) {
+      const piece = chunk.subarray(start, nl)
+      const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece])
+      this.partial = []
+      this.push(line.toString("utf8"))
+      start = nl + 1
+      nl = chunk.indexOf(10, start)
+    }
+    if (start < chunk.length) this.partial.push(chunk.subarray(start))
+    this.wake()
+  }
+
+  private push(line: string) {
+    let frame: Frame
+    try {
+      const parsed: unknown = JSON.parse(line)
+      frame = typeof parsed === "object" && parsed !== null && typeof (parsed as Frame).type === "string"
+        ? parsed as Frame
+        : { type: "<not a frame>", line }
+    } catch {
+      frame = { type: "<not JSON>", line }
+    }
+    this.received.push(frame)
+    this.pending.push(frame)
+  }
+
+  /** Writes bytes exactly as given. */
+  write(data: string | Uint8Array): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      this.socket.write(data, () => resume(Effect.void))
+    })
+  }
+
+  /** Writes bytes without waiting for them to leave (for floods the server is expected not to read). */
+  writeNoWait(data: string | Uint8Array): boolean {
+    return this.socket.write(data)
+  }
+
+  /** Sends one frame as a JSON line. */
+  send(frame: Readonly<Record<string, unknown>>): Effect.Effect<void> {
+    return this.write(JSON.stringify(frame) + "\n")
+  }
+
+  /** Stops reading from the socket (the kernel buffers fill, then the server's). */
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  /** The next frame, in order. */
+  next(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Frame, WireError> {
+    return Effect.async<Frame, WireError>((resume) => {
+      const attempt = () => {
+        const frame = this.pending.shift()
+        if (frame !== undefined) return resume(Effect.succeed(frame))
+        if (this.closedFlag) {
+          return resume(Effect.fail(new WireError({ message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}` })))
+        }
+        this.waiters.add(attempt)
+      }
+      attempt()
+      return Effect.sync(() => {
+        this.waiters.delete(attempt)
+      })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: wait,
+        onTimeout: () =>
+          new WireError({ message: `${this.label}: no frame within ${Duration.format(wait)}; last received:\n  ${show(this.received.slice(-10))}` })
+      })
+    )
+  }
+
+  /** The next frame, which must be of `type`. */
+  expect(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.flatMap(this.next(wait), (frame) =>
+      frame.type === type
+        ? Effect.succeed(frame)
+        : Effect.fail(new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })))
+  }
+
+  /** The next frame, which must be an ERROR with `code`. */
+  expectError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.flatMap(this.next(wait), (frame) =>
+      frame.type === "ERROR" && frame.code === code
+        ? Effect.succeed(frame)
+        : Effect.fail(new WireError({ message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}` })))
+  }
+
+  /**
+   * The first frame, received or yet to come, that satisfies `pick`; frames
+   * before it stay queued for later reads (events interleave with replies).
+   */
+  pick(pick: (frame: Frame) => boolean, wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Frame, WireError> {
+    return Effect.async<Frame, WireError>((resume) => {
+      const attempt = () => {
+        const at = this.pending.findIndex(pick)
+        if (at !== -1) return resume(Effect.succeed(this.pending.splice(at, 1)[0]!))
+        if (this.closedFlag) {
+          return resume(Effect.fail(new WireError({ message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}` })))
+        }
+        this.waiters.add(attempt)
+      }
+      attempt()
+      return Effect.sync(() => {
+        this.waiters.delete(attempt)
+      })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: wait,
+        onTimeout: () =>
+          new WireError({ message: `${this.label}: nothing expected within ${Duration.format(wait)}; last received:\n  ${show(this.received.slice(-10))}` })
+      })
+    )
+  }
+
+  /** The reply of `type` to a request, skipping (and keeping) events; an ERROR or BYE instead fails. */
+  reply(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.flatMap(
+      this.pick((f) => f.type === type || f.type === "ERROR" || f.type === "BYE", wait),
+      (frame) =>
+        frame.type === type
+          ? Effect.succeed(frame)
+          : Effect.fail(new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` }))
+    )
+  }
+
+  /** The ERROR reply to a request, which must carry `code`, skipping (and keeping) events. */
+  replyError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.flatMap(
+      this.pick((f) => f.type === "ERROR" || f.type === "BYE" || f.type === "OK" || f.type === "ACK" || f.type === "HISTORY", wait),
+      (frame) =>
+        frame.type === "ERROR" && frame.code === code
+          ? Effect.succeed(frame)
+          : Effect.fail(new WireError({ message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}` }))
+    )
+  }
+
+  /** Sends a frame and returns the next one, which must be of `type`. */
+  request(frame: Readonly<Record<string, unknown>>, type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.zipRight(this.send(frame), this.expect(type, wait))
+  }
+
+  /** Sends a frame and returns its reply of `type`, leaving events that arrive meanwhile queued. */
+  ask(frame: Readonly<Record<string, unknown>>, type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+    return Effect.zipRight(this.send(frame), this.reply(type, wait))
+  }
+
+  /** The next `count` frames, each of which must be of `type`. */
+  take(count: number, type: string, wait?: Duration.DurationInput): Effect.Effect<Array<Frame>, WireError> {
+    return Effect.gen(this, function*() {
+      const frames: Array<Frame> = []
+      for (let i = 0; i < count; i++) frames.push(yield* this.expect(type, wait))
+      return frames
+    })
+  }
+
+  /** Frames up to and including the first of `type`; the frames before it are returned too. */
+  until(type: string, wait?: Duration.DurationInput): Effect.Effect<{ readonly frame: Frame; readonly before: Array<Frame> }, WireError> {
+    return Effect.gen(this, function*() {
+      const before: Array<Frame> = []
+      while (true) {
+        const frame = yield* this.next(wait)
+        if (frame.type === type) return { frame, before }
+        before.push(frame)
+      }
+    })
+  }
+
+  /**
+   * A barrier: PING and wait for its PONG. Replies keep request order, so every
+   * reply to an earlier request on this connection has arrived; the frames that
+   * came first are returned.
+   */
+  sync(wait?: Duration.DurationInput): Effect.Effect<Array<Frame>, WireError> {
+    const id = `sync-${Math.random().toString(36).slice(2)}`
+    return Effect.gen(this, function*() {
+      yield* this.send({ command: "PING", id })
+      const before: Array<Frame> = []
+      while (true) {
+        const frame = yield* this.next(wait)
+        if (frame.type === "PONG" && frame.id === id) return before
+        before.push(frame)
+      }
+    })
+  }
+
+  /** Waits until the server closes the connection; any frame arriving first fails. */
+  expectClosed(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<void, WireError> {
+    return Effect.async<void, WireError>((resume) => {
+      const attempt = () => {
+        const frame = this.pending.shift()
+        if (frame !== undefined) {
+          return resume(Effect.fail(new WireError({ message: `${this.label}: expected the connection to close, got ${JSON.stringify(frame).slice(0, 500)}` })))
+        }
+        if (this.closedFlag) return resume(Effect.void)
+        this.waiters.add(attempt)
+      }
+      attempt()
+      return Effect.sync(() => {
+        this.waiters.delete(attempt)
+      })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: wait,
+        onTimeout: () => new WireError({ message: `${this.label}: still open after ${Duration.format(wait)}` })
+      })
+    )
+  }
+
+  /** Frames already received and not yet consumed. */
+  drainPending(): Array<Frame> {
+    const frames = this.pending
+    this.pending = []
+    return frames
+  }
+}
+
+/** Registers `username` on a fresh connection, then logs in on it; returns the connection and CONNECTED. */
+export const signUp = (port: number, username: string, password = PASSWORD) =>
+  Effect.gen(function*() {
+    const wire = yield* Wire.connect(port, username)
+    const registered = yield* wire.request({ command: "REGISTER", username, password }, "REGISTERED")
+    if (registered.username !== username) {
+      return yield* new WireError({ message: `REGISTERED ${JSON.stringify(registered)} for ${username}` })
+    }
+    const connected = yield* wire.request({ command: "CONNECT", username, password }, "CONNECTED")
+    return { wire, connected } as const
+  })
+
+/** Registers `username` on a throwaway connection. */
+export const register = (port: number, username: string, password = PASSWORD) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const wire = yield* Wire.connect(port, `register ${username}`)
+      yield* wire.request({ command: "REGISTER", username, password }, "REGISTERED")
+    })
+  )
+
+/** Logs in an existing account on a fresh connection (with password unless `login` says otherwise). */
+export const logIn = (port: number, username: string, login: Readonly<Record<string, unknown>> = { password: PASSWORD }) =>
+  Effect.gen(function*() {
+    const wire = yield* Wire.connect(port, username)
+    const connected = yield* wire.request({ command: "CONNECT", username, ...login }, "CONNECTED")
+    return { wire, connected } as const
+  })
+
+/**
+ * Sends a MSG and returns its ACK; events arriving meanwhile stay queued, but
+ * the sending connection must never get its own message as a MESSAGE.
+ */
+export const say = (wire: Wire, text: string, fields: Readonly<Record<string, unknown>> = {}) =>
+  Effect.gen(function*() {
+    const from = wire.received.length
+    yield* wire.send({ command: "MSG", text, ...fields })
+    const ack = yield* wire.reply("ACK")
+    const echoed = wire.received.slice(from).find((f) => f.type === "MESSAGE" && f.message_id === ack.message_id)
+    if (echoed !== undefined) {
+      return yield* new WireError({ message: `${wire.label}: the sending connection got its own message: ${JSON.stringify(echoed)}` })
+    }
+    return ack
+  })
+
+/** ISO 8601 UTC with milliseconds, as the contract writes timestamps. */
+export const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+/** Sends many MSGs in one write (pipelined) and returns their ACKs, in order. */
+export const sayAll = (wire: Wire, texts: ReadonlyArray<string>, fields: Readonly<Record<string, unknown>> = {}) =>
+  Effect.gen(function*() {
+    yield* wire.write(texts.map((text) => JSON.stringify({ command: "MSG", text, ...fields }) + "\n").join(""))
+    const acks: Array<Frame> = []
+    for (let i = 0; i < texts.length; i++) acks.push(yield* wire.reply("ACK"))
+    return acks
+  })
+
+/** The message_ids of a HISTORY reply. */
+export const ids = (history: Frame): Array<number> => (history.messages as Array<Frame>).map((m) => m.message_id as number)
