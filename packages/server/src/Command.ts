@@ -141,8 +141,9 @@ export const makeCommands = Effect.gen(function*() {
         else if (!replayed.has(h.messageId)) queue.push({ id: h.messageId, frame: h.frame })
       }
       queue.sort((a, b) => a.id - b.id)
-      for (const q of queue) conn.outbox.offer(q.frame)
-      for (const f of others) conn.outbox.offer(f)
+      // the replay answers this CONNECT: it is bounded by the replay cap, not the broadcast limit
+      for (const q of queue) conn.outbox.offer(q.frame, true)
+      for (const f of others) conn.outbox.offer(f, true)
       yield* Effect.logInfo("logged in").pipe(
         Effect.annotateLogs({ user: identity.username, session: sessionId, via: "password" in credentials ? "password" : "token", replayed: replay.messages.length })
       )

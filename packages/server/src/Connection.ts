@@ -14,7 +14,7 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame
 } from "@parley/protocol"
-import { Effect } from "effect"
+import { Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
 import type { Peer } from "./Hub.ts"
 import { Outbox } from "./Outbox.ts"
@@ -28,6 +28,9 @@ const INBOX_LOW_WATER = 16
 export const SERVER_NAME = "parley 0.1.0"
 
 const noFrames: Array<FrameEvent> = []
+
+/** How long a dropped slow consumer gets to read what was already written (and the BYE). */
+const SLOW_CONSUMER_GRACE_MS = 30_000
 
 export interface Authenticated {
   readonly userId: number
@@ -57,11 +60,13 @@ export class Connection implements Peer {
   private ackWaiters: Array<() => void> = []
   private paused = false
   private inbox: Array<FrameEvent> = []
-  private ended = false
+  private peerGone = false
   /** A worker fiber is handling this connection's frames. */
   working = false
-  /** The end of the connection has been recorded (session, presence, log). */
+  /** Recording the end of the connection (session, presence, log) has begun. */
   cleanedUp = false
+  /** Done once the end of the connection is recorded. */
+  readonly ended: Deferred.Deferred<void> = Deferred.unsafeMake(FiberId.none)
 
   constructor(
     readonly connectionId: number,
@@ -86,7 +91,7 @@ export class Connection implements Peer {
 
   /** Encodes and queues one frame for this connection only. */
   send(frame: ServerFrame): void {
-    this.outbox.offer(encodeFrame(frame))
+    this.outbox.offer(encodeFrame(frame), true)
   }
 
   /** Queues an already encoded frame (from the hub). */
@@ -139,14 +144,14 @@ export class Connection implements Peer {
 
   /** No more frames will be handled: the peer closed, or the server is closing. */
   private end(): void {
-    if (this.ended) return
-    this.ended = true
+    if (this.peerGone) return
+    this.peerGone = true
     this.wake()
   }
 
   /** True once no more frames will be handled. */
   get finished(): boolean {
-    return this.ended || this.closing !== undefined
+    return this.peerGone || this.closing !== undefined
   }
 
   /** Takes the frames that arrived, in order (none once the connection is closing). */
@@ -195,24 +200,32 @@ export class Connection implements Peer {
     this.ackWaiters.push(() => resume(Effect.void))
   })
 
-  /** Starts closing: a last BYE (if any), flush what is queued, end the socket. */
+  /** Closes: a last BYE (if any), flush what is queued, end the socket, record the end. */
   close(reason: ByeReason | "disconnect", frame?: ServerFrame): void {
+    this.closeQuietly(reason, frame)
+    this.end()
+  }
+
+  /** The first half of `close`, without starting the worker that records the end. */
+  closeQuietly(reason: ByeReason | "disconnect", frame?: ServerFrame): void {
     if (this.closing !== undefined) return
     this.closing = reason
     if (frame !== undefined) this.send(frame)
     this.outbox.close()
     this.socket.end()
-    this.end()
   }
 
   private dropSlowConsumer(): void {
     if (this.closing !== undefined) return
     this.closing = "slow_consumer"
-    // the queue was dropped: tell the peer why, straight to the socket, then cut it off
+    // what was not yet handed to the socket is dropped; the BYE follows the
+    // frames already written (whole lines), then FIN. A peer that resumes
+    // reading sees every line it got, then the BYE; one that never does is
+    // cut off after a grace period.
     this.outbox.writeNow(encodeFrame({ type: "BYE", reason: "slow_consumer" }))
     this.outbox.close()
     this.socket.end()
-    setTimeout(() => this.socket.destroy(), 1000).unref()
+    setTimeout(() => this.socket.destroy(), SLOW_CONSUMER_GRACE_MS).unref()
     this.end()
   }
 }

@@ -4,12 +4,14 @@
  * turn of the event loop the writer hands everything queued for a socket
  * to it as one buffer, and while the kernel is full it waits for `drain`
  * instead of writing more. A reader that lets more than `limitBytes` pile
- * up is a slow consumer: the queue reports overflow and the connection is
- * dropped, so nobody else ever waits for it.
+ * up (for longer than a grace period, or far past it) is a slow consumer:
+ * the queue reports overflow and the connection is dropped, so nobody else
+ * ever waits for it.
  *
  * The writer is a plain callback, not a fiber per connection: an idle
  * connection must cost a few KiB, and 10,000 parked fibers would not.
  */
+import { Effect } from "effect"
 import type * as Net from "node:net"
 
 /** Outboxes with frames queued this turn; all flushed by one setImmediate. */
@@ -35,23 +37,75 @@ export class Outbox {
   constructor(
     private readonly socket: Net.Socket,
     private readonly limitBytes: number,
-    private readonly onOverflow: () => void
+    private readonly onOverflow: () => void,
+    private readonly hardLimitBytes = limitBytes * 8,
+    private readonly graceMs = 2000
   ) {}
 
-  /** Queues one encoded frame; false when the connection is (now) over its limit or closed. */
-  offer(frame: Uint8Array): boolean {
+  /**
+   * Queues one encoded frame. A reply to this connection's own request
+   * (`own`) is always queued: the connection waits for its queue to shrink
+   * before its next request is read (`whenBelowLimit`). A broadcast may fill
+   * the queue past `limitBytes` for a moment (a reader that is slow for a
+   * while), but not past `hardLimitBytes`, and not for longer than the grace
+   * period (see `stalled`): then false, and the connection is dropped as a
+   * slow consumer.
+   */
+  offer(frame: Uint8Array, own = false): boolean {
     if (this.closed || this.overflowed) return false
-    this.bytes += frame.length
-    if (this.bytes + this.socket.writableLength > this.limitBytes) {
-      this.overflowed = true
-      this.chunks = []
-      this.bytes = 0
-      this.onOverflow()
-      return false
+    if (!own && this.bytes > this.limitBytes) {
+      if (this.bytes + frame.length > this.hardLimitBytes || this.stalled(Date.now())) {
+        this.overflow()
+        return false
+      }
     }
+    this.bytes += frame.length
     this.chunks.push(frame)
+    if (this.overSince === 0 && this.bytes > this.limitBytes) this.overSince = Date.now()
     this.schedule()
     return true
+  }
+
+  /** Since when the queue has been over its limit (0: it is not). */
+  private overSince = 0
+
+  /** True when the queue has stayed over its limit for longer than the grace period. */
+  stalled(now: number): boolean {
+    return this.overSince !== 0 && now - this.overSince > this.graceMs
+  }
+
+  /** Drops the queue and reports the slow consumer. */
+  overflow(): void {
+    if (this.overflowed) return
+    this.overflowed = true
+    this.chunks = []
+    this.bytes = 0
+    this.overSince = 0
+    this.onOverflow()
+  }
+
+  /** True while more than `limitBytes` wait for the socket. */
+  get overLimit(): boolean {
+    return this.bytes > this.limitBytes
+  }
+
+  /** Resolves once the queue is back under its limit (or closed). */
+  readonly whenBelowLimit: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (!this.overLimit || this.closed) return resume(Effect.void)
+    this.belowLimit = () => resume(Effect.void)
+    return Effect.sync(() => {
+      this.belowLimit = undefined
+    })
+  })
+
+  private belowLimit: (() => void) | undefined = undefined
+
+  private notifyBelowLimit(): void {
+    if (this.belowLimit !== undefined && (!this.overLimit || this.closed)) {
+      const resume = this.belowLimit
+      this.belowLimit = undefined
+      resume()
+    }
   }
 
   /** Bytes queued and not yet handed to the socket. */
@@ -73,6 +127,8 @@ export class Outbox {
     const chunks = this.chunks
     this.chunks = []
     this.bytes = 0
+    this.overSince = 0
+    this.notifyBelowLimit()
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
   }
 
@@ -101,6 +157,7 @@ export class Outbox {
   close(): void {
     this.closed = true
     if (this.chunks.length > 0 && !this.socket.destroyed) this.socket.write(this.take())
+    this.notifyBelowLimit()
   }
 
   /** Writes directly, bypassing the queue (a last BYE to a peer being dropped). */

@@ -13,7 +13,7 @@ import {
   type RequestId,
   toErrorFrame
 } from "@parley/protocol"
-import { Cause, Effect, FiberSet } from "effect"
+import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection } from "./Connection.ts"
@@ -97,7 +97,15 @@ const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effe
       return conn.finished ? cleanup(conn, services) : Effect.void
     }
     return Effect.zipRight(
-      Effect.forEach(frames, (event) => handleEvent(commands, conn, event), { discard: true }),
+      Effect.forEach(
+        frames,
+        // a client that does not read its replies is not read either
+        (event) =>
+          conn.outbox.overLimit
+            ? Effect.zipRight(conn.outbox.whenBelowLimit, handleEvent(commands, conn, event))
+            : handleEvent(commands, conn, event),
+        { discard: true }
+      ),
       Effect.suspend(() => {
         conn.maybeResume()
         return work
@@ -124,15 +132,19 @@ const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effe
   run(annotate(Effect.logInfo("connection opened")))
 }
 
-/** Records the end of a connection once: presence, session, log line. */
-const cleanup = (conn: Connection, { commit, live, presence, sessions }: Services) =>
+/**
+ * Records the end of a connection, once: presence, session, log line. It is
+ * uninterruptible, so a shutdown that interrupts the worker running it still
+ * records `disconnect_time`; later callers wait for the first one.
+ */
+const cleanup = (conn: Connection, { commit, live, presence, sessions }: Services): Effect.Effect<void> =>
   Effect.suspend(() => {
-    if (conn.cleanedUp) return Effect.void
+    if (conn.cleanedUp) return Deferred.await(conn.ended)
     conn.cleanedUp = true
     live.delete(conn)
     conn.outbox.close()
     conn.socket.end()
-    setTimeout(() => conn.socket.destroy(), 2000).unref()
+    if (conn.closing !== "slow_consumer") setTimeout(() => conn.socket.destroy(), 5000).unref()
     return Effect.gen(function*() {
       if (conn.auth !== undefined) {
         presence.depart(conn)
@@ -142,18 +154,21 @@ const cleanup = (conn: Connection, { commit, live, presence, sessions }: Service
         Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
       )
     }).pipe(
-      Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` })
+      Effect.ensuring(Deferred.done(conn.ended, Exit.void)),
+      Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` }),
+      Effect.uninterruptible
     )
   })
 
-/** Closes connections that have sent no frame for the idle timeout; one sweep for all. */
-const sweepIdle = (live: Set<Connection>, timeoutMs: number) =>
+/** Closes connections silent for the idle timeout, and drops readers stalled behind their queue. */
+const sweep = (live: Set<Connection>, timeoutMs: number) =>
   Effect.sync(() => {
-    const deadline = Date.now() - timeoutMs
+    const now = Date.now()
+    const deadline = now - timeoutMs
     for (const conn of live) {
-      if (conn.closing === undefined && conn.lastFrameAt <= deadline) {
-        conn.close("idle", { type: "BYE", reason: "idle" })
-      }
+      if (conn.closing !== undefined) continue
+      if (conn.outbox.stalled(now)) conn.outbox.overflow()
+      else if (timeoutMs > 0 && conn.lastFrameAt <= deadline) conn.close("idle", { type: "BYE", reason: "idle" })
     }
   })
 
@@ -177,13 +192,10 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
       commit: yield* GroupCommit
     }
     const run = yield* FiberSet.makeRuntime<never>()
-    if (settings.idleTimeoutSeconds > 0) {
-      const timeoutMs = settings.idleTimeoutSeconds * 1000
-      const every = Math.min(1000, Math.max(50, timeoutMs / 10))
-      yield* Effect.forkScoped(
-        Effect.forever(Effect.zipRight(Effect.sleep(every), sweepIdle(live, timeoutMs)))
-      )
-    }
+    // one sweep for every connection: idle timeouts, and readers stalled behind their queue
+    const idleMs = settings.idleTimeoutSeconds * 1000
+    const every = idleMs > 0 ? Math.min(500, Math.max(50, idleMs / 10)) : 500
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs))))
     const server = Net.createServer({ noDelay: true })
     server.on("connection", (socket) => accept(socket, services, run))
     const address = yield* Effect.acquireRelease(
@@ -200,7 +212,8 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
           yield* Effect.logInfo(`shutting down: closing ${live.size} connections`)
           server.close()
           const closing = [...live]
-          for (const conn of closing) conn.close("shutdown", { type: "BYE", reason: "shutdown" })
+          // every BYE goes out before anyone's end is recorded (no PRESENCE offline after a BYE)
+          for (const conn of closing) conn.closeQuietly("shutdown", { type: "BYE", reason: "shutdown" })
           yield* Effect.forEach(closing, (conn) => cleanup(conn, services), { concurrency: "unbounded", discard: true })
         })
     ).pipe(Effect.orDie)

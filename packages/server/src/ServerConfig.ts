@@ -22,7 +22,7 @@ export interface ServerSettings {
   readonly tokenTtlDays: number
   /** Most messages replayed after CONNECT before TRUNCATED. */
   readonly replayCap: number
-  /** Bytes queued for one connection before it is dropped as a slow consumer. */
+  /** Bytes of broadcasts queued for one connection (beyond what the kernel holds) before it is dropped as a slow consumer. */
   readonly outboundLimitBytes: number
   /** Password hashes computed at once (argon2id takes 19 MiB each). */
   readonly hashConcurrency: number
@@ -48,7 +48,7 @@ export const defaults: ServerSettings = {
   maxTextChars: MAX_TEXT_CHARS,
   tokenTtlDays: 7,
   replayCap: 1000,
-  outboundLimitBytes: 4 * 1024 * 1024,
+  outboundLimitBytes: 1024 * 1024,
   hashConcurrency: 2,
   hashQueueLimit: 512,
   synchronous: "normal"
