@@ -1,0 +1,118 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { repoRoot, startServer } from "./ServerProcess.ts"
+import { clientOf } from "./Support.ts"
+
+interface Run {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exit: Effect.Effect<number | null>
+}
+
+// `parley <args>` as a child process, killed (by PID) with the scope
+const parley = (args: ReadonlyArray<string>, env: Record<string, string>, stdin?: string) =>
+  Effect.acquireRelease(
+    Effect.sync((): Run => {
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/client/src/bin.ts", ...args], {
+        cwd: repoRoot,
+        env: { ...process.env, ...env },
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      let out = ""
+      let err = ""
+      child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")))
+      child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")))
+      if (stdin !== undefined) child.stdin!.end(stdin)
+      const exit = Effect.async<number | null>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
+        child.once("exit", (code) => resume(Effect.succeed(code)))
+      })
+      return { child, stdout: () => out, stderr: () => err, exit }
+    }),
+    (run) => Effect.sync(() => run.child.exitCode === null && run.child.signalCode === null && run.child.kill("SIGKILL"))
+  )
+
+const jsonLines = (text: string) =>
+  text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
+
+const until = (what: string, check: () => boolean, timeout = 20_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeout
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.fail(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("50 millis")
+    }
+  })
+
+describe("parley send and listen", () => {
+  it.scopedLive("send (stdin, 150 lines) survives a server restart; listen --json prints every message once", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const port = String(server.port)
+      // accounts exist first
+      yield* (yield* clientOf(server, "alice")).connect
+      yield* (yield* clientOf(server, "bob")).connect
+
+      const listen = yield* parley(["--port", port, "--user", "bob", "listen", "--json"], {
+        PARLEY_PASSWORD: "password-of-bob"
+      })
+      yield* Effect.sleep("3 seconds") // tsx start-up and login
+      const lines = Array.from({ length: 150 }, (_, i) => `line ${i + 1}`)
+      const send = yield* parley(["--port", port, "--user", "alice", "send"], {
+        PARLEY_PASSWORD: "password-of-alice"
+      })
+      // a slow producer (a line every 40 ms), so the crash lands mid-stream
+      yield* Effect.gen(function*() {
+        for (const line of lines) {
+          send.child.stdin!.write(line + "\n")
+          yield* Effect.sleep("40 millis")
+        }
+        send.child.stdin!.end()
+      }).pipe(Effect.forkScoped)
+      yield* until("the first messages", () => jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length >= 20)
+      yield* server.kill
+      const shownBeforeCrash = jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length
+      assert.isBelow(shownBeforeCrash, 150, "the crash came too late to test anything")
+      yield* Effect.sleep("500 millis")
+      yield* server.restart
+      const code = yield* send.exit
+      assert.strictEqual(code, 0, send.stderr())
+      yield* until("every message in listen", () =>
+        jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length >= 150, 30_000)
+      yield* Effect.sleep("500 millis")
+      const messages = jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE")
+      assert.deepStrictEqual(messages.map((m) => m.text), lines)
+      // protocol JSON as it came over the wire
+      assert.deepStrictEqual(Object.keys(messages[0]!).sort(), ["from", "message_id", "text", "timestamp", "to", "type"])
+      assert.strictEqual(messages[0]!.from, "alice")
+      assert.isNull(messages[0]!.to)
+      assert.match(listen.stderr(), /retrying in/)
+      listen.child.kill("SIGINT")
+      assert.strictEqual(yield* listen.exit, 0)
+    }), { timeout: 120_000 })
+
+  it.scopedLive("send exits 1 with a reason when a message cannot be delivered or the login is refused", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const port = String(server.port)
+      yield* (yield* clientOf(server, "alice")).connect
+      const env = { PARLEY_PASSWORD: "password-of-alice" }
+
+      const ok = yield* parley(["--port", port, "--user", "alice", "send", "--to", "ALICE", "note", "to", "self"], env)
+      assert.strictEqual(yield* ok.exit, 0, ok.stderr())
+
+      const unknown = yield* parley(["--port", port, "--user", "alice", "send", "--to", "nobody", "hello?"], env)
+      assert.strictEqual(yield* unknown.exit, 1)
+      assert.match(unknown.stderr(), /no user named "nobody"/)
+
+      const wrong = yield* parley(["--port", port, "--user", "alice", "send", "hi"], { PARLEY_PASSWORD: "not-the-password" })
+      assert.strictEqual(yield* wrong.exit, 1)
+      assert.match(wrong.stderr(), /wrong username or password/)
+
+      const nopass = yield* parley(["--port", port, "--user", "alice", "send", "hi"], { PARLEY_PASSWORD: "" }, "")
+      assert.strictEqual(yield* nopass.exit, 1)
+      assert.match(nopass.stderr(), /PARLEY_PASSWORD or pass --password-file/)
+    }), { timeout: 60_000 })
+})
