@@ -3,7 +3,7 @@
  * `command`; unknown fields are stripped on decode and never trusted.
  */
 import { Schema } from "effect"
-import { ClientMsgId, Limit, MessageId, Password, RequestId, Text, Token, Username } from "./Fields.ts"
+import { ClientMsgId, Limit, LoginSecret, MessageId, Password, RequestId, Text, Username } from "./Fields.ts"
 
 const id = Schema.optional(RequestId)
 
@@ -16,16 +16,17 @@ export class Register extends Schema.Class<Register>("Register")({
 }) {}
 
 /**
- * CONNECT: authenticate with exactly one of `password` or `token`. The name is
- * any string here: a malformed name must read as `AUTH_FAILED`, not as a field error.
+ * CONNECT: authenticate with exactly one of `password` or `token`. Name,
+ * password and token are any strings here (bounded in length): a malformed
+ * one must read as `AUTH_FAILED`, exactly like a wrong one, not as a field error.
  */
 export class Connect extends Schema.Class<Connect>("Connect")(
   Schema.Struct({
     command: Schema.tag("CONNECT"),
     id,
     username: Schema.String,
-    password: Schema.optional(Password),
-    token: Schema.optional(Token),
+    password: Schema.optional(LoginSecret(1024, "password")),
+    token: Schema.optional(LoginSecret(512, "token")),
     resume_after: Schema.optional(MessageId)
   }).pipe(
     Schema.filter((c) =>

@@ -94,6 +94,18 @@ export const Text = Schema.String.pipe(
 /** A client's idempotency key for MSG: 1..64 characters. */
 export const ClientMsgId = CodePoints(1, 64, "ClientMsgId")
 
+/**
+ * A password or token as CONNECT takes it: any string up to `max` characters.
+ * Its shape is not checked here, so a malformed one fails as `AUTH_FAILED`.
+ */
+export const LoginSecret = (max: number, what: string) =>
+  Schema.String.pipe(
+    Schema.filter((s) => codePointLength(s) <= max || `must be at most ${max} characters`, {
+      identifier: `LoginSecret(${what})`,
+      arbitrary: () => (fc) => what === "token" ? fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/) : codePointStrings(fc, 8, 64)
+    })
+  )
+
 /** A login token as issued by CONNECTED: URL-safe text. */
 export const Token = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{16,256}$/, {

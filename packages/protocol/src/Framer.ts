@@ -17,6 +17,8 @@ export type FrameEvent =
 const LF = 10
 const CR = 13
 const tooLarge: FrameEvent = { _tag: "TooLarge" }
+// one decoder for every framer: it decodes whole lines, so it keeps no state between calls
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const malformed: FrameEvent = { _tag: "Malformed" }
 
 /** A stateful framer for one byte stream; `push` chunks in order. */
@@ -27,7 +29,6 @@ export class Framer {
   private pendingCr = false
   /** Inside an oversized line that was already reported: drop bytes until its newline. */
   private discarding = false
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
   constructor(readonly maxFrameBytes: number = MAX_FRAME_BYTES) {}
 
@@ -118,7 +119,7 @@ export class Framer {
     if (bytes.length === 0) return
     let text: string
     try {
-      text = this.decoder.decode(bytes)
+      text = decoder.decode(bytes)
     } catch {
       emit(malformed)
       return

@@ -109,7 +109,8 @@ describe("Classification", () => {
     assertFieldRefused("{\"command\":\"READ\",\"id\":5,\"message_id\":1.5}", "message_id")
     assertFieldRefused("{\"command\":\"READ\",\"id\":5,\"message_id\":-1}", "message_id")
     assertFieldRefused("{\"command\":\"CONNECT\",\"id\":6,\"password\":\"correct horse\"}", "username")
-    assertFieldRefused("{\"command\":\"CONNECT\",\"id\":6,\"username\":\"al\",\"token\":\"not a token\"}", "token")
+    assertFieldRefused("{\"command\":\"CONNECT\",\"id\":6,\"username\":\"al\",\"token\":42}", "token")
+    assertFieldRefused(`{"command":"CONNECT","id":6,"username":"al","password":"${"p".repeat(1025)}"}`, "password")
     assertFieldRefused(
       "{\"command\":\"CONNECT\",\"id\":6,\"username\":\"alice\",\"password\":\"correct horse\",\"resume_after\":\"x\"}",
       "resume_after"
@@ -130,6 +131,13 @@ describe("Classification", () => {
     for (const username of ["al", "a b", "x".repeat(33), "", "ålice"]) {
       const c = accepted(`{"command":"CONNECT","username":${str(username)},"password":"correct horse"}`)
       assert.strictEqual(c.command === "CONNECT" && c.username, username)
+    }
+  })
+
+  it("CONNECT takes any password or token: a malformed one must fail as AUTH_FAILED, not as a field", () => {
+    for (const secret of [`"password":"short"`, `"password":""`, `"token":"not a token"`, `"token":""`]) {
+      const c = accepted(`{"command":"CONNECT","username":"alice",${secret}}`)
+      assert.strictEqual(c.command, "CONNECT")
     }
   })
 
