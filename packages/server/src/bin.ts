@@ -46,17 +46,23 @@ const synchronous = withEnv(
   Config.literal("normal", "full")("PARLEY_SYNCHRONOUS"),
   defaults.synchronous
 )
-const logLevel = withEnv(
-  Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info).")),
-  Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
-  "info"
+const tokenTtl = withEnv(
+  Options.integer("token-ttl").pipe(Options.withDescription("Days a login token stays valid (env PARLEY_TOKEN_TTL; default 7).")),
+  Config.integer("PARLEY_TOKEN_TTL"),
+  defaults.tokenTtlDays
+)
+const replayCap = withEnv(
+  Options.integer("replay-cap").pipe(Options.withDescription("Most messages replayed after CONNECT before TRUNCATED (env PARLEY_REPLAY_CAP; default 1000).")),
+  Config.integer("PARLEY_REPLAY_CAP"),
+  defaults.replayCap
 )
 
-const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
+// PARLEY_LOG_LEVEL sets the default; @effect/cli's own --log-level flag wins over it
+const envLevel = LogLevel.allLevels.find((l) => l.label.toLowerCase() === (process.env.PARLEY_LOG_LEVEL ?? "info").toLowerCase())
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, logLevel },
+  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, tokenTtl, replayCap },
   (o) => {
     const problem = o.port < 0 || o.port > 65535
       ? "--port must be 0..65535"
@@ -66,6 +72,10 @@ const command = Command.make(
       ? "--msg-burst must be 1 or more"
       : o.idleTimeout < 0
       ? "--idle-timeout must be 0 or more"
+      : o.tokenTtl < 1
+      ? "--token-ttl must be 1 or more"
+      : o.replayCap < 1
+      ? "--replay-cap must be 1 or more"
       : undefined
     if (problem !== undefined) return Effect.fail(new Error(`${problem} (see --help)`))
     return Layer.launch(
@@ -76,9 +86,11 @@ const command = Command.make(
         msgRate: o.msgRate,
         msgBurst: o.msgBurst,
         idleTimeoutSeconds: o.idleTimeout,
-        synchronous: o.synchronous
+        synchronous: o.synchronous,
+        tokenTtlDays: o.tokenTtl,
+        replayCap: o.replayCap
       })
-    ).pipe(Logger.withMinimumLogLevel(levels[o.logLevel]))
+    )
   }
 ).pipe(
   Command.withDescription(
@@ -98,6 +110,7 @@ setInterval(() => {
 }, 1000).unref()
 
 cli(process.argv).pipe(
+  Logger.withMinimumLogLevel(envLevel ?? LogLevel.Info),
   Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
