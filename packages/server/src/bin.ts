@@ -58,7 +58,7 @@ const replayCap = withEnv(
 )
 
 // PARLEY_LOG_LEVEL sets the default; @effect/cli's own --log-level flag wins over it
-const envLevel = LogLevel.allLevels.find((l) => l.label.toLowerCase() === (process.env.PARLEY_LOG_LEVEL ?? "info").toLowerCase())
+const envLevel = LogLevel.allLevels.find((l) => l._tag.toLowerCase() === (process.env.PARLEY_LOG_LEVEL ?? "info").toLowerCase())
 
 const command = Command.make(
   "parley-server",
