@@ -1,7 +1,7 @@
 /**
  * The composition root: the listener on top of every service it needs.
  */
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { Accounts } from "./Account.ts"
 import { DatabaseLive } from "./Database.ts"
 import { GroupCommit } from "./GroupCommit.ts"
@@ -32,11 +32,11 @@ const Announce = Layer.effectDiscard(
     const { address } = yield* Listener
     const config = yield* ServerConfig
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
-    yield* Effect.logInfo(`Parley listening on ${host}:${address.port} (database ${config.db})`)
-  }).pipe(
-    // the start-up line is printed whatever the log level: tools wait for it
-    Logger.withMinimumLogLevel(LogLevel.Info)
-  )
+    // a plain line on stdout whatever the log level: people and tools wait for it
+    yield* Console.log(
+      `Parley listening on ${host}:${address.port} (database ${config.db}, synchronous=${config.synchronous})`
+    )
+  })
 )
 
 /** The whole server for the given settings; runs until interrupted. */
