@@ -8,20 +8,12 @@
  */
 import {
   type Ack,
-  type Bye,
   type Connected,
-  Connect,
-  History,
   type HistoryPage,
-  type Message,
   Msg,
-  type Presence,
   Read,
-  type Receipt,
-  Register,
   type ServerFrame,
   Text,
-  type Truncated,
   USERNAME_PATTERN,
   Users,
   codePointLength
@@ -40,8 +32,8 @@ import {
   Layer,
   Option,
   PubSub,
-  Queue,
-  Redacted,
+  type Queue,
+  type Redacted,
   Runtime,
   Schema,
   type Scope,
@@ -62,8 +54,12 @@ import {
 } from "./ClientError.ts"
 import * as Connection from "./Connection.ts"
 import { ConnectionEvent, type ConnectionState, initial, move } from "./ConnectionState.ts"
+import * as Inbox from "./Inbox.ts"
+import type { ChatEvent } from "./Inbox.ts"
+import * as Login from "./Login.ts"
 import { Outbox, type OutboxEntry } from "./Outbox.ts"
-import { SeenMessages } from "./SeenMessages.ts"
+import * as Reply from "./Reply.ts"
+import type { HistoryQuery } from "./Reply.ts"
 
 /** How to reach the server and whom to log in as. */
 export interface ChatClientOptions extends Connection.ConnectionOptions {
@@ -82,16 +78,8 @@ export interface ChatClientOptions extends Connection.ConnectionOptions {
   readonly authTimeout?: Duration.DurationInput | undefined
 }
 
-/** What the events stream carries: the server's unrequested frames, each MESSAGE once. */
-export type ChatEvent = Message | Presence | Receipt | Bye
-
-/** A HISTORY query: the public timeline, or the DMs `with` one user. */
-export interface HistoryQuery {
-  readonly with?: string | undefined
-  readonly before?: number | undefined
-  readonly after?: number | undefined
-  readonly limit?: number | undefined
-}
+export type { ChatEvent } from "./Inbox.ts"
+export type { HistoryQuery } from "./Reply.ts"
 
 export declare namespace ChatClient {
   /** The client's interface. */
@@ -136,17 +124,6 @@ export declare namespace ChatClient {
   }
 }
 
-type Job =
-  | {
-    readonly _tag: "Frame"
-    readonly frame: Message | Presence | Receipt | Bye | Truncated
-    readonly session: number
-    readonly conn: Connection.Connection
-    readonly resumeAfter: number | undefined
-  }
-  | { readonly _tag: "Own"; readonly message: Message }
-  | { readonly _tag: "Baseline"; readonly session: number; readonly conn: Connection.Connection }
-
 type Outcome = { readonly _tag: "Stopped" } | { readonly _tag: "Lost"; readonly error: ConnectionLost }
 
 interface Run {
@@ -159,24 +136,16 @@ const isRetryable = (error: ConnectionLost | LoginRejected): boolean => error._t
 
 const validText = Schema.decodeUnknownEither(Text)
 
-const errorOf = (frame: ServerFrame) => frame.type === "ERROR" ? frame : undefined
-
-const unexpected = (what: string, frame: ServerFrame) =>
-  new ConnectionLost({ reason: `unexpected ${frame.type} in reply to ${what}: is this a Parley v1 server?` })
-
 /** Builds a client; it lives as long as the scope and starts dialling on `connect`. */
 export const make = (options: ChatClientOptions) =>
   Effect.gen(function*() {
     const state = yield* SubscriptionRef.make(initial)
     const online = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<ChatEvent>(), PubSub.shutdown)
-    const jobs = yield* Queue.unbounded<Job>()
     const runtime = yield* Effect.runtime<never>()
     const scope = yield* Effect.scope
     const sendLock = yield* Effect.makeSemaphore(1)
     const outbox = new Outbox()
-    const seen = new SeenMessages()
-    const dmPartners = new Map<string, string>()
     const authTimeout = Duration.decode(options.authTimeout ?? "30 seconds")
 
     let live: Connection.Connection | undefined
@@ -186,11 +155,12 @@ export const make = (options: ChatClientOptions) =>
     let maxTextChars = 4096
     let run: Run | undefined
 
-    const notePartner = (name: string | null) => {
-      if (name !== null && me !== undefined && name.toLowerCase() !== me.toLowerCase()) {
-        dmPartners.set(name.toLowerCase(), name)
-      }
-    }
+    const inbox = yield* Inbox.make({
+      hub,
+      online,
+      me: () => me,
+      backlog: Math.max(0, Math.min(100, options.backlog ?? 0))
+    })
 
     const msgCommand = (entry: OutboxEntry) =>
       new Msg({
@@ -231,7 +201,7 @@ export const make = (options: ChatClientOptions) =>
           if (key === undefined) return
           const entry = outbox.ack(key, frame)
           if (entry === undefined || me === undefined) return
-          Queue.unsafeOffer(jobs, {
+          inbox.offer({
             _tag: "Own",
             message: {
               type: "MESSAGE",
@@ -253,225 +223,13 @@ export const make = (options: ChatClientOptions) =>
         case "BYE":
         case "TRUNCATED":
           if (holder.conn !== undefined) {
-            Queue.unsafeOffer(jobs, { _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
+            inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
           }
           return
         default:
           return
       }
     }
-
-    // --- the event processor: one fiber, so dedup and the cursor need no locks ---
-
-    const abandoned = new Set<number>()
-
-    const publishMessage = (message: Message) =>
-      Effect.suspend(() => {
-        if (!seen.deliver(message)) return Effect.void
-        notePartner(message.from === me ? message.to : message.from)
-        return PubSub.publish(hub, message)
-      })
-
-    const historyOn = (conn: Connection.Connection, query: HistoryQuery) =>
-      Effect.flatMap(
-        conn.request(
-          new History({
-            command: "HISTORY",
-            ...(query.with !== undefined ? { with: query.with } : {}),
-            ...(query.before !== undefined ? { before: query.before } : {}),
-            ...(query.after !== undefined ? { after: query.after } : {}),
-            ...(query.limit !== undefined ? { limit: query.limit } : {})
-          }, true)
-        ),
-        (reply): Effect.Effect<HistoryPage, ConnectionLost | RequestRejected> => {
-          if (reply.type === "HISTORY") return Effect.succeed(reply)
-          const error = errorOf(reply)
-          return error !== undefined
-            ? Effect.fail(new RequestRejected({ code: error.code, reason: error.message }))
-            : Effect.fail(unexpected("HISTORY", reply))
-        }
-      )
-
-    // every message of one timeline with resumeAfter < id < before, oldest first
-    const pageGap = (conn: Connection.Connection, withUser: string | undefined, after: number, before: number) =>
-      Effect.gen(function*() {
-        const out: Array<Message> = []
-        let cursor = after
-        while (true) {
-          const page = yield* historyOn(conn, { with: withUser, after: cursor, limit: 100 })
-          for (const m of page.messages) if (m.message_id < before) out.push(m)
-          const last = page.messages.at(-1)
-          if (!page.has_more || last === undefined || last.message_id >= before - 1) return out
-          cursor = last.message_id
-        }
-      })
-
-    const fillGap = (conn: Connection.Connection, resumeAfter: number | undefined, before: number) =>
-      Effect.gen(function*() {
-        // the server sent only the newest messages; fetch the older ones it skipped
-        if (resumeAfter === undefined) return
-        const found = new Map<number, Message>()
-        for (const m of yield* pageGap(conn, undefined, resumeAfter, before)) found.set(m.message_id, m)
-        for (const partner of dmPartners.values()) {
-          const dms = yield* pageGap(conn, partner, resumeAfter, before).pipe(
-            Effect.catchTag("RequestRejected", () => Effect.succeed([] as Array<Message>))
-          )
-          for (const m of dms) found.set(m.message_id, m)
-        }
-        const ordered = Array.from(found.values()).sort((a, b) => a.message_id - b.message_id)
-        for (const m of ordered) yield* publishMessage(m)
-      })
-
-    const baseline = (conn: Connection.Connection) =>
-      Effect.gen(function*() {
-        const backlog = Math.max(0, Math.min(100, options.backlog ?? 0))
-        const page = yield* historyOn(conn, { limit: Math.max(1, backlog) })
-        if (backlog > 0) for (const m of page.messages) yield* publishMessage(m)
-        // the newest public message marks where "now" is; an empty timeline starts at 0
-        seen.advance(page.messages.at(-1)?.message_id ?? 0)
-      })
-
-    const process = (job: Job): Effect.Effect<void> => {
-      switch (job._tag) {
-        case "Own":
-          return seen.acknowledge(job.message.message_id) ? PubSub.publish(hub, job.message) : Effect.void
-        case "Baseline":
-          return baseline(job.conn).pipe(Effect.catchAll(() => Effect.void))
-        case "Frame": {
-          if (abandoned.has(job.session)) return Effect.void
-          const frame = job.frame
-          switch (frame.type) {
-            case "MESSAGE":
-              return publishMessage(frame)
-            case "TRUNCATED":
-              return fillGap(job.conn, job.resumeAfter, frame.before).pipe(
-                // the link died while paging: skip the rest of this session; the next resume replays it
-                Effect.catchAll(() => Effect.sync(() => abandoned.add(job.session)))
-              )
-            case "PRESENCE":
-              return SubscriptionRef.update(online, (names) => {
-                const rest = names.filter((n) => n.toLowerCase() !== frame.user.toLowerCase())
-                return frame.status === "online" ? [...rest, frame.user].sort() : rest
-              }).pipe(Effect.zipRight(PubSub.publish(hub, frame)))
-            default:
-              return PubSub.publish(hub, frame)
-          }
-        }
-      }
-    }
-
-    yield* Queue.take(jobs).pipe(
-      Effect.flatMap(process),
-      Effect.forever,
-      Effect.forkScoped
-    )
-
-    // --- one attempt: dial, log in, stay until the link ends or a stop ---
-
-    const expectReply = (
-      conn: Connection.Connection,
-      command: Connection.Outgoing,
-      what: string
-    ): Effect.Effect<ServerFrame, ConnectionLost> =>
-      conn.request(command).pipe(
-        Effect.timeoutFail({
-          duration: authTimeout,
-          onTimeout: () =>
-            new ConnectionLost({ reason: `no reply to ${what} within ${Duration.format(authTimeout)}` })
-        })
-      )
-
-    const register = (conn: Connection.Connection, password: Redacted.Redacted<string>) =>
-      Effect.gen(function*() {
-        const reply = yield* expectReply(
-          conn,
-          new Register(
-            { command: "REGISTER", username: options.username, password: Redacted.value(password) },
-            true
-          ),
-          "REGISTER"
-        )
-        if (reply.type === "REGISTERED") return "registered" as const
-        const error = errorOf(reply)
-        if (error === undefined) return yield* unexpected("REGISTER", reply)
-        switch (error.code) {
-          case "USERNAME_TAKEN":
-            // maybe ours from an earlier run: CONNECT with the password decides
-            return "taken" as const
-          case "RATE_LIMITED":
-            return yield* new ConnectionLost({
-              reason: `the server is busy (REGISTER rate limited)`,
-              retryAfterMs: error.retry_after_ms
-            })
-          case "INVALID_COMMAND":
-            return yield* new LoginRejected({
-              code: error.code,
-              reason: `cannot register "${options.username}": ${error.message}. ` +
-                `A username is 3..32 of A-Z a-z 0-9 _ -, a password 8..1024 characters.`
-            })
-          default:
-            return yield* new LoginRejected({ code: error.code, reason: `cannot register: ${error.message}` })
-        }
-      })
-
-    const login = (conn: Connection.Connection, resumeAfter: number | undefined, nameTaken: boolean) =>
-      Effect.gen(function*() {
-        const base = {
-          command: "CONNECT" as const,
-          username: options.username,
-          ...(resumeAfter !== undefined ? { resume_after: resumeAfter } : {})
-        }
-        if (token !== undefined) {
-          const reply = yield* expectReply(conn, new Connect({ ...base, token }, true), "CONNECT")
-          if (reply.type === "CONNECTED") return { reply, via: "token" as const }
-          const error = errorOf(reply)
-          if (error === undefined) return yield* unexpected("CONNECT", reply)
-          if (error.code === "RATE_LIMITED") {
-            return yield* new ConnectionLost({
-              reason: "the server is busy (CONNECT rate limited)",
-              retryAfterMs: error.retry_after_ms
-            })
-          }
-          // expired or forgotten (a new database): log in with the password instead
-          token = undefined
-        }
-        if (options.password === undefined) {
-          return yield* new LoginRejected({
-            code: "AUTH_FAILED",
-            reason: "the server no longer accepts this session's token and no password was given: log in again"
-          })
-        }
-        const reply = yield* expectReply(
-          conn,
-          new Connect({ ...base, password: Redacted.value(options.password) }, true),
-          "CONNECT"
-        )
-        if (reply.type === "CONNECTED") return { reply, via: "password" as const }
-        const error = errorOf(reply)
-        if (error === undefined) return yield* unexpected("CONNECT", reply)
-        switch (error.code) {
-          case "AUTH_FAILED":
-            return yield* new LoginRejected({
-              code: error.code,
-              reason: nameTaken
-                ? `the username "${options.username}" is taken by someone else: choose another --user`
-                : `login refused for "${options.username}": wrong username or password ` +
-                  `(new here? add --register to create the account)`
-            })
-          case "RATE_LIMITED":
-            return yield* new ConnectionLost({
-              reason: "the server is busy (CONNECT rate limited)",
-              retryAfterMs: error.retry_after_ms
-            })
-          case "INVALID_COMMAND":
-            return yield* new LoginRejected({
-              code: error.code,
-              reason: `the server refused the login: ${error.message}`
-            })
-          default:
-            return yield* new ConnectionLost({ reason: `CONNECT failed: ${error.code} ${error.message}` })
-        }
-      })
 
     const attempt = (session: number, backoff: Backoff.Backoff<ConnectionLost | LoginRejected>, current: Run) =>
       Effect.scoped(Effect.gen(function*() {
@@ -490,10 +248,17 @@ export const make = (options: ChatClientOptions) =>
             if (options.password === undefined) {
               return yield* new LoginRejected({ code: "AUTH_FAILED", reason: "--register needs a password" })
             }
-            nameTaken = (yield* register(conn, options.password)) === "taken"
+            nameTaken = (yield* Login.register(conn, options.username, options.password, authTimeout)) === "taken"
           }
-          resumeAfter = seen.cursor
-          const { reply: connected, via } = yield* login(conn, resumeAfter, nameTaken)
+          resumeAfter = inbox.cursor()
+          const { reply: connected, via } = yield* Login.login(conn, {
+            username: options.username,
+            password: options.password,
+            token,
+            resumeAfter,
+            nameTaken,
+            timeout: authTimeout
+          })
           return { _tag: "LoggedIn", conn, connected, via } as const
         })
 
@@ -519,7 +284,7 @@ export const make = (options: ChatClientOptions) =>
           for (const entry of outbox.pending()) conn.write(msgCommand(entry))
           live = conn
         }))
-        if (resumeAfter === undefined) Queue.unsafeOffer(jobs, { _tag: "Baseline", session, conn })
+        if (resumeAfter === undefined) inbox.offer({ _tag: "Baseline", conn })
         Deferred.unsafeDone(current.firstLogin, Exit.succeed(connected))
 
         const end = yield* Effect.raceFirst(
@@ -649,18 +414,12 @@ export const make = (options: ChatClientOptions) =>
     const request = <A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
       Effect.gen(function*() {
         const conn = yield* liveConnection
-        const reply = yield* conn.request(command)
-        const value = accept(reply)
-        if (value !== undefined) return value
-        const error = errorOf(reply)
-        return yield* error !== undefined
-          ? Effect.fail(new RequestRejected({ code: error.code, reason: error.message }))
-          : Effect.fail(unexpected(what, reply))
+        return yield* Reply.expect(what, yield* conn.request(command), accept)
       })
 
     const history = Effect.fn("ChatClient.history")(function*(query: HistoryQuery = {}) {
       const conn = yield* liveConnection
-      return yield* historyOn(conn, query)
+      return yield* Reply.history(conn, query)
     })
 
     const users = request("USERS", new Users({ command: "USERS" }, true), (f) => f.type === "USERS" ? f.online : undefined)
@@ -670,6 +429,9 @@ export const make = (options: ChatClientOptions) =>
       yield* request("READ", new Read({ command: "READ", message_id: messageId }, true), (f) =>
         f.type === "OK" ? true : undefined)
     })
+
+    // leaving the scope says goodbye first (finalizers run last-added first)
+    yield* Effect.addFinalizer(() => disconnect)
 
     return ChatClient.of({
       options,
@@ -693,8 +455,7 @@ export class ChatClient extends Context.Tag("@parley/client/ChatClient")<ChatCli
   /** Builds a client in the current scope. */
   static readonly make = make
   /** A layer with one client; it says goodbye to the server when the layer is released. */
-  static readonly layer = (options: ChatClientOptions): Layer.Layer<ChatClient> =>
-    Layer.scoped(ChatClient, Effect.tap(make(options), (client) => Effect.addFinalizer(() => client.disconnect)))
+  static readonly layer = (options: ChatClientOptions): Layer.Layer<ChatClient> => Layer.scoped(ChatClient, make(options))
   /** The same, with the options read from `Config`. */
   static readonly layerConfig = (config: Config.Config<ChatClientOptions>) =>
     Layer.unwrapEffect(Effect.map(config, ChatClient.layer))
