@@ -4,25 +4,33 @@ import { Effect, Fiber, Queue } from "effect"
 import { startServer } from "./ServerProcess.ts"
 import { clientOf } from "./Support.ts"
 
-// the server replays at most 1000 messages after CONNECT, then says TRUNCATED
-const MISSED = 1150
+// the server replays at most --replay-cap messages after CONNECT, then says TRUNCATED
+const CAP = 50
+const MISSED = 180
 
 describe("ChatClient resume", () => {
-  it.scopedLive(`after missing ${MISSED} messages (more than the replay cap) it shows each once, in order`, () =>
+  it.scopedLive(`after missing ${MISSED} public and direct messages (over the replay cap of ${CAP}) it shows each once, in order`, () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* startServer(["--replay-cap", String(CAP)])
       const alice = yield* clientOf(server, "alice")
       const bob = yield* clientOf(server, "bob")
       yield* alice.connect
       yield* bob.connect
       const bobEvents = yield* bob.subscribe
-      const before = yield* alice.send("before the gap")
+      // bob has a DM conversation with alice, so he knows whose DMs to page
+      const before = yield* alice.send("before the gap", "bob")
       const seenBefore = yield* Queue.take(bobEvents)
       assert.strictEqual(seenBefore.type === "MESSAGE" && seenBefore.message_id, before.message_id)
 
       yield* bob.disconnect
+      const expected: Array<string> = []
       const waits: Array<Effect.Effect<unknown, unknown>> = []
-      for (let i = 1; i <= MISSED; i++) waits.push(yield* alice.enqueue(`missed ${i}`))
+      for (let i = 1; i <= MISSED; i++) {
+        const dm = i % 3 === 0
+        const text = `${dm ? "dm" : "public"} ${i}`
+        expected.push(text)
+        waits.push(yield* alice.enqueue(text, dm ? "bob" : undefined))
+      }
       yield* Effect.all(waits, { concurrency: "unbounded" })
 
       const shown: Array<Message> = []
@@ -37,7 +45,7 @@ describe("ChatClient resume", () => {
       yield* Effect.sleep("300 millis")
       const extra = [...yield* Queue.takeAll(bobEvents)].filter((e) => e.type === "MESSAGE")
       assert.deepStrictEqual(extra, [])
-      assert.deepStrictEqual(shown.map((m) => m.text), Array.from({ length: MISSED }, (_, i) => `missed ${i + 1}`))
+      assert.deepStrictEqual(shown.map((m) => m.text), expected)
       const ids = shown.map((m) => m.message_id)
       assert.deepStrictEqual(ids, [...ids].sort((a, b) => a - b))
     }), { timeout: 90_000 })
