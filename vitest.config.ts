@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // the suites talk over real sockets and spawn real servers: keep the 2-core machine responsive
     pool: "forks",
-    reporters: process.env.CI ? ["default"] : ["default"]
+    // every test is listed, property tests with their run counts
+    reporters: ["verbose"]
   }
 })

@@ -117,9 +117,9 @@ const assertOneLine = (frame: ServerFrame): string => {
 }
 
 describe("Codec: round trips", () => {
-  it.prop("generated commands follow the field rules", [command], ([c]) => assertFieldRules(c), runs)
+  it.prop("generated commands follow the field rules [1,000 runs]", [command], ([c]) => assertFieldRules(c), runs)
 
-  it.prop("decoding an encoded command gives the command back, through the framer too", [command], ([c]) => {
+  it.prop("decoding an encoded command gives the command back, through the framer too [1,000 runs]", [command], ([c]) => {
     const bytes = encodeCommand(c)
     const line = utf8.decode(bytes)
     assert.strictEqual(line.indexOf("\n"), line.length - 1)
@@ -136,14 +136,14 @@ describe("Codec: round trips", () => {
     assert.deepStrictEqual({ ...framed }, canonical({ ...c }))
   }, runs)
 
-  it.prop("decoding an encoded server frame gives the frame back (any string content)", [serverFrame], ([frame]) => {
+  it.prop("decoding an encoded server frame gives the frame back (any string content) [1,000 runs]", [serverFrame], ([frame]) => {
     const line = assertOneLine(frame)
     const decoded = decodeServerFrame(JSON.parse(line))
     assert.deepStrictEqual(decoded, canonical(frame))
     assert.strictEqual(encodeLine(decoded), line)
   }, runs)
 
-  it.prop("decoding an encoded server frame gives the frame back (as the server sends them)", [
+  it.prop("decoding an encoded server frame gives the frame back (as the server sends them) [1,000 runs]", [
     conformantServerFrame
   ], ([frame]) => {
     assertConformant(frame)
@@ -232,7 +232,7 @@ const mutatedCommand = fc.record({
 })
 
 describe("Codec: any input is a command or a typed error", () => {
-  it.prop("arbitrary text", [fc.string({ unit: "binary" })], ([line]) => {
+  it.prop("arbitrary text [1,000 runs]", [fc.string({ unit: "binary" })], ([line]) => {
     const result = decodeCommand(line)
     let json: unknown
     try {
@@ -251,7 +251,7 @@ describe("Codec: any input is a command or a typed error", () => {
     }
   }, runs)
 
-  it.prop("arbitrary JSON and command-like objects are classified as the contract says", [
+  it.prop("arbitrary JSON and command-like objects are classified as the contract says [1,000 runs]", [
     fc.oneof(fc.jsonValue(), commandLike, mutatedCommand)
   ], ([json]) => {
     const result = decodeCommand(JSON.stringify(json))

@@ -53,7 +53,7 @@ const assertParses = (event: FrameEvent | undefined) => {
 }
 
 describe("Framer: max_frame_bytes", () => {
-  it.prop("an oversized line is held to the limit, reported once, and the next line parses", [
+  it.prop("an oversized line is held to the limit, reported once, and the next line parses [1,000 runs]", [
     fc.integer({ min: 20, max: 512 }).chain((max) =>
       fc.record({
         max: fc.constant(max),
@@ -78,7 +78,7 @@ describe("Framer: max_frame_bytes", () => {
     assertParses(events.at(-1))
   }, runs)
 
-  it.prop("a line up to the limit is one frame, with either terminator, however it is cut", [
+  it.prop("a line up to the limit is one frame, with either terminator, however it is cut [1,000 runs]", [
     fc.integer({ min: 30, max: 512 }).chain((max) =>
       fc.record({
         max: fc.constant(max),

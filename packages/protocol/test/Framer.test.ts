@@ -30,7 +30,7 @@ const feedAll = (framer: Framer, chunks: ReadonlyArray<Uint8Array>): Array<Frame
 }
 
 describe("Framer: chunking", () => {
-  it.prop("any chunking yields the events of the whole stream, which follow the framing rules", [
+  it.prop("any chunking yields the events of the whole stream, which follow the framing rules [1,000 runs]", [
     limitedStream,
     cutting
   ], ([{ bytes, max }, how]) => {
@@ -134,7 +134,7 @@ describe("Framer: arbitrary bytes", () => {
     }
   }
 
-  it.prop("never throw: every chunk gives frame events, every event a command or a typed error", [
+  it.prop("never throw: every chunk gives frame events, every event a command or a typed error [1,000 runs]", [
     fc.array(noisyBytes, { maxLength: 8 }),
     fc.integer({ min: 1, max: 128 })
   ], ([chunks, max]) => {

@@ -20,8 +20,7 @@ describe("TokenBucket", () => {
     assert.strictEqual(taken, 3)
   })
 
-  it.prop(
-    "admits at most burst + rate * elapsed, and never refuses when a token is due",
+  it.prop("admits at most burst + rate * elapsed, and never refuses when a token is due [1,000 runs]",
     [
       FastCheck.integer({ min: 1, max: 200 }),
       FastCheck.integer({ min: 1, max: 50 }),
