@@ -11,35 +11,63 @@ import { resolvePassword } from "./Credentials.ts"
 import { runListen } from "./Listen.ts"
 import { runSend } from "./Send.ts"
 
+const describe = {
+  host: "Server address (env PARLEY_HOST; default 127.0.0.1).",
+  port: "Server TCP port (env PARLEY_PORT; default 5555).",
+  user: "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it.",
+  register: "Create the account first (logging in is fine if it is already yours). Without it the account must exist.",
+  passwordFile:
+    "Read the password from the first line of this file. Otherwise PARLEY_PASSWORD is used, or it is asked on the terminal without echo."
+}
+
 const host = Options.text("host").pipe(
-  Options.withDescription("Server address (env PARLEY_HOST; default 127.0.0.1)."),
+  Options.withDescription(describe.host),
   Options.withFallbackConfig(Config.string("PARLEY_HOST").pipe(Config.withDefault("127.0.0.1")))
 )
 const port = Options.integer("port").pipe(
-  Options.withDescription("Server TCP port (env PARLEY_PORT; default 5555)."),
+  Options.withDescription(describe.port),
   Options.withFallbackConfig(Config.integer("PARLEY_PORT").pipe(Config.withDefault(5555)))
 )
 const user = Options.text("user").pipe(
   Options.withAlias("u"),
-  Options.withDescription(
-    "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it."
-  ),
+  Options.withDescription(describe.user),
   Options.withFallbackConfig(Config.string("PARLEY_USER")),
   Options.optional
 )
 const register = Options.boolean("register").pipe(
-  Options.withDescription(
-    "Create the account first (logging in is fine if it is already yours). Without it the account must exist."
-  )
+  Options.withDescription(describe.register)
 )
 const passwordFile = Options.text("password-file").pipe(
-  Options.withDescription(
-    "Read the password from the first line of this file. Otherwise PARLEY_PASSWORD is used, or it is asked on the terminal without echo."
-  ),
+  Options.withDescription(describe.passwordFile),
   Options.optional
 )
 
 const connection = { host, port, user, register, passwordFile }
+
+// the same options after a subcommand (`parley send --user alice hi`), winning over those before it
+const overrides = {
+  host: Options.text("host").pipe(Options.withDescription(describe.host), Options.optional),
+  port: Options.integer("port").pipe(Options.withDescription(describe.port), Options.optional),
+  user: Options.text("user").pipe(Options.withAlias("u"), Options.withDescription(describe.user), Options.optional),
+  register: Options.boolean("register").pipe(Options.withDescription(describe.register)),
+  passwordFile: Options.text("password-file").pipe(Options.withDescription(describe.passwordFile), Options.optional)
+}
+
+type Overrides = {
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+  readonly user: Option.Option<string>
+  readonly register: boolean
+  readonly passwordFile: Option.Option<string>
+}
+
+const merge = (parent: ConnectionConfig, sub: Overrides): ConnectionConfig => ({
+  host: Option.getOrElse(sub.host, () => parent.host),
+  port: Option.getOrElse(sub.port, () => parent.port),
+  user: Option.orElse(sub.user, () => parent.user),
+  register: parent.register || sub.register,
+  passwordFile: Option.orElse(sub.passwordFile, () => parent.passwordFile)
+})
 
 type ConnectionConfig = {
   readonly host: string
@@ -89,7 +117,7 @@ export const parley = Command.make("parley", connection, (config) =>
     Command.withDescription(
       "Chat on a Parley server. Type to talk to everyone, /msg <user> <text> for a direct message, /help for more. " +
         "It reconnects by itself; nothing you send is lost or doubled. " +
-        "Connection options go before a subcommand: parley --user alice send hello"
+        "Subcommands take the same connection options: parley send --user alice hello"
     )
   )
 
@@ -103,10 +131,9 @@ const text = Args.text({ name: "text" }).pipe(
 )
 
 /** `parley send [--to user] [text]` */
-export const send = Command.make("send", { to, text }, (args) =>
+export const send = Command.make("send", { to, text, ...overrides }, (args) =>
   Effect.gen(function*() {
-    const config = yield* parley
-    const creds = yield* credentials(config, false)
+    const creds = yield* credentials(merge(yield* parley, args), false)
     yield* runSend({
       ...creds,
       to: Option.getOrUndefined(args.to),
@@ -124,10 +151,9 @@ const json = Options.boolean("json").pipe(
 )
 
 /** `parley listen [--json]` */
-export const listen = Command.make("listen", { json }, (args) =>
+export const listen = Command.make("listen", { json, ...overrides }, (args) =>
   Effect.gen(function*() {
-    const config = yield* parley
-    const creds = yield* credentials(config, false)
+    const creds = yield* credentials(merge(yield* parley, args), false)
     yield* runListen({ ...creds, json: args.json })
   })).pipe(
     Command.withDescription(

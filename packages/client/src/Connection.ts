@@ -276,7 +276,7 @@ export const open = (
           return terminate(`no reply to PING from ${address} within ${Duration.format(timeout)}: the link is dead`)
         }
       }
-    }).pipe(Effect.interruptible, Effect.forkScoped)
+    }).pipe(Effect.forkScoped)
 
     const goodbye = request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
       Effect.zipRight(Deferred.await(closed)),
