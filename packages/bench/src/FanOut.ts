@@ -78,6 +78,25 @@ export interface FanOutRun {
   readonly knee: number | undefined
   readonly kneeStep: StepRecord | undefined
   readonly steps: ReadonlyArray<StepRecord>
+  /** Deliveries per server CPU-second over every step that lost nothing. */
+  readonly deliveriesPerCpuSec: number
+}
+
+/**
+ * Deliveries per server CPU-second over every step that lost nothing: a
+ * step's own CPU reading (10 ms ticks) is coarse at low rates, and its
+ * p99 verdict is hostage to the machine's other load; the sum over all
+ * lossless steps is neither.
+ */
+export const efficiency = (steps: ReadonlyArray<Pick<StepRecord, "lost" | "delivered" | "serverCpuSec">>): number => {
+  let delivered = 0
+  let cpu = 0
+  for (const s of steps) {
+    if (s.lost > 0 || !Number.isFinite(s.serverCpuSec)) continue
+    delivered += s.delivered
+    cpu += s.serverCpuSec
+  }
+  return cpu > 0 ? delivered / cpu : NaN
 }
 
 export interface LatencyRun extends LatencyRecord {
@@ -237,7 +256,7 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
         history.push({ rate: record.rate, pass: record.pass })
       }
       const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
-      return { server: labelOf(target), knee, kneeStep, steps } satisfies FanOutRun
+      return { server: labelOf(target), knee, kneeStep, steps, deliveriesPerCpuSec: efficiency(steps) } satisfies FanOutRun
     })
   )
 
@@ -275,8 +294,9 @@ export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOption
       scenario,
       metric: "deliveries per server CPU-s",
       unit: "/cpu-s",
-      values: valuesOf(runs, (r) => r.kneeStep?.deliveriesPerCpuSec),
-      target: { kind: "ratioAtLeast", value: 1.5 }
+      values: valuesOf(runs, (r) => r.deliveriesPerCpuSec),
+      target: { kind: "ratioAtLeast", value: 1.5 },
+      note: "over every step that lost nothing (server CPU from /proc/<pid>/stat)"
     }
   ]
 }

@@ -4,7 +4,7 @@
  * and a report: a table for people, JSON for machines.
  */
 import { existsSync } from "node:fs"
-import { cpus, totalmem } from "node:os"
+import { cpus, loadavg, totalmem } from "node:os"
 import { Effect } from "effect"
 import { type BenchContext, makeAccounts, type Target } from "./Bench.ts"
 import { type DurableOptions, durableFigures, durableOn, type DurableRun } from "./DurableSend.ts"
@@ -133,7 +133,9 @@ const machine = () => ({
   cpu: cpus()[0]?.model ?? "unknown",
   memoryGiB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
-  platform: `${process.platform} ${process.arch}`
+  platform: `${process.platform} ${process.arch}`,
+  /** 1-minute load average: on a shared machine, how much else was running. */
+  load: Number(loadavg()[0]!.toFixed(2))
 })
 
 /** Starts the servers, runs the scenario, prints the table (or JSON), stops everything. */
@@ -176,6 +178,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
         targets: servers.map((server) => ({ server, credentials: undefined, setup: undefined }))
       }
       const started = new Date()
+      const loadBefore = machine().load
       const result = yield* scenario(ctx)
       progress.done()
       const rows = result.figures.map(toRow)
@@ -186,7 +189,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           bench: name,
           date: started.toISOString(),
           seconds: (Date.now() - started.getTime()) / 1000,
-          machine: machine(),
+          machine: { ...machine(), loadBefore },
           servers: servers.map((s) => ({ name: s.name, endpoint: s.endpoint })),
           figures: rows,
           details: result.details
@@ -197,7 +200,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
         process.stdout.write(
           `parley bench ${name}: ${started.toISOString()}, ${m.cores} cores (${m.cpu}), node ${m.node}, ${
             ((Date.now() - started.getTime()) / 1000).toFixed(0)
-          } s\n\n${renderTable(rows, subject)}\n`
+          } s, load average ${loadBefore} → ${m.load}\n\n${renderTable(rows, subject)}\n`
         )
       }
       return rows
