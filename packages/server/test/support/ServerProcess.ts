@@ -47,8 +47,10 @@ export const tempDb: Effect.Effect<string, never, Scope.Scope> = Effect.map(temp
 const LISTENING = /listening on [^\s:]+:(\d+)/
 
 export interface SpawnOptions {
-  /** The database file; a fresh temporary one by default. */
-  readonly db?: string
+  /** The database file; a fresh temporary one by default; `null` passes no --db at all. */
+  readonly db?: string | null
+  /** Extra environment variables (PARLEY_*). */
+  readonly env?: Readonly<Record<string, string>>
   /** Flags besides --host, --port and --db; `--msg-rate 0` unless given. */
   readonly flags?: ReadonlyArray<string>
   readonly startTimeout?: Duration.DurationInput
@@ -57,7 +59,7 @@ export interface SpawnOptions {
 /** Starts a server process and waits until it listens. */
 export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerProcess, ServerProcessError, Scope.Scope> =>
   Effect.gen(function*() {
-    const db = options.db ?? (yield* tempDb)
+    const db = options.db === null ? options.env?.PARLEY_DB ?? "" : options.db ?? (yield* tempDb)
     const flags = options.flags ?? []
     const args = [
       "--import",
@@ -67,9 +69,8 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       "127.0.0.1",
       "--port",
       "0",
-      "--db",
-      db,
-      ...(flags.includes("--msg-rate") ? [] : ["--msg-rate", "0"]),
+      ...(options.db === null ? [] : ["--db", db]),
+      ...(flags.includes("--msg-rate") || options.env?.PARLEY_MSG_RATE !== undefined ? [] : ["--msg-rate", "0"]),
       ...flags
     ]
     const exit = yield* Deferred.make<Exited>()
@@ -78,7 +79,11 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
 
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child = ChildProcess.spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+        const child = ChildProcess.spawn(process.execPath, args, {
+          cwd: repoRoot,
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, ...options.env }
+        })
         const onOutput = (chunk: Buffer) => {
           output += chunk.toString("utf8")
           const match = LISTENING.exec(output)
@@ -129,4 +134,20 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
         return match === null ? 0 : Number(match[1])
       })
     } satisfies ServerProcess
+  })
+
+/** Runs `bin.ts` with `args` to completion (for --help and bad flags); returns its exit code and output. */
+export const runServerCommand = (args: ReadonlyArray<string>): Effect.Effect<{ readonly code: number | null; readonly output: string }> =>
+  Effect.async((resume) => {
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "packages/server/src/bin.ts", ...args], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.on("exit", (code) => resume(Effect.succeed({ code, output })))
+    return Effect.sync(() => {
+      child.kill("SIGKILL")
+    })
   })
