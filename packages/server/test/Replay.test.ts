@@ -5,7 +5,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { launchServer } from "./support/InProcessServer.ts"
 import { contractTimeout, startServer } from "./support/TestServer.ts"
 import { type Frame, ids, logIn, PASSWORD, register, say, sayAll, signUp, Wire } from "./support/Wire.ts"
 
@@ -105,9 +104,9 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
       assert.deepStrictEqual(yield* bob.sync(), [])
     }))
 
-  it.scopedLive("past the replay cap, TRUNCATED names the oldest message sent and HISTORY pages the rest (in-process, replayCap 5)", () =>
+  it.scopedLive("past the replay cap, TRUNCATED names the oldest message sent and HISTORY pages the rest (--replay-cap 5)", () =>
     Effect.gen(function*() {
-      const server = yield* launchServer({ replayCap: 5 })
+      const server = yield* startServer({ replayCap: 5 })
       const { wire: alice } = yield* signUp(server.port, "alice")
       yield* register(server.port, "bob")
       const acks = yield* sayAll(alice, ["p1", "p2", "p3", "p4", "p5", "p6"])

@@ -26,6 +26,7 @@ export interface TestServerOptions {
   readonly msgRate?: number
   readonly msgBurst?: number
   readonly idleTimeoutSeconds?: number
+  readonly replayCap?: number
 }
 
 export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVER === "process" ? "process" : "inprocess"
@@ -33,7 +34,8 @@ export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVE
 const flags = (options: TestServerOptions): Array<string> => [
   ...(options.msgRate === undefined ? [] : ["--msg-rate", String(options.msgRate)]),
   ...(options.msgBurst === undefined ? [] : ["--msg-burst", String(options.msgBurst)]),
-  ...(options.idleTimeoutSeconds === undefined ? [] : ["--idle-timeout", String(options.idleTimeoutSeconds)])
+  ...(options.idleTimeoutSeconds === undefined ? [] : ["--idle-timeout", String(options.idleTimeoutSeconds)]),
+  ...(options.replayCap === undefined ? [] : ["--replay-cap", String(options.replayCap)])
 ]
 
 /** Starts this test's server (flood control off unless `options` says otherwise). */
