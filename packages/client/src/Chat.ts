@@ -100,7 +100,7 @@ export const runChat = (options: ChatOptions) =>
       screen.status(statusLine(state, { address, user: me, online, unsent }, Date.now()))
     })
 
-    info(`Parley ${address} as ${options.user}. Type a message and press Enter; /help lists the commands.`)
+    info("Parley: type a message and press Enter; /help lists the commands.")
     yield* render
 
     // the state: status line, plus a line for the moments a person should notice
@@ -152,7 +152,8 @@ export const runChat = (options: ChatOptions) =>
         case "RECEIPT":
           return screen.print(formatReceipt(style, event, myDms.get(event.message_id)))
         case "BYE":
-          return info(`the server said goodbye${event.reason !== undefined ? ` (${event.reason})` : ""}`)
+          // the "connection lost" line that follows gives the reason
+          return
       }
     }
     yield* Queue.take(events).pipe(Effect.map(show), Effect.forever, Effect.forkScoped)
