@@ -41,6 +41,8 @@ export interface StepRecord {
   readonly rate: number
   readonly pass: boolean
   readonly reason: string | undefined
+  /** A failure that ends the ramp (loss, or the rate not offered). */
+  readonly hard: boolean
   readonly live: number
   readonly sent: number
   readonly sentRate: number
@@ -160,6 +162,7 @@ const runStep = (
       rate,
       pass: verdict.pass,
       reason: verdict.pass ? undefined : verdict.reason,
+      hard: !verdict.pass && verdict.hard,
       live: r.live,
       sent: r.sent,
       sentRate,
@@ -249,11 +252,11 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
         }
         let record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, 0)
         // a p99 failure with nothing lost may be a hiccup of this shared machine: look again
-        while (!record.pass && record.lost === 0 && record.retried < opts.retries) {
+        while (!record.pass && !record.hard && record.retried < opts.retries) {
           record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, record.retried + 1)
         }
         steps.push(record)
-        history.push({ rate: record.rate, pass: record.pass })
+        history.push({ rate: record.rate, pass: record.pass, hard: record.hard })
       }
       const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
       return { server: labelOf(target), knee, kneeStep, steps, deliveriesPerCpuSec: efficiency(steps) } satisfies FanOutRun
