@@ -34,7 +34,7 @@ interface PendingOp {
 
 const MAX_MESSAGES_PER_BATCH = 2000
 // SQLite allows 32766 bound parameters; 6 per row
-const ROWS_PER_INSERT = 500
+const INSERT_SIZES = [256, 64, 16, 4, 1]
 
 export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/GroupCommit", {
   scoped: Effect.gen(function*() {
@@ -65,10 +65,11 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
         const keyed = new Map<string, number>()
         const withKey = batch.filter((m) => m.clientMsgId !== undefined)
         if (withKey.length > 0) {
+          // one JSON parameter keeps the statement text (and its prepared statement) the same for any batch
           const found = yield* sql<
             { id: number; sender_id: number; receiver_id: number | null; message: string; timestamp: string; client_msg_id: string }
           >`SELECT id, sender_id, receiver_id, message, timestamp, client_msg_id FROM messages
-            WHERE client_msg_id IN ${sql.in(withKey.map((m) => m.clientMsgId!))}`
+            WHERE client_msg_id IN (SELECT value FROM json_each(${JSON.stringify(withKey.map((m) => m.clientMsgId!))}))`
           const existing = new Map<string, StoredRow>()
           for (const row of found) {
             existing.set(`${row.sender_id}\u0000${row.client_msg_id}`, {
@@ -95,8 +96,12 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
           if (m.clientMsgId !== undefined && keyed.get(`${m.senderId}\u0000${m.clientMsgId}`) !== i) return
           fresh.push(i)
         })
-        for (let start = 0; start < fresh.length; start += ROWS_PER_INSERT) {
-          const slice = fresh.slice(start, start + ROWS_PER_INSERT)
+        // rows go in chunks of a few fixed sizes, so a handful of prepared statements serve every batch
+        for (let start = 0; start < fresh.length;) {
+          const left = fresh.length - start
+          const size = INSERT_SIZES.find((n) => n <= left)!
+          const slice = fresh.slice(start, start + size)
+          start += size
           const rows = slice.map((i) => {
             const m = batch[i]!
             return {

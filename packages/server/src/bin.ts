@@ -57,12 +57,20 @@ const replayCap = withEnv(
   defaults.replayCap
 )
 
-// PARLEY_LOG_LEVEL sets the default; @effect/cli's own --log-level flag wins over it
-const envLevel = LogLevel.allLevels.find((l) => l._tag.toLowerCase() === (process.env.PARLEY_LOG_LEVEL ?? "info").toLowerCase())
+// our own flag: @effect/cli's built-in --log-level is only understood before the other options
+const logLevel = withEnv(
+  Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
+    Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info): debug, info, warning or error.")
+  ),
+  Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
+  "info"
+)
+
+const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, tokenTtl, replayCap },
+  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
   (o) => {
     const problem = o.port < 0 || o.port > 65535
       ? "--port must be 0..65535"
@@ -90,7 +98,7 @@ const command = Command.make(
         tokenTtlDays: o.tokenTtl,
         replayCap: o.replayCap
       })
-    )
+    ).pipe(Logger.withMinimumLogLevel(levels[o.logLevel]))
   }
 ).pipe(
   Command.withDescription(
@@ -110,7 +118,6 @@ setInterval(() => {
 }, 1000).unref()
 
 cli(process.argv).pipe(
-  Logger.withMinimumLogLevel(envLevel ?? LogLevel.Info),
   Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
