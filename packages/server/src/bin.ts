@@ -110,12 +110,6 @@ const command = Command.make(
 
 const cli = Command.run(command, { name: "parley-server", version: "0.1.0" })
 
-// A supervisor that dies without passing its signal on (a killed `npx`, a shell
-// without `exec`) would leave the server orphaned: treat that as a SIGTERM.
-const parent = process.ppid
-setInterval(() => {
-  if (process.ppid !== parent) process.kill(process.pid, "SIGTERM")
-}, 1000).unref()
 
 cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
