@@ -160,7 +160,20 @@ describe.concurrent("operations", () => {
               }
             })
           }
-          for (const [w, name] of names.entries()) writers[w]!.wire.writeNoWait(burst(name))
+          // each writer keeps a window of 25 messages in flight until the server dies, so the kill
+          // always lands with messages sent and not yet acknowledged
+          const window = 25
+          yield* Effect.forEach(names, (name, w) =>
+            Effect.gen(function*() {
+              const wire = writers[w]!.wire
+              for (let from = 0; from < perWriter; from += window) {
+                yield* wire.write(
+                  Array.from({ length: window }, (_, k) =>
+                    JSON.stringify({ command: "MSG", text: text(name, from + k), client_msg_id: `${name}-${from + k}` }) + "\n").join("")
+                )
+                for (let k = 0; k < window; k++) yield* wire.reply("ACK", Duration.seconds(20))
+              }
+            }).pipe(Effect.either), { concurrency: "unbounded", discard: true })
           const exit = yield* first.exited.pipe(Effect.timeout(Duration.seconds(30)))
           assert.strictEqual(exit.signal, "SIGKILL")
           for (const { wire } of writers) {
