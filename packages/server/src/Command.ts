@@ -6,6 +6,9 @@
  */
 import {
   AlreadyAuthenticated,
+  codePointLength,
+  InvalidCommand,
+  MAX_TEXT_CHARS,
   type Command,
   type CommandName,
   type Connect,
@@ -181,6 +184,10 @@ export const makeCommands = Effect.gen(function*() {
   const msg = (command: Msg, conn: Connection) =>
     Effect.gen(function*() {
       const me = conn.auth!
+      // the schema enforces the protocol's 4096; an embedder may announce (and enforce) less
+      if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
+        return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
+      }
       const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(command.to)
       yield* conn.throttle
       conn.ackPending()
