@@ -17,7 +17,7 @@ import {
 } from "./Bench.ts"
 import { nowUs } from "./Client.ts"
 import { type GeneratorProcess, runJob } from "./GeneratorPool.ts"
-import { judgeStep, type KneeConfig, nextStep, type StepOutcome } from "./KneeSearch.ts"
+import { judgeStep, type KneeConfig, nextStep, rampEnd, type StepOutcome } from "./KneeSearch.ts"
 import type { Figure } from "./Report.ts"
 
 export interface FanOutOptions {
@@ -251,8 +251,10 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
           break
         }
         let record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, 0)
-        // a p99 failure with nothing lost may be a hiccup of this shared machine: look again
-        while (!record.pass && !record.hard && record.retried < opts.retries) {
+        // while bisecting, a p99 failure with nothing lost may be a hiccup of this shared machine: look again
+        // (on the ramp it stops nothing, so it is not worth the time)
+        const bisecting = rampEnd(config, history) >= 0
+        while (bisecting && !record.pass && !record.hard && record.retried < opts.retries) {
           record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, record.retried + 1)
         }
         steps.push(record)

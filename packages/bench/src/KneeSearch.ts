@@ -3,8 +3,9 @@
  * latency bound and without loss. The rate doubles (the ramp) while steps
  * lose nothing, so that the server is also seen under real load even when a
  * shared machine's noise fails a step on p99 alone; the ramp ends at the
- * first loss, at two p99 failures in a row, or at the ceiling. Then the
- * bracket [highest pass, lowest failure above it] is bisected a few times.
+ * first hard failure (a loss, or a rate the generator could not offer) or
+ * at the ceiling. Then the bracket [highest pass, lowest failure above it]
+ * is bisected a few times.
  * Pure, so the stepping is unit-tested apart from any socket.
  */
 
@@ -40,7 +41,6 @@ export const rampEnd = (config: KneeConfig, history: ReadonlyArray<StepOutcome>)
   for (let i = 0; i < history.length; i++) {
     const o = history[i]!
     if (!o.pass && o.hard) return i
-    if (!o.pass && i > 0 && !history[i - 1]!.pass) return i
     if (o.rate >= config.maxRate) return i
   }
   return -1

@@ -33,13 +33,15 @@ describe("nextStep", () => {
     assert.deepStrictEqual(nextStep(config, lossy), { _tag: "Step", rate: 150 })
   })
 
-  it("ends the ramp at two p99 failures in a row, then bisects above the highest pass", () => {
-    const history = [
+  it("ramps through p99 failures until a loss, then bisects above the highest pass", () => {
+    const soft = [
       { rate: 100, pass: true },
       { rate: 200, pass: true },
       { rate: 400, pass: false, hard: false },
       { rate: 800, pass: false, hard: false }
     ]
+    assert.deepStrictEqual(nextStep(config, soft), { _tag: "Step", rate: 1600 })
+    const history = [...soft, { rate: 1600, pass: false, hard: true }]
     assert.deepStrictEqual(nextStep(config, history), { _tag: "Step", rate: 300 })
     assert.deepStrictEqual(nextStep(config, [...history, { rate: 300, pass: false }]), { _tag: "Step", rate: 250 })
     assert.deepStrictEqual(nextStep(config, [...history, { rate: 300, pass: true }]), { _tag: "Step", rate: 350 })
@@ -56,8 +58,8 @@ describe("nextStep", () => {
   })
 
   it("stops after the refinement steps with the highest passing rate", () => {
-    const { knee, history } = search(config, server(330))
-    // ramp 100 200 400 800 (two p99 failures), then 300 350 325
+    const { knee, history } = search(config, server(330, 700))
+    // ramp 100 200 400 (p99) 800 (loss), then 300 350 325
     assert.deepStrictEqual(history.map((h) => h.rate), [100, 200, 400, 800, 300, 350, 325])
     assert.strictEqual(knee, 325)
   })
