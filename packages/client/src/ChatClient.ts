@@ -176,14 +176,16 @@ export const make = (options: ChatClientOptions) =>
     const onMsgError = (frame: Extract<ServerFrame, { type: "ERROR" }>, clientMsgId: string) => {
       switch (frame.code) {
         case "RATE_LIMITED":
-          Runtime.runFork(runtime)(
+          // the server asks us to wait: send this one again then (if still pending and connected)
+          Runtime.runFork(runtime)(Effect.forkIn(
             Effect.sleep(Duration.millis(frame.retry_after_ms ?? 1000)).pipe(
               Effect.zipRight(sendLock.withPermits(1)(Effect.sync(() => {
                 const entry = outbox.pending().find((e) => e.clientMsgId === clientMsgId)
                 if (entry !== undefined && live !== undefined) live.write(msgCommand(entry))
               })))
-            )
-          )
+            ),
+            scope
+          ))
           return
         case "NOT_AUTHENTICATED":
           // sent on a link that is going away: the outbox sends it again after the next login

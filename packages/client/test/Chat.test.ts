@@ -98,4 +98,15 @@ describe("ChatClient against the real server", () => {
       const error = yield* Effect.flip(other.connect)
       assert.match(error.message, /taken by someone else/)
     }))
+
+  it.scopedLive("a token the server does not know falls back to the password on the same link", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      yield* (yield* clientOf(server, "erin")).connect
+      const client = yield* clientOf(server, "erin", { register: false, token: "not-a-token-the-server-issued" })
+      yield* client.connect
+      const state = yield* client.state.get
+      assert.strictEqual(state._tag, "Connected")
+      if (state._tag === "Connected") assert.strictEqual(state.via, "password")
+    }))
 })
