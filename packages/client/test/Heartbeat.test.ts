@@ -23,7 +23,8 @@ describe("ChatClient heartbeat", () => {
       const started = Date.now()
       const lost = yield* waitState(alice, "Reconnecting", "5 seconds")
       assert.match(lost.error, /PING/)
-      assert.isBelow(Date.now() - started, 2000)
+      // seconds, not the minutes TCP itself would take
+      assert.isBelow(Date.now() - started, 4000)
 
       yield* server.signal("SIGCONT")
       const back = yield* waitState(alice, "Connected", "20 seconds")
