@@ -5,7 +5,7 @@
  * so one process can hold thousands of these and still measure.
  */
 import * as net from "node:net"
-import { encodeCommand, Framer, type FrameEvent } from "@parley/protocol"
+import { encodeCommand, type FrameEvent, Framer, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */
 export const nowUs = (): number => {
@@ -62,7 +62,7 @@ export class Client {
   ready = false
   bye: string | undefined
   token: string | undefined
-  private framer = new Framer()
+  private framer = new Framer(MAX_SERVER_FRAME_BYTES)
   private nextId = 1
   private readonly waiting = new Map<number, (frame: Frame) => void>()
   private onHello: ((frame: Frame) => void) | undefined
@@ -81,7 +81,7 @@ export class Client {
       const socket = net.connect({ host: endpoint.host, port: endpoint.port })
       socket.setNoDelay(true)
       this.socket = socket
-      this.framer = new Framer()
+      this.framer = new Framer(MAX_SERVER_FRAME_BYTES)
       this.ready = false
       this.bye = undefined
       const timer = setTimeout(() => {

@@ -6,20 +6,7 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Socket from "@effect/platform/Socket"
-import {
-  type Command,
-  Disconnect,
-  type FrameEvent,
-  Framer,
-  type Hello,
-  MAX_FRAME_BYTES,
-  MAX_TEXT_CHARS,
-  PROTOCOL_VERSION,
-  Ping,
-  type RequestId,
-  ServerFrame,
-  encodeCommand
-} from "@parley/protocol"
+import { type Command, Disconnect, encodeCommand, type FrameEvent, Framer, type Hello, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, MAX_TEXT_CHARS, Ping, PROTOCOL_VERSION, type RequestId, ServerFrame } from "@parley/protocol"
 import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
 
@@ -193,7 +180,7 @@ export const open = (
       )
     }
 
-    const framer = new Framer()
+    const framer = new Framer(MAX_SERVER_FRAME_BYTES)
     const onEvent = (event: FrameEvent) => {
       received++
       // an oversized or non-UTF-8 line from the server is not ours to fix: skip it

@@ -7,6 +7,12 @@ import { Schema } from "effect"
 
 export const MAX_TEXT_CHARS = 4096
 export const MAX_FRAME_BYTES = 65536
+/**
+ * The longest line a client should accept from a server: `max_frame_bytes`
+ * bounds what clients send, but a HISTORY page of 100 messages of 4096
+ * characters (each up to 6 bytes as JSON escapes) is larger.
+ */
+export const MAX_SERVER_FRAME_BYTES = 8 * 1024 * 1024
 export const DEFAULT_HISTORY_LIMIT = 50
 export const PROTOCOL_VERSION = 1
 
