@@ -307,11 +307,18 @@ export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOption
 }
 
 /** The figures of latency runs on every server (all at the same rate). */
-export const latencyFigures = (runs: ReadonlyArray<LatencyRun>, opts: FanOutOptions, how: string): Array<Figure> => {
+export const latencyFigures = (
+  runs: ReadonlyArray<LatencyRun>,
+  opts: FanOutOptions,
+  how: string,
+  knees: ReadonlyArray<FanOutRun> = []
+): Array<Figure> => {
   const scenario = `latency R=${opts.receivers} S=${opts.senders}`
   const lost = runs.filter((r) => r.lost > 0).map((r) => `${r.server} lost ${r.lost}`)
   const stalls = runs.map((r) => `${r.server} ${r.generatorStallMs.toFixed(0)} ms`).join(", ")
   const rate = runs[0]?.rate
+  const over = knees.filter((k) => rate !== undefined && k.knee !== undefined && rate > k.knee)
+    .map((k) => `above ${k.server}'s own knee (${k.knee} msg/s)`)
   return [
     {
       scenario,
@@ -320,7 +327,7 @@ export const latencyFigures = (runs: ReadonlyArray<LatencyRun>, opts: FanOutOpti
       values: valuesOf(runs, (r) => r.p50Ms),
       note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s; longest generator stall: ${stalls}${
         lost.length > 0 ? `; ${lost.join(", ")}` : ""
-      }`
+      }${over.length > 0 ? `; ${over.join(", ")}` : ""}`
     },
     { scenario, metric: "p99", unit: "ms", values: valuesOf(runs, (r) => r.p99Ms), target: { kind: "atMost", value: 10 } },
     { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) }

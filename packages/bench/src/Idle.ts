@@ -8,7 +8,15 @@
  * server's start-up line until the last one is authenticated again.
  */
 import { Effect } from "effect"
-import { type BenchContext, ensureCredentials, labelOf, serverRss, type Target, withGenerators } from "./Bench.ts"
+import {
+  type BenchContext,
+  ensureCredentials,
+  labelOf,
+  serverCpu,
+  serverRss,
+  type Target,
+  withGenerators
+} from "./Bench.ts"
 import { nowUs, sleep } from "./Client.ts"
 import { GeneratorError, runJob } from "./GeneratorPool.ts"
 import type { Figure } from "./Report.ts"
@@ -30,6 +38,8 @@ export interface IdleRun {
   readonly opened: number
   readonly failed: number
   readonly connectPerSec: number
+  /** Server CPU per token login while they were opened, ms. */
+  readonly cpuMsPerLogin: number
   readonly rssBefore: number
   readonly rssAfter: number
   readonly rssPerConnection: number
@@ -95,6 +105,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
       yield* runJob(generators[0]!, { _tag: "CloseAll" })
       const rssBefore = yield* settledRss(target, 1000)
       ctx.progress.update(`${label} idle: opening ${opts.connections} authenticated connections`)
+      const cpu0 = serverCpu(target)
       const counts = split(opts.connections, generators.length)
       const opens = yield* Effect.all(
         generators.map((g, i) =>
@@ -109,6 +120,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         ),
         { concurrency: "unbounded" }
       )
+      const cpuMsPerLogin = ((serverCpu(target) - cpu0) * 1000) / Math.max(1, opens.reduce((n, o) => n + o.opened, 0))
       const opened = opens.reduce((n, o) => n + o.opened, 0)
       const failed = opens.reduce((n, o) => n + o.failed, 0)
       const span = (Math.max(...opens.map((o) => o.endUs)) - Math.min(...opens.map((o) => o.startUs))) / 1e6
@@ -155,6 +167,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         opened,
         failed,
         connectPerSec: opened / span,
+        cpuMsPerLogin,
         rssBefore,
         rssAfter,
         rssPerConnection: (rssAfter - rssBefore) / Math.max(1, opened),
@@ -180,7 +193,8 @@ export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Ar
       target: { kind: "atMost", value: 8 },
       note: [short, ...failed].filter(Boolean).join("; ") || undefined
     },
-    { scenario, metric: "connect+login rate", unit: "/s", values: valuesOf(runs, (r) => r.connectPerSec) }
+    { scenario, metric: "connect+login rate", unit: "/s", values: valuesOf(runs, (r) => r.connectPerSec) },
+    { scenario, metric: "server CPU per token login", unit: "ms", values: valuesOf(runs, (r) => r.cpuMsPerLogin) }
   ]
   if (opts.reconnect) {
     const storm = `reconnect N=${opts.connections}`

@@ -78,7 +78,10 @@ export const latencyScenario = (opts: FanOutOptions, rate: number | undefined, k
     }
     const rateUsed = fixed
     const runs: ReadonlyArray<LatencyRun> = yield* onEach(ctx, (t) => latencyOn(ctx, t, opts, rateUsed))
-    return { figures: latencyFigures(runs, opts, how), details: { [`latency R=${opts.receivers}`]: runs, search } }
+    return {
+      figures: latencyFigures(runs, opts, how, [...(knees ?? []), ...search]),
+      details: { [`latency R=${opts.receivers}`]: runs, search }
+    }
   })
 
 export const idleScenario = (opts: IdleOptions): Scenario => (ctx) =>
