@@ -52,6 +52,16 @@ export class Framer {
     }
   }
 
+  /** Feeds one chunk, appending its events to `out` in order. */
+  pushInto(chunk: Uint8Array, out: Array<FrameEvent>): void {
+    this.into = out
+    this.push(chunk, this.intoEmit ??= (e) => this.into!.push(e))
+    this.into = undefined
+  }
+
+  private into: Array<FrameEvent> | undefined = undefined
+  private intoEmit: ((event: FrameEvent) => void) | undefined = undefined
+
   /** Feeds one chunk and returns its events. */
   feed(chunk: Uint8Array): Array<FrameEvent> {
     const out: Array<FrameEvent> = []

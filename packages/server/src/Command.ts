@@ -189,7 +189,7 @@ export const makeCommands = Effect.gen(function*() {
         return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
       }
       const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(command.to)
-      yield* conn.throttle
+      yield* conn.throttle()
       conn.ackPending()
       commit.submit({
         senderId: me.userId,

@@ -28,6 +28,21 @@ const INBOX_LOW_WATER = 16
 export const SERVER_NAME = "parley 0.1.0"
 
 const noFrames: Array<FrameEvent> = []
+// shared and never pushed to: replaced by a fresh array on first use
+const noWaiters: Array<() => void> = []
+
+const connectionKey = Symbol("@parley/server/Connection")
+type SocketOf = Net.Socket & { [connectionKey]?: Connection }
+
+function onData(this: SocketOf, chunk: Buffer): void {
+  this[connectionKey]?.received(chunk)
+}
+function onEnd(this: SocketOf): void {
+  this[connectionKey]?.end()
+}
+function onError(): void {
+  // 'close' follows and ends the connection
+}
 
 /** How long a dropped slow consumer gets to read what was already written (and the BYE). */
 const SLOW_CONSUMER_GRACE_MS = 30_000
@@ -57,7 +72,7 @@ export class Connection implements Peer {
   readonly framer: Framer
   private readonly bucket: TokenBucket | undefined
   private pendingAcks = 0
-  private ackWaiters: Array<() => void> = []
+  private ackWaiters: Array<() => void> = noWaiters
   private paused = false
   private inbox: Array<FrameEvent> = []
   private peerGone = false
@@ -65,8 +80,12 @@ export class Connection implements Peer {
   working = false
   /** Recording the end of the connection (session, presence, log) has begun. */
   cleanedUp = false
-  /** Done once the end of the connection is recorded. */
-  readonly ended: Deferred.Deferred<void> = Deferred.unsafeMake(FiberId.none)
+  /** Done once the end of the connection is recorded (made when someone waits for it). */
+  private endedDeferred: Deferred.Deferred<void> | undefined = undefined
+
+  get ended(): Deferred.Deferred<void> {
+    return (this.endedDeferred ??= Deferred.unsafeMake(FiberId.none))
+  }
 
   constructor(
     readonly connectionId: number,
@@ -109,44 +128,45 @@ export class Connection implements Peer {
     })
   }
 
-  private readonly emit = (event: FrameEvent): void => {
-    this.inbox.push(event)
-  }
-
   /**
    * Wires the socket to the framer and the inbox (synchronously, so order is
-   * kept). `wake` is called when there are frames to handle or the
-   * connection has ended; it starts a worker fiber if none is running.
+   * kept). `wake(conn)` is called when there are frames to handle or the
+   * connection has ended; it starts a worker fiber if none is running. The
+   * listeners are shared functions, not closures: an idle connection should
+   * cost as little as the socket itself.
    */
-  attach(wake: () => void): void {
+  attach(wake: (conn: Connection) => void): void {
     this.wake = wake
-    this.socket.on("data", (chunk: Buffer) => {
-      if (this.closing !== undefined) return
-      const before = this.inbox.length
-      this.framer.push(chunk, this.emit)
-      if (this.inbox.length === before) return
-      this.lastFrameAt = Date.now()
-      if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
-        this.paused = true
-        this.socket.pause()
-      }
-      wake()
-    })
-    const end = () => this.end()
-    this.socket.on("end", end)
-    this.socket.on("close", end)
-    this.socket.on("error", () => {
-      // 'close' follows
-    })
+    const socket = this.socket as SocketOf
+    socket[connectionKey] = this
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("close", onEnd)
+    socket.on("error", onError)
   }
 
-  private wake: () => void = () => {}
+  /** Frames a chunk from the socket into the inbox. */
+  received(chunk: Buffer): void {
+    if (this.closing !== undefined) return
+    const inbox = this.inbox
+    const before = inbox.length
+    this.framer.pushInto(chunk, inbox)
+    if (inbox.length === before) return
+    this.lastFrameAt = Date.now()
+    if (!this.paused && inbox.length >= INBOX_HIGH_WATER) {
+      this.paused = true
+      this.socket.pause()
+    }
+    this.wake(this)
+  }
+
+  private wake: (conn: Connection) => void = () => {}
 
   /** No more frames will be handled: the peer closed, or the server is closing. */
-  private end(): void {
+  end(): void {
     if (this.peerGone) return
     this.peerGone = true
-    this.wake()
+    this.wake(this)
   }
 
   /** True once no more frames will be handled. */
@@ -171,14 +191,11 @@ export class Connection implements Peer {
   }
 
   /** Flood control: waits (with the socket unread) until this connection may send a MSG. */
-  readonly throttle: Effect.Effect<void> = Effect.suspend(() => {
+  throttle(): Effect.Effect<void> {
     const bucket = this.bucket
     if (bucket === undefined || bucket.tryTake(Date.now())) return Effect.void
-    return Effect.flatMap(
-      Effect.sleep(bucket.waitMs(Date.now())),
-      () => this.throttle
-    )
-  })
+    return Effect.flatMap(Effect.sleep(bucket.waitMs(Date.now())), () => this.throttle())
+  }
 
   /** A MSG was queued for commit; its ACK is pending. */
   ackPending(): void {
@@ -189,16 +206,20 @@ export class Connection implements Peer {
     this.pendingAcks--
     if (this.pendingAcks === 0 && this.ackWaiters.length > 0) {
       const waiters = this.ackWaiters
-      this.ackWaiters = []
+      this.ackWaiters = noWaiters
       for (const w of waiters) w()
     }
   }
 
   /** Waits until every MSG of this connection is ACKed, so replies keep request order. */
-  readonly awaitAcks: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.pendingAcks === 0) return resume(Effect.void)
-    this.ackWaiters.push(() => resume(Effect.void))
-  })
+  awaitAcks(): Effect.Effect<void> {
+    if (this.pendingAcks === 0) return Effect.void
+    return Effect.async<void>((resume) => {
+      if (this.pendingAcks === 0) return resume(Effect.void)
+      if (this.ackWaiters === noWaiters) this.ackWaiters = []
+      this.ackWaiters.push(() => resume(Effect.void))
+    })
+  }
 
   /** Closes: a last BYE (if any), flush what is queued, end the socket, record the end. */
   close(reason: ByeReason | "disconnect", frame?: ServerFrame): void {

@@ -14,6 +14,12 @@
 import { Effect } from "effect"
 import type * as Net from "node:net"
 
+const outboxKey = Symbol("@parley/server/Outbox")
+type SocketOf = Net.Socket & { [outboxKey]?: Outbox }
+function onDrain(this: SocketOf): void {
+  this[outboxKey]?.drained()
+}
+
 /** Outboxes with frames queued this turn; all flushed by one setImmediate. */
 let dirty: Array<Outbox> = []
 let flushScheduled = false
@@ -90,13 +96,15 @@ export class Outbox {
   }
 
   /** Resolves once the queue is back under its limit (or closed). */
-  readonly whenBelowLimit: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (!this.overLimit || this.closed) return resume(Effect.void)
-    this.belowLimit = () => resume(Effect.void)
-    return Effect.sync(() => {
-      this.belowLimit = undefined
+  whenBelowLimit(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (!this.overLimit || this.closed) return resume(Effect.void)
+      this.belowLimit = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.belowLimit = undefined
+      })
     })
-  })
+  }
 
   private belowLimit: (() => void) | undefined = undefined
 
@@ -132,7 +140,8 @@ export class Outbox {
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
   }
 
-  private readonly onDrain = () => {
+  /** The socket drained: write what queued meanwhile. */
+  drained(): void {
     this.draining = false
     if (this.chunks.length > 0) this.schedule()
   }
@@ -149,7 +158,8 @@ export class Outbox {
     }
     if (!socket.write(this.take())) {
       this.draining = true
-      socket.once("drain", this.onDrain)
+      ;(socket as SocketOf)[outboxKey] = this
+      socket.once("drain", onDrain)
     }
   }
 

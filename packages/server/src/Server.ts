@@ -31,7 +31,7 @@ const internal = toErrorFrame(new Internal({ message: "the server failed to hand
 /** Answers with an ERROR frame, after any pending ACKs so replies keep request order. */
 const replyError = (conn: Connection, error: ProtocolError, id: RequestId | undefined, command?: string) =>
   Effect.zipRight(
-    conn.awaitAcks,
+    conn.awaitAcks(),
     Effect.suspend(() => {
       const frame = toErrorFrame(error, id)
       conn.send(frame)
@@ -55,7 +55,7 @@ const handleEvent = (commands: CommandTable, conn: Connection, event: FrameEvent
     : command.command === "MSG"
     ? handler.handle(command as never, conn)
     // replies keep request order: anything but a MSG waits for this connection's ACKs
-    : Effect.zipRight(conn.awaitAcks, handler.handle(command as never, conn))
+    : Effect.zipRight(conn.awaitAcks(), handler.handle(command as never, conn))
   return run.pipe(
     Effect.catchAll((error) => replyError(conn, error, command.id, command.command)),
     Effect.catchAllCause((cause) =>
@@ -76,6 +76,8 @@ interface Services {
   readonly sessions: SessionsRepo
   readonly commit: GroupCommit
   readonly live: Set<Connection>
+  /** Starts a connection's worker when it has frames to handle. */
+  readonly wake: (conn: Connection) => void
 }
 
 /**
@@ -85,11 +87,30 @@ interface Services {
  * no fiber (a parked fiber costs ~10 KiB; an idle connection must cost a
  * few). The last worker, once the connection has ended, records its end.
  */
-const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effect.Effect<A, E>) => unknown) => {
-  const { commands, live, settings } = services
-  const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", settings)
-  const annotate = Effect.annotateLogs({ conn: conn.connectionId, addr: `${socket.remoteAddress}:${socket.remotePort}` })
+const accept = (socket: Net.Socket, services: Services, run: Run) => {
+  const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", services.settings)
+  services.live.add(conn)
+  socket.setNoDelay(true)
+  conn.attach(services.wake)
+  conn.hello()
+  run(Effect.logInfo("connection opened").pipe(annotate(conn)))
+}
 
+type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
+
+const annotate = (conn: Connection) =>
+  Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` })
+
+/** Starts a worker for a connection that has frames (or has ended), unless one is running. */
+const makeWake = (services: Services, run: Run) => (conn: Connection): void => {
+  if (conn.working) return
+  conn.working = true
+  run(worker(conn, services))
+}
+
+/** Handles a connection's frames until none are left; the last one, once it ended, records the end. */
+const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
+  const { commands } = services
   const work: Effect.Effect<void> = Effect.suspend(() => {
     const frames = conn.takeFrames()
     if (frames.length === 0) {
@@ -102,7 +123,7 @@ const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effe
         // a client that does not read its replies is not read either
         (event) =>
           conn.outbox.overLimit
-            ? Effect.zipRight(conn.outbox.whenBelowLimit, handleEvent(commands, conn, event))
+            ? Effect.zipRight(conn.outbox.whenBelowLimit(), handleEvent(commands, conn, event))
             : handleEvent(commands, conn, event),
         { discard: true }
       ),
@@ -112,24 +133,13 @@ const accept = (socket: Net.Socket, services: Services, run: <A, E>(effect: Effe
       })
     )
   })
-
-  const worker = work.pipe(
+  return work.pipe(
     Effect.catchAllCause((cause) => {
       conn.working = false
       return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
     }),
-    annotate
+    annotate(conn)
   )
-
-  live.add(conn)
-  socket.setNoDelay(true)
-  conn.attach(() => {
-    if (conn.working) return
-    conn.working = true
-    run(worker)
-  })
-  conn.hello()
-  run(annotate(Effect.logInfo("connection opened")))
 }
 
 /**
@@ -155,7 +165,7 @@ const cleanup = (conn: Connection, { commit, live, presence, sessions }: Service
       )
     }).pipe(
       Effect.ensuring(Deferred.done(conn.ended, Exit.void)),
-      Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` }),
+      annotate(conn),
       Effect.uninterruptible
     )
   })
@@ -183,15 +193,17 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     yield* tokens.purgeExpired(new Date().toISOString())
 
     const live = new Set<Connection>()
+    const run = yield* FiberSet.makeRuntime<never>()
     const services: Services = {
       settings,
       sessions,
       live,
       commands: yield* makeCommands,
       presence: yield* Presence,
-      commit: yield* GroupCommit
+      commit: yield* GroupCommit,
+      wake: (conn) => wake(conn)
     }
-    const run = yield* FiberSet.makeRuntime<never>()
+    const wake = makeWake(services, run)
     // one sweep for every connection: idle timeouts, and readers stalled behind their queue
     const idleMs = settings.idleTimeoutSeconds * 1000
     const every = idleMs > 0 ? Math.min(500, Math.max(50, idleMs / 10)) : 500
