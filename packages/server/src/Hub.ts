@@ -20,6 +20,8 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
   sync: () => {
     const peers = new Set<Peer>()
     const byUser = new Map<number, Set<Peer>>()
+    // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
+    let onlineSorted: Array<string> | undefined
 
     /** Adds an authenticated connection; true when it is the user's first. */
     const join = (peer: Peer): boolean => {
@@ -30,6 +32,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
         return false
       }
       byUser.set(peer.userId, new Set([peer]))
+      onlineSorted = undefined
       return true
     }
 
@@ -41,11 +44,14 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       own.delete(peer)
       if (own.size > 0) return false
       byUser.delete(peer.userId)
+      onlineSorted = undefined
       return true
     }
 
     /** Usernames with at least one authenticated connection, sorted. */
-    const online = (): Array<string> => {
+    const online = (): ReadonlyArray<string> => (onlineSorted ??= sortedNames())
+
+    const sortedNames = (): Array<string> => {
       const names: Array<string> = []
       for (const own of byUser.values()) {
         const first = own.values().next().value
