@@ -3,6 +3,7 @@
  * Parley or the external target), and turns what they measured into figures
  * and a report: a table for people, JSON for machines.
  */
+import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { Effect } from "effect"
@@ -19,7 +20,7 @@ import {
 } from "./FanOut.ts"
 import { idleFigures, type IdleOptions, idleOn, type IdleRun } from "./Idle.ts"
 import { loginFigures, type LoginOptions, loginOn, type LoginRun } from "./LoginStorm.ts"
-import { serverBin } from "./Paths.ts"
+import { repoRoot, serverBin } from "./Paths.ts"
 import { makeProgress } from "./Progress.ts"
 import { type Figure, renderTable, toRow } from "./Report.ts"
 import { acquireServer, type ManagedServer, ServerError } from "./ServerProcess.ts"
@@ -131,6 +132,17 @@ export const suiteScenario = (sizes: {
     }
   })
 
+/** The commit the measured server came from, `+dirty` when its files differ from it. */
+const serverVersion = (): string => {
+  try {
+    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim()
+    const head = git("rev-parse", "--short", "HEAD")
+    return git("status", "--porcelain", "--", "packages/server", "packages/protocol") === "" ? head : `${head}+dirty`
+  } catch {
+    return "unknown"
+  }
+}
+
 const machine = () => ({
   cores: cpus().length,
   cpu: cpus()[0]?.model ?? "unknown",
@@ -193,6 +205,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           date: started.toISOString(),
           seconds: (Date.now() - started.getTime()) / 1000,
           machine: { ...machine(), loadBefore },
+          parley: serverVersion(),
           servers: servers.map((s) => ({ name: s.name, endpoint: s.endpoint })),
           figures: rows,
           details: result.details
@@ -203,7 +216,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
         process.stdout.write(
           `parley bench ${name}: ${started.toISOString()}, ${m.cores} cores (${m.cpu}), node ${m.node}, ${
             ((Date.now() - started.getTime()) / 1000).toFixed(0)
-          } s, load average ${loadBefore} → ${m.load}\n\n${renderTable(rows, subject)}\n`
+          } s, load average ${loadBefore} → ${m.load}, parley at ${serverVersion()}\n\n${renderTable(rows, subject)}\n`
         )
       }
       return rows
