@@ -169,6 +169,11 @@ export class Connection implements Peer {
     this.wake(this)
   }
 
+  /** Frames are waiting or being handled, or MSGs await their commit. */
+  get busy(): boolean {
+    return this.working || this.paused || this.inbox.length > 0 || this.pendingAcks > 0
+  }
+
   /** True once no more frames will be handled. */
   get finished(): boolean {
     return this.peerGone || this.closing !== undefined

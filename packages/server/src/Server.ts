@@ -123,7 +123,7 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
         // a client that does not read its replies is not read either
         (event) =>
           conn.outbox.overLimit
-            ? Effect.zipRight(conn.outbox.whenBelowLimit(), handleEvent(commands, conn, event))
+            ? Effect.zipRight(conn.outbox.whenBelowLimit(), Effect.suspend(() => handleEvent(commands, conn, event)))
             : handleEvent(commands, conn, event),
         { discard: true }
       ),
@@ -178,7 +178,8 @@ const sweep = (live: Set<Connection>, timeoutMs: number) =>
     for (const conn of live) {
       if (conn.closing !== undefined) continue
       if (conn.outbox.stalled(now)) conn.outbox.overflow()
-      else if (timeoutMs > 0 && conn.lastFrameAt <= deadline) conn.close("idle", { type: "BYE", reason: "idle" })
+      // a connection with frames still to handle (e.g. slowed by flood control) is not silent
+      else if (timeoutMs > 0 && conn.lastFrameAt <= deadline && !conn.busy) conn.close("idle", { type: "BYE", reason: "idle" })
     }
   })
 
