@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { launchServer } from "./support/InProcessServer.ts"
-import { signUp, type Wire } from "./support/Wire.ts"
+import { ids, sayAll, signUp, type Wire } from "./support/Wire.ts"
 
 const assertStaysOpen = (wire: Wire) =>
   Effect.gen(function*() {
@@ -33,4 +33,15 @@ describe.concurrent("limits", () => {
       yield* assertStaysOpen(wire)
     }))
 
+  it.scopedLive("a client slowed by flood control past the idle timeout is not dropped: everything it sent is stored", () =>
+    Effect.gen(function*() {
+      // 2 at once, then 4 per second: the last of 12 waits ~2.5 s, the idle timeout is 1 s
+      const server = yield* launchServer({ msgRate: 4, msgBurst: 2, idleTimeoutSeconds: 1 })
+      const { wire } = yield* signUp(server.port, "alice")
+      const texts = Array.from({ length: 12 }, (_, i) => `slowed ${i}`)
+      const acks = yield* sayAll(wire, texts)
+      assert.strictEqual(acks.length, 12)
+      const history = yield* wire.request({ command: "HISTORY", limit: 20 }, "HISTORY")
+      assert.deepStrictEqual(ids(history), acks.map((a) => a.message_id as number))
+    }))
 })
