@@ -1,8 +1,10 @@
 /**
  * idle and reconnect storm. N token-authenticated connections are opened
- * (spread over several generator processes) and held; the server's RSS per
- * connection is VmRSS after they settle minus VmRSS before them, read on a
- * freshly restarted server warmed by 200 logins (opened and closed again).
+ * (spread over several generator processes) and held, in two halves. On a
+ * freshly restarted server warmed by 200 logins, VmRSS is read before, after
+ * the first half and after the second: the second half's growth per
+ * connection is the marginal cost (the first half also pays for what grows
+ * once: V8's young generation, caches); growth from 0 is printed too.
  * The storm then restarts the server on the same port and database, and every
  * client comes back with its token: the figure is the time from the new
  * server's start-up line until the last one is authenticated again.
@@ -41,8 +43,12 @@ export interface IdleRun {
   /** Server CPU per token login while they were opened, ms. */
   readonly cpuMsPerLogin: number
   readonly rssBefore: number
+  readonly rssMid: number
   readonly rssAfter: number
+  /** Marginal: the RSS growth of the second half of the connections, per connection. */
   readonly rssPerConnection: number
+  /** Everything since before the first connection, per connection (start-up growth included). */
+  readonly rssPerConnectionOverall: number
   readonly reconnect:
     | {
       readonly back: number
@@ -104,26 +110,39 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
       })
       yield* runJob(generators[0]!, { _tag: "CloseAll" })
       const rssBefore = yield* settledRss(target, 1000)
+      // two halves: the first also pays for what grows once (the young generation, caches, code);
+      // the second half's growth is the marginal cost of a connection
+      const openHalf = (total: number) =>
+        Effect.all(
+          generators.map((g, i) =>
+            runJob(g, {
+              _tag: "Open",
+              endpoint: target.server.endpoint,
+              credentials,
+              count: split(total, generators.length)[i]!,
+              role: "idle",
+              concurrency: opts.concurrency
+            })
+          ),
+          { concurrency: "unbounded" }
+        )
+      const half = Math.floor(opts.connections / 2)
       ctx.progress.update(`${label} idle: opening ${opts.connections} authenticated connections`)
       const cpu0 = serverCpu(target)
-      const counts = split(opts.connections, generators.length)
-      const opens = yield* Effect.all(
-        generators.map((g, i) =>
-          runJob(g, {
-            _tag: "Open",
-            endpoint: target.server.endpoint,
-            credentials,
-            count: counts[i]!,
-            role: "idle",
-            concurrency: opts.concurrency
-          })
-        ),
-        { concurrency: "unbounded" }
-      )
-      const cpuMsPerLogin = ((serverCpu(target) - cpu0) * 1000) / Math.max(1, opens.reduce((n, o) => n + o.opened, 0))
+      const first = yield* openHalf(half)
+      const cpu1 = serverCpu(target)
+      const rssMid = yield* settledRss(target, opts.settleMs)
+      const cpu2 = serverCpu(target)
+      const second = yield* openHalf(opts.connections - half)
+      const cpu3 = serverCpu(target)
+      const opens = [...first, ...second]
       const opened = opens.reduce((n, o) => n + o.opened, 0)
+      const openedSecond = second.reduce((n, o) => n + o.opened, 0)
       const failed = opens.reduce((n, o) => n + o.failed, 0)
-      const span = (Math.max(...opens.map((o) => o.endUs)) - Math.min(...opens.map((o) => o.startUs))) / 1e6
+      const spanOf = (os: ReadonlyArray<{ readonly startUs: number; readonly endUs: number }>) =>
+        (Math.max(...os.map((o) => o.endUs)) - Math.min(...os.map((o) => o.startUs))) / 1e6
+      const span = spanOf(first) + spanOf(second)
+      const cpuMsPerLogin = ((cpu1 - cpu0 + cpu3 - cpu2) * 1000) / Math.max(1, opened)
       const errors = mergeErrors(opens.map((o) => o.errors))
       ctx.progress.update(`${label} idle: ${opened} open (${Math.round(opened / span)}/s), letting the server settle`)
       const rssAfter = yield* settledRss(target, opts.settleMs)
@@ -169,8 +188,10 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         connectPerSec: opened / span,
         cpuMsPerLogin,
         rssBefore,
+        rssMid,
         rssAfter,
-        rssPerConnection: (rssAfter - rssBefore) / Math.max(1, opened),
+        rssPerConnection: (rssAfter - rssMid) / Math.max(1, openedSecond),
+        rssPerConnectionOverall: (rssAfter - rssBefore) / Math.max(1, opened),
         reconnect,
         errors
       } satisfies IdleRun
@@ -191,7 +212,13 @@ export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Ar
       unit: "KiB",
       values: valuesOf(runs, (r) => r.rssPerConnection / 1024),
       target: { kind: "atMost", value: 8 },
-      note: [short, ...failed].filter(Boolean).join("; ") || undefined
+      note: ["the growth from N/2 to N connections, per connection", short, ...failed].filter(Boolean).join("; ")
+    },
+    {
+      scenario,
+      metric: "server RSS per connection, from 0",
+      unit: "KiB",
+      values: valuesOf(runs, (r) => r.rssPerConnectionOverall / 1024)
     },
     { scenario, metric: "connect+login rate", unit: "/s", values: valuesOf(runs, (r) => r.connectPerSec) },
     { scenario, metric: "server CPU per token login", unit: "ms", values: valuesOf(runs, (r) => r.cpuMsPerLogin) }
