@@ -46,11 +46,11 @@ export class Msg extends Schema.Class<Msg>("Msg")({
   client_msg_id: Schema.optional(ClientMsgId)
 }) {}
 
-/** HISTORY: a page of the public timeline, or of the DMs `with` one user. */
+/** HISTORY: a page of the public timeline (no `with`, or null), or of the DMs `with` one user. */
 export class History extends Schema.Class<History>("History")({
   command: Schema.tag("HISTORY"),
   id,
-  with: Schema.optional(Schema.String),
+  with: Schema.optional(Schema.NullOr(Schema.String)),
   before: Schema.optional(MessageId),
   after: Schema.optional(MessageId),
   limit: Schema.optional(Limit)

@@ -54,7 +54,7 @@ const assertFieldRules = (c: Command) => {
       assert.isTrue(optional(c.client_msg_id, isClientMsgId), "client_msg_id")
       return
     case "HISTORY":
-      assert.isTrue(optional(c.with, (w) => typeof w === "string"), "with")
+      assert.isTrue(optional(c.with, (w) => w === null || typeof w === "string"), "with")
       assert.isTrue(optional(c.before, isMessageId), "before")
       assert.isTrue(optional(c.after, isMessageId), "after")
       assert.isTrue(optional(c.limit, isLimit), "limit")
@@ -305,7 +305,7 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
       field("client_msg_id", isClientMsgId)
       break
     case "HISTORY":
-      field("with", anyString)
+      field("with", (u) => u === null || anyString(u))
       field("before", isMessageId)
       field("after", isMessageId)
       field("limit", isLimit)

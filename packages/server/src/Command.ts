@@ -203,7 +203,7 @@ export const makeCommands = Effect.gen(function*() {
   const history = (command: History, conn: Connection) =>
     Effect.gen(function*() {
       const me = conn.auth!
-      const other = command.with === undefined ? undefined : yield* resolveUser(command.with)
+      const other = command.with === undefined || command.with === null ? undefined : yield* resolveUser(command.with)
       const page = yield* messages.history({
         userId: me.userId,
         withUserId: other?.id,
