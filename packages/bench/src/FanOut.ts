@@ -109,6 +109,10 @@ export const efficiency = (
   return steps.some((s) => s.pass) ? sum((s) => s.pass) : sum((s) => s.lost === 0)
 }
 
+export interface LatencyRun extends LatencyRecord {
+  readonly server: string
+}
+
 /** Opens the senders and receivers on a fresh generator. */
 const openClients = (ctx: BenchContext, target: Target, generator: GeneratorProcess, opts: FanOutOptions) =>
   Effect.gen(function*() {
