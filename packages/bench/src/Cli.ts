@@ -144,8 +144,8 @@ const idleFlags = {
     Options.withDescription("connects in flight per generator")
   ),
   settleSeconds: Options.float("settle-seconds").pipe(
-    Options.withDefault(2),
-    Options.withDescription("wait before reading the server's RSS")
+    Options.withDefault(5),
+    Options.withDescription("wait before each reading of the server's RSS (V8 collects the logins' garbage meanwhile)")
   )
 }
 
