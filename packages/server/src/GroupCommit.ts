@@ -69,7 +69,8 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
           const found = yield* sql<
             { id: number; sender_id: number; receiver_id: number | null; message: string; timestamp: string; client_msg_id: string }
           >`SELECT id, sender_id, receiver_id, message, timestamp, client_msg_id FROM messages
-            WHERE client_msg_id IN (SELECT value FROM json_each(${JSON.stringify(withKey.map((m) => m.clientMsgId!))}))`
+            WHERE client_msg_id IS NOT NULL AND (sender_id, client_msg_id) IN (
+              SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(withKey.map((m) => [m.senderId, m.clientMsgId!]))}))`
           const existing = new Map<string, StoredRow>()
           for (const row of found) {
             existing.set(`${row.sender_id}\u0000${row.client_msg_id}`, {

@@ -65,11 +65,15 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
      */
     const replay = (userId: number, resumeAfter: number | undefined, cap: number) =>
       Effect.gen(function*() {
-        const due = resumeAfter === undefined
-          ? sql`m.receiver_id = ${userId} AND m.is_read = 0`
-          : sql`(m.receiver_id = ${userId} AND m.is_read = 0) OR (m.id > ${resumeAfter}
-                AND (m.receiver_id IS NULL OR m.receiver_id = ${userId} OR m.sender_id = ${userId}))`
-        const rows = yield* sql<MessageRow>`${select} WHERE ${due} ORDER BY m.id DESC LIMIT ${cap + 1}`
+        // each part reads its own index (unread DMs; the id range after the cursor) and at most
+        // cap + 1 rows, so a reconnect never scans the table
+        const unread = sql`SELECT id FROM (SELECT id FROM messages WHERE receiver_id = ${userId} AND is_read = 0
+                           ORDER BY id DESC LIMIT ${cap + 1})`
+        const due = resumeAfter === undefined ? unread : sql`${unread} UNION ALL
+          SELECT id FROM (SELECT id FROM messages WHERE id > ${resumeAfter}
+            AND (receiver_id IS NULL OR receiver_id = ${userId} OR sender_id = ${userId})
+            ORDER BY id DESC LIMIT ${cap + 1})`
+        const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${due}) ORDER BY m.id DESC LIMIT ${cap + 1}`
         const truncated = rows.length > cap
         const messages = rows.slice(0, cap).map(toMessage).reverse()
         return { messages, truncated }

@@ -49,6 +49,20 @@ const initial = Effect.gen(function*() {
     ) WITHOUT ROWID`
 })
 
+/**
+ * Every index on `messages` costs a page write per commit per sender it is
+ * keyed by. `messages_sent` served nothing a query needs (the replay scans
+ * by id), and NULL client_msg_ids never collide, so that index need only
+ * hold the rows that have one.
+ */
+const leanIndexes = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP INDEX IF EXISTS messages_sent`
+  yield* sql`DROP INDEX IF EXISTS messages_client_msg_id`
+  yield* sql`CREATE UNIQUE INDEX messages_client_msg_id ON messages (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL`
+})
+
 export const migrations = {
-  "1_initial": initial
+  "1_initial": initial,
+  "2_lean_indexes": leanIndexes
 }
