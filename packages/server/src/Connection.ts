@@ -76,8 +76,10 @@ export class Connection implements Peer {
   private paused = false
   private inbox: Array<FrameEvent> = []
   private peerGone = false
-  /** A worker fiber is handling this connection's frames. */
+  /** A worker fiber is handling this connection's frames (or waiting briefly for more). */
   working = false
+  /** Set while the worker waits for more frames: wakes it. */
+  resumeWorker: (() => void) | undefined = undefined
   /** Recording the end of the connection (session, presence, log) has begun. */
   cleanedUp = false
   /** Done once the end of the connection is recorded (made when someone waits for it). */

@@ -103,10 +103,38 @@ const annotate = (conn: Connection) =>
 
 /** Starts a worker for a connection that has frames (or has ended), unless one is running. */
 const makeWake = (services: Services, run: Run) => (conn: Connection): void => {
+  if (conn.resumeWorker !== undefined) return conn.resumeWorker()
   if (conn.working) return
   conn.working = true
   run(worker(conn, services))
 }
+
+/**
+ * How long a worker waits for more frames before it ends. A client that
+ * keeps sending (the next MSG right after its ACK) keeps its fiber instead
+ * of forking one per frame; an idle connection still parks none.
+ */
+const LINGER_MS = 50
+
+/** Waits for more frames: true when they came, false when the worker should end. */
+const linger = (conn: Connection) =>
+  Effect.async<boolean>((resume) => {
+    const timer = setTimeout(() => {
+      conn.resumeWorker = undefined
+      // from here a new frame starts a new worker
+      conn.working = false
+      resume(Effect.succeed(false))
+    }, LINGER_MS)
+    conn.resumeWorker = () => {
+      clearTimeout(timer)
+      conn.resumeWorker = undefined
+      resume(Effect.succeed(true))
+    }
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      conn.resumeWorker = undefined
+    })
+  })
 
 /** Handles a connection's frames until none are left; the last one, once it ended, records the end. */
 const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
@@ -114,8 +142,11 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
   const work: Effect.Effect<void> = Effect.suspend(() => {
     const frames = conn.takeFrames()
     if (frames.length === 0) {
-      conn.working = false
-      return conn.finished ? cleanup(conn, services) : Effect.void
+      if (conn.finished) {
+        conn.working = false
+        return cleanup(conn, services)
+      }
+      return Effect.flatMap(linger(conn), (more) => (more ? work : Effect.void))
     }
     return Effect.zipRight(
       Effect.forEach(
