@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { Effect, Scope } from "effect"
-import type { Account, Credential, SetupResult } from "./Generator.ts"
+import type { Account, Credential, SetupResult } from "./Jobs.ts"
 import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
 import { Histogram, type HistogramData } from "./Histogram.ts"
 import { readCpuSeconds, readRss } from "./ProcStats.ts"

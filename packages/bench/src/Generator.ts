@@ -5,91 +5,21 @@
  * own CPU use so a saturated generator shows in the figures.
  */
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, numberField, sleep } from "./Client.ts"
-import { Histogram, type HistogramData } from "./Histogram.ts"
-
-export interface Account {
-  readonly username: string
-  readonly password: string
-}
-
-export interface Credential {
-  readonly username: string
-  readonly token: string
-}
-
-export type Job =
-  | {
-    readonly _tag: "Setup"
-    readonly endpoint: Endpoint
-    readonly accounts: ReadonlyArray<Account>
-    readonly register: boolean
-    readonly concurrency: number
-  }
-  | {
-    readonly _tag: "Open"
-    readonly endpoint: Endpoint
-    readonly credentials: ReadonlyArray<Credential>
-    readonly count: number
-    readonly role: string
-    readonly concurrency: number
-  }
-  | { readonly _tag: "Prepare"; readonly endpoint: Endpoint; readonly quietMs: number; readonly maxMs: number }
-  | {
-    readonly _tag: "FanStep"
-    readonly step: number
-    readonly rate: number
-    readonly durationMs: number
-    readonly drainMs: number
-    readonly textBytes: number
-  }
-  | {
-    readonly _tag: "Durable"
-    readonly durationMs: number
-    readonly window: number
-    readonly to: string
-    readonly textBytes: number
-  }
-  | {
-    readonly _tag: "LoginStorm"
-    readonly endpoint: Endpoint
-    readonly accounts: ReadonlyArray<Account>
-    readonly concurrency: number
-    readonly durationMs: number
-  }
-  | {
-    readonly _tag: "Reconnect"
-    readonly endpoint: Endpoint
-    readonly concurrency: number
-    readonly deadlineMs: number
-  }
-  | { readonly _tag: "CloseAll" }
-
-/** CPU the generator itself used during a job. */
-export interface GeneratorCpu {
-  readonly cpuMs: number
-  readonly wallMs: number
-}
-
-export interface SetupResult extends GeneratorCpu {
-  readonly credentials: ReadonlyArray<Credential>
-  readonly registerMs: number
-  readonly loginMs: number
-  readonly errors: Record<string, number>
-}
-
-export interface OpenResult extends GeneratorCpu {
-  readonly opened: number
-  readonly failed: number
-  readonly startUs: number
-  readonly endUs: number
-  readonly errors: Record<string, number>
-}
-
-export interface PrepareResult extends GeneratorCpu {
-  readonly live: number
-  readonly healed: number
-  readonly failed: number
-}
+import { Histogram } from "./Histogram.ts"
+import type {
+  Account,
+  CloseResult,
+  Credential,
+  DurableResult,
+  FanStepResult,
+  GeneratorCpu,
+  Job,
+  LoginStormResult,
+  OpenResult,
+  PrepareResult,
+  ReconnectResult,
+  SetupResult
+} from "./Jobs.ts"
 
 /**
  * Watches this process's event loop: the longest gap between 5 ms ticks,
@@ -108,54 +38,6 @@ export const watchStalls = () => {
     clearInterval(timer)
     return Math.max(0, worst / 1000)
   }
-}
-
-export interface FanStepResult extends GeneratorCpu {
-  /** The generator's longest event-loop stall during the step, ms. */
-  readonly stallMs: number
-  readonly step: number
-  readonly rate: number
-  readonly live: number
-  readonly sent: number
-  readonly expected: number
-  readonly delivered: number
-  readonly acked: number
-  readonly closed: number
-  readonly sendWindowMs: number
-  readonly latency: HistogramData
-  readonly ackLatency: HistogramData
-  readonly errors: Record<string, number>
-}
-
-export interface DurableResult extends GeneratorCpu {
-  readonly stallMs: number
-  readonly senders: number
-  readonly acked: number
-  readonly windowMs: number
-  readonly ackLatency: HistogramData
-  readonly errors: Record<string, number>
-}
-
-export interface LoginStormResult extends GeneratorCpu {
-  readonly logins: number
-  readonly failed: number
-  readonly rateLimited: number
-  readonly latency: HistogramData
-  readonly errors: Record<string, number>
-}
-
-export interface ReconnectResult extends GeneratorCpu {
-  readonly total: number
-  readonly back: number
-  readonly attempts: number
-  readonly startUs: number
-  /** When the last client was authenticated again (monotonic µs, comparable across processes). */
-  readonly lastBackUs: number
-  readonly errors: Record<string, number>
-}
-
-export interface CloseResult extends GeneratorCpu {
-  readonly closed: number
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight. */
@@ -378,16 +260,14 @@ export class Generator implements ClientHooks {
     })
     this.resetCounters("quiet")
     const deadline = nowUs() + job.maxMs * 1000
-    let last = -1
-    let quietSince = nowUs()
     // deliveries of old steps are not counted, but the socket traffic is what we wait out
     let bytes = this.socketBytes()
+    let quietSince = nowUs()
     while (nowUs() < deadline) {
       await sleep(Math.min(50, job.quietMs))
       const now = this.socketBytes()
-      if (now !== bytes || last < 0) {
+      if (now !== bytes) {
         bytes = now
-        last = 0
         quietSince = nowUs()
       } else if (nowUs() - quietSince >= job.quietMs * 1000) break
     }

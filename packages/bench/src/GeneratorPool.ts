@@ -14,7 +14,7 @@ import type {
   PrepareResult,
   ReconnectResult,
   SetupResult
-} from "./Generator.ts"
+} from "./Jobs.ts"
 import { benchBin, repoRoot, withFileLimit } from "./Paths.ts"
 
 export class GeneratorError extends Data.TaggedError("GeneratorError")<{ readonly reason: string }> {}
