@@ -165,7 +165,10 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       }
     })
 
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(awaitWork, runBatch)))
+    const afterBatch: Array<() => void> = []
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(awaitWork, Effect.zipRight(runBatch, Effect.sync(() => afterBatch.forEach((f) => f())))))
+    )
 
     /** Runs a write inside the next group transaction; resolves after its commit. */
     const write = <A>(run: Effect.Effect<A>): Effect.Effect<A> =>
@@ -181,6 +184,11 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       signal()
     }
 
-    return { write, submit } as const
+    /** Runs `f` after every batch's results are delivered (e.g. to write the ACKs at once). */
+    const afterEachBatch = (f: () => void): void => {
+      afterBatch.push(f)
+    }
+
+    return { write, submit, afterEachBatch } as const
   })
 }) {}

@@ -31,6 +31,14 @@ const flushAll = () => {
   for (const outbox of batch) outbox.flush()
 }
 
+/**
+ * Writes what is queued now rather than on the next turn: after a group
+ * commit, so ACKs and MESSAGEs do not wait a whole event-loop iteration.
+ */
+export const flushQueued = (): void => {
+  if (dirty.length > 0) flushAll()
+}
+
 export class Outbox {
   private chunks: Array<Uint8Array> = []
   private bytes = 0

@@ -17,6 +17,7 @@ import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection } from "./Connection.ts"
+import { flushQueued } from "./Outbox.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
@@ -226,13 +227,15 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
 
     const live = new Set<Connection>()
     const run = yield* FiberSet.makeRuntime<never>()
+    const commit = yield* GroupCommit
+    commit.afterEachBatch(flushQueued)
     const services: Services = {
       settings,
       sessions,
       live,
       commands: yield* makeCommands,
       presence: yield* Presence,
-      commit: yield* GroupCommit,
+      commit,
       wake: (conn) => wake(conn)
     }
     const wake = makeWake(services, run)
