@@ -134,7 +134,7 @@ const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
   }))
 
 const idleFlags = {
-  connections: optInt("connections", "connections to hold (quick 2,000, full 10,000)"),
+  connections: optInt("connections", "connections to hold (quick 5,000, full 10,000)"),
   generators: Options.integer("generators").pipe(
     Options.withDefault(1),
     Options.withDescription("generator processes to spread the connections over")
@@ -157,7 +157,7 @@ type IdleFlags = {
 }
 
 const idleOptions = (f: IdleFlags, full: boolean, reconnect: boolean): IdleOptions => ({
-  connections: pick(f.connections, full, 2_000, 10_000),
+  connections: pick(f.connections, full, 5_000, 10_000),
   generators: f.generators,
   concurrency: f.concurrency,
   settleMs: f.settleSeconds * 1000,
