@@ -60,7 +60,6 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       return names.sort((a, b) => a.localeCompare(b))
     }
 
-    const onlineCount = () => byUser.size
 
     /** Sends an encoded frame to every authenticated connection but one. */
     const broadcast = (frame: Uint8Array, except?: Peer): void => {
@@ -96,8 +95,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       }
     }
 
-    const connectionCount = () => peers.size
 
-    return { join, leave, online, onlineCount, broadcast, toUser, publish, connectionCount } as const
+    return { join, leave, online, broadcast, toUser, publish } as const
   }
 }) {}

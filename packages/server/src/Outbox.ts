@@ -124,10 +124,6 @@ export class Outbox {
     }
   }
 
-  /** Bytes queued and not yet handed to the socket. */
-  get queuedBytes(): number {
-    return this.bytes
-  }
 
   private schedule(): void {
     if (this.queued || this.draining) return
