@@ -1,8 +1,8 @@
 /**
  * One TCP connection: its socket, outbox, framer and state. Inbound bytes
  * are framed synchronously in the socket's data handler and pushed, in
- * order, into a bounded inbox; the connection's one fiber takes them in
- * batches (`next`) and handles them in order. When the inbox is full the
+ * order, into a bounded inbox; the connection's worker fiber takes them in
+ * batches (`takeFrames`) and handles them in order. When the inbox is full the
  * socket is paused, so a client that floods (or is being slowed by flood
  * control) is simply not read, and its memory stays bounded.
  */

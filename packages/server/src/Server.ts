@@ -1,8 +1,9 @@
 /**
- * The socket server: accepts TCP connections and runs each one in its own
- * supervised fiber, which consumes the connection's frames as a Stream and
- * dispatches them through the command table. A failure in one connection is
- * logged with its cause and answered with INTERNAL; it touches no other.
+ * The socket server: accepts TCP connections; each connection's frames
+ * (framed in order as they arrive) are handled one at a time by a worker
+ * fiber of its own, supervised in a FiberSet, and dispatched through the
+ * command table. A failure in one connection is logged with its cause and
+ * answered with INTERNAL; it touches no other.
  */
 import {
   decodeEvent,
