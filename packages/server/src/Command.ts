@@ -50,6 +50,9 @@ type Handler<C> = {
 
 export type CommandTable = { readonly [K in CommandName]: Handler<Extract<Command, { command: K }>> }
 
+/** The table, and the MSG fast path beside it. */
+export type Commands = Effect.Effect.Success<typeof makeCommands>
+
 /** Failed logins on one connection before further attempts are refused for a while. */
 const FREE_LOGIN_FAILURES = 10
 
@@ -183,22 +186,44 @@ export const makeCommands = Effect.gen(function*() {
 
   const msg = (command: Msg, conn: Connection) =>
     Effect.gen(function*() {
-      const me = conn.auth!
       // the schema enforces the protocol's 4096; an embedder may announce (and enforce) less
       if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
         return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
       }
       const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(command.to)
       yield* conn.throttle()
-      conn.ackPending()
-      commit.submit({
-        senderId: me.userId,
-        receiverId: receiver === null ? null : receiver.id,
-        text: command.text,
-        clientMsgId: command.client_msg_id,
-        done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
-      })
+      queueMsg(command, conn, receiver)
     })
+
+  const queueMsg = (command: Msg, conn: Connection, receiver: { readonly id: number; readonly username: string } | null) => {
+    const me = conn.auth!
+    conn.ackPending()
+    commit.submit({
+      senderId: me.userId,
+      receiverId: receiver === null ? null : receiver.id,
+      text: command.text,
+      clientMsgId: command.client_msg_id,
+      done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
+    })
+  }
+
+  /**
+   * The MSG hot path without an effect: when the sender may send now and the
+   * recipient (if any) is known, the message is queued for commit at once.
+   * False when anything needs the full handler (an error, a wait, a lookup).
+   */
+  const msgNow = (command: Msg, conn: Connection): boolean => {
+    if (conn.auth === undefined || config.maxTextChars < MAX_TEXT_CHARS) return false
+    let receiver: { readonly id: number; readonly username: string } | null = null
+    if (command.to !== undefined && command.to !== null) {
+      const known = users.cached(command.to)
+      if (known === undefined) return false
+      receiver = known
+    }
+    if (!conn.tryTakeToken()) return false
+    queueMsg(command, conn, receiver)
+    return true
+  }
 
   const history = (command: History, conn: Connection) =>
     Effect.gen(function*() {
@@ -245,7 +270,7 @@ export const makeCommands = Effect.gen(function*() {
       handle: (command, conn) => Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     }
   }
-  return table
+  return { table, msgNow } as const
 })
 
 const internal = new Internal({ message: "the server failed to handle this request" })

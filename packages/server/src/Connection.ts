@@ -197,6 +197,11 @@ export class Connection implements Peer {
     }
   }
 
+  /** Flood control without waiting: true when a MSG may go now (and takes its token). */
+  tryTakeToken(): boolean {
+    return this.bucket === undefined || this.bucket.tryTake(Date.now())
+  }
+
   /** Flood control: waits (with the socket unread) until this connection may send a MSG. */
   throttle(): Effect.Effect<void> {
     const bucket = this.bucket

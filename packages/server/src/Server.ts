@@ -16,7 +16,7 @@ import {
 } from "@parley/protocol"
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
-import { checkAccess, type CommandTable, makeCommands } from "./Command.ts"
+import { checkAccess, type Commands, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection } from "./Connection.ts"
 import { flushQueued } from "./Outbox.ts"
 import { GroupCommit } from "./GroupCommit.ts"
@@ -44,13 +44,14 @@ const replyError = (conn: Connection, error: ProtocolError, id: RequestId | unde
   )
 
 /** Handles one framer event on a connection; never fails. */
-const handleEvent = (commands: CommandTable, conn: Connection, event: FrameEvent): Effect.Effect<void> => {
+const handleEvent = (commands: Commands, conn: Connection, event: FrameEvent): Effect.Effect<void> => {
   if (conn.closing !== undefined) return Effect.void
   if (event._tag === "TooLarge") return replyError(conn, tooLarge(conn.settings.maxFrameBytes), undefined)
   const decoded = decodeEvent(event)
   if (decoded._tag === "Left") return replyError(conn, decoded.left.error, decoded.left.id)
   const command = decoded.right
-  const handler = commands[command.command] as CommandTable["PING"]
+  if (command.command === "MSG" && commands.msgNow(command, conn)) return Effect.void
+  const handler = commands.table[command.command] as CommandTable["PING"]
   const denied = checkAccess(handler.access, conn)
   const run: Effect.Effect<void, ProtocolError> = denied !== undefined
     ? Effect.fail(denied)
@@ -73,7 +74,7 @@ let nextConnectionId = 1
 
 interface Services {
   readonly settings: ServerSettings
-  readonly commands: CommandTable
+  readonly commands: Commands
   readonly presence: Presence
   readonly sessions: SessionsRepo
   readonly commit: GroupCommit

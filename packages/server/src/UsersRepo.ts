@@ -47,6 +47,9 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@parley/server/Users
     const touchLogin = (id: number, now: string) =>
       sql`UPDATE users SET last_login = ${now} WHERE id = ${id}`.pipe(Effect.asVoid, Effect.orDie)
 
-    return { findByName, resolve, create, touchLogin } as const
+    /** The cached account for a name, if it was resolved before (no query). */
+    const cached = (name: string) => byName.get(name.toLowerCase())
+
+    return { findByName, resolve, cached, create, touchLogin } as const
   })
 }) {}
