@@ -133,26 +133,7 @@ export class Wire {
 
   /** The next frame, in order. */
   next(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Frame, WireError> {
-    return Effect.async<Frame, WireError>((resume) => {
-      const attempt = () => {
-        const frame = this.pending.shift()
-        if (frame !== undefined) return resume(Effect.succeed(frame))
-        if (this.closedFlag) {
-          return resume(Effect.fail(new WireError({ message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}` })))
-        }
-        this.waiters.add(attempt)
-      }
-      attempt()
-      return Effect.sync(() => {
-        this.waiters.delete(attempt)
-      })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: wait,
-        onTimeout: () =>
-          new WireError({ message: `${this.label}: no frame within ${Duration.format(wait)}; last received:\n  ${show(this.received.slice(-10))}` })
-      })
-    )
+    return this.pick(() => true, wait)
   }
 
   /** The next frame, which must be of `type`. */
