@@ -138,6 +138,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
         return results as Array<StoredRow>
       })
 
+    /** Runs one batch; the number of DM rows it stored. */
     const runBatch = Effect.gen(function*() {
       const batchOps = ops
       ops = []
@@ -156,18 +157,30 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
         const { opResults, stored } = outcome.right
         batchOps.forEach((op, i) => Deferred.unsafeDone(op.deferred, opResults[i]!))
         // fresh rows first in id order, each duplicate in its sender's order
-        batch.forEach((m, i) => m.done(Exit.succeed(stored[i]!)))
+        let direct = 0
+        batch.forEach((m, i) => {
+          const row = stored[i]!
+          if (!row.duplicate && row.receiverId !== null) direct++
+          m.done(Exit.succeed(row))
+        })
+        return direct
       } else {
         yield* Effect.logError("group commit failed", Cause.fail(outcome.left))
         const failure = Exit.die(outcome.left)
         for (const op of batchOps) Deferred.unsafeDone(op.deferred, failure)
         for (const m of batch) m.done(failure)
+        return 0
       }
     })
 
-    const afterBatch: Array<() => void> = []
+    const afterBatch: Array<(directRows: number) => void> = []
     yield* Effect.forkScoped(
-      Effect.forever(Effect.zipRight(awaitWork, Effect.zipRight(runBatch, Effect.sync(() => afterBatch.forEach((f) => f())))))
+      Effect.forever(
+        Effect.zipRight(
+          awaitWork,
+          Effect.flatMap(runBatch, (direct) => Effect.sync(() => afterBatch.forEach((f) => f(direct))))
+        )
+      )
     )
 
     /** Runs a write inside the next group transaction; resolves after its commit. */
@@ -184,8 +197,11 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       signal()
     }
 
-    /** Runs `f` after every batch's results are delivered (e.g. to write the ACKs at once). */
-    const afterEachBatch = (f: () => void): void => {
+    /**
+     * Runs `f` after every batch's results are delivered (e.g. to write the
+     * ACKs at once), with the number of DMs the batch stored.
+     */
+    const afterEachBatch = (f: (directRows: number) => void): void => {
       afterBatch.push(f)
     }
 

@@ -42,16 +42,30 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
     /** A page of history, oldest first, and whether more exist in the paging direction. */
     const history = (q: HistoryQuery) =>
       Effect.gen(function*() {
-        const scope = q.withUserId === undefined
-          ? sql`m.receiver_id IS NULL`
-          : sql`m.receiver_id IS NOT NULL AND ((m.sender_id = ${q.userId} AND m.receiver_id = ${q.withUserId})
-                OR (m.sender_id = ${q.withUserId} AND m.receiver_id = ${q.userId}))`
-        const lower = q.after === undefined ? sql`` : sql`AND m.id > ${q.after}`
-        const upper = q.before === undefined ? sql`` : sql`AND m.id < ${q.before}`
         const forward = q.after !== undefined
-        const rows = yield* sql<MessageRow>`
-          ${select} WHERE ${scope} ${lower} ${upper}
-          ORDER BY m.id ${forward ? sql`ASC` : sql`DESC`} LIMIT ${q.limit + 1}`
+        const order = forward ? sql`ASC` : sql`DESC`
+        const lower = q.after === undefined ? sql`` : sql`AND id > ${q.after}`
+        const upper = q.before === undefined ? sql`` : sql`AND id < ${q.before}`
+        const take = q.limit + 1
+        let ids
+        if (q.withUserId === undefined) {
+          ids = sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
+        } else {
+          // a conversation: the index up to its mark, the messages table above it (see DirectIndex)
+          const lo = Math.min(q.userId, q.withUserId)
+          const hi = Math.max(q.userId, q.withUserId)
+          ids = sql`
+            SELECT id FROM (SELECT id FROM direct_index WHERE lo = ${lo} AND hi = ${hi} ${lower} ${upper}
+                            ORDER BY id ${order} LIMIT ${take})
+            UNION ALL
+            SELECT id FROM (SELECT id FROM messages
+                            WHERE id > (SELECT upto FROM direct_index_state) AND receiver_id IS NOT NULL
+                              AND ((sender_id = ${q.userId} AND receiver_id = ${q.withUserId})
+                                OR (sender_id = ${q.withUserId} AND receiver_id = ${q.userId}))
+                              ${lower} ${upper}
+                            ORDER BY id ${order} LIMIT ${take})`
+        }
+        const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${ids}) ORDER BY m.id ${order} LIMIT ${take}`
         const hasMore = rows.length > q.limit
         const page = rows.slice(0, q.limit).map(toMessage)
         if (!forward) page.reverse()
@@ -95,8 +109,10 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
 
     /** Marks a DM and every earlier DM from the same sender to the user as read. */
     const markRead = (userId: number, senderId: number, messageId: number) =>
+      // by messages_unread: the receiver's unread DMs up to the id
       sql`UPDATE messages SET is_read = 1
-          WHERE receiver_id = ${userId} AND sender_id = ${senderId} AND id <= ${messageId} AND is_read = 0`.pipe(
+          WHERE receiver_id = ${userId} AND receiver_id IS NOT NULL AND is_read = 0
+            AND id <= ${messageId} AND sender_id = ${senderId}`.pipe(
         Effect.asVoid,
         Effect.orDie
       )

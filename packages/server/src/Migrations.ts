@@ -62,7 +62,34 @@ const leanIndexes = Effect.gen(function*() {
   yield* sql`CREATE UNIQUE INDEX messages_client_msg_id ON messages (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL`
 })
 
+/**
+ * DM conversations get an index of their own that is brought up to date a
+ * little after the messages are committed (see DirectIndex.ts) instead of in
+ * the same transaction: an index keyed by conversation puts every active
+ * conversation's leaf page in every group commit (measured: 19 us of SQLite
+ * per DM with `messages_direct`, 3.6 without, 50 conversations per commit).
+ * `upto` is the highest message id whose DM (if any) is indexed; history reads
+ * the index up to it and the messages table above it.
+ */
+const directIndex = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE direct_index (
+      lo INTEGER NOT NULL,
+      hi INTEGER NOT NULL,
+      id INTEGER NOT NULL,
+      PRIMARY KEY (lo, hi, id)
+    ) WITHOUT ROWID`
+  yield* sql`CREATE TABLE direct_index_state (upto INTEGER NOT NULL)`
+  yield* sql`
+    INSERT INTO direct_index (lo, hi, id)
+    SELECT min(sender_id, receiver_id), max(sender_id, receiver_id), id FROM messages WHERE receiver_id IS NOT NULL`
+  yield* sql`INSERT INTO direct_index_state (upto) SELECT coalesce(max(id), 0) FROM messages`
+  yield* sql`DROP INDEX IF EXISTS messages_direct`
+})
+
 export const migrations = {
   "1_initial": initial,
-  "2_lean_indexes": leanIndexes
+  "2_lean_indexes": leanIndexes,
+  "3_direct_index": directIndex
 }

@@ -230,7 +230,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const live = new Set<Connection>()
     const run = yield* FiberSet.makeRuntime<never>()
     const commit = yield* GroupCommit
-    commit.afterEachBatch(flushQueued)
+    commit.afterEachBatch(() => flushQueued())
     const services: Services = {
       settings,
       sessions,

@@ -4,6 +4,7 @@
 import { Console, Effect, Layer } from "effect"
 import { Accounts } from "./Account.ts"
 import { DatabaseLive } from "./Database.ts"
+import { DirectIndex } from "./DirectIndex.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
@@ -21,7 +22,8 @@ const Services = Layer.mergeAll(
   SessionsRepo.Default,
   UsersRepo.Default,
   TokensRepo.Default,
-  GroupCommit.Default,
+  // the DM index catches up through the same single writer
+  DirectIndex.Default.pipe(Layer.provideMerge(GroupCommit.Default)),
   PasswordHasher.Default,
   Presence.Default,
   Hub.Default
