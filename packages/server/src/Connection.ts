@@ -8,6 +8,7 @@
  */
 import {
   type ByeReason,
+  type Command,
   encodeFrame,
   type FrameEvent,
   Framer,
@@ -21,13 +22,23 @@ import { Outbox } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
 
+/** A frame as the worker takes it: as framed, or already decoded by the fast path. */
+export type Inbound = FrameEvent | { readonly _tag: "Decoded"; readonly command: Command }
+
+/**
+ * Handles a frame at once, in the data handler, when nothing needs a fiber
+ * (see `Commands.msgNow`): true when done, or the frame (decoded, if it could
+ * be) for the worker.
+ */
+export type FastPath = (conn: Connection, event: FrameEvent) => true | Inbound
+
 /** Frames buffered before the socket is paused. */
 const INBOX_HIGH_WATER = 64
 const INBOX_LOW_WATER = 16
 
 export const SERVER_NAME = "parley 0.1.0"
 
-const noFrames: Array<FrameEvent> = []
+const noFrames: Array<Inbound> = []
 // shared and never pushed to: replaced by a fresh array on first use
 const noWaiters: Array<() => void> = []
 
@@ -74,7 +85,8 @@ export class Connection implements Peer {
   private pendingAcks = 0
   private ackWaiters: Array<() => void> = noWaiters
   private paused = false
-  private inbox: Array<FrameEvent> = []
+  private inbox: Array<Inbound> = []
+  private fast: FastPath | undefined = undefined
   private peerGone = false
   /** A worker fiber is handling this connection's frames (or waiting briefly for more). */
   working = false
@@ -137,8 +149,9 @@ export class Connection implements Peer {
    * listeners are shared functions, not closures: an idle connection should
    * cost as little as the socket itself.
    */
-  attach(wake: (conn: Connection) => void): void {
+  attach(wake: (conn: Connection) => void, fast?: FastPath): void {
     this.wake = wake
+    this.fast = fast
     const socket = this.socket as SocketOf
     socket[connectionKey] = this
     socket.on("data", onData)
@@ -147,14 +160,35 @@ export class Connection implements Peer {
     socket.on("error", onError)
   }
 
-  /** Frames a chunk from the socket into the inbox. */
+  /**
+   * Frames a chunk from the socket into the inbox. While no worker holds
+   * frames (none runs, or it is waiting for more), frames the fast path can
+   * finish are handled right here, in order, without a fiber; the first it
+   * cannot finish, and all after it, go to the worker.
+   */
   received(chunk: Buffer): void {
     if (this.closing !== undefined) return
     const inbox = this.inbox
     const before = inbox.length
-    this.framer.pushInto(chunk, inbox)
+    this.framer.pushInto(chunk as Uint8Array, inbox as Array<FrameEvent>)
     if (inbox.length === before) return
     this.lastFrameAt = Date.now()
+    if (before === 0 && this.fast !== undefined && (!this.working || this.resumeWorker !== undefined)) {
+      let done = 0
+      while (done < inbox.length && this.closing === undefined && !this.outbox.overLimit) {
+        const result = this.fast(this, inbox[done] as FrameEvent)
+        if (result !== true) {
+          inbox[done] = result
+          break
+        }
+        done++
+      }
+      if (done === inbox.length) {
+        inbox.length = 0
+        return
+      }
+      if (done > 0) inbox.splice(0, done)
+    }
     if (!this.paused && inbox.length >= INBOX_HIGH_WATER) {
       this.paused = true
       this.socket.pause()
@@ -182,7 +216,7 @@ export class Connection implements Peer {
   }
 
   /** Takes the frames that arrived, in order (none once the connection is closing). */
-  takeFrames(): Array<FrameEvent> {
+  takeFrames(): Array<Inbound> {
     if (this.closing !== undefined || this.inbox.length === 0) return noFrames
     const frames = this.inbox
     this.inbox = []

@@ -6,6 +6,7 @@
  * answered with INTERNAL; it touches no other.
  */
 import {
+  type Command,
   decodeEvent,
   type FrameEvent,
   FrameTooLarge,
@@ -17,7 +18,7 @@ import {
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { checkAccess, type Commands, type CommandTable, makeCommands } from "./Command.ts"
-import { Connection } from "./Connection.ts"
+import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { flushQueued } from "./Outbox.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Presence } from "./Presence.ts"
@@ -43,14 +44,36 @@ const replyError = (conn: Connection, error: ProtocolError, id: RequestId | unde
     })
   )
 
-/** Handles one framer event on a connection; never fails. */
-const handleEvent = (commands: Commands, conn: Connection, event: FrameEvent): Effect.Effect<void> => {
+/**
+ * The fast path, run in the socket's data handler: a MSG that `msgNow` can
+ * queue for commit at once is done; anything else goes to the worker,
+ * decoded if it is a command (so it is not decoded twice).
+ */
+const fastPath = (commands: Commands) => (conn: Connection, event: FrameEvent): true | Inbound => {
+  if (event._tag !== "Line") return event
+  const decoded = decodeEvent(event)
+  if (decoded._tag === "Left") return event
+  const command = decoded.right
+  try {
+    if (command.command === "MSG" && commands.msgNow(command, conn)) return true
+  } catch {
+    // a defect: the worker runs the command again, where it is logged and answered with INTERNAL
+  }
+  return { _tag: "Decoded", command }
+}
+
+/** Handles one inbound frame on a connection; never fails. */
+const handleEvent = (commands: Commands, conn: Connection, event: Inbound): Effect.Effect<void> => {
   if (conn.closing !== undefined) return Effect.void
   if (event._tag === "TooLarge") return replyError(conn, tooLarge(conn.settings.maxFrameBytes), undefined)
-  const decoded = decodeEvent(event)
-  if (decoded._tag === "Left") return replyError(conn, decoded.left.error, decoded.left.id)
-  const command = decoded.right
-  if (command.command === "MSG" && commands.msgNow(command, conn)) return Effect.void
+  let command: Command
+  if (event._tag === "Decoded") command = event.command
+  else {
+    const decoded = decodeEvent(event)
+    if (decoded._tag === "Left") return replyError(conn, decoded.left.error, decoded.left.id)
+    command = decoded.right
+    if (command.command === "MSG" && commands.msgNow(command, conn)) return Effect.void
+  }
   const handler = commands.table[command.command] as CommandTable["PING"]
   const denied = checkAccess(handler.access, conn)
   const run: Effect.Effect<void, ProtocolError> = denied !== undefined
@@ -81,6 +104,7 @@ interface Services {
   readonly live: Set<Connection>
   /** Starts a connection's worker when it has frames to handle. */
   readonly wake: (conn: Connection) => void
+  readonly fast: FastPath
 }
 
 /**
@@ -94,7 +118,7 @@ const accept = (socket: Net.Socket, services: Services, run: Run) => {
   const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", services.settings)
   services.live.add(conn)
   socket.setNoDelay(true)
-  conn.attach(services.wake)
+  conn.attach(services.wake, services.fast)
   conn.hello()
   run(Effect.logInfo("connection opened").pipe(annotate(conn)))
 }
@@ -231,11 +255,13 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const run = yield* FiberSet.makeRuntime<never>()
     const commit = yield* GroupCommit
     commit.afterEachBatch(() => flushQueued())
+    const commands = yield* makeCommands
     const services: Services = {
       settings,
       sessions,
       live,
-      commands: yield* makeCommands,
+      commands,
+      fast: fastPath(commands),
       presence: yield* Presence,
       commit,
       wake: (conn) => wake(conn)
