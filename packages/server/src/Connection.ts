@@ -92,6 +92,8 @@ export class Connection implements Peer {
   working = false
   /** Set while the worker waits for more frames: wakes it. */
   resumeWorker: (() => void) | undefined = undefined
+  /** "connection opened" was logged. */
+  announced = false
   /** Recording the end of the connection (session, presence, log) has begun. */
   cleanedUp = false
   /** Done once the end of the connection is recorded (made when someone waits for it). */

@@ -114,13 +114,12 @@ interface Services {
  * no fiber (a parked fiber costs ~10 KiB; an idle connection must cost a
  * few). The last worker, once the connection has ended, records its end.
  */
-const accept = (socket: Net.Socket, services: Services, run: Run) => {
+const accept = (socket: Net.Socket, services: Services) => {
   const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", services.settings)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
   conn.hello()
-  run(Effect.logInfo("connection opened").pipe(annotate(conn)))
 }
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
@@ -191,7 +190,9 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
       })
     )
   })
-  return work.pipe(
+  // logged by the connection's first worker (its first line, or its end), not by a fiber of its own
+  const first = conn.announced ? work : (conn.announced = true, Effect.zipRight(Effect.logInfo("connection opened"), work))
+  return first.pipe(
     Effect.catchAllCause((cause) => {
       conn.working = false
       return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
@@ -272,7 +273,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const every = idleMs > 0 ? Math.min(500, Math.max(50, idleMs / 10)) : 500
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs))))
     const server = Net.createServer({ noDelay: true })
-    server.on("connection", (socket) => accept(socket, services, run))
+    server.on("connection", (socket) => accept(socket, services))
     const address = yield* Effect.acquireRelease(
       Effect.async<Net.AddressInfo, Error>((resume) => {
         const onError = (error: Error) => resume(Effect.fail(error))
