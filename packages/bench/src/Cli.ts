@@ -144,8 +144,11 @@ const idleFlags = {
     Options.withDescription("connects in flight per generator")
   ),
   settleSeconds: Options.float("settle-seconds").pipe(
-    Options.withDefault(5),
-    Options.withDescription("wait before each reading of the server's RSS (V8 collects the logins' garbage meanwhile)")
+    Options.optional,
+    Options.withDescription(
+      "how long RSS is watched before the connections and after each half of them (quick 5, full 60); the lowest reading counts: " +
+        "V8 gives back the logins' garbage only 10-40 s after they end"
+    )
   )
 }
 
@@ -153,14 +156,14 @@ type IdleFlags = {
   readonly connections: Option.Option<number>
   readonly generators: number
   readonly concurrency: number
-  readonly settleSeconds: number
+  readonly settleSeconds: Option.Option<number>
 }
 
 const idleOptions = (f: IdleFlags, full: boolean, reconnect: boolean): IdleOptions => ({
   connections: pick(f.connections, full, 5_000, 10_000),
   generators: f.generators,
   concurrency: f.concurrency,
-  settleMs: f.settleSeconds * 1000,
+  settleMs: pick(f.settleSeconds, full, 5, 60) * 1000,
   reconnect,
   reconnectDeadlineMs: 120_000
 })

@@ -73,14 +73,21 @@ const mergeErrors = (all: ReadonlyArray<Record<string, number>>): Record<string,
   return out
 }
 
-/** Settles, then reads RSS a few times and keeps the lowest (a GC may be due). */
-const settledRss = (target: Target, ms: number) =>
+/**
+ * Watches RSS for `ms` (a reading every 250 ms) and keeps the lowest. The
+ * server is idle meanwhile, so RSS only falls as V8 collects garbage and
+ * gives pages back: the lowest reading is the most settled one. V8 does that
+ * on its own schedule (its memory reducer, 10-40 s after allocation stops),
+ * so a short watch can catch the garbage of the logins, not the cost of
+ * holding the connections.
+ */
+export const settledRss = (read: () => number, ms: number) =>
   Effect.promise(async () => {
-    await sleep(ms)
-    let low = Infinity
-    for (let i = 0; i < 4; i++) {
-      low = Math.min(low, serverRss(target))
+    let low = read()
+    const until = Date.now() + ms
+    while (Date.now() < until) {
       await sleep(250)
+      low = Math.min(low, read())
     }
     return low
   })
@@ -109,7 +116,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         concurrency: opts.concurrency
       })
       yield* runJob(generators[0]!, { _tag: "CloseAll" })
-      const rssBefore = yield* settledRss(target, 1000)
+      const rssBefore = yield* settledRss(() => serverRss(target), opts.settleMs)
       // two halves: the first also pays for what grows once (the young generation, caches, code);
       // the second half's growth is the marginal cost of a connection
       const openHalf = (total: number) =>
@@ -131,7 +138,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
       const cpu0 = serverCpu(target)
       const first = yield* openHalf(half)
       const cpu1 = serverCpu(target)
-      const rssMid = yield* settledRss(target, opts.settleMs)
+      const rssMid = yield* settledRss(() => serverRss(target), opts.settleMs)
       const cpu2 = serverCpu(target)
       const second = yield* openHalf(opts.connections - half)
       const cpu3 = serverCpu(target)
@@ -144,8 +151,8 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
       const span = spanOf(first) + spanOf(second)
       const cpuMsPerLogin = ((cpu1 - cpu0 + cpu3 - cpu2) * 1000) / Math.max(1, opened)
       const errors = mergeErrors(opens.map((o) => o.errors))
-      ctx.progress.update(`${label} idle: ${opened} open (${Math.round(opened / span)}/s), letting the server settle`)
-      const rssAfter = yield* settledRss(target, opts.settleMs)
+      ctx.progress.update(`${label} idle: ${opened} open (${Math.round(opened / span)}/s), watching RSS for ${opts.settleMs / 1000} s`)
+      const rssAfter = yield* settledRss(() => serverRss(target), opts.settleMs)
       let reconnect: IdleRun["reconnect"] = undefined
       if (opts.reconnect && target.server.managed) {
         ctx.progress.update(`${label} reconnect storm: restarting the server under ${opened} clients`)
@@ -214,7 +221,7 @@ export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Ar
       values: valuesOf(runs, (r) => (r.rssPerConnection > 0 ? r.rssPerConnection / 1024 : undefined)),
       target: { kind: "atMost", value: 8 },
       note: [
-        "the growth from N/2 to N connections, per connection",
+        `the growth from N/2 to N connections, per connection; each reading the lowest over ${opts.settleMs / 1000} s of idling`,
         short,
         ...runs.filter((r) => r.rssPerConnection <= 0).map((r) =>
           `${r.server}: RSS fell meanwhile (a GC larger than N/2 connections' worth; measure with more)`
