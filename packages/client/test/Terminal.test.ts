@@ -31,7 +31,9 @@ describe("the interactive program, in a terminal", () => {
       })
       let rows = yield* term.waitFor("the status line saying connected", (rows) =>
         statusOf(rows).includes(`connected · alice @ 127.0.0.1:${server.port} · 2 online`))
-      // recent public messages are shown on arrival, with a local time
+      // recent public messages are shown on arrival, with a local time (fetched right after the
+      // login, so they may be drawn just after the status line says connected)
+      rows = yield* term.waitFor("bob's earlier message", (rows) => rows.some((r) => /^\d\d:\d\d bob: before alice came$/.test(r)))
       assert.isTrue(rows.some((r) => /^\d\d:\d\d bob: before alice came$/.test(r)), rows.join("\n"))
 
       // what you type is sent, and shown once, as your message
