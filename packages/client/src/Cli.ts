@@ -130,19 +130,33 @@ const text = Args.text({ name: "text" }).pipe(
   Args.repeated
 )
 
-/** `parley send [--to user] [text]` */
-export const send = Command.make("send", { to, text, ...overrides }, (args) =>
+const timeout = Options.integer("timeout").pipe(
+  Options.withDescription(
+    "Give up after this many seconds in all (connecting, sending, waiting for acknowledgements) and exit 1. " +
+      "Without it, send keeps reconnecting until every message is acknowledged."
+  ),
+  Options.optional
+)
+
+/** `parley send [--to user] [--timeout seconds] [text]` */
+export const send = Command.make("send", { to, timeout, text, ...overrides }, (args) =>
   Effect.gen(function*() {
+    const seconds = Option.getOrUndefined(args.timeout)
+    if (seconds !== undefined && seconds < 1) {
+      return yield* new ChatEnded({ reason: "--timeout must be 1 second or more (see parley send --help)" })
+    }
     const creds = yield* credentials(merge(yield* parley, args), false)
     yield* runSend({
       ...creds,
       to: Option.getOrUndefined(args.to),
-      text: args.text.length > 0 ? args.text.join(" ") : undefined
+      text: args.text.length > 0 ? args.text.join(" ") : undefined,
+      timeoutSeconds: seconds
     })
   })).pipe(
     Command.withDescription(
       "Send a message, or each line of standard input as one message, in order. Exits 0 only when the server " +
-        "acknowledged every message (it reconnects and resends as needed, never doubling one); 1 otherwise."
+        "acknowledged every message (it reconnects and resends as needed, never doubling one); 1 otherwise, " +
+        "or when --timeout runs out first."
     )
   )
 

@@ -1,9 +1,10 @@
 /**
  * `parley send`: sends one message, or each line of standard input as one
  * message, in order, and succeeds only when the server ACKed every one of
- * them, reconnecting on the way as often as it takes.
+ * them, reconnecting on the way as often as it takes (or, with a timeout,
+ * until the time is up).
  */
-import { Effect, Fiber, type Redacted, Stream } from "effect"
+import { Duration, Effect, Fiber, type Redacted, Stream } from "effect"
 import * as readline from "node:readline"
 import { ChatClient } from "./ChatClient.ts"
 import { ChatEnded } from "./Chat.ts"
@@ -19,6 +20,8 @@ export interface SendOptions {
   readonly to: string | undefined
   /** The message; undefined to read standard input. */
   readonly text: string | undefined
+  /** Seconds to give up after, in all (connecting, sending, waiting for ACKs); undefined: never. */
+  readonly timeoutSeconds?: number | undefined
 }
 
 const stdinLines = Stream.suspend(() => {
@@ -27,7 +30,30 @@ const stdinLines = Stream.suspend(() => {
 })
 
 /** Sends and waits for every ACK; fails with `ChatEnded` saying what was not sent. */
-export const runSend = (options: SendOptions) =>
+export const runSend = (options: SendOptions) => {
+  // counted outside the scope, so a timeout can say how far it got
+  const progress = { connected: false, total: 0, acked: 0 }
+  const body = sendAll(options, progress)
+  const seconds = options.timeoutSeconds
+  if (seconds === undefined) return body
+  return body.pipe(
+    Effect.timeoutFail({
+      duration: Duration.seconds(seconds),
+      onTimeout: () =>
+        new ChatEnded({
+          reason: `gave up after ${seconds} s (--timeout): ` +
+            (!progress.connected
+              ? `never logged in, nothing was sent (is the server at ${options.host}:${options.port} running?)`
+              : progress.total === 0
+              ? "nothing was sent"
+              : `${progress.total - progress.acked} of ${progress.total} message(s) not acknowledged; ` +
+                "one the server received just before it went quiet may still have been stored")
+        })
+    })
+  )
+}
+
+const sendAll = (options: SendOptions, progress: { connected: boolean; total: number; acked: number }) =>
   Effect.scoped(Effect.gen(function*() {
     const client = yield* ChatClient.make({
       host: options.host,
@@ -37,13 +63,11 @@ export const runSend = (options: SendOptions) =>
       register: options.register
     })
     yield* reportStates(client)
-    const login = yield* Effect.fork(client.connect)
+    const login = yield* Effect.fork(Effect.tap(client.connect, () => Effect.sync(() => void (progress.connected = true))))
 
     const failures: Array<string> = []
     const waits: Array<Fiber.Fiber<void>> = []
     let number = 0
-    let total = 0
-    let acked = 0
     const post = (text: string) =>
       Effect.gen(function*() {
         const n = ++number
@@ -51,7 +75,7 @@ export const runSend = (options: SendOptions) =>
           process.stderr.write(`parley: line ${n} is blank: skipped (a message needs some text)\n`)
           return
         }
-        total++
+        progress.total++
         const queued = yield* Effect.either(client.enqueue(text, options.to))
         if (queued._tag === "Left") {
           failures.push(`message ${n}: ${queued.left.message}`)
@@ -61,7 +85,7 @@ export const runSend = (options: SendOptions) =>
           yield* queued.right.pipe(
             Effect.matchEffect({
               onFailure: (error) => Effect.sync(() => void failures.push(`message ${n}: ${error.message}`)),
-              onSuccess: () => Effect.sync(() => void acked++)
+              onSuccess: () => Effect.sync(() => void progress.acked++)
             }),
             // scoped, not a child of whichever fiber runs the stdin stream
             Effect.forkScoped
@@ -88,9 +112,9 @@ export const runSend = (options: SendOptions) =>
     }
     yield* Fiber.awaitAll(waits)
     yield* client.disconnect
-    if (failures.length > 0 || acked !== total) {
+    if (failures.length > 0 || progress.acked !== progress.total) {
       return yield* new ChatEnded({
-        reason: `${total - acked} of ${total} message(s) not sent` +
+        reason: `${progress.total - progress.acked} of ${progress.total} message(s) not sent` +
           (failures.length > 0 ? `:\n  ${failures.join("\n  ")}` : "")
       })
     }

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
 import { repoRoot, startServer } from "./ServerProcess.ts"
 import { clientOf } from "./Support.ts"
 
@@ -100,7 +101,7 @@ describe("parley send and listen", () => {
       yield* (yield* clientOf(server, "alice")).connect
       const env = { PARLEY_PASSWORD: "password-of-alice" }
 
-      const ok = yield* parley(["--port", port, "--user", "alice", "send", "--to", "ALICE", "note", "to", "self"], env)
+      const ok = yield* parley(["--port", port, "--user", "alice", "send", "--timeout", "30", "--to", "ALICE", "note", "to", "self"], env)
       assert.strictEqual(yield* ok.exit, 0, ok.stderr())
 
       const unknown = yield* parley(["--port", port, "--user", "alice", "send", "--to", "nobody", "hello?"], env)
@@ -114,5 +115,30 @@ describe("parley send and listen", () => {
       const nopass = yield* parley(["--port", port, "--user", "alice", "send", "hi"], { PARLEY_PASSWORD: "" }, "")
       assert.strictEqual(yield* nopass.exit, 1)
       assert.match(nopass.stderr(), /PARLEY_PASSWORD or pass --password-file/)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("send --timeout gives up with exit 1 and says so when no server answers", () =>
+    Effect.gen(function*() {
+      // a port nobody listens on: taken from the kernel, then released
+      const port = yield* Effect.async<number>((resume) => {
+        const probe = net.createServer().listen(0, "127.0.0.1", () => {
+          const { port } = probe.address() as net.AddressInfo
+          probe.close(() => resume(Effect.succeed(port)))
+        })
+      })
+      const started = Date.now()
+      const run = yield* parley(["--port", String(port), "--user", "alice", "send", "--timeout", "2", "hello?"], {
+        PARLEY_PASSWORD: "password-of-alice"
+      })
+      assert.strictEqual(yield* run.exit, 1, run.stderr())
+      assert.match(run.stderr(), /gave up after 2 s \(--timeout\): never logged in, nothing was sent \(is the server at 127\.0\.0\.1:\d+ running\?\)/)
+      // it gave up instead of retrying for ever (start-up of node + tsx included)
+      assert.isBelow(Date.now() - started, 20_000)
+
+      const bad = yield* parley(["--port", String(port), "--user", "alice", "send", "--timeout", "0", "hi"], {
+        PARLEY_PASSWORD: "password-of-alice"
+      })
+      assert.strictEqual(yield* bad.exit, 1)
+      assert.match(bad.stderr(), /--timeout must be 1 second or more/)
     }), { timeout: 60_000 })
 })
