@@ -172,7 +172,7 @@ export class Connection implements Peer {
     if (this.closing !== undefined) return
     const inbox = this.inbox
     const before = inbox.length
-    this.framer.pushInto(chunk as Uint8Array, inbox as Array<FrameEvent>)
+    this.framer.pushInto(chunk, inbox as Array<FrameEvent>)
     if (inbox.length === before) return
     this.lastFrameAt = Date.now()
     if (before === 0 && this.fast !== undefined && (!this.working || this.resumeWorker !== undefined)) {
