@@ -1,11 +1,14 @@
 /**
- * One generator-side connection: a raw `node:net` socket, the protocol's byte
- * framer, and just enough state to log in and count what arrives. The hot
- * frames (MESSAGE, ACK) are recognised by their prefix and never JSON-parsed,
- * so one process can hold thousands of these and still measure.
+ * One generator-side connection: a raw `node:net` socket read into one
+ * buffer shared by every connection of the process, a byte-level line
+ * splitter, and just enough state to log in and count what arrives. The hot
+ * frames (MESSAGE, ACK) are recognised by their prefix and handed on as
+ * bytes, never decoded or JSON-parsed (see `Lines.ts`), so one process can
+ * hold thousands of these and still measure.
  */
 import * as net from "node:net"
-import { encodeCommand, type FrameEvent, Framer, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
+import { encodeCommand, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
+import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, startsWith } from "./Lines.ts"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */
 export const nowUs = (): number => {
@@ -23,12 +26,16 @@ export interface Endpoint {
 /** A decoded server frame (only for the rare, non-hot frames). */
 export type Frame = { readonly type: string; readonly [key: string]: unknown }
 
-/** What a client reports up to its generator. */
+/**
+ * What a client reports up to its generator. The hot frames come as a byte
+ * range `buf[start, end)` of one JSON line, valid only during the call, and
+ * `atUs`, when the read that brought them returned.
+ */
 export interface ClientHooks {
-  /** A MESSAGE line (raw JSON text). */
-  onMessage(client: Client, line: string): void
-  /** An ACK line (raw JSON text). */
-  onAck(client: Client, line: string): void
+  /** A MESSAGE line. */
+  onMessage(client: Client, buf: Buffer, start: number, end: number, atUs: number): void
+  /** An ACK line nobody waited for. */
+  onAck(client: Client, buf: Buffer, start: number, end: number, atUs: number): void
   /** An ERROR nobody waited for. */
   onError(client: Client, frame: Frame): void
   /** The socket closed. */
@@ -37,24 +44,11 @@ export interface ClientHooks {
 
 export class ProtocolFailure extends Error {}
 
-const MESSAGE_PREFIX = '{"type":"MESSAGE"'
-const ACK_PREFIX = '{"type":"ACK"'
-
-/** Reads the number that follows `"key":` in a raw JSON line (NaN when absent). */
-export const numberField = (line: string, key: string): number => {
-  const marker = `"${key}":`
-  const i = line.indexOf(marker)
-  if (i < 0) return NaN
-  let j = i + marker.length
-  if (line.charCodeAt(j) === 34) j++ // a string id: `"id":"123"`
-  let k = j
-  while (k < line.length) {
-    const c = line.charCodeAt(k)
-    if ((c < 48 || c > 57) && c !== 46 && c !== 45) break
-    k++
-  }
-  return k === j ? NaN : Number(line.slice(j, k))
-}
+/**
+ * Where every socket of this process reads into: lines are handled before
+ * the next read (see `LineSplitter`), so one buffer serves them all.
+ */
+const readBuffer = Buffer.allocUnsafe(256 * 1024)
 
 /** One logical client; its socket is replaced when it reconnects. */
 export class Client {
@@ -62,7 +56,9 @@ export class Client {
   ready = false
   bye: string | undefined
   token: string | undefined
-  private framer = new Framer(MAX_SERVER_FRAME_BYTES)
+  private lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
+  /** When the read being handled returned (µs). */
+  private readAtUs = 0
   private nextId = 1
   private readonly waiting = new Map<number, (frame: Frame) => void>()
   private onHello: ((frame: Frame) => void) | undefined
@@ -78,10 +74,22 @@ export class Client {
   /** Opens a TCP connection and waits for HELLO. */
   open(endpoint: Endpoint, timeoutMs = 30_000): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: endpoint.host, port: endpoint.port })
+      const lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
+      const socket = net.connect({
+        host: endpoint.host,
+        port: endpoint.port,
+        onread: {
+          buffer: readBuffer,
+          callback: (n: number, buf: Uint8Array): boolean => {
+            this.readAtUs = nowUs()
+            if (!lines.push(buf as Buffer, n, this.onLine)) socket.destroy(new ProtocolFailure("line too long"))
+            return true
+          }
+        }
+      })
       socket.setNoDelay(true)
       this.socket = socket
-      this.framer = new Framer(MAX_SERVER_FRAME_BYTES)
+      this.lines = lines
       this.ready = false
       this.bye = undefined
       const timer = setTimeout(() => {
@@ -97,10 +105,6 @@ export class Client {
         clearTimeout(timer)
         reject(err)
       }
-      const emit = (event: FrameEvent) => {
-        if (event._tag === "Line") this.line(event.text)
-      }
-      socket.on("data", (chunk: Buffer) => this.framer.push(chunk, emit))
       socket.on("error", () => {})
       socket.on("close", () => this.closed(socket))
     })
@@ -119,9 +123,20 @@ export class Client {
     if (wasReady) this.hooks.onClose(this)
   }
 
+  /** Bytes held for an incomplete line. */
+  get buffered(): number {
+    return this.lines.buffered
+  }
+
+  private readonly onLine = (buf: Buffer, start: number, end: number): void => {
+    if (startsWith(buf, start, end, MESSAGE_PREFIX)) return this.hooks.onMessage(this, buf, start, end, this.readAtUs)
+    if (this.waiting.size === 0 && startsWith(buf, start, end, ACK_PREFIX)) {
+      return this.hooks.onAck(this, buf, start, end, this.readAtUs)
+    }
+    this.line(buf.toString("utf8", start, end))
+  }
+
   private line(text: string): void {
-    if (text.startsWith(MESSAGE_PREFIX)) return this.hooks.onMessage(this, text)
-    if (text.startsWith(ACK_PREFIX) && this.waiting.size === 0) return this.hooks.onAck(this, text)
     let frame: Frame
     try {
       frame = JSON.parse(text)
@@ -137,11 +152,15 @@ export class Client {
     switch (frame.type) {
       case "HELLO":
         return this.onHello?.(frame)
-      case "MESSAGE":
+      case "MESSAGE": {
         // a server that orders its keys differently: rebuild the prefix form
-        return this.hooks.onMessage(this, `${MESSAGE_PREFIX},"text":${JSON.stringify(frame.text)}}`)
-      case "ACK":
-        return this.hooks.onAck(this, text)
+        const line = Buffer.from(`{"type":"MESSAGE","text":${JSON.stringify(frame.text)}}`)
+        return this.hooks.onMessage(this, line, 0, line.length, this.readAtUs)
+      }
+      case "ACK": {
+        const line = Buffer.from(text)
+        return this.hooks.onAck(this, line, 0, line.length, this.readAtUs)
+      }
       case "BYE":
         this.bye = String(frame.reason ?? "")
         return

@@ -4,8 +4,9 @@
  * job is bounded in time and count, and every result carries the generator's
  * own CPU use so a saturated generator shows in the figures.
  */
-import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, numberField, sleep } from "./Client.ts"
+import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { Histogram } from "./Histogram.ts"
+import { keyBytes, numberAt, stampOf } from "./Lines.ts"
 import type {
   Account,
   CloseResult,
@@ -74,22 +75,12 @@ export const stampedText = (sentUs: number, tag: string | number, bytes: number)
   return head.length >= bytes ? head : head + "x".repeat(bytes - head.length)
 }
 
-/** Reads `<sentUs>:<tag>:` at the start of a MESSAGE line's text; undefined when it is not ours. */
-export const readStamp = (line: string): { readonly sentUs: number; readonly tag: string } | undefined => {
-  const i = line.indexOf('"text":"')
-  if (i < 0) return undefined
-  const a = i + 8
-  const c1 = line.indexOf(":", a)
-  if (c1 < 0) return undefined
-  const c2 = line.indexOf(":", c1 + 1)
-  if (c2 < 0) return undefined
-  const sentUs = Number(line.slice(a, c1))
-  return Number.isFinite(sentUs) ? { sentUs, tag: line.slice(c1 + 1, c2) } : undefined
-}
+const ID_KEY = keyBytes("id")
 
 export class Generator implements ClientHooks {
   readonly clients: Array<Client> = []
-  private stepTag = ""
+  /** The tag of the step being measured, as the bytes `stampOf` compares. */
+  private stepTag: Uint8Array = Buffer.alloc(0)
   private delivered = 0
   private acked = 0
   private closedInStep = 0
@@ -101,17 +92,17 @@ export class Generator implements ClientHooks {
   private textBytes = 100
 
   // ---- hooks (hot path) ----
-  onMessage(_client: Client, line: string): void {
-    const stamp = readStamp(line)
-    if (stamp === undefined || stamp.tag !== this.stepTag) return
+  onMessage(_client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
+    const sentUs = stampOf(buf, start, end, this.stepTag)
+    if (Number.isNaN(sentUs)) return
     this.delivered++
-    this.latency.record(nowUs() - stamp.sentUs)
+    this.latency.record(atUs - sentUs)
   }
 
-  onAck(client: Client, line: string): void {
+  onAck(client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
     this.acked++
-    const sentUs = numberField(line, "id")
-    if (Number.isFinite(sentUs)) this.ackLatency.record(nowUs() - sentUs)
+    const sentUs = numberAt(buf, start, end, ID_KEY)
+    if (Number.isFinite(sentUs)) this.ackLatency.record(atUs - sentUs)
     if (this.durableRunning) this.sendDurable(client)
   }
 
@@ -135,7 +126,7 @@ export class Generator implements ClientHooks {
   }
 
   private resetCounters(tag: string): void {
-    this.stepTag = tag
+    this.stepTag = Buffer.from(tag)
     this.delivered = 0
     this.acked = 0
     this.closedInStep = 0
