@@ -101,7 +101,11 @@ const fanOutFlags = {
   retries: optInt("retries", "runs again a step that failed on p99 alone, to ride out the machine's hiccups (quick 1, full 2)"),
   startRate: optInt("start-rate", "first rate in msg/s (default: 20,000 deliveries/s worth)"),
   maxRate: Options.integer("max-rate").pipe(Options.withDefault(200_000), Options.withDescription("never offer more msg/s")),
-  latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)")
+  latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)"),
+  warmupSeconds: optFloat(
+    "warmup-seconds",
+    "seconds a latency run offers its rate before it measures, to read the steady state (quick 1, full 2); the warm-up's own p99 is reported in the note"
+  )
 }
 
 type FanFlags = {
@@ -116,6 +120,7 @@ type FanFlags = {
   readonly startRate: Option.Option<number>
   readonly maxRate: number
   readonly latencySeconds: Option.Option<number>
+  readonly warmupSeconds: Option.Option<number>
 }
 
 const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
@@ -130,7 +135,8 @@ const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
     retries: pick(f.retries, full, 1, 2),
     startRate: Option.getOrUndefined(f.startRate),
     maxRate: f.maxRate,
-    latencySeconds: pick(f.latencySeconds, full, 3, 10)
+    latencySeconds: pick(f.latencySeconds, full, 3, 10),
+    warmupSeconds: pick(f.warmupSeconds, full, 1, 2)
   }))
 
 const idleFlags = {

@@ -35,6 +35,8 @@ export interface FanOutOptions {
   readonly maxRate: number
   /** Seconds of a latency run. */
   readonly latencySeconds: number
+  /** Seconds at the latency run's rate before it is measured (its p99 is reported, not counted). */
+  readonly warmupSeconds: number
 }
 
 export interface StepRecord {
@@ -73,6 +75,9 @@ export interface LatencyRecord {
   readonly generatorCpuShare: number
   readonly generatorStallMs: number
   readonly serverCpuShare: number
+  readonly warmupSeconds: number
+  /** p99 of the warm-up's deliveries (NaN without a warm-up). */
+  readonly warmupP99Ms: number
 }
 
 export interface FanOutRun {
@@ -208,13 +213,16 @@ const runLatency = (
   rate: number
 ) =>
   Effect.gen(function*() {
-    ctx.progress.update(`${labelOf(target)} latency R=${opts.receivers}: ${rate} msg/s for ${opts.latencySeconds} s`)
+    ctx.progress.update(
+      `${labelOf(target)} latency R=${opts.receivers}: ${rate} msg/s for ${opts.warmupSeconds} s of warm-up, then ${opts.latencySeconds} s measured`
+    )
     yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
     const cpu0 = serverCpu(target)
     const r = yield* runJob(generator, {
       _tag: "FanStep",
       step: 9999,
       rate,
+      warmupMs: opts.warmupSeconds * 1000,
       durationMs: opts.latencySeconds * 1000,
       drainMs: Math.max(opts.drainMs, 2_000),
       textBytes: opts.textBytes
@@ -232,7 +240,9 @@ const runLatency = (
       maxMs: lat.max,
       generatorCpuShare: r.cpuMs / r.wallMs,
       generatorStallMs: r.stallMs,
-      serverCpuShare: serverCpuSec / (r.wallMs / 1000)
+      serverCpuShare: serverCpuSec / (r.wallMs / 1000),
+      warmupSeconds: opts.warmupSeconds,
+      warmupP99Ms: r.warmupSent > 0 ? latencyMs(r.warmupLatency).p99 : NaN
     }
     return record
   })
@@ -325,6 +335,10 @@ export const latencyFigures = (
   const scenario = `latency R=${opts.receivers} S=${opts.senders}`
   const lost = runs.filter((r) => r.lost > 0).map((r) => `${r.server} lost ${r.lost}`)
   const stalls = runs.map((r) => `${r.server} ${r.generatorStallMs.toFixed(0)} ms`).join(", ")
+  const warm = runs.filter((r) => r.warmupSeconds > 0 && Number.isFinite(r.warmupP99Ms))
+  const warmup = warm.length === 0 ? "" : ` after ${warm[0]!.warmupSeconds} s of warm-up at that rate (not counted; its p99: ${
+    warm.map((r) => `${r.server} ${r.warmupP99Ms.toFixed(1)} ms`).join(", ")
+  })`
   const rate = runs[0]?.rate
   const over = knees.filter((k) => rate !== undefined && k.knee !== undefined && rate > k.knee)
     .map((k) => `above ${k.server}'s own knee (${k.knee} msg/s)`)
@@ -334,7 +348,7 @@ export const latencyFigures = (
       metric: "p50",
       unit: "ms",
       values: valuesOf(runs, (r) => r.p50Ms),
-      note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s; longest generator stall: ${stalls}${
+      note: `${rate} msg/s (${how}) for ${opts.latencySeconds} s${warmup}; longest generator stall: ${stalls}${
         lost.length > 0 ? `; ${lost.join(", ")}` : ""
       }${over.length > 0 ? `; ${over.join(", ")}` : ""}`
     },

@@ -7,6 +7,7 @@
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { Histogram } from "./Histogram.ts"
 import { keyBytes, numberAt, stampOf } from "./Lines.ts"
+import { writeFileSync as __w } from "node:fs"
 import type {
   Account,
   CloseResult,
@@ -85,6 +86,9 @@ export class Generator implements ClientHooks {
   private acked = 0
   private closedInStep = 0
   private latency = new Histogram()
+  /** The warm-up's tag while its deliveries may still arrive, and their latency. */
+  private warmTag: Uint8Array | undefined = undefined
+  private warmLatency = new Histogram()
   private ackLatency = new Histogram()
   private errors: Record<string, number> = {}
   private durableRunning = false
@@ -94,9 +98,15 @@ export class Generator implements ClientHooks {
   // ---- hooks (hot path) ----
   onMessage(_client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
     const sentUs = stampOf(buf, start, end, this.stepTag)
-    if (Number.isNaN(sentUs)) return
+    if (Number.isNaN(sentUs)) {
+      if (this.warmTag === undefined) return
+      const warmUs = stampOf(buf, start, end, this.warmTag)
+      if (!Number.isNaN(warmUs)) this.warmLatency.record(atUs - warmUs)
+      return
+    }
     this.delivered++
     this.latency.record(atUs - sentUs)
+    if (atUs - sentUs > 5000) (globalThis as any).__slow.push([Math.round(sentUs), Math.round(atUs - sentUs)])
   }
 
   onAck(client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
@@ -132,6 +142,8 @@ export class Generator implements ClientHooks {
     this.closedInStep = 0
     this.latency = new Histogram()
     this.ackLatency = new Histogram()
+    this.warmTag = undefined
+    this.warmLatency = new Histogram()
     this.errors = {}
   }
 
@@ -271,40 +283,61 @@ export class Generator implements ClientHooks {
     return n
   }
 
-  /** One fan-out step: the senders offer `rate` messages/s in total, then the deliveries drain. */
+  /**
+   * One fan-out step: the senders offer `rate` messages/s in total (first for
+   * the warm-up, whose messages carry another tag and are not counted), then
+   * the deliveries drain.
+   */
   private async fanStep(job: Extract<Job, { _tag: "FanStep" }>): Promise<Omit<FanStepResult, keyof GeneratorCpu>> {
     const senders = this.clients.filter((c) => c.role === "sender" && c.ready)
     const live = this.clients.filter((c) => c.ready).length
     const tag = `s${job.step}`
+    const warmTag = `w${job.step}`
     this.resetCounters(tag)
-    const stalls = watchStalls()
+    const warmupUs = (job.warmupMs ?? 0) * 1000
+    if (warmupUs > 0) this.warmTag = Buffer.from(warmTag)
+    let stalls = watchStalls()
     let sent = 0
+    let warmupSent = 0
     let offered = 0
+    let measuring = warmupUs === 0
     const t0 = nowUs()
-    const windowUs = job.durationMs * 1000
+    let windowStart = t0
+    const endUs = warmupUs + job.durationMs * 1000
     await new Promise<void>((resolve) => {
       const tick = () => {
-        const elapsed = Math.min(nowUs() - t0, windowUs)
+        const elapsed = Math.min(nowUs() - t0, endUs)
+        if (!measuring && elapsed >= warmupUs) {
+          measuring = true
+          windowStart = nowUs()
+          stalls()
+          stalls = watchStalls()
+        }
         const due = Math.floor((job.rate * elapsed) / 1e6) - offered
         for (let i = 0; i < due && senders.length > 0; i++) {
           const sender = senders[offered % senders.length]!
           offered++
           if (!sender.ready) continue
           const now = nowUs()
-          sender.send({ command: "MSG", id: Math.round(now), text: stampedText(now, tag, job.textBytes) })
-          sent++
+          sender.send({
+            command: "MSG",
+            id: Math.round(now),
+            text: stampedText(now, measuring ? tag : warmTag, job.textBytes)
+          })
+          if (measuring) sent++
+          else warmupSent++
         }
-        if (elapsed >= windowUs) {
+        if (elapsed >= endUs) {
           clearInterval(timer)
           resolve()
         }
       }
       const timer = setInterval(tick, 1)
     })
-    const sendWindowMs = (nowUs() - t0) / 1000
+    const sendWindowMs = (nowUs() - windowStart) / 1000
     const expected = sent * (live - 1)
     const deadline = nowUs() + job.drainMs * 1000
-    while ((this.delivered < expected || this.acked < sent) && nowUs() < deadline) await sleep(5)
+    while ((this.delivered < expected || this.acked < sent + warmupSent) && nowUs() < deadline) await sleep(5)
     return {
       stallMs: stalls(),
       step: job.step,
@@ -313,12 +346,15 @@ export class Generator implements ClientHooks {
       sent,
       expected,
       delivered: this.delivered,
-      acked: this.acked,
+      // every ACK, the warm-up's too: one missing anywhere counts as lost
+      acked: this.acked - warmupSent,
       closed: this.closedInStep,
       sendWindowMs,
       latency: this.latency.toData(),
       ackLatency: this.ackLatency.toData(),
-      errors: this.errors
+      errors: this.errors,
+      warmupSent,
+      warmupLatency: this.warmLatency.toData()
     }
   }
 
@@ -443,7 +479,9 @@ export const serveOverIpc = (): Promise<void> =>
         }
       })
     })
+    ;(globalThis as any).__slow = []
     process.on("disconnect", () => {
+      __w(`/tmp/mb/slow-${process.pid}.json`, JSON.stringify((globalThis as any).__slow))
       for (const c of generator.clients) c.socket?.destroy()
       resolve()
       // sockets of jobs still running would keep the process alive

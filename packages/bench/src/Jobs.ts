@@ -36,6 +36,11 @@ export type Job =
     readonly _tag: "FanStep"
     readonly step: number
     readonly rate: number
+    /**
+     * Offered at the same rate before the measured window and not counted:
+     * the step measures the steady state, not the jump from idle.
+     */
+    readonly warmupMs?: number
     readonly durationMs: number
     readonly drainMs: number
     readonly textBytes: number
@@ -104,6 +109,9 @@ export interface FanStepResult extends GeneratorCpu {
   readonly latency: HistogramData
   readonly ackLatency: HistogramData
   readonly errors: Record<string, number>
+  /** Messages of the warm-up (not in `sent`) and their deliveries' latency. */
+  readonly warmupSent: number
+  readonly warmupLatency: HistogramData
 }
 
 export interface DurableResult extends GeneratorCpu {
