@@ -8,7 +8,7 @@ import { MAX_FRAME_BYTES, MAX_TEXT_CHARS } from "@parley/protocol"
 export interface ServerSettings {
   readonly host: string
   readonly port: number
-  /** SQLite file (`:memory:` for a throwaway database). */
+  /** SQLite file; opened by two connections (see MessageWriter), so not `:memory:`. */
   readonly db: string
   /** MSGs per second per connection, sustained; 0 turns flood control off. */
   readonly msgRate: number

@@ -84,6 +84,8 @@ const command = Command.make(
       ? "--token-ttl must be 1 or more"
       : o.replayCap < 1
       ? "--replay-cap must be 1 or more"
+      : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
+      ? "--db must name a database file (the server opens it twice: an in-memory database would be two)"
       : undefined
     if (problem !== undefined) return Effect.fail(new Error(`${problem} (see --help)`))
     return Layer.launch(

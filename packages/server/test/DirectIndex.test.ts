@@ -5,6 +5,9 @@
  * everything stored.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel } from "effect"
 import { DatabaseLive } from "../src/Database.ts"
@@ -15,10 +18,20 @@ import { ServerConfig } from "../src/ServerConfig.ts"
 
 const USERS = 4
 
-const Storage = Layer.mergeAll(MessagesRepo.Default, DirectIndex.Default).pipe(
-  Layer.provideMerge(GroupCommit.Default),
-  Layer.provideMerge(DatabaseLive),
-  Layer.provide(ServerConfig.layer({ db: ":memory:" }))
+/** The storage services on a fresh database file, removed afterwards. */
+const Storage = Layer.unwrapScoped(
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "parley-direct-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    ),
+    (dir) =>
+      Layer.mergeAll(MessagesRepo.Default, DirectIndex.Default).pipe(
+        Layer.provideMerge(GroupCommit.Default),
+        Layer.provideMerge(DatabaseLive),
+        Layer.provide(ServerConfig.layer({ db: join(dir, "test.db") }))
+      )
+  )
 )
 
 type Step =
