@@ -2,9 +2,9 @@
 /**
  * `parley-server` (`pnpm start:server`): runs the Parley chat server.
  */
-import { Command, Options } from "@effect/cli"
+import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { defaults } from "./ServerConfig.ts"
 import { ServerLive } from "./ServerLive.ts"
 
@@ -66,6 +66,9 @@ const logLevel = withEnv(
   "info"
 )
 
+/** A flag's value that parses but cannot be used: said in one line, with where to look. */
+class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
 const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
 
 const command = Command.make(
@@ -87,7 +90,7 @@ const command = Command.make(
       : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
       ? "--db must name a database file (the server opens it twice: an in-memory database would be two)"
       : undefined
-    if (problem !== undefined) return Effect.fail(new Error(`${problem} (see --help)`))
+    if (problem !== undefined) return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     return Layer.launch(
       ServerLive({
         host: o.host,
@@ -114,7 +117,17 @@ const cli = Command.run(command, { name: "parley-server", version: "0.1.0" })
 
 
 cli(process.argv).pipe(
+  Effect.tapErrorCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.void
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      // @effect/cli has already printed what was wrong with the command line
+      if (ValidationError.isValidationError(failure.value)) return Effect.void
+      if (failure.value instanceof UsageError) return Console.error(`parley-server: ${failure.value.message}`)
+    }
+    return Effect.logError("the server stopped", cause)
+  }),
   Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })
 )
 

@@ -133,6 +133,23 @@ describe.concurrent("operations", () => {
       }
     }), 90_000)
 
+  it.scopedLive("a flag value that cannot be used is refused in one line naming it, exit 1, nothing started", () =>
+    Effect.gen(function*() {
+      const cases = [
+        [["--port", "70000"], "parley-server: --port must be 0..65535 (see --help)"],
+        [["--msg-burst", "0"], "parley-server: --msg-burst must be 1 or more (see --help)"],
+        [["--db", ":memory:"], "parley-server: --db must name a database file"]
+      ] as const
+      const runs = yield* Effect.forEach(cases, ([args]) => runServerCommand(args), { concurrency: "unbounded" })
+      runs.forEach(({ code, output }, i) => {
+        assert.strictEqual(code, 1, output)
+        const lines = output.trim().split("\n")
+        assert.strictEqual(lines.length, 1, output)
+        assert.isTrue(lines[0]!.startsWith(cases[i]![1]), output)
+        assert.notInclude(output, "listening")
+      })
+    }), 60_000)
+
   it.scopedLive("kill -9 during a burst: after a restart every ACKed message is in HISTORY exactly once and open sessions are closed", () =>
     Effect.gen(function*() {
       const db = yield* tempDb
