@@ -7,7 +7,6 @@
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { Histogram } from "./Histogram.ts"
 import { keyBytes, numberAt, stampOf } from "./Lines.ts"
-import { writeFileSync as __w } from "node:fs"
 import type {
   Account,
   CloseResult,
@@ -106,7 +105,6 @@ export class Generator implements ClientHooks {
     }
     this.delivered++
     this.latency.record(atUs - sentUs)
-    if (atUs - sentUs > 5000) (globalThis as any).__slow.push([Math.round(sentUs), Math.round(atUs - sentUs)])
   }
 
   onAck(client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
@@ -479,9 +477,7 @@ export const serveOverIpc = (): Promise<void> =>
         }
       })
     })
-    ;(globalThis as any).__slow = []
     process.on("disconnect", () => {
-      __w(`/tmp/mb/slow-${process.pid}.json`, JSON.stringify((globalThis as any).__slow))
       for (const c of generator.clients) c.socket?.destroy()
       resolve()
       // sockets of jobs still running would keep the process alive
