@@ -6,6 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
+import { BACKSTOP_PAGES } from "./Checkpointer.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { migrations } from "./Migrations.ts"
 
@@ -18,6 +19,8 @@ const setup = Layer.effectDiscard(
     yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`)
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
     yield* sql.unsafe("PRAGMA busy_timeout = 5000")
+    // the checkpointer (MessageWriter) copies the WAL back off the event loop
+    yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`)
     const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
     for (const [id, name] of applied) yield* Effect.logInfo(`applied migration ${id}_${name}`)
   }).pipe(Effect.orDie)
