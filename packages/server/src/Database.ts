@@ -1,16 +1,17 @@
 /**
  * The database: SQLite through `SqlClient`, in WAL mode, with the schema's
- * migrations applied at start and sessions left open by a crash closed.
+ * migrations applied at start, sessions left open by a crash closed, and the
+ * WAL copied back by the `Checkpointer` for as long as it is open.
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
-import { BACKSTOP_PAGES } from "./Checkpointer.ts"
+import { Effect, Layer, Runtime } from "effect"
+import { BACKSTOP_PAGES, CHECKPOINT_EVERY_MS, checkpointer } from "./Checkpointer.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { migrations } from "./Migrations.ts"
 
-const setup = Layer.effectDiscard(
+const setup = Layer.scopedDiscard(
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const config = yield* ServerConfig
@@ -19,10 +20,13 @@ const setup = Layer.effectDiscard(
     yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`)
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
     yield* sql.unsafe("PRAGMA busy_timeout = 5000")
-    // the checkpointer (MessageWriter) copies the WAL back off the event loop
+    // the checkpointer copies the WAL back off the event loop
     yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`)
     const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
     for (const [id, name] of applied) yield* Effect.logInfo(`applied migration ${id}_${name}`)
+    const runtime = yield* Effect.runtime<never>()
+    yield* checkpointer(config.db, CHECKPOINT_EVERY_MS, (message) =>
+      Runtime.runFork(runtime)(Effect.logWarning("WAL checkpoint failed", message)))
   }).pipe(Effect.orDie)
 )
 

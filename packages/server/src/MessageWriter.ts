@@ -20,8 +20,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import Database from "better-sqlite3"
-import { Effect, type Exit, Runtime } from "effect"
-import { BACKSTOP_PAGES, checkpointer } from "./Checkpointer.ts"
+import { Effect, type Exit } from "effect"
+import { BACKSTOP_PAGES } from "./Checkpointer.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
 /** A message to store, and whom to tell when it is stored. */
@@ -61,9 +61,6 @@ interface ExistingRow {
   readonly client_msg_id: string
 }
 
-/** How often the checkpointer copies the WAL back (~1,000 pages at 5,000 msg/s). */
-const CHECKPOINT_EVERY_MS = 250
-
 const keyOf = (senderId: number, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`
 
 export class MessageWriter extends Effect.Service<MessageWriter>()("@parley/server/MessageWriter", {
@@ -87,9 +84,6 @@ export class MessageWriter extends Effect.Service<MessageWriter>()("@parley/serv
       }).pipe(Effect.orDie),
       (db) => Effect.sync(() => db.close())
     )
-    const runtime = yield* Effect.runtime<never>()
-    yield* checkpointer(config.db, CHECKPOINT_EVERY_MS, (message) =>
-      Runtime.runFork(runtime)(Effect.logWarning("WAL checkpoint failed", message)))
 
     const inserts = new Map<number, Database.Statement<Array<unknown>, { id: number }>>()
     const insert = (rows: number) => {

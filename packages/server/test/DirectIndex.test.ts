@@ -5,9 +5,6 @@
  * everything stored.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel } from "effect"
 import { DatabaseLive } from "../src/Database.ts"
@@ -15,22 +12,18 @@ import { DirectIndex } from "../src/DirectIndex.ts"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
 import { MessagesRepo } from "../src/MessagesRepo.ts"
 import { ServerConfig } from "../src/ServerConfig.ts"
+import { tempDb } from "./support/ServerProcess.ts"
 
 const USERS = 4
 
 /** The storage services on a fresh database file, removed afterwards. */
 const Storage = Layer.unwrapScoped(
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "parley-direct-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-    ),
-    (dir) =>
-      Layer.mergeAll(MessagesRepo.Default, DirectIndex.Default).pipe(
-        Layer.provideMerge(GroupCommit.Default),
-        Layer.provideMerge(DatabaseLive),
-        Layer.provide(ServerConfig.layer({ db: join(dir, "test.db") }))
-      )
+  Effect.map(tempDb, (db) =>
+    Layer.mergeAll(MessagesRepo.Default, DirectIndex.Default).pipe(
+      Layer.provideMerge(GroupCommit.Default),
+      Layer.provideMerge(DatabaseLive),
+      Layer.provide(ServerConfig.layer({ db }))
+    )
   )
 )
 

@@ -8,26 +8,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, FastCheck as fc, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { DatabaseLive } from "../src/Database.ts"
 import { MessageWriter, type PendingMessage, type StoredRow } from "../src/MessageWriter.ts"
 import { ServerConfig } from "../src/ServerConfig.ts"
+import { tempDb } from "./support/ServerProcess.ts"
 
 const USERS = 3
 
 const Storage = Layer.unwrapScoped(
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "parley-writer-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-    ),
-    (dir) =>
-      MessageWriter.Default.pipe(
-        Layer.provideMerge(DatabaseLive),
-        Layer.provide(ServerConfig.layer({ db: join(dir, "test.db") }))
-      )
+  Effect.map(tempDb, (db) =>
+    MessageWriter.Default.pipe(
+      Layer.provideMerge(DatabaseLive),
+      Layer.provide(ServerConfig.layer({ db }))
+    )
   )
 )
 
