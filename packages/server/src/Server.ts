@@ -169,8 +169,14 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
     const frames = conn.takeFrames()
     if (frames.length === 0) {
       if (conn.finished) {
-        conn.working = false
-        return cleanup(conn, services)
+        // the ACKs of MSGs still being committed go out before the socket is ended
+        return Effect.zipRight(
+          conn.awaitAcks(),
+          Effect.suspend(() => {
+            conn.working = false
+            return cleanup(conn, services)
+          })
+        )
       }
       return Effect.flatMap(linger(conn), (more) => (more ? work : Effect.void))
     }
@@ -272,7 +278,9 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const idleMs = settings.idleTimeoutSeconds * 1000
     const every = idleMs > 0 ? Math.min(500, Math.max(50, idleMs / 10)) : 500
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs))))
-    const server = Net.createServer({ noDelay: true })
+    // a client may send its last commands and close its side at once (`printf ... | nc -q 1`):
+    // the replies still go out, and the socket is ended once the connection's end is recorded
+    const server = Net.createServer({ noDelay: true, allowHalfOpen: true })
     server.on("connection", (socket) => accept(socket, services))
     const address = yield* Effect.acquireRelease(
       Effect.async<Net.AddressInfo, Error>((resume) => {

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Net from "node:net"
 import { spawnServer } from "./support/ServerProcess.ts"
 import { contractTimeout, startServer } from "./support/TestServer.ts"
 import { type Frame, signUp, Wire } from "./support/Wire.ts"
@@ -225,4 +226,28 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
       // a buffered 128 MiB line would show; allow plenty for allocation churn (~35 MiB seen)
       assert.isBelow(rssMax - rssBefore, 80 * 1024, `RSS grew from ${rssBefore} KiB to ${rssMax} KiB`)
     }), 60_000)
+  it.scopedLive("a client that sends its commands and then closes its side (printf ... | nc -q) gets every reply, then EOF", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const lines = [
+        { command: "REGISTER", username: "halfway", password: "correct horse battery staple" },
+        { command: "CONNECT", username: "halfway", password: "correct horse battery staple" },
+        { command: "MSG", text: "first", id: 1 },
+        "{not json",
+        { command: "MSG", text: "second", id: 2 },
+        { command: "PING", id: 3 }
+      ].map((l) => (typeof l === "string" ? l : JSON.stringify(l)) + "\n").join("")
+      const received = yield* Effect.async<string>((resume) => {
+        let text = ""
+        const socket = Net.connect(server.port, "127.0.0.1", () => socket.end(lines))
+        socket.on("data", (chunk) => (text += chunk.toString("utf8")))
+        socket.on("error", () => {})
+        socket.on("close", () => resume(Effect.succeed(text)))
+      }).pipe(Effect.timeout("20 seconds"))
+      const frames = received.trim().split("\n").map((l) => JSON.parse(l) as Frame)
+      assert.deepStrictEqual(
+        frames.map((f) => [f.type, f.code ?? f.id]),
+        [["HELLO", undefined], ["REGISTERED", undefined], ["CONNECTED", undefined], ["ACK", 1], ["ERROR", "INVALID_JSON"], ["ACK", 2], ["PONG", 3]]
+      )
+    }))
 })
