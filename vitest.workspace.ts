@@ -11,4 +11,4 @@ const pkg = (name: string) => ({
   }
 })
 
-export default [pkg("protocol"), pkg("server"), pkg("client"), pkg("bench")]
+export default [pkg("protocol"), pkg("runtime"), pkg("server"), pkg("client"), pkg("bench")]

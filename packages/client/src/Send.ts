@@ -33,7 +33,15 @@ const stdinLines = Stream.suspend(() => {
 export const runSend = (options: SendOptions) => {
   // counted outside the scope, so a timeout can say how far it got
   const progress = { connected: false, total: 0, acked: 0 }
-  const body = sendAll(options, progress)
+  const body = sendAll(options, progress).pipe(
+    // Ctrl-C or SIGTERM: say how far it got; exit 1 unless every message was acknowledged
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        process.stderr.write(`parley: interrupted: ${interruptedReport(progress)}\n`)
+        if (progress.acked !== progress.total) process.exitCode = 1
+      })
+    )
+  )
   const seconds = options.timeoutSeconds
   if (seconds === undefined) return body
   return body.pipe(
@@ -52,6 +60,14 @@ export const runSend = (options: SendOptions) => {
     })
   )
 }
+
+const interruptedReport = (progress: { connected: boolean; total: number; acked: number }) =>
+  progress.total === 0
+    ? "nothing was sent"
+    : progress.acked === progress.total
+    ? `all ${progress.total} message(s) were acknowledged`
+    : `${progress.acked} of ${progress.total} message(s) acknowledged, ${progress.total - progress.acked} not; ` +
+      "one the server received just before the interruption may still have been stored"
 
 const sendAll = (options: SendOptions, progress: { connected: boolean; total: number; acked: number }) =>
   Effect.scoped(Effect.gen(function*() {

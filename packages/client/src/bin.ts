@@ -1,18 +1,11 @@
 #!/usr/bin/env node
 /**
- * `parley` (`pnpm start:client`): the Parley chat client.
+ * `parley` (`pnpm start:client`): the Parley chat client (see `Main.ts`).
+ * Signals are held from the first moment, so Ctrl-C while the program is still
+ * loading is a clean exit too; the program itself is imported after that.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
-import { run } from "./Cli.ts"
+import "@parley/runtime/EarlySignals"
 
-run(process.argv).pipe(
-  Effect.tapError((error) =>
-    Effect.sync(() => {
-      // option errors are already printed by @effect/cli with the usage
-      if (error._tag === "ChatEnded") process.stderr.write(`parley: ${error.message}\n`)
-    })
-  ),
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true })
-)
+// `ps`, `top` and `pgrep parley` show the program, not `node --import tsx ...`
+process.title = "parley"
+await import("./Main.ts")

@@ -1,0 +1,19 @@
+/**
+ * The `parley` program: its command line under a main that ends it cleanly on
+ * SIGINT/SIGTERM.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { runMain } from "@parley/runtime"
+import { Effect } from "effect"
+import { run } from "./Cli.ts"
+
+run(process.argv).pipe(
+  Effect.tapError((error) =>
+    Effect.sync(() => {
+      // option errors are already printed by @effect/cli with the usage
+      if (error._tag === "ChatEnded") process.stderr.write(`parley: ${error.message}\n`)
+    })
+  ),
+  Effect.provide(NodeContext.layer),
+  (main) => runMain(main, { name: "parley", graceMs: 5_000, prettyLogger: true })
+)

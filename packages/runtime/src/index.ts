@@ -1,0 +1,2 @@
+/** Process plumbing shared by Parley's programs. */
+export * from "./RunMain.ts"

@@ -1,0 +1,143 @@
+/**
+ * The `parley-server` program: its command line, and the server under a main
+ * that shuts it down gracefully on SIGINT/SIGTERM.
+ */
+import { Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { runMain } from "@parley/runtime"
+import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { defaults } from "./ServerConfig.ts"
+import { ServerLive } from "./ServerLive.ts"
+
+const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
+  options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
+
+const host = withEnv(
+  Options.text("host").pipe(Options.withDescription("Address to listen on (env PARLEY_HOST; default 127.0.0.1). Use 0.0.0.0 to accept other machines.")),
+  Config.string("PARLEY_HOST"),
+  defaults.host
+)
+const port = withEnv(
+  Options.integer("port").pipe(Options.withDescription("TCP port (env PARLEY_PORT; default 5555; 0 picks a free one).")),
+  Config.port("PARLEY_PORT"),
+  defaults.port
+)
+const db = withEnv(
+  Options.text("db").pipe(Options.withDescription("SQLite database file, created if missing (env PARLEY_DB; default chat_server.db).")),
+  Config.string("PARLEY_DB"),
+  defaults.db
+)
+const msgRate = withEnv(
+  Options.integer("msg-rate").pipe(Options.withDescription("Messages per second per connection, sustained (env PARLEY_MSG_RATE; default 20). A faster client is slowed, not refused; 0 turns flood control off.")),
+  Config.integer("PARLEY_MSG_RATE"),
+  defaults.msgRate
+)
+const msgBurst = withEnv(
+  Options.integer("msg-burst").pipe(Options.withDescription("Messages a connection may send at once before --msg-rate applies (env PARLEY_MSG_BURST; default 100).")),
+  Config.integer("PARLEY_MSG_BURST"),
+  defaults.msgBurst
+)
+const idleTimeout = withEnv(
+  Options.integer("idle-timeout").pipe(Options.withDescription("Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables).")),
+  Config.integer("PARLEY_IDLE_TIMEOUT"),
+  defaults.idleTimeoutSeconds
+)
+const synchronous = withEnv(
+  Options.choice("synchronous", ["normal", "full"]).pipe(Options.withDescription("SQLite durability (env PARLEY_SYNCHRONOUS; default normal). normal: an ACKed message survives a crash of the server process; full: it also survives a power loss, at the cost of an fsync per group commit.")),
+  Config.literal("normal", "full")("PARLEY_SYNCHRONOUS"),
+  defaults.synchronous
+)
+const tokenTtl = withEnv(
+  Options.integer("token-ttl").pipe(Options.withDescription("Days a login token stays valid (env PARLEY_TOKEN_TTL; default 7).")),
+  Config.integer("PARLEY_TOKEN_TTL"),
+  defaults.tokenTtlDays
+)
+const replayCap = withEnv(
+  Options.integer("replay-cap").pipe(Options.withDescription("Most messages replayed after CONNECT before TRUNCATED (env PARLEY_REPLAY_CAP; default 1000).")),
+  Config.integer("PARLEY_REPLAY_CAP"),
+  defaults.replayCap
+)
+
+// our own flag: @effect/cli's built-in --log-level is only understood before the other options
+const logLevel = withEnv(
+  Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
+    Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info): debug, info, warning or error.")
+  ),
+  Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
+  "info"
+)
+
+/** A flag's value that parses but cannot be used: said in one line, with where to look. */
+class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
+
+const command = Command.make(
+  "parley-server",
+  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
+  (o) => {
+    const problem = o.port < 0 || o.port > 65535
+      ? "--port must be 0..65535"
+      : o.msgRate < 0
+      ? "--msg-rate must be 0 or more"
+      : o.msgBurst < 1
+      ? "--msg-burst must be 1 or more"
+      : o.idleTimeout < 0
+      ? "--idle-timeout must be 0 or more"
+      : o.tokenTtl < 1
+      ? "--token-ttl must be 1 or more"
+      : o.replayCap < 1
+      ? "--replay-cap must be 1 or more"
+      : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
+      ? "--db must name a database file (the server opens it twice: an in-memory database would be two)"
+      : undefined
+    if (problem !== undefined) return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
+    return Layer.launch(
+      ServerLive({
+        host: o.host,
+        port: o.port,
+        db: o.db,
+        msgRate: o.msgRate,
+        msgBurst: o.msgBurst,
+        idleTimeoutSeconds: o.idleTimeout,
+        synchronous: o.synchronous,
+        tokenTtlDays: o.tokenTtl,
+        replayCap: o.replayCap
+      })
+    ).pipe(
+      // after every finalizer: connections said BYE, sessions closed, database closed
+      Effect.onInterrupt(() => Effect.logInfo("stopped: every connection closed, database closed")),
+      Logger.withMinimumLogLevel(levels[o.logLevel])
+    )
+  }
+).pipe(
+  Command.withDescription(
+    "Runs the Parley chat server: line-delimited JSON over TCP (protocol v1, see docs/protocol.md), " +
+      "with accounts, public and direct messages and their history stored in SQLite. " +
+      "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0)."
+  )
+)
+
+const cli = Command.run(command, { name: "parley-server", version: "0.1.0" })
+
+
+cli(process.argv).pipe(
+  Effect.tapErrorCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.void
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      // @effect/cli has already printed what was wrong with the command line
+      if (ValidationError.isValidationError(failure.value)) return Effect.void
+      if (failure.value instanceof UsageError) return Console.error(`parley-server: ${failure.value.message}`)
+    }
+    return Effect.logError("the server stopped", cause)
+  }),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, Logger.logFmt)),
+  (main) =>
+    runMain(main, {
+      name: "parley-server",
+      graceMs: 10_000,
+      stillStopping: "already shutting down (saying BYE, closing sessions and the database); it exits within 10 s"
+    })
+)
+
