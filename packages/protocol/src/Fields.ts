@@ -48,17 +48,24 @@ const codePointStrings = (fc: typeof FastCheck, min: number, max: number): FastC
     return n >= min && n <= max
   })
 
-/** A string of `min..max` code points that is well-formed Unicode (no lone surrogates). */
-const CodePoints = (min: number, max: number, what: string) =>
+/**
+ * U+0000 in stored text: PostgreSQL's `text` cannot hold it, so neither
+ * backend accepts it (the same wire on both).
+ */
+const NUL_RULE = "must not contain U+0000 (NUL)"
+
+/** A string of `min..max` code points that is well-formed Unicode (no lone surrogates); `stored` ones also without NUL. */
+const CodePoints = (min: number, max: number, what: string, stored = false) =>
   Schema.String.pipe(
     Schema.filter((s) => {
       const n = codePointLength(s)
       if (n < min || n > max) return `must be ${min}..${max} characters (got ${n})`
       if (!isWellFormed(s)) return "must be well-formed Unicode text"
+      if (stored && s.includes("\u0000")) return NUL_RULE
       return undefined
     }, {
       identifier: what,
-      arbitrary: () => (fc) => codePointStrings(fc, min, max)
+      arbitrary: () => (fc) => codePointStrings(fc, min, max).filter((s) => !stored || !s.includes("\u0000"))
     })
   )
 
@@ -75,13 +82,14 @@ export const Username = Schema.String.pipe(
 /** A password: 8..1024 characters. */
 export const Password = CodePoints(8, 1024, "Password")
 
-/** Message text: 1..4096 characters, not only whitespace; newlines allowed. */
+/** Message text: 1..4096 characters, not only whitespace, no NUL; newlines allowed. */
 export const Text = Schema.String.pipe(
   Schema.filter((s) => {
     const n = codePointLength(s)
     if (n < 1 || n > MAX_TEXT_CHARS) return `must be 1..${MAX_TEXT_CHARS} characters (got ${n})`
     if (s.trim().length === 0) return "must not be only whitespace"
     if (!isWellFormed(s)) return "must be well-formed Unicode text"
+    if (s.includes("\u0000")) return NUL_RULE
     return undefined
   }, {
     identifier: "Text",
@@ -91,14 +99,14 @@ export const Text = Schema.String.pipe(
       const padded = fc.tuple(space, fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), space)
         .map(([a, b, c]) => a + b + c)
       return fc.oneof(padded, codePointStrings(fc, 1, MAX_TEXT_CHARS)).filter((s) =>
-        s.trim().length > 0 && codePointLength(s) <= MAX_TEXT_CHARS
+        s.trim().length > 0 && codePointLength(s) <= MAX_TEXT_CHARS && !s.includes("\u0000")
       )
     }
   })
 )
 
-/** A client's idempotency key for MSG: 1..64 characters. */
-export const ClientMsgId = CodePoints(1, 64, "ClientMsgId")
+/** A client's idempotency key for MSG: 1..64 characters, no NUL. */
+export const ClientMsgId = CodePoints(1, 64, "ClientMsgId", true)
 
 /**
  * A password or token as CONNECT takes it: any string up to `max` characters.
