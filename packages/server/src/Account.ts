@@ -84,6 +84,5 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
       })
 
     return { register, login } as const
-  }),
-  dependencies: [UsersRepo.Default, TokensRepo.Default, PasswordHasher.Default, GroupCommit.Default]
+  })
 }) {}

@@ -2,14 +2,15 @@
  * The single writer. Every write to the database is queued here and run by
  * one fiber that commits whatever has accumulated since its last batch: the
  * other writes (logins, sessions, receipts) in one transaction through
- * `SqlClient`, then the messages in one transaction of the `MessageWriter`.
+ * `SqlClient`, then the messages in one transaction of the backend's
+ * `MessageStore`.
  * So a storm of MSGs (or logins) costs one commit (and with
  * `synchronous=full` one fsync) per batch, not one per write. Callers learn
  * of their result only after the commit: an ACK is durable.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Deferred, Effect, Exit } from "effect"
-import { MessageWriter, type PendingMessage, type StoredRow } from "./MessageWriter.ts"
+import { MessageStore, type PendingMessage, type StoredRow } from "./MessageStore.ts"
 
 export type { PendingMessage, StoredRow }
 
@@ -23,7 +24,7 @@ const MAX_MESSAGES_PER_BATCH = 2000
 export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/GroupCommit", {
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const writer = yield* MessageWriter
+    const store = yield* MessageStore
     let ops: Array<PendingOp> = []
     let messages: Array<PendingMessage> = []
     let wake: (() => void) | undefined
@@ -63,23 +64,25 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
 
     /** Stores the batch's messages and tells each sender, in message_id order; the number of DM rows stored. */
     const storeMessages = (batch: ReadonlyArray<PendingMessage>) =>
-      Effect.suspend(() => {
-        let stored: Array<StoredRow>
-        try {
-          stored = writer.store(batch, new Date().toISOString())
-        } catch (cause) {
-          const failure = Exit.die(cause)
-          for (const m of batch) m.done(failure)
-          return Effect.as(Effect.logError("group commit failed", Cause.die(cause)), 0)
-        }
-        let direct = 0
-        for (let i = 0; i < batch.length; i++) {
-          const row = stored[i]!
-          if (!row.duplicate && row.receiverId !== null) direct++
-          batch[i]!.done(Exit.succeed(row))
-        }
-        return Effect.succeed(direct)
-      })
+      store.store(batch, new Date().toISOString()).pipe(
+        Effect.matchCauseEffect({
+          onFailure: (cause) => {
+            const failure = Exit.die(Cause.squash(cause))
+            for (const m of batch) m.done(failure)
+            return Effect.as(Effect.logError("group commit failed", cause), 0)
+          },
+          onSuccess: (stored) =>
+            Effect.sync(() => {
+              let direct = 0
+              for (let i = 0; i < batch.length; i++) {
+                const row = stored[i]!
+                if (!row.duplicate && row.receiverId !== null) direct++
+                batch[i]!.done(Exit.succeed(row))
+              }
+              return direct
+            })
+        })
+      )
 
     /**
      * Runs one batch: the other writes first (in their own transaction), then
@@ -128,6 +131,5 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
     }
 
     return { write, submit, afterEachBatch } as const
-  }),
-  dependencies: [MessageWriter.Default]
+  })
 }) {}

@@ -7,6 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { runMain } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { defaults } from "./ServerConfig.ts"
+import { isPostgresUrl } from "./PgDatabase.ts"
 import { ServerLive } from "./ServerLive.ts"
 
 const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
@@ -23,7 +24,7 @@ const port = withEnv(
   defaults.port
 )
 const db = withEnv(
-  Options.text("db").pipe(Options.withDescription("SQLite database file, created if missing (env PARLEY_DB; default chat_server.db).")),
+  Options.text("db").pipe(Options.withDescription("Where to store everything (env PARLEY_DB; default chat_server.db): a SQLite file, created if missing, or a postgres:// or postgresql:// URL, which selects PostgreSQL (the database must exist; its tables are created). The password in a URL is never logged.")),
   Config.string("PARLEY_DB"),
   defaults.db
 )
@@ -89,7 +90,9 @@ const command = Command.make(
       : o.replayCap < 1
       ? "--replay-cap must be 1 or more"
       : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
-      ? "--db must name a database file (the server opens it twice: an in-memory database would be two)"
+      ? "--db must name a database file or a postgres:// URL (the server opens a SQLite file twice: an in-memory database would be two)"
+      : /^[a-z][a-z0-9+.-]*:\/\//i.test(o.db) && !isPostgresUrl(o.db)
+      ? `--db ${o.db.slice(0, o.db.indexOf(":"))}:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
       : undefined
     if (problem !== undefined) return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     return Layer.launch(
@@ -113,7 +116,7 @@ const command = Command.make(
 ).pipe(
   Command.withDescription(
     "Runs the Parley chat server: line-delimited JSON over TCP (protocol v1, see docs/protocol.md), " +
-      "with accounts, public and direct messages and their history stored in SQLite. " +
+      "with accounts, public and direct messages and their history stored in SQLite or PostgreSQL. " +
       "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0)."
   )
 )

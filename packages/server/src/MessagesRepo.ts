@@ -51,19 +51,28 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         if (q.withUserId === undefined) {
           ids = sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
         } else {
-          // a conversation: the index up to its mark, the messages table above it (see DirectIndex)
           const lo = Math.min(q.userId, q.withUserId)
           const hi = Math.max(q.userId, q.withUserId)
-          ids = sql`
-            SELECT id FROM (SELECT id FROM direct_index WHERE lo = ${lo} AND hi = ${hi} ${lower} ${upper}
-                            ORDER BY id ${order} LIMIT ${take})
-            UNION ALL
-            SELECT id FROM (SELECT id FROM messages
-                            WHERE id > (SELECT upto FROM direct_index_state) AND receiver_id IS NOT NULL
-                              AND ((sender_id = ${q.userId} AND receiver_id = ${q.withUserId})
-                                OR (sender_id = ${q.withUserId} AND receiver_id = ${q.userId}))
-                              ${lower} ${upper}
-                            ORDER BY id ${order} LIMIT ${take})`
+          ids = sql.onDialectOrElse({
+            // the conversation's expression index (PgMigrations)
+            pg: () =>
+              sql`SELECT id FROM messages
+                  WHERE receiver_id IS NOT NULL AND least(sender_id, receiver_id) = ${lo}
+                    AND greatest(sender_id, receiver_id) = ${hi} ${lower} ${upper}
+                  ORDER BY id ${order} LIMIT ${take}`,
+            // SQLite: the index table up to its mark, the messages table above it (see DirectIndex)
+            orElse: () =>
+              sql`
+                SELECT id FROM (SELECT id FROM direct_index WHERE lo = ${lo} AND hi = ${hi} ${lower} ${upper}
+                                ORDER BY id ${order} LIMIT ${take})
+                UNION ALL
+                SELECT id FROM (SELECT id FROM messages
+                                WHERE id > (SELECT upto FROM direct_index_state) AND receiver_id IS NOT NULL
+                                  AND ((sender_id = ${q.userId} AND receiver_id = ${q.withUserId})
+                                    OR (sender_id = ${q.withUserId} AND receiver_id = ${q.userId}))
+                                  ${lower} ${upper}
+                                ORDER BY id ${order} LIMIT ${take})`
+          })
         }
         const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${ids}) ORDER BY m.id ${order} LIMIT ${take}`
         const hasMore = rows.length > q.limit
@@ -82,11 +91,11 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         // each part reads its own index (unread DMs; the id range after the cursor) and at most
         // cap + 1 rows, so a reconnect never scans the table
         const unread = sql`SELECT id FROM (SELECT id FROM messages WHERE receiver_id = ${userId} AND is_read = 0
-                           ORDER BY id DESC LIMIT ${cap + 1})`
+                           ORDER BY id DESC LIMIT ${cap + 1}) AS unread`
         const due = resumeAfter === undefined ? unread : sql`${unread} UNION ALL
           SELECT id FROM (SELECT id FROM messages WHERE id > ${resumeAfter}
             AND (receiver_id IS NULL OR receiver_id = ${userId} OR sender_id = ${userId})
-            ORDER BY id DESC LIMIT ${cap + 1})`
+            ORDER BY id DESC LIMIT ${cap + 1}) AS after_cursor`
         const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${due}) ORDER BY m.id DESC LIMIT ${cap + 1}`
         const truncated = rows.length > cap
         const messages = rows.slice(0, cap).map(toMessage).reverse()

@@ -1,32 +1,32 @@
 /**
- * The composition root: the listener on top of every service it needs.
+ * The composition root: the listener on top of every service it needs, and
+ * the one place where the storage backend is chosen (from `--db`).
  */
 import { Console, Effect, Layer } from "effect"
 import { Accounts } from "./Account.ts"
-import { DatabaseLive } from "./Database.ts"
-import { DirectIndex } from "./DirectIndex.ts"
-import { GroupCommit } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
+import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
 import { Listener } from "./Server.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { SqliteStorage } from "./SqliteDatabase.ts"
 import { TokensRepo } from "./TokensRepo.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
-const Services = Layer.mergeAll(
-  Accounts.Default,
-  MessagesRepo.Default,
-  SessionsRepo.Default,
-  UsersRepo.Default,
-  TokensRepo.Default,
-  // the DM index catches up through the same single writer
-  DirectIndex.Default.pipe(Layer.provideMerge(GroupCommit.Default)),
-  PasswordHasher.Default,
-  Presence.Default,
-  Hub.Default
+/** The services above the storage seam: each needs only its tags (`SqlClient`, `GroupCommit`, the repositories). */
+const Services = Accounts.Default.pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    MessagesRepo.Default,
+    SessionsRepo.Default,
+    UsersRepo.Default,
+    TokensRepo.Default,
+    PasswordHasher.Default,
+    Presence.Default,
+    Hub.Default
+  ))
 )
 
 const Announce = Layer.effectDiscard(
@@ -35,9 +35,10 @@ const Announce = Layer.effectDiscard(
     const config = yield* ServerConfig
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
     // a plain line on stdout whatever the log level: people and tools wait for it
-    yield* Console.log(
-      `Parley listening on ${host}:${address.port} (database ${config.db}, synchronous=${config.synchronous})`
-    )
+    const database = isPostgresUrl(config.db)
+      ? `database ${redactUrl(config.db)}`
+      : `database ${config.db}, synchronous=${config.synchronous}`
+    yield* Console.log(`Parley listening on ${host}:${address.port} (${database})`)
   })
 )
 
@@ -46,6 +47,7 @@ export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
   Announce.pipe(
     Layer.provideMerge(Listener.Default),
     Layer.provide(Services),
-    Layer.provide(DatabaseLive),
+    // a postgres:// or postgresql:// URL selects PostgreSQL; anything else is a SQLite file
+    Layer.provideMerge(isPostgresUrl(settings.db ?? "") ? PgStorage : SqliteStorage),
     Layer.provideMerge(ServerConfig.layer(settings))
   )

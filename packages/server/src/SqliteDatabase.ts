@@ -1,15 +1,20 @@
 /**
- * The database: SQLite through `SqlClient`, in WAL mode, with the schema's
- * migrations applied at start, sessions left open by a crash closed, and the
- * WAL copied back by the `Checkpointer` for as long as it is open.
+ * The SQLite backend: `SqlClient` on the file, in WAL mode, with the schema's
+ * migrations applied at start and the WAL copied back by the `Checkpointer`
+ * for as long as it is open; its `MessageStore` is the `MessageWriter`, and
+ * its DM conversations are indexed by `DirectIndex`. Everything SQLite-only
+ * lives here, below the storage seam.
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Runtime } from "effect"
 import { BACKSTOP_PAGES, CHECKPOINT_EVERY_MS, checkpointer } from "./Checkpointer.ts"
-import { ServerConfig } from "./ServerConfig.ts"
+import { DirectIndex } from "./DirectIndex.ts"
+import { GroupCommit } from "./GroupCommit.ts"
+import { SqliteMessageStore } from "./MessageWriter.ts"
 import { migrations } from "./Migrations.ts"
+import { ServerConfig } from "./ServerConfig.ts"
 
 const setup = Layer.scopedDiscard(
   Effect.gen(function*() {
@@ -31,9 +36,16 @@ const setup = Layer.scopedDiscard(
 )
 
 /** SqliteClient on the configured file, migrated. */
-export const DatabaseLive = Layer.provideMerge(
+export const SqliteDatabase = Layer.provideMerge(
   setup,
   Layer.unwrapEffect(
     Effect.map(ServerConfig, (config) => SqliteClient.layer({ filename: config.db }))
   ).pipe(Layer.orDie)
+)
+
+/** The SQLite backend's storage: `SqlClient`, the group commit on the `MessageWriter`, the DM index. */
+export const SqliteStorage = DirectIndex.Default.pipe(
+  Layer.provideMerge(GroupCommit.Default),
+  Layer.provideMerge(SqliteMessageStore),
+  Layer.provideMerge(SqliteDatabase)
 )

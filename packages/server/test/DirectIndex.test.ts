@@ -7,11 +7,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel } from "effect"
-import { DatabaseLive } from "../src/Database.ts"
 import { DirectIndex } from "../src/DirectIndex.ts"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
 import { MessagesRepo } from "../src/MessagesRepo.ts"
 import { ServerConfig } from "../src/ServerConfig.ts"
+import { SqliteStorage } from "../src/SqliteDatabase.ts"
 import { tempDb } from "./support/ServerProcess.ts"
 
 const USERS = 4
@@ -19,9 +19,8 @@ const USERS = 4
 /** The storage services on a fresh database file, removed afterwards. */
 const Storage = Layer.unwrapScoped(
   Effect.map(tempDb, (db) =>
-    Layer.mergeAll(MessagesRepo.Default, DirectIndex.Default).pipe(
-      Layer.provideMerge(GroupCommit.Default),
-      Layer.provideMerge(DatabaseLive),
+    MessagesRepo.Default.pipe(
+      Layer.provideMerge(SqliteStorage),
       Layer.provide(ServerConfig.layer({ db }))
     )
   )

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Schedule } from "effect"
 import * as Net from "node:net"
-import { runServerCommand, spawnServer, tempDb } from "./support/ServerProcess.ts"
+import { runServerCommand, spawnServer, testDb } from "./support/ServerProcess.ts"
 import { eventually, sessions } from "./support/SqliteFile.ts"
 import { type Frame, logIn, say, signUp, Wire, WireError } from "./support/Wire.ts"
 
@@ -80,7 +80,7 @@ describe.concurrent("operations", () => {
   it.scopedLive("flags fall back to PARLEY_* variables and win over them; idle timeout: BYE idle to silent connections, busy ones stay; --help; SIGINT", () =>
     Effect.gen(function*() {
       const help = yield* Effect.fork(runServerCommand(["--help"]))
-      const db = yield* tempDb
+      const db = yield* testDb
       // PARLEY_PORT names a port that is taken: the --port 0 flag must win
       const taken = yield* Effect.acquireRelease(
         Effect.async<Net.Server>((resume) => {
@@ -152,7 +152,7 @@ describe.concurrent("operations", () => {
 
   it.scopedLive("kill -9 during a burst: after a restart every ACKed message is in HISTORY exactly once and open sessions are closed", () =>
     Effect.gen(function*() {
-      const db = yield* tempDb
+      const db = yield* testDb
       const names = ["alice", "bob", "carol", "dave"]
       const perWriter = 600
       const text = (name: string, i: number) => `${name} #${i}`

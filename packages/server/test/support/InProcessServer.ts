@@ -8,7 +8,7 @@ import { Context, Effect, Layer, Logger, LogLevel, type Scope } from "effect"
 import { Listener } from "../../src/Server.ts"
 import type { ServerSettings } from "../../src/ServerConfig.ts"
 import { ServerLive } from "../../src/ServerLive.ts"
-import { tempDb } from "./ServerProcess.ts"
+import { testDb } from "./ServerProcess.ts"
 
 // the test output shows the server's errors (defects with their causes), not its routine lines
 const QuietLogger = Logger.replace(
@@ -24,7 +24,7 @@ export interface InProcessServer {
 /** Starts a server on 127.0.0.1, port 0, a fresh database and flood control off, overridden by `settings`. */
 export const launchServer = (settings: Partial<ServerSettings> = {}): Effect.Effect<InProcessServer, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const db = settings.db ?? (yield* tempDb)
+    const db = settings.db ?? (yield* testDb)
     const context = yield* Layer.build(
       ServerLive({ host: "127.0.0.1", port: 0, msgRate: 0, ...settings, db }).pipe(Layer.provide(QuietLogger))
     )

@@ -44,6 +44,14 @@ export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquire
 /** A path for a fresh SQLite file, removed (with its WAL) with the scope. */
 export const tempDb: Effect.Effect<string, never, Scope.Scope> = Effect.map(tempDir, (dir) => Path.join(dir, "chat.db"))
 
+/** The backend the server suites run against: `PARLEY_TEST_DB=postgres` for PostgreSQL, SQLite otherwise. */
+export const testBackend: "sqlite" | "postgres" = process.env.PARLEY_TEST_DB === "postgres" ? "postgres" : "sqlite"
+
+/** A fresh database of the suite's backend: a SQLite path, or a PostgreSQL URL; removed with the scope. */
+export const testDb: Effect.Effect<string, never, Scope.Scope> = Effect.suspend(() =>
+  testBackend === "postgres" ? Effect.flatMap(Effect.promise(() => import("./Postgres.ts")), (pg) => pg.freshPgDatabase) : tempDb
+)
+
 const LISTENING = /listening on [^\s:]+:(\d+)/
 
 export interface SpawnOptions {
@@ -59,7 +67,7 @@ export interface SpawnOptions {
 /** Starts a server process and waits until it listens. */
 export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerProcess, ServerProcessError, Scope.Scope> =>
   Effect.gen(function*() {
-    const db = options.db === null ? options.env?.PARLEY_DB ?? "" : options.db ?? (yield* tempDb)
+    const db = options.db === null ? options.env?.PARLEY_DB ?? "" : options.db ?? (yield* testDb)
     const flags = options.flags ?? []
     const args = [
       "--import",

@@ -1,10 +1,16 @@
 /**
- * Reads a server's SQLite file from outside, as another process would
- * (the contract keeps it readable while the server runs, in WAL mode).
+ * Reads a server's database from outside, as another process would: its
+ * SQLite file (the contract keeps it readable while the server runs, in WAL
+ * mode), or its PostgreSQL database when `file` is a URL.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { isPostgresUrl, pgTypes } from "../../src/PgDatabase.ts"
 
 export interface SessionRow {
   readonly id: number
@@ -14,9 +20,14 @@ export interface SessionRow {
   readonly disconnect_time: string | null
 }
 
-/** Runs `f` with a client on `file`, closed afterwards. */
-export const withDatabase = <A, E>(file: string, f: (sql: SqliteClient.SqliteClient) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(SqliteClient.make({ filename: file, disableWAL: true }), f)).pipe(
+/** Runs `f` with a client on `file` (a SQLite path or a PostgreSQL URL), closed afterwards. */
+export const withDatabase = <A, E>(file: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(
+    isPostgresUrl(file)
+      ? Effect.orDie(PgClient.make({ url: Redacted.make(file), types: pgTypes, maxConnections: 1 }))
+      : SqliteClient.make({ filename: file, disableWAL: true }),
+    f
+  )).pipe(
     Effect.provide(Reactivity.layer)
   )
 
@@ -46,3 +57,20 @@ export const eventually = <A, E>(read: Effect.Effect<A, E>, done: (a: A) => bool
       yield* Effect.sleep(50)
     }
   })
+
+/**
+ * Everything the database holds, as one string to search: the SQLite file
+ * and its companions byte for byte, or every row of every table on PostgreSQL.
+ */
+export const everythingStored = (file: string): Effect.Effect<string, unknown> =>
+  isPostgresUrl(file)
+    ? withDatabase(file, (sql) =>
+      sql<{ row: string }>`
+        SELECT t::text AS row FROM users t UNION ALL SELECT t::text FROM tokens t
+        UNION ALL SELECT t::text FROM sessions t UNION ALL SELECT t::text FROM messages t`).pipe(
+        Effect.map((rows) => rows.map((r) => r.row).join("\n"))
+      )
+    : Effect.sync(() => {
+      const dir = Path.dirname(file)
+      return Fs.readdirSync(dir).map((name) => Fs.readFileSync(Path.join(dir, name)).toString("latin1")).join("\n")
+    })
