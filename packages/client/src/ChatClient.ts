@@ -176,7 +176,9 @@ export const make = (options: ChatClientOptions) =>
     const onMsgError = (frame: Extract<ServerFrame, { type: "ERROR" }>, clientMsgId: string) => {
       switch (frame.code) {
         case "RATE_LIMITED":
-          // the server asks us to wait: send this one again then (if still pending and connected)
+        case "UNAVAILABLE":
+          // the server asks us to wait (too fast, or its database is out for now): send this one
+          // again then, with the same client_msg_id, if still pending and connected
           Runtime.runFork(runtime)(Effect.forkIn(
             Effect.sleep(Duration.millis(frame.retry_after_ms ?? 1000)).pipe(
               Effect.zipRight(sendLock.withPermits(1)(Effect.sync(() => {

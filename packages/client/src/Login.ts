@@ -30,8 +30,13 @@ const ask = (conn: Connection.Connection, command: Connection.Outgoing, what: st
     })
   )
 
-const busy = (what: string, retryAfterMs: number | undefined) =>
-  new ConnectionLost({ reason: `the server is busy (${what} rate limited)`, retryAfterMs })
+const busy = (what: string, retryAfterMs: number | undefined, code: "RATE_LIMITED" | "UNAVAILABLE" = "RATE_LIMITED") =>
+  new ConnectionLost({
+    reason: code === "UNAVAILABLE"
+      ? `the server's database is unavailable (${what}); it says to retry shortly`
+      : `the server is busy (${what} rate limited)`,
+    retryAfterMs
+  })
 
 /** REGISTER; "taken" is not an error yet (it may be our own account from an earlier run). */
 export const register = (
@@ -54,7 +59,8 @@ export const register = (
       case "USERNAME_TAKEN":
         return "taken" as const
       case "RATE_LIMITED":
-        return yield* busy("REGISTER", error.retry_after_ms)
+      case "UNAVAILABLE":
+        return yield* busy("REGISTER", error.retry_after_ms, error.code)
       case "INVALID_COMMAND":
         return yield* new LoginRejected({
           code: error.code,
@@ -82,7 +88,7 @@ export const login = (conn: Connection.Connection, options: LoginOptions) =>
       if (reply.type === "CONNECTED") return { reply: reply as Connected, via: "token" as const }
       const error = errorOf(reply)
       if (error === undefined) return yield* unexpected("CONNECT", reply)
-      if (error.code === "RATE_LIMITED") return yield* busy("CONNECT", error.retry_after_ms)
+      if (error.code === "RATE_LIMITED" || error.code === "UNAVAILABLE") return yield* busy("CONNECT", error.retry_after_ms, error.code)
       // expired, or a server with a new database: the password decides
     }
     if (options.password === undefined) {
@@ -105,7 +111,8 @@ export const login = (conn: Connection.Connection, options: LoginOptions) =>
               `(new here? add --register to create the account)`
         })
       case "RATE_LIMITED":
-        return yield* busy("CONNECT", error.retry_after_ms)
+      case "UNAVAILABLE":
+        return yield* busy("CONNECT", error.retry_after_ms, error.code)
       case "INVALID_COMMAND":
         return yield* new LoginRejected({ code: error.code, reason: `the server refused the login: ${error.message}` })
       default:

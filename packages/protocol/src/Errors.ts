@@ -24,6 +24,11 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
   message: Schema.String,
   retryAfterMs: Schema.NonNegativeInt
 }) {}
+/** The database cannot be reached or written right now: nothing was stored; retry after `retryAfterMs`. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
+  message: Schema.String,
+  retryAfterMs: Schema.NonNegativeInt
+}) {}
 export class Internal extends Schema.TaggedError<Internal>()("Internal", fields) {}
 
 /** Every error a request can be answered with. */
@@ -39,6 +44,7 @@ export type ProtocolError =
   | UnknownUser
   | NotFound
   | RateLimited
+  | Unavailable
   | Internal
 
 /** The wire code of each error tag. */
@@ -54,6 +60,7 @@ export const errorCodes: { readonly [K in ProtocolError["_tag"]]: ErrorCode } = 
   UnknownUser: "UNKNOWN_USER",
   NotFound: "NOT_FOUND",
   RateLimited: "RATE_LIMITED",
+  Unavailable: "UNAVAILABLE",
   Internal: "INTERNAL"
 }
 
@@ -64,7 +71,7 @@ export const toErrorFrame = (error: ProtocolError, id?: RequestId): ErrorFrame =
     code: errorCodes[error._tag],
     message: error.message
   }
-  if (error._tag === "RateLimited") frame.retry_after_ms = error.retryAfterMs
+  if (error._tag === "RateLimited" || error._tag === "Unavailable") frame.retry_after_ms = error.retryAfterMs
   if (id !== undefined) frame.id = id
   return frame
 }

@@ -40,6 +40,7 @@ export const ErrorCode = Schema.Literal(
   "UNKNOWN_USER",
   "NOT_FOUND",
   "RATE_LIMITED",
+  "UNAVAILABLE",
   "INTERNAL"
 )
 export type ErrorCode = typeof ErrorCode.Type

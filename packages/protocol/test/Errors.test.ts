@@ -12,6 +12,7 @@ import {
   type ProtocolError,
   RateLimited,
   toErrorFrame,
+  Unavailable,
   UnknownCommand,
   UnknownUser,
   UsernameTaken
@@ -31,6 +32,7 @@ const cases: ReadonlyArray<readonly [ProtocolError, string]> = [
   [new UnknownUser({ message: "m" }), "UNKNOWN_USER"],
   [new NotFound({ message: "m" }), "NOT_FOUND"],
   [new RateLimited({ message: "m", retryAfterMs: 250 }), "RATE_LIMITED"],
+  [new Unavailable({ message: "m", retryAfterMs: 250 }), "UNAVAILABLE"],
   [new Internal({ message: "m" }), "INTERNAL"]
 ]
 
@@ -44,7 +46,7 @@ describe("toErrorFrame", () => {
       for (const id of [undefined, "req-1", 0, 42, -1.5, ""] as const) {
         const frame = toErrorFrame(error, id)
         const expected: Record<string, unknown> = { type: "ERROR", code, message: "m" }
-        if (error._tag === "RateLimited") expected.retry_after_ms = 250
+        if (error._tag === "RateLimited" || error._tag === "Unavailable") expected.retry_after_ms = 250
         if (id !== undefined) expected.id = id
         assert.deepStrictEqual(frame, expected)
         // no `id` key at all when the request had none

@@ -29,7 +29,7 @@ import {
   UnknownUser,
   USERNAME_PATTERN
 } from "@parley/protocol"
-import { Effect, Exit, Option } from "effect"
+import { type Cause, Effect, Exit, Option } from "effect"
 import { Accounts } from "./Account.ts"
 import type { Connection } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
@@ -38,6 +38,7 @@ import { MessagesRepo } from "./MessagesRepo.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
 /** Who may send a command: only before CONNECT, only after, or always. */
@@ -67,6 +68,16 @@ export const makeCommands = Effect.gen(function*() {
   const hub = yield* Hub
   const presence = yield* Presence
   const config = yield* ServerConfig
+  const health = yield* StorageHealth
+
+  /**
+   * The reply to a request that failed unexpectedly: UNAVAILABLE for a storage
+   * fault (the outage logged once), INTERNAL for anything else (logged with its cause).
+   */
+  const failure = (cause: Cause.Cause<unknown>, command: { readonly command: string; readonly id?: RequestId | undefined }) =>
+    isStorageFault(cause)
+      ? Effect.as(health.fault(cause), toErrorFrame(unavailable, command.id))
+      : Effect.as(Effect.logError(`${command.command} failed`, cause), toErrorFrame(internal, command.id))
 
   /** A username in `to` / `with`: an unknown or malformed one is UNKNOWN_USER. */
   const resolveUser = (name: string) =>
@@ -179,7 +190,7 @@ export const makeCommands = Effect.gen(function*() {
       if (command.id !== undefined) ack.id = command.id
       conn.send(ack)
     } else {
-      conn.send(toErrorFrame(internal, command.id))
+      conn.send(toErrorFrame(isStorageFault(exit.cause) ? unavailable : internal, command.id))
     }
     conn.ackDone()
   }
@@ -270,7 +281,7 @@ export const makeCommands = Effect.gen(function*() {
       handle: (command, conn) => Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     }
   }
-  return { table, msgNow } as const
+  return { table, msgNow, failure } as const
 })
 
 const internal = new Internal({ message: "the server failed to handle this request" })

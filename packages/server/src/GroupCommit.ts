@@ -11,6 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Deferred, Effect, Exit } from "effect"
 import { MessageStore, type PendingMessage, type StoredRow } from "./MessageStore.ts"
+import { isStorageFault, StorageHealth } from "./StorageHealth.ts"
 
 export type { PendingMessage, StoredRow }
 
@@ -25,6 +26,10 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const store = yield* MessageStore
+    const health = yield* StorageHealth
+    /** A failed batch: an outage is logged once (StorageHealth), anything else every time. */
+    const logFailure = (cause: Cause.Cause<unknown>) =>
+      isStorageFault(cause) ? health.fault(cause) : Effect.logError("group commit failed", cause)
     let ops: Array<PendingOp> = []
     let messages: Array<PendingMessage> = []
     let wake: (() => void) | undefined
@@ -47,13 +52,15 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
     /** The other writes of a batch, in one transaction through `SqlClient`; each caller learns its result after the commit. */
     const runOps = (batchOps: ReadonlyArray<PendingOp>) =>
       sql.withTransaction(
-        Effect.forEach(batchOps, (op) => Effect.exit(op.run))
+        // each in a savepoint: on PostgreSQL a failed statement would otherwise abort the
+        // transaction, and its COMMIT silently roll back the writes reported as done
+        Effect.forEach(batchOps, (op) => Effect.exit(Effect.orDie(sql.withTransaction(op.run))))
       ).pipe(
         Effect.matchCauseEffect({
           onSuccess: (results) => Effect.sync(() => batchOps.forEach((op, i) => Deferred.unsafeDone(op.deferred, results[i]!))),
           onFailure: (cause) =>
             Effect.zipRight(
-              Effect.logError("group commit failed", cause),
+              logFailure(cause),
               Effect.sync(() => {
                 const failure = Exit.die(Cause.squash(cause))
                 for (const op of batchOps) Deferred.unsafeDone(op.deferred, failure)
@@ -63,16 +70,23 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       )
 
     /** Stores the batch's messages and tells each sender, in message_id order; the number of DM rows stored. */
-    const storeMessages = (batch: ReadonlyArray<PendingMessage>) =>
+    const storeMessages = (batch: ReadonlyArray<PendingMessage>): Effect.Effect<number> =>
       store.store(batch, new Date().toISOString()).pipe(
         Effect.matchCauseEffect({
           onFailure: (cause) => {
+            // a bad message fails only itself: the batch is stored again one message at a time
+            if (batch.length > 1 && !isStorageFault(cause)) {
+              return Effect.map(
+                Effect.forEach(batch, (m) => storeMessages([m])),
+                (counts) => counts.reduce((a, b) => a + b, 0)
+              )
+            }
             const failure = Exit.die(Cause.squash(cause))
             for (const m of batch) m.done(failure)
-            return Effect.as(Effect.logError("group commit failed", cause), 0)
+            return Effect.as(logFailure(cause), 0)
           },
           onSuccess: (stored) =>
-            Effect.sync(() => {
+            Effect.as(health.ok, undefined).pipe(Effect.zipRight(Effect.sync(() => {
               let direct = 0
               for (let i = 0; i < batch.length; i++) {
                 const row = stored[i]!
@@ -80,7 +94,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
                 batch[i]!.done(Exit.succeed(row))
               }
               return direct
-            })
+            })))
         })
       )
 

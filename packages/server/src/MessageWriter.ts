@@ -47,7 +47,7 @@ export const makeMessageWriter = Effect.gen(function*() {
         db.pragma("journal_mode = WAL")
         db.pragma(`synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`)
         db.pragma("foreign_keys = ON")
-        db.pragma("busy_timeout = 5000")
+        db.pragma("busy_timeout = 0")
         db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
         return db
       },
@@ -104,6 +104,10 @@ export const makeMessageWriter = Effect.gen(function*() {
 export const SqliteMessageStore = Layer.scoped(
   MessageStore,
   Effect.map(makeMessageWriter, (writer) => ({
-    store: (batch, timestamp) => Effect.try(() => writer.store(batch, timestamp))
+    store: (batch, timestamp) =>
+      Effect.try({
+        try: () => writer.store(batch, timestamp),
+        catch: (cause) => new SqlError({ cause, message: "storing a group commit's messages failed" })
+      })
   }))
 )

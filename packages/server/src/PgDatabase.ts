@@ -13,6 +13,7 @@ import { GroupCommit } from "./GroupCommit.ts"
 import { PgMessageStore } from "./PgMessageStore.ts"
 import { pgMigrations } from "./PgMigrations.ts"
 import { ServerConfig } from "./ServerConfig.ts"
+import { StorageHealth } from "./StorageHealth.ts"
 
 /** `pg_advisory_xact_lock` key held while migrating ("PARLEY S" in ASCII). */
 const MIGRATION_LOCK = 0x5041524c45592d53n.toString()
@@ -82,6 +83,7 @@ export const PgDatabase = Layer.provideMerge(
 
 /** The PostgreSQL backend's storage: `SqlClient` and the group commit on `PgMessageStore`. */
 export const PgStorage = GroupCommit.Default.pipe(
+  Layer.provideMerge(StorageHealth.Default),
   Layer.provideMerge(PgMessageStore),
   Layer.provideMerge(PgDatabase)
 )

@@ -10,7 +10,6 @@ import {
   decodeEvent,
   type FrameEvent,
   FrameTooLarge,
-  Internal,
   type ProtocolError,
   type RequestId,
   toErrorFrame
@@ -29,7 +28,6 @@ import { TokensRepo } from "./TokensRepo.ts"
 const tooLarge = (max: number) =>
   new FrameTooLarge({ message: `the line is longer than ${max} bytes; it was discarded` })
 
-const internal = toErrorFrame(new Internal({ message: "the server failed to handle this request" }))
 
 /** Answers with an ERROR frame, after any pending ACKs so replies keep request order. */
 const replyError = (conn: Connection, error: ProtocolError, id: RequestId | undefined, command?: string) =>
@@ -84,12 +82,7 @@ const handleEvent = (commands: Commands, conn: Connection, event: Inbound): Effe
     : Effect.zipRight(conn.awaitAcks(), handler.handle(command as never, conn))
   return run.pipe(
     Effect.catchAll((error) => replyError(conn, error, command.id, command.command)),
-    Effect.catchAllCause((cause) =>
-      Effect.zipRight(
-        Effect.logError(`${command.command} failed`, cause),
-        Effect.sync(() => conn.send(command.id === undefined ? internal : { ...internal, id: command.id }))
-      )
-    )
+    Effect.catchAllCause((cause) => Effect.map(commands.failure(cause, command), (frame) => conn.send(frame)))
   )
 }
 

@@ -15,6 +15,7 @@ import { GroupCommit } from "./GroupCommit.ts"
 import { SqliteMessageStore } from "./MessageWriter.ts"
 import { migrations } from "./Migrations.ts"
 import { ServerConfig } from "./ServerConfig.ts"
+import { StorageHealth } from "./StorageHealth.ts"
 
 const setup = Layer.scopedDiscard(
   Effect.gen(function*() {
@@ -24,7 +25,9 @@ const setup = Layer.scopedDiscard(
     // not a power loss; FULL: an fsync per group commit, surviving both.
     yield* sql.unsafe(`PRAGMA synchronous = ${config.synchronous === "full" ? "FULL" : "NORMAL"}`)
     yield* sql.unsafe("PRAGMA foreign_keys = ON")
-    yield* sql.unsafe("PRAGMA busy_timeout = 5000")
+    // never wait on a lock: SQLite's busy wait would run on the event loop and stall every
+    // connection; another process holding the file gets UNAVAILABLE answered at once instead
+    yield* sql.unsafe("PRAGMA busy_timeout = 0")
     // the checkpointer copies the WAL back off the event loop
     yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`)
     const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
@@ -46,6 +49,7 @@ export const SqliteDatabase = Layer.provideMerge(
 /** The SQLite backend's storage: `SqlClient`, the group commit on the `MessageWriter`, the DM index. */
 export const SqliteStorage = DirectIndex.Default.pipe(
   Layer.provideMerge(GroupCommit.Default),
+  Layer.provideMerge(StorageHealth.Default),
   Layer.provideMerge(SqliteMessageStore),
   Layer.provideMerge(SqliteDatabase)
 )
