@@ -6,9 +6,11 @@ import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { runMain } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { defaults } from "./ServerConfig.ts"
-import { isPostgresUrl } from "./PgDatabase.ts"
+import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { ServerLive } from "./ServerLive.ts"
+import { describeFault, isDatabaseError } from "./StorageHealth.ts"
 
 const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
   options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
@@ -68,6 +70,14 @@ const logLevel = withEnv(
   "info"
 )
 
+/** The one line for a database the server could not open or prepare at start. */
+const startupProblem = (db: string, cause: Cause.Cause<unknown>) =>
+  `cannot use the database ${redactUrl(db)}: ${describeFault(cause)} (` +
+  (isPostgresUrl(db)
+    ? "is PostgreSQL running and reachable there, and does the database exist? createdb makes one"
+    : "is the disk full, the directory writable, or the file locked by another process?") +
+  ")"
+
 /** A flag's value that parses but cannot be used: said in one line, with where to look. */
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
@@ -110,6 +120,12 @@ const command = Command.make(
     ).pipe(
       // after every finalizer: connections said BYE, sessions closed, database closed
       Effect.onInterrupt(() => Effect.logInfo("stopped: every connection closed, database closed")),
+      // a database that cannot be opened at start: one line saying what and what to do
+      Effect.catchAllCause((cause) =>
+        isDatabaseError(cause)
+          ? Effect.fail(new UsageError({ message: startupProblem(o.db, cause) }))
+          : Effect.failCause(cause)
+      ),
       Logger.withMinimumLogLevel(levels[o.logLevel])
     )
   }
@@ -121,7 +137,30 @@ const command = Command.make(
   )
 )
 
-const cli = Command.run(command, { name: "parley-server", version: "0.1.0" })
+const copyDbCommand = Command.make(
+  "copy-db",
+  {
+    from: Options.file("from").pipe(Options.withDescription("The SQLite file to copy (the server's --db, e.g. chat_server.db). Only read; it must have been migrated by this version of the server (start the server on it once if not).")),
+    to: Options.text("to").pipe(Options.withDescription("The PostgreSQL database to copy into, as a postgres:// or postgresql:// URL. It must exist and hold no rows; its tables are created. The password in it is never printed."))
+  },
+  (o): Effect.Effect<void, UsageError | CopyDbError> => {
+    // neither echoes the value: a URL may hold a password
+    const problem = isPostgresUrl(o.from)
+      ? "--from names the SQLite file to copy from, not a URL"
+      : !isPostgresUrl(o.to)
+      ? "--to must be a postgres:// or postgresql:// URL"
+      : undefined
+    if (problem !== undefined) return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
+    return Effect.asVoid(copyDb(o))
+  }
+).pipe(
+  Command.withDescription(
+    "Copies a SQLite database into an empty PostgreSQL database, keeping every id, in one transaction: " +
+      "users, tokens, sessions and messages, or nothing. Then run the server with --db set to the URL."
+  )
+)
+
+const cli = Command.run(Command.withSubcommands(command, [copyDbCommand]), { name: "parley-server", version: "0.1.0" })
 
 
 cli(process.argv).pipe(
@@ -132,6 +171,7 @@ cli(process.argv).pipe(
       // @effect/cli has already printed what was wrong with the command line
       if (ValidationError.isValidationError(failure.value)) return Effect.void
       if (failure.value instanceof UsageError) return Console.error(`parley-server: ${failure.value.message}`)
+      if (failure.value instanceof CopyDbError) return Console.error(`parley-server copy-db: ${failure.value.message}`)
     }
     return Effect.logError("the server stopped", cause)
   }),

@@ -138,7 +138,11 @@ describe.concurrent("operations", () => {
       const cases = [
         [["--port", "70000"], "parley-server: --port must be 0..65535 (see --help)"],
         [["--msg-burst", "0"], "parley-server: --msg-burst must be 1 or more (see --help)"],
-        [["--db", ":memory:"], "parley-server: --db must name a database file"]
+        [["--db", ":memory:"], "parley-server: --db must name a database file"],
+        [["--db", "mysql://root@127.0.0.1/x"], "parley-server: --db mysql:// is not a database Parley can use"],
+        // a database that cannot be opened: one line, the URL's password never shown
+        [["--db", "postgres://postgres:hunter2@127.0.0.1:1/x"], "parley-server: cannot use the database postgres://postgres:***@127.0.0.1:1/x: "],
+        [["--db", "/proc/no-such-dir/chat.db"], "parley-server: cannot use the database /proc/no-such-dir/chat.db: "]
       ] as const
       const runs = yield* Effect.forEach(cases, ([args]) => runServerCommand(args), { concurrency: "unbounded" })
       runs.forEach(({ code, output }, i) => {
@@ -147,6 +151,7 @@ describe.concurrent("operations", () => {
         assert.strictEqual(lines.length, 1, output)
         assert.isTrue(lines[0]!.startsWith(cases[i]![1]), output)
         assert.notInclude(output, "listening")
+        assert.notInclude(output, "hunter2")
       })
     }), 60_000)
 
