@@ -2,9 +2,10 @@
  * The command line of `pnpm bench`: the quick suite with no scenario, or one
  * scenario, each with `--help`. `bin.ts` is its entry point.
  */
-import { Command, Options } from "@effect/cli"
+import { Command, HelpDoc, Options } from "@effect/cli"
 import { resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
+import { type Backend, parseBackends } from "./Backend.ts"
 import { startBaseline } from "./Baseline.ts"
 import type { DurableOptions } from "./DurableSend.ts"
 import type { FanOutOptions } from "./FanOut.ts"
@@ -50,6 +51,17 @@ const common = {
     Options.optional,
     Options.withDescription("write a V8 CPU profile (.cpuprofile) of each server it starts into this directory")
   ),
+  db: Options.text("db").pipe(
+    Options.repeated,
+    Options.mapTryCatch(parseBackends, (e) => HelpDoc.p(e instanceof Error ? e.message : String(e))),
+    Options.withDescription(
+      "where the Parley server it starts stores: sqlite (the default: a fresh temp file) or a postgres:// URL, " +
+        "used as an admin URL: a fresh database parley_bench_<random> is created on that PostgreSQL server for each " +
+        "Parley server and dropped when it stops (the URL's role needs CREATEDB; its password is never printed). " +
+        "Repeat it to measure both in one run, e.g. --db sqlite --db postgres://postgres@127.0.0.1:5432/postgres: " +
+        "Parley is then started once per backend, its figures as parley (SQLite) and parley-pg (PostgreSQL)"
+    )
+  ),
   parleyArgs: Options.text("parley-arg").pipe(
     Options.repeated,
     Options.withDescription("an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000")
@@ -64,6 +76,7 @@ type Common = {
   readonly pid: Option.Option<number>
   readonly servers: "both" | "parley" | "baseline"
   readonly parleyArgs: ReadonlyArray<string>
+  readonly db: ReadonlyArray<Backend>
   readonly cpuProf: Option.Option<string>
 }
 
@@ -74,6 +87,7 @@ const runOptions = (c: Common): RunOptions => ({
   pid: Option.getOrUndefined(c.pid),
   servers: c.servers,
   parleyArgs: c.parleyArgs,
+  backends: c.db,
   cpuProf: Option.getOrUndefined(Option.map(c.cpuProf, (dir) => resolve(dir)))
 })
 
@@ -225,7 +239,8 @@ const bench = Command.make(
   Command.withDescription(
     "Parley's benchmark: with no scenario, the quick suite (fan-out at R=100 and R=1000, latency, durable send, " +
       "login storm, idle + reconnect storm at reduced sizes), every figure beside a bare-Node baseline measured in " +
-      "the same run. --full runs the issue's sizes."
+      "the same run. --full runs the issue's sizes. --db postgres://... runs Parley on PostgreSQL instead of SQLite " +
+      "(or, repeated, on both)."
   )
 )
 

@@ -2,17 +2,21 @@
  * A server under test, in its own process: Parley (`packages/server`), the
  * baseline, or an external one reached by host and port. Started on port 0 (a
  * restart reuses the port it got) and told apart by its start-up line
- * `listening on <host>:<port>`.
+ * `listening on <host>:<port>`. Parley gets a store of its own (a SQLite temp
+ * file or a fresh PostgreSQL database, see `Backend.ts`), removed once it stops.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { Data, Effect } from "effect"
+import { type Backend, createStore, serverName, sqlite, type Store } from "./Backend.ts"
 import { type Endpoint, nowUs } from "./Client.ts"
 import { benchBin, repoRoot, serverBin, withFileLimit } from "./Paths.ts"
 
-export class ServerError extends Data.TaggedError("ServerError")<{ readonly reason: string }> {}
+export class ServerError extends Data.TaggedError("ServerError")<{ readonly reason: string }> {
+  // what the failed run prints: without it, "An error has occurred"
+  override get message(): string {
+    return this.reason
+  }
+}
 
 export type ServerKind = "parley" | "baseline" | "external"
 
@@ -26,6 +30,8 @@ export interface ServerSpec {
   readonly pid?: number | undefined
   /** Extra flags for Parley. */
   readonly extraArgs?: ReadonlyArray<string>
+  /** Where Parley stores (default SQLite). */
+  readonly backend?: Backend
   /** Flags for node itself (e.g. `--cpu-prof`). */
   readonly nodeArgs?: ReadonlyArray<string>
 }
@@ -34,17 +40,17 @@ export class ManagedServer {
   endpoint: Endpoint
   pid: number | undefined
   private child: ChildProcess | undefined
-  private readonly dir: string | undefined
   /** The last lines the server printed, for error reports and for its own telemetry. */
   readonly log: Array<string> = []
 
-  constructor(readonly spec: ServerSpec) {
+  /** Parley's store (undefined for the others). */
+  constructor(readonly spec: ServerSpec, readonly store?: Store) {
     this.endpoint = { host: spec.host, port: spec.port }
     this.pid = spec.pid
-    this.dir = spec.kind === "parley" ? mkdtempSync(join(tmpdir(), "parley-bench-")) : undefined
   }
 
   get name(): string {
+    if (this.spec.kind === "parley") return serverName(this.spec.backend ?? sqlite)
     return this.spec.kind === "external" ? "target" : this.spec.kind
   }
 
@@ -68,7 +74,7 @@ export class ManagedServer {
       "--port",
       String(port),
       "--db",
-      join(this.dir!, "bench.db"),
+      this.store!.db,
       "--msg-rate",
       "0",
       "--idle-timeout",
@@ -145,8 +151,11 @@ export class ManagedServer {
     return { stoppedUs, listeningUs }
   }
 
-  dispose(): void {
-    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true })
+  /** Removes the store; a failure is reported on stderr, not thrown: the figures are still good. */
+  async dispose(): Promise<void> {
+    await this.store?.remove().catch((e: unknown) => {
+      process.stderr.write(`\n${this.name}: ${e instanceof Error ? e.message : String(e)}\n`)
+    })
   }
 
   tail(n = 20): string {
@@ -154,22 +163,26 @@ export class ManagedServer {
   }
 }
 
-/** A started server, stopped (and its temp database removed) when the scope closes. */
+/** A started server, stopped (and its store removed) when the scope closes. */
 export const acquireServer = (spec: ServerSpec) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const server = new ManagedServer(spec)
+        const store = spec.kind === "parley" ? await createStore(spec.backend ?? sqlite) : undefined
+        const server = new ManagedServer(spec, store)
         try {
           await server.start()
         } catch (e) {
           await server.stop()
-          server.dispose()
+          await server.dispose()
           throw e
         }
         return server
       },
       catch: (e) => new ServerError({ reason: String((e as Error).message ?? e) })
     }),
-    (server) => Effect.promise(() => server.stop().then(() => server.dispose()))
+    (server) => Effect.promise(async () => {
+      await server.stop()
+      await server.dispose()
+    })
   )

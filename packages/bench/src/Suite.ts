@@ -1,12 +1,14 @@
 /**
  * Runs scenarios against the servers of one run (the baseline first, then
- * Parley or the external target), and turns what they measured into figures
- * and a report: a table for people, JSON for machines.
+ * Parley on each backend of `--db`, or the external target), and turns what
+ * they measured into figures and a report: a table for people, JSON for
+ * machines.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { Effect } from "effect"
+import { type Backend, sqlite } from "./Backend.ts"
 import { type BenchContext, makeAccounts, type Target } from "./Bench.ts"
 import { type DurableOptions, durableFigures, durableOn, type DurableRun } from "./DurableSend.ts"
 import {
@@ -32,6 +34,8 @@ export interface RunOptions {
   readonly pid: number | undefined
   readonly servers: "both" | "parley" | "baseline"
   readonly parleyArgs: ReadonlyArray<string>
+  /** Where Parley stores, one Parley server per backend in this order; none: SQLite. */
+  readonly backends: ReadonlyArray<Backend>
   /** Write a V8 CPU profile of each server it starts into this directory. */
   readonly cpuProf: string | undefined
 }
@@ -46,7 +50,11 @@ export type Scenario = (ctx: BenchContext) => Effect.Effect<ScenarioResult, unkn
 
 const ACCOUNTS = 64
 
-const subjectOf = (ctx: BenchContext): Target => ctx.targets[ctx.targets.length - 1]!
+/** The servers under test: all but the baseline (the baseline itself when it runs alone). */
+const subjectsOf = (ctx: BenchContext): ReadonlyArray<Target> => {
+  const subjects = ctx.targets.filter((t) => t.server.name !== "baseline")
+  return subjects.length > 0 ? subjects : ctx.targets.slice(-1)
+}
 
 /** Each target in turn (never two at once: they share two cores). */
 const onEach = <A, E>(ctx: BenchContext, f: (target: Target) => Effect.Effect<A, E>) =>
@@ -60,22 +68,29 @@ export const fanOutScenario = (opts: FanOutOptions): Scenario => (ctx) =>
 
 /**
  * latency at a fixed rate on every server: `rate`, or half of the knee that a
- * knee search on the server under test finds (the same rate for all).
+ * knee search on the server under test finds (the same rate for all; with
+ * several servers under test, the lowest knee of theirs, so that each can
+ * carry it).
  */
 export const latencyScenario = (opts: FanOutOptions, rate: number | undefined, knees?: ReadonlyArray<FanOutRun>): Scenario =>
 (ctx) =>
   Effect.gen(function*() {
     let fixed = rate
     let how = "as asked"
-    let search: ReadonlyArray<FanOutRun> = []
+    const search: Array<FanOutRun> = []
     if (fixed === undefined) {
-      const subject = subjectOf(ctx)
-      const known = knees?.find((k) => k.server === subject.server.name)
-      const run = known ?? (yield* fanOutOn(ctx, subject, opts))
-      if (known === undefined) search = [run]
-      if (run.knee === undefined) return yield* Effect.dieMessage(`no knee found on ${run.server}: nothing passed`)
-      fixed = Math.max(1, Math.round(run.knee / 2))
-      how = `half of ${run.server}'s knee ${run.knee} msg/s`
+      let lowest: { readonly server: string; readonly knee: number } | undefined
+      for (const subject of subjectsOf(ctx)) {
+        const known = knees?.find((k) => k.server === subject.server.name)
+        const run = known ?? (yield* fanOutOn(ctx, subject, opts))
+        if (known === undefined) search.push(run)
+        const knee = run.knee
+        if (knee === undefined) return yield* Effect.dieMessage(`no knee found on ${run.server}: nothing passed`)
+        if (lowest === undefined || knee < lowest.knee) lowest = { server: run.server, knee }
+      }
+      if (lowest === undefined) return yield* Effect.dieMessage("latency: no server to measure")
+      fixed = Math.max(1, Math.round(lowest.knee / 2))
+      how = `half of ${lowest.server}'s knee ${lowest.knee} msg/s`
     }
     const rateUsed = fixed
     const runs: ReadonlyArray<LatencyRun> = yield* onEach(ctx, (t) => latencyOn(ctx, t, opts, rateUsed))
@@ -162,6 +177,9 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
       const servers: Array<ManagedServer> = []
       const external = options.host !== undefined || options.port !== undefined
       const nodeArgs = options.cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProf]
+      if (external && options.backends.length > 0) {
+        return yield* new ServerError({ reason: "--db is for the Parley server the bench starts, not for a --host/--port target" })
+      }
       if (options.servers !== "parley") {
         progress.update("starting the baseline server")
         servers.push(yield* acquireServer({ kind: "baseline", host: "127.0.0.1", port: 0, nodeArgs }))
@@ -175,8 +193,12 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
             pid: options.pid
           }))
         } else if (existsSync(serverBin)) {
-          progress.update("starting Parley")
-          servers.push(yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs, nodeArgs }))
+          for (const backend of options.backends.length > 0 ? options.backends : [sqlite]) {
+            progress.update(`starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`)
+            servers.push(
+              yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs, nodeArgs, backend })
+            )
+          }
         } else if (options.servers === "parley") {
           return yield* new ServerError({ reason: `${serverBin} does not exist yet` })
         } else {
@@ -196,9 +218,11 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
       const loadBefore = machine().load
       const result = yield* scenario(ctx)
       progress.done()
-      const rows = result.figures.map(toRow)
-      const last = servers[servers.length - 1]?.name
-      const subject = last === undefined || last === "baseline" ? "parley" : last
+      const subjects = servers.map((s) => s.name).filter((name) => name !== "baseline")
+      if (subjects.length === 0) subjects.push("parley")
+      const rows = result.figures.map((figure) => toRow(figure, subjects))
+      // which store each Parley ran on: figures of different backends sit side by side in docs
+      const stores = servers.filter((s) => s.store !== undefined).map((s) => `${s.name} on ${s.store!.description}`)
       if (options.json) {
         const report = {
           bench: name,
@@ -206,7 +230,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           seconds: (Date.now() - started.getTime()) / 1000,
           machine: { ...machine(), loadBefore },
           parley: serverVersion(),
-          servers: servers.map((s) => ({ name: s.name, endpoint: s.endpoint })),
+          servers: servers.map((s) => ({ name: s.name, endpoint: s.endpoint, store: s.store?.description })),
           figures: rows,
           details: result.details
         }
@@ -216,7 +240,13 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
         process.stdout.write(
           `parley bench ${name}: ${started.toISOString()}, ${m.cores} cores (${m.cpu}), node ${m.node}, ${
             ((Date.now() - started.getTime()) / 1000).toFixed(0)
-          } s, load average ${loadBefore} → ${m.load}, parley at ${serverVersion()}\n\n${renderTable(rows, subject)}\n`
+          } s, load average ${loadBefore} → ${m.load}, parley at ${serverVersion()}\n${
+            stores.map((line) => `${line}\n`).join("")
+          }${
+            servers.some((s) => s.spec.backend?.kind === "postgres")
+              ? "server CPU is the Parley process's alone: PostgreSQL's own CPU is not in it\n"
+              : ""
+          }\n${renderTable(rows, subjects)}\n`
         )
       }
       return rows

@@ -35,11 +35,38 @@ describe("renderTable", () => {
   it("prints every figure with its ratio and the notes", () => {
     const text = renderTable(
       [toRow({ scenario: "durable", metric: "ACKs", unit: "/s", values: { parley: 25_000, baseline: 50_000 }, note: "n" })],
-      "parley"
+      ["parley"]
     )
     assert.include(text, "25,000")
     assert.include(text, "0.50×")
     assert.include(text, "* durable / ACKs: n")
+  })
+
+  it("puts several servers under test side by side, each with its ratio and verdict", () => {
+    const subjects = ["parley", "parley-pg"]
+    const rows = [
+      toRow(
+        {
+          scenario: "durable",
+          metric: "ACKs",
+          unit: "/s",
+          values: { baseline: 50_000, parley: 25_000, "parley-pg": 10_000 },
+          target: { kind: "atLeast", value: 20_000 }
+        },
+        subjects
+      ),
+      toRow({ scenario: "durable", metric: "ACK p99", unit: "ms", values: { baseline: 2, parley: 4 } }, subjects)
+    ]
+    assert.deepStrictEqual(rows[0]!.subjects.map((s) => [s.server, s.ratio, s.met]), [
+      ["parley", 0.5, true],
+      ["parley-pg", 0.2, false]
+    ])
+    assert.strictEqual(rows[0]!.subject, 25_000)
+    const [header, , first, second] = renderTable(rows, subjects).split("\n")
+    assert.match(header!, /parley\s+parley-pg\s+baseline\s+parley ratio\s+parley-pg ratio\s+target\s+met/)
+    assert.match(first!, /25,000\s+10,000\s+50,000\s+0\.50×\s+0\.20×\s+≥ 20,000 \/s\s+yes \/ NO$/)
+    // a server with no figure for a metric gets a dash
+    assert.match(second!, /4\.00\s+—\s+2\.00\s+2\.00×\s+—$/)
   })
 
   it("formats numbers to a readable precision", () => {
