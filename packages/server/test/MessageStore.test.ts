@@ -175,4 +175,30 @@ describe.skipIf(!postgresAvailable)("message ids on PostgreSQL", () => {
       const total = batches.reduce((n, b) => n + b.length, 0) * 2
       assert.strictEqual(seen.size, total)
     }), { timeout: 120_000 })
+
+  it.scopedLive("two writers sending the same client_msg_ids at once: no batch fails, each key is stored once and both get its row", () =>
+    Effect.gen(function*() {
+      const db = yield* freshPgDatabase
+      const stack = PgMessageStore.pipe(Layer.provideMerge(PgDatabase), Layer.provide(onDb(db)))
+      const [one, two] = [yield* Layer.build(stack), yield* Layer.build(stack)]
+      const sql = Context.get(one, SqlClient.SqlClient)
+      yield* addUsers(sql)
+      // 60 batches each: batch b carries keys b/0..b/4 of sender 1, the same on both writers
+      const batchOf = (b: number, label: string) =>
+        Array.from({ length: 5 }, (_, i) => pending({ sender: 1, receiver: null, key: `${b}/${i}` }, `${label}${b}.${i}`))
+      const writer = (context: Context.Context<MessageStore>, label: string) =>
+        Effect.forEach(Array.from({ length: 60 }, (_, b) => b), (b) => Context.get(context, MessageStore).store(batchOf(b, label), "t"))
+      const [rowsOne, rowsTwo] = yield* Effect.all([writer(one, "a"), writer(two, "b")], { concurrency: 2 })
+      for (let b = 0; b < 60; b++) {
+        for (let i = 0; i < 5; i++) {
+          const x = rowsOne[b]![i]!
+          const y = rowsTwo[b]![i]!
+          assert.strictEqual(x.id, y.id, `key ${b}/${i}`)
+          assert.strictEqual(x.text, y.text)
+          assert.isTrue(x.duplicate !== y.duplicate, "exactly one of the two stored it")
+        }
+      }
+      const [count] = yield* sql<{ n: number }>`SELECT count(*) AS n FROM messages`
+      assert.strictEqual(count!.n, 300)
+    }), { timeout: 120_000 })
 })
