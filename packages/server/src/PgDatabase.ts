@@ -8,30 +8,15 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
-import Pg from "pg"
 import { GroupCommit } from "./GroupCommit.ts"
 import { PgMessageStore } from "./PgMessageStore.ts"
+import { pgTypes } from "./PgTypes.ts"
 import { pgMigrations } from "./PgMigrations.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { StorageHealth } from "./StorageHealth.ts"
 
 /** `pg_advisory_xact_lock` key held while migrating ("PARLEY S" in ASCII). */
 const MIGRATION_LOCK = 0x5041524c45592d53n.toString()
-
-/** int8 (`bigint`, `count(*)`): node-postgres gives strings; ids and counts are JSON integers on the wire. */
-const INT8_OID = 20
-
-const int8 = (text: string): number => {
-  const n = Number(text)
-  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 ${text} is past 2^53`)
-  return n
-}
-
-/** node-postgres type parsing: int8 as a JS number (refused past 2^53), the rest as node-postgres does. */
-export const pgTypes: Pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? int8 : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig["getTypeParser"]
-}
 
 /** Whether `--db` names a PostgreSQL database rather than a SQLite file. */
 export const isPostgresUrl = (db: string) => /^postgres(ql)?:\/\//i.test(db)

@@ -1,12 +1,23 @@
 /**
  * The hot write on PostgreSQL (the `MessageStore` of the PostgreSQL
  * backend): a group commit's messages in ONE statement whatever the batch
- * size, run on its own as an implicit transaction: arrays bound as
- * parameters and `unnest`ed into a multi-row `INSERT`. A batch costs one
- * round trip and one commit (one WAL flush with `synchronous_commit=on`),
- * where `BEGIN`, the lock, the `INSERT` and `COMMIT` as separate statements
- * cost four round trips: 12,900 against 8,600-9,200 ACKs/s in `bench durable`
- * (S=50, window 1), alternating runs on this 2-core machine (docs/benchmarks.md).
+ * size, run on its own as an implicit transaction, on a connection of its
+ * own through node-postgres directly: arrays bound as parameters and
+ * `unnest`ed into a multi-row `INSERT`, prepared once by name. A batch costs
+ * one round trip and one commit (one WAL flush with `synchronous_commit=on`).
+ *
+ * Why not `SqlClient` here, as everywhere else on PostgreSQL: `BEGIN`, the
+ * lock, the `INSERT` and `COMMIT` as four statements through it gave 8,600
+ * to 9,200 ACKs/s in `bench durable` (S=50, window 1); the same single
+ * statement through `SqlClient` 11,900 to 12,900; on this connection, with
+ * the statement parsed once, 14,500 to 18,300 (alternating runs on this
+ * 2-core machine; docs/benchmarks.md). The difference is per batch: a span,
+ * a pool checkout and a parse on the server for every statement. This module
+ * is the only place that bypasses `SqlClient` on PostgreSQL; reads, other
+ * writes and migrations all go through it.
+ *
+ * A connection that fails (PostgreSQL restarted, the network cut) is dropped,
+ * and the next batch opens a new one, within 1.5 s or UNAVAILABLE.
  *
  * Ids in commit order: the statement first takes a transaction-scoped
  * advisory lock shared by every writer (every server process on the
@@ -23,8 +34,13 @@
  * ids increase in commit order.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
+import Pg from "pg"
 import { type KeyedRow, MessageStore, type PendingMessage, planBatch } from "./MessageStore.ts"
+import { pgTypes } from "./PgTypes.ts"
+import { ServerConfig } from "./ServerConfig.ts"
+import { isFaultError } from "./StorageHealth.ts"
 
 /** `pg_advisory_xact_lock` key of the message writers ("PARLEY M" in ASCII, as an int8). */
 export const MESSAGE_LOCK = 0x5041524c45592d4dn.toString()
@@ -47,17 +63,47 @@ const LOOKUP = `
 
 const keyOf = (senderId: number, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`
 
-export const PgMessageStore = Layer.effect(
+export const PgMessageStore = Layer.scoped(
   MessageStore,
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    // the schema is migrated by the SqlClient layer: connect after it
+    yield* SqlClient.SqlClient
+    const config = yield* ServerConfig
+    let client: Pg.Client | undefined
+    const connection = Effect.tryPromise({
+      try: async () => {
+        if (client !== undefined) return client
+        const c = new Pg.Client({ connectionString: config.db, types: pgTypes, application_name: "parley-writer", connectionTimeoutMillis: 1500 })
+        c.on("error", () => {
+          if (client === c) client = undefined
+        })
+        await c.connect()
+        client = c
+        return c
+      },
+      catch: (cause) => new SqlError({ cause, message: "cannot connect to PostgreSQL to store messages" })
+    })
+    yield* Effect.addFinalizer(() => Effect.promise(() => client?.end().catch(() => {}) ?? Promise.resolve()))
+    const run = <A>(name: string, text: string, values: ReadonlyArray<unknown>) =>
+      Effect.flatMap(connection, (c) =>
+        Effect.tryPromise({
+          try: () => c.query<A & Pg.QueryResultRow>({ name, text, values: values as Array<unknown> }).then((r) => r.rows),
+          catch: (cause) => {
+            // a connection that failed is dropped: the next batch opens a new one
+            if (isFaultError(cause) && client === c) {
+              client = undefined
+              c.end().catch(() => {})
+            }
+            return new SqlError({ cause, message: "storing a group commit's messages failed" })
+          }
+        }))
     return {
       store: (batch, timestamp) =>
         Effect.gen(function*() {
           // repeats within the batch are folded here; repeats of stored keys, by the index
           const plan = planBatch(batch, [])
           if (plan.fresh.length === 0) return plan.finish([], timestamp)
-          const rows = yield* sql.unsafe<{ id: number; sender_id: number; client_msg_id: string | null }>(INSERT, [
+          const rows = yield* run<{ id: number; sender_id: number; client_msg_id: string | null }>("parley-insert", INSERT, [
             MESSAGE_LOCK,
             plan.fresh.map((m) => m.senderId),
             plan.fresh.map((m) => m.receiverId),
@@ -73,7 +119,7 @@ export const PgMessageStore = Layer.effect(
           const skipped: Array<PendingMessage> = plan.fresh.filter((m) =>
             m.clientMsgId !== undefined && !inserted.has(keyOf(m.senderId, m.clientMsgId))
           )
-          const existing = yield* sql.unsafe<KeyedRow>(LOOKUP, [
+          const existing = yield* run<KeyedRow>("parley-lookup", LOOKUP, [
             skipped.map((m) => m.senderId),
             skipped.map((m) => m.clientMsgId!)
           ])

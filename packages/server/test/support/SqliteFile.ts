@@ -10,7 +10,8 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { isPostgresUrl, pgTypes } from "../../src/PgDatabase.ts"
+import { isPostgresUrl } from "../../src/PgDatabase.ts"
+import { pgTypes } from "../../src/PgTypes.ts"
 
 export interface SessionRow {
   readonly id: number
