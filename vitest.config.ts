@@ -21,7 +21,11 @@ export default defineConfig(async () => {
   const pg = await reachable(pgUrl.hostname, Number(pgUrl.port || 5432))
   // under CI the PostgreSQL suites always run, and fail if it is down
   const withPg = pg || process.env.CI === "true"
-  if (!withPg) process.stderr.write(`PostgreSQL is not reachable at ${pgUrl.host}: skipping the PostgreSQL variants (server-postgres and the storage contract)\n`)
+  // said once: the workers inherit the mark, and the config is read again per project
+  if (!withPg && process.env.PARLEY_TEST_PG_SKIPPED !== "1") {
+    process.stderr.write(`PostgreSQL is not reachable at ${pgUrl.host}: skipping the PostgreSQL variants (server-postgres, the storage contract, copy-db, the PostgreSQL outage)\n`)
+  }
+  if (!withPg) process.env.PARLEY_TEST_PG_SKIPPED = "1"
   return {
     test: {
       projects: withPg ? [...projects, serverOnPostgres] : projects,
