@@ -29,13 +29,50 @@ const hasOwn = Object.prototype.hasOwnProperty
 const fail = (error: DecodeFailure["error"], id: RequestId | undefined): Either.Either<Command, DecodeFailure> =>
   Either.left({ error, id })
 
-/** Names the first failing field of a parse error, e.g. `text: must be 1..4096 characters (got 0)`. */
+/** Deepest nesting of arrays and objects a frame may hold (every command is one flat object). */
+export const MAX_NESTING = 32
+
+/** Longest error message: it may quote a field's name, never what was sent in it. */
+const MAX_MESSAGE_CHARS = 200
+
+/**
+ * Whether `value` nests arrays or objects more than `max` levels deep. Walked
+ * with an explicit stack: a value sent by a client never meets recursion here,
+ * nor anywhere after this check (Schema's error formatting recurses into it).
+ */
+const nestsDeeperThan = (value: unknown, max: number): boolean => {
+  const stack: Array<unknown> = [value]
+  const depths: Array<number> = [1]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    const depth = depths.pop()!
+    if (typeof v !== "object" || v === null) continue
+    if (depth > max) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) {
+        stack.push(child)
+        depths.push(depth + 1)
+      }
+    }
+  }
+  return false
+}
+
+/**
+ * Names the first failing field of a parse error, e.g. `text: must be 1..4096
+ * characters (got 0)`. Schema's own messages end with the value received
+ * (`Expected string, actual [...]`): that part is dropped, so a reply never
+ * echoes what was sent, and the whole is capped.
+ */
 export const describeParseError = (error: ParseResult.ParseError): string => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   if (issue === undefined) return "invalid command"
-  const field = issue.path.length > 0 ? issue.path.join(".") : undefined
-  const message = issue._tag === "Missing" ? "is missing" : issue.message
-  return field === undefined ? message : `${field}: ${message}`
+  const field = issue.path.length > 0 ? issue.path.map((p) => String(p).slice(0, 32)).join(".") : undefined
+  const raw = issue._tag === "Missing" ? "is missing" : issue.message
+  const actual = raw.indexOf(", actual ")
+  const message = actual === -1 ? raw : raw.slice(0, actual)
+  const full = field === undefined ? message : `${field}: ${message}`
+  return full.length <= MAX_MESSAGE_CHARS ? full : `${full.slice(0, MAX_MESSAGE_CHARS - 1)}…`
 }
 
 /** Decodes one line (JSON text) into a command, or says which protocol error it is. */
@@ -57,6 +94,9 @@ export const decodeCommand = (line: string): Either.Either<Command, DecodeFailur
     else if (raw !== undefined) {
       return fail(new InvalidCommand({ message: "id: must be a string or a number" }), undefined)
     }
+  }
+  if (nestsDeeperThan(frame, MAX_NESTING)) {
+    return fail(new InvalidCommand({ message: `a command must not nest values more than ${MAX_NESTING} levels deep` }), id)
   }
   const name = frame.command
   if (typeof name !== "string") {

@@ -23,6 +23,29 @@ const assertStaysOpen = (wire: Wire) =>
   })
 
 describe.concurrent("framing", { timeout: contractTimeout }, () => {
+  it.scopedLive("values nested thousands deep or thousands wide, before login: INVALID_COMMAND on that connection, short, and nothing else happens (real process)", () =>
+    Effect.gen(function*() {
+      const server = yield* spawnServer()
+      const { wire: bystander } = yield* signUp(server.port, "bystander")
+      const attacker = yield* Wire.connect(server.port, "attacker")
+      const lines = [
+        `{"command":"MSG","id":1,"text":${"[".repeat(3000)}${"]".repeat(3000)}}`,
+        `{"command":"REGISTER","id":2,"username":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)},"password":"correct horse"}`,
+        `{"command":"CONNECT","id":3,"username":[${Array.from({ length: 5000 }, (_, i) => `"u${i}"`).join(",")}],"password":"x"}`,
+        `{"command":"HISTORY","id":4,"limit":1e999}`
+      ]
+      for (const line of lines) yield* attacker.write(line + "\n")
+      const replies = yield* attacker.take(4, "ERROR")
+      assert.deepStrictEqual(replies.map((r) => [r.id, r.code]), [[1, "INVALID_COMMAND"], [2, "INVALID_COMMAND"], [3, "INVALID_COMMAND"], [4, "INVALID_COMMAND"]])
+      for (const reply of replies) assert.isAtMost(String(reply.message).length, 200, String(reply.message))
+      assert.notInclude(String(replies[2]!.message), "u1")
+      // the connection and the server go on
+      yield* attacker.ask({ command: "PING" }, "PONG")
+      yield* bystander.ask({ command: "PING" }, "PONG")
+      assert.isFalse(bystander.isClosed)
+      assert.notMatch(server.output(), /RangeError|stack size/)
+    }), 60_000)
+
   it.scopedLive("HELLO is sent on accept with the limits in force", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
