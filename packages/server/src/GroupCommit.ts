@@ -22,6 +22,24 @@ interface PendingOp {
 
 const MAX_MESSAGES_PER_BATCH = 2000
 
+/**
+ * Runs a caller's callback (a sender's `done`, an `afterEachBatch` hook) so
+ * that a throw is logged and stays its own: the single writer must never die
+ * of it, or every later write would wait for ever.
+ */
+const guarded = (thrown: Array<unknown>, f: () => void): void => {
+  try {
+    f()
+  } catch (defect) {
+    thrown.push(defect)
+  }
+}
+
+const logThrown = (thrown: ReadonlyArray<unknown>) =>
+  thrown.length === 0
+    ? Effect.void
+    : Effect.logError(`${thrown.length} group commit callback(s) threw`, Cause.die(thrown[0]))
+
 export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/GroupCommit", {
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -82,18 +100,20 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
               )
             }
             const failure = Exit.die(Cause.squash(cause))
-            for (const m of batch) m.done(failure)
-            return Effect.as(logFailure(cause), 0)
+            const thrown: Array<unknown> = []
+            for (const m of batch) guarded(thrown, () => m.done(failure))
+            return Effect.as(Effect.zipRight(logFailure(cause), logThrown(thrown)), 0)
           },
           onSuccess: (stored) =>
-            Effect.as(health.ok, undefined).pipe(Effect.zipRight(Effect.sync(() => {
+            Effect.as(health.ok, undefined).pipe(Effect.zipRight(Effect.suspend(() => {
               let direct = 0
+              const thrown: Array<unknown> = []
               for (let i = 0; i < batch.length; i++) {
                 const row = stored[i]!
                 if (!row.duplicate && row.receiverId !== null) direct++
-                batch[i]!.done(Exit.succeed(row))
+                guarded(thrown, () => batch[i]!.done(Exit.succeed(row)))
               }
-              return direct
+              return Effect.as(logThrown(thrown), direct)
             })))
         })
       )
@@ -117,7 +137,12 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       Effect.forever(
         Effect.zipRight(
           awaitWork,
-          Effect.flatMap(runBatch, (direct) => Effect.sync(() => afterBatch.forEach((f) => f(direct))))
+          Effect.flatMap(runBatch, (direct) =>
+            Effect.suspend(() => {
+              const thrown: Array<unknown> = []
+              for (const f of afterBatch) guarded(thrown, () => f(direct))
+              return logThrown(thrown)
+            }))
         )
       )
     )
