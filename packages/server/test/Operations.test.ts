@@ -9,23 +9,9 @@ import { Duration, Effect, Fiber, Schedule } from "effect"
 import * as Net from "node:net"
 import { runServerCommand, spawnServer, testDb } from "./support/ServerProcess.ts"
 import { eventually, sessions } from "./support/SqliteFile.ts"
-import { type Frame, logIn, say, signUp, Wire, WireError } from "./support/Wire.ts"
+import { type Frame, logIn, say, signUp, Wire, WireError, wholeTimeline } from "./support/Wire.ts"
 
 const idOf = (frame: Frame) => frame.message_id as number
-
-/** Every public message, paged forward with HISTORY after. */
-const wholeTimeline = (wire: Wire) =>
-  Effect.gen(function*() {
-    const all: Array<Frame> = []
-    let after = 0
-    while (true) {
-      const page = yield* wire.ask({ command: "HISTORY", after, limit: 100 }, "HISTORY")
-      const messages = page.messages as Array<Frame>
-      all.push(...messages)
-      if (page.has_more !== true || messages.length === 0) return all
-      after = idOf(messages[messages.length - 1]!)
-    }
-  })
 
 /** 4096 characters of 3 bytes each: a 12 KiB frame. */
 const bulky = (tag: string) => `${tag} ${"€".repeat(4096 - tag.length - 1)}`

@@ -17,7 +17,7 @@ import * as Path from "node:path"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { spawnServer, tempDb, tempDir } from "./support/ServerProcess.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
-import { type Frame, logIn, signUp, type Wire } from "./support/Wire.ts"
+import { logIn, signUp, type Wire, wholeTimeline } from "./support/Wire.ts"
 
 const count = (text: string, pattern: RegExp) => text.split("\n").filter((line) => pattern.test(line)).length
 
@@ -26,20 +26,6 @@ const post = (wire: Wire, id: string, text: string, key: string) =>
   Effect.gen(function*() {
     yield* wire.send({ command: "MSG", id, text, client_msg_id: key })
     return yield* wire.pick((f) => f.id === id && (f.type === "ACK" || f.type === "ERROR"), "2 seconds")
-  })
-
-/** Every public message, paged forward with HISTORY. */
-const timeline = (wire: Wire) =>
-  Effect.gen(function*() {
-    const all: Array<Frame> = []
-    let after = 0
-    while (true) {
-      const page = yield* wire.ask({ command: "HISTORY", after, limit: 100 }, "HISTORY")
-      const messages = page.messages as Array<Frame>
-      all.push(...messages)
-      if (page.has_more !== true || messages.length === 0) return all
-      after = messages[messages.length - 1]!.message_id as number
-    }
   })
 
 /** Resends until ACKed, waiting what UNAVAILABLE says between tries (bounded). */
@@ -110,11 +96,11 @@ describe.concurrent("storage outages", () => {
       Fs.rmSync(Path.join(dir, "filler"))
       const second = yield* spawnServer({ db })
       const { wire: again } = yield* signUp(second.port, "bob")
-      const kept = (yield* timeline(again)).map((m) => m.text as string)
+      const kept = (yield* wholeTimeline(again)).map((m) => m.text as string)
       assert.deepStrictEqual(kept, ["before the disk filled", ...acked.map(text)])
       const { wire: alice2 } = yield* logIn(second.port, "alice")
       for (const i of refused) yield* resendUntilAcked(alice2, `r${i}`, text(i), `k${i}`)
-      const all = (yield* timeline(again)).map((m) => m.text as string)
+      const all = (yield* wholeTimeline(again)).map((m) => m.text as string)
       assert.strictEqual(all.length, 1 + 80)
       assert.strictEqual(new Set(all).size, all.length)
     }), { timeout: 90_000 })
@@ -141,14 +127,14 @@ describe.concurrent("storage outages", () => {
       for (let i = 0; i < 30; i++) assert.strictEqual((yield* post(bob, `b${i}`, `burst ${i}`, `b${i}`)).code, "UNAVAILABLE")
       // what needs no write goes on
       yield* alice.ask({ command: "PING" }, "PONG")
-      const during = yield* timeline(bob)
+      const during = yield* wholeTimeline(bob)
       assert.deepStrictEqual(during.map((m) => m.text), ["before the lock"])
       assert.isFalse(alice.isClosed || bob.isClosed)
       other.exec("ROLLBACK")
 
       yield* resendUntilAcked(alice, "again", "while locked", "k1")
       for (let i = 0; i < 30; i++) yield* resendUntilAcked(bob, `b${i}again`, `burst ${i}`, `b${i}`)
-      const texts = (yield* timeline(alice)).map((m) => m.text)
+      const texts = (yield* wholeTimeline(alice)).map((m) => m.text)
       assert.deepStrictEqual(texts, ["before the lock", "while locked", ...Array.from({ length: 30 }, (_, i) => `burst ${i}`)])
       assert.strictEqual(count(server.output(), /storage unavailable/), 1, server.output())
       assert.strictEqual(count(server.output(), /storage available again/), 1, server.output())
@@ -187,7 +173,7 @@ describe.concurrent("storage outages", () => {
         for (const i of refused) yield* resendUntilAcked(alice, `r${i}`, text(i), `k${i}`)
 
         // each exactly once (the resent ones later, in the order they were finally committed)
-        const stored = (yield* timeline(bob)).map((m) => m.text as string)
+        const stored = (yield* wholeTimeline(bob)).map((m) => m.text as string)
         assert.deepStrictEqual([...stored].sort(), Array.from({ length: total }, (_, i) => text(i)).sort())
         // bob heard each message once, live
         const heard = bob.received.filter((f) => f.type === "MESSAGE").map((f) => f.text)

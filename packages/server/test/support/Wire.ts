@@ -340,3 +340,17 @@ export const sayAll = (wire: Wire, texts: ReadonlyArray<string>, fields: Readonl
 
 /** The message_ids of a HISTORY reply. */
 export const ids = (history: Frame): Array<number> => (history.messages as Array<Frame>).map((m) => m.message_id as number)
+
+/** Every public message, paged forward with HISTORY, oldest first. */
+export const wholeTimeline = (wire: Wire) =>
+  Effect.gen(function*() {
+    const all: Array<Frame> = []
+    let after = 0
+    while (true) {
+      const page = yield* wire.ask({ command: "HISTORY", after, limit: 100 }, "HISTORY")
+      const messages = page.messages as Array<Frame>
+      all.push(...messages)
+      if (page.has_more !== true || messages.length === 0) return all
+      after = messages[messages.length - 1]!.message_id as number
+    }
+  })
