@@ -77,6 +77,11 @@ export class ManagedServer {
       this.store!.db,
       "--msg-rate",
       "0",
+      // every run registers 65 accounts from 127.0.0.1, and the login storm fails logins on purpose
+      "--register-rate",
+      "0",
+      "--login-failures",
+      "0",
       "--idle-timeout",
       "3600",
       ...(this.spec.extraArgs ?? [])

@@ -37,7 +37,9 @@ import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig } from "./ServerConfig.ts"
+import { addressKey } from "./AddressKey.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { SlidingWindow } from "./SlidingWindow.ts"
 import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
@@ -69,6 +71,10 @@ export const makeCommands = Effect.gen(function*() {
   const presence = yield* Presence
   const config = yield* ServerConfig
   const health = yield* StorageHealth
+  // per (username, address) and per address, across connections: checked before any hash is computed
+  const loginFailures = new SlidingWindow(config.loginFailures, 60_000)
+  const registrations = new SlidingWindow(config.registerRate, 10 * 60_000)
+  const loginKey = (username: string, conn: Connection) => `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
 
   /**
    * The reply to a request that failed unexpectedly: UNAVAILABLE for a storage
@@ -91,7 +97,13 @@ export const makeCommands = Effect.gen(function*() {
 
   const register = (command: Register, conn: Connection) =>
     Effect.gen(function*() {
+      const address = addressKey(conn.remoteAddress)
+      const wait = registrations.retryAfter(address, Date.now())
+      if (wait > 0) {
+        return yield* new RateLimited({ message: "too many accounts created from this address; try again later", retryAfterMs: wait })
+      }
       const username = yield* accounts.register(command.username, command.password)
+      registrations.record(address, Date.now())
       yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
       conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
     })
@@ -105,6 +117,14 @@ export const makeCommands = Effect.gen(function*() {
           retryAfterMs: conn.lockedUntil - now
         })
       }
+      const key = loginKey(command.username, conn)
+      const wait = loginFailures.retryAfter(key, now)
+      if (wait > 0) {
+        return yield* new RateLimited({
+          message: "too many failed logins for this name from this address; wait before trying again",
+          retryAfterMs: wait
+        })
+      }
       const credentials = command.password !== undefined
         ? { password: command.password }
         : { token: command.token! }
@@ -112,6 +132,7 @@ export const makeCommands = Effect.gen(function*() {
         Effect.tapError((error) =>
           Effect.gen(function*() {
             if (error._tag !== "AuthFailed") return
+            loginFailures.record(key, Date.now())
             conn.failedLogins++
             if (conn.failedLogins >= FREE_LOGIN_FAILURES) {
               conn.lockedUntil = Date.now() + Math.min(60_000, 1000 * 2 ** (conn.failedLogins - FREE_LOGIN_FAILURES))
@@ -127,6 +148,7 @@ export const makeCommands = Effect.gen(function*() {
         Effect.zipLeft(sessions.open(identity.userId, conn.remoteAddress, at), users.touchLogin(identity.userId, at))
       )
       conn.failedLogins = 0
+      loginFailures.reset(key)
       conn.auth = { userId: identity.userId, username: identity.username, sessionId }
       // hold live frames while the replay is assembled, then merge the two in message_id order
       conn.held = []

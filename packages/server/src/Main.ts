@@ -40,6 +40,16 @@ const msgBurst = withEnv(
   Config.integer("PARLEY_MSG_BURST"),
   defaults.msgBurst
 )
+const loginFailures = withEnv(
+  Options.integer("login-failures").pipe(Options.withDescription("Failed logins allowed per (username, address) in any sliding 60 s (env PARLEY_LOGIN_FAILURES; default 5). Past it, CONNECT for that name from that address gets RATE_LIMITED without a password hash being computed; a successful login resets the count; 0 turns it off.")),
+  Config.integer("PARLEY_LOGIN_FAILURES"),
+  defaults.loginFailures
+)
+const registerRate = withEnv(
+  Options.integer("register-rate").pipe(Options.withDescription("Accounts one address may create in any sliding 10 minutes (env PARLEY_REGISTER_RATE; default 5). Past it REGISTER gets RATE_LIMITED; an IPv6 address counts per /64; 0 turns it off.")),
+  Config.integer("PARLEY_REGISTER_RATE"),
+  defaults.registerRate
+)
 const idleTimeout = withEnv(
   Options.integer("idle-timeout").pipe(Options.withDescription("Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables).")),
   Config.integer("PARLEY_IDLE_TIMEOUT"),
@@ -85,7 +95,7 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
+  { host, port, db, msgRate, msgBurst, loginFailures, registerRate, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
   (o) => {
     const problem = o.port < 0 || o.port > 65535
       ? "--port must be 0..65535"
@@ -93,6 +103,10 @@ const command = Command.make(
       ? "--msg-rate must be 0 or more"
       : o.msgBurst < 1
       ? "--msg-burst must be 1 or more"
+      : o.loginFailures < 0
+      ? "--login-failures must be 0 or more"
+      : o.registerRate < 0
+      ? "--register-rate must be 0 or more"
       : o.idleTimeout < 0
       ? "--idle-timeout must be 0 or more"
       : o.tokenTtl < 1
@@ -112,6 +126,8 @@ const command = Command.make(
         db: o.db,
         msgRate: o.msgRate,
         msgBurst: o.msgBurst,
+        loginFailures: o.loginFailures,
+        registerRate: o.registerRate,
         idleTimeoutSeconds: o.idleTimeout,
         synchronous: o.synchronous,
         tokenTtlDays: o.tokenTtl,

@@ -14,6 +14,10 @@ export interface ServerSettings {
   readonly msgRate: number
   /** MSGs a connection may send at once before `msgRate` applies. */
   readonly msgBurst: number
+  /** Failed logins allowed per (username, address) in any sliding 60 s before CONNECT gets RATE_LIMITED unhashed; 0 disables. */
+  readonly loginFailures: number
+  /** Accounts one address may create in any sliding 10 minutes; 0 disables. */
+  readonly registerRate: number
   /** Seconds without any frame before `BYE idle`; 0 disables. */
   readonly idleTimeoutSeconds: number
   readonly maxFrameBytes: number
@@ -43,6 +47,8 @@ export const defaults: ServerSettings = {
   db: "chat_server.db",
   msgRate: 20,
   msgBurst: 100,
+  loginFailures: 5,
+  registerRate: 5,
   idleTimeoutSeconds: 120,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxTextChars: MAX_TEXT_CHARS,

@@ -27,6 +27,8 @@ export interface TestServerOptions {
   readonly msgBurst?: number
   readonly idleTimeoutSeconds?: number
   readonly replayCap?: number
+  readonly loginFailures?: number
+  readonly registerRate?: number
 }
 
 export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVER === "process" ? "process" : "inprocess"
@@ -35,7 +37,9 @@ const flags = (options: TestServerOptions): Array<string> => [
   ...(options.msgRate === undefined ? [] : ["--msg-rate", String(options.msgRate)]),
   ...(options.msgBurst === undefined ? [] : ["--msg-burst", String(options.msgBurst)]),
   ...(options.idleTimeoutSeconds === undefined ? [] : ["--idle-timeout", String(options.idleTimeoutSeconds)]),
-  ...(options.replayCap === undefined ? [] : ["--replay-cap", String(options.replayCap)])
+  ...(options.replayCap === undefined ? [] : ["--replay-cap", String(options.replayCap)]),
+  ...(options.loginFailures === undefined ? [] : ["--login-failures", String(options.loginFailures)]),
+  ...(options.registerRate === undefined ? [] : ["--register-rate", String(options.registerRate)])
 ]
 
 /** Starts this test's server (flood control off unless `options` says otherwise). */

@@ -41,11 +41,12 @@ export class Wire {
   }
 
   /** Opens a connection and reads the HELLO the server sends on accept. */
-  static connect(port: number, label = "wire"): Effect.Effect<Wire, WireError, Scope.Scope> {
+  static connect(port: number, label = "wire", localAddress?: string): Effect.Effect<Wire, WireError, Scope.Scope> {
     return Effect.gen(function*() {
       const wire = yield* Effect.acquireRelease(
         Effect.async<Wire, WireError>((resume) => {
-          const socket = Net.connect({ host: "127.0.0.1", port })
+          // another 127.0.0.x is another address to the server's per-address limits
+          const socket = Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) })
           const onError = (error: Error) => resume(Effect.fail(new WireError({ message: `${label}: ${error.message}` })))
           socket.once("error", onError)
           socket.once("connect", () => {

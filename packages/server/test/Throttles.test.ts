@@ -1,0 +1,71 @@
+/**
+ * The login and registration throttles of protocol v1.1, over real TCP with
+ * tight flags and several source addresses (127.0.0.1 and 127.0.0.2):
+ * `--login-failures` counts per (username, address) across connections and
+ * refuses without hashing; `--register-rate` counts successful registrations
+ * per address. Their arithmetic over time is SlidingWindow.test.ts's.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { contractTimeout, startServer } from "./support/TestServer.ts"
+import { PASSWORD, register, Wire } from "./support/Wire.ts"
+
+const connectFrom = (port: number, address: string, username: string, password: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const wire = yield* Wire.connect(port, `${username}@${address}`, address)
+    yield* wire.send({ command: "CONNECT", username, password })
+    return yield* wire.pick((f) => f.type === "CONNECTED" || f.type === "ERROR")
+  }))
+
+describe.concurrent("throttles", () => {
+  it.scopedLive("--login-failures 3: the 4th try for a name from one address is RATE_LIMITED, across connections and even with the right password; other addresses and names are not", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ loginFailures: 3 })
+      yield* register(server.port, "alice")
+      yield* register(server.port, "bob")
+      // three wrong passwords, each on a new connection, the name's case varied
+      for (const name of ["alice", "ALICE", "Alice"]) {
+        assert.strictEqual((yield* connectFrom(server.port, "127.0.0.1", name, "wrong password")).code, "AUTH_FAILED")
+      }
+      const limited = yield* connectFrom(server.port, "127.0.0.1", "alice", PASSWORD)
+      assert.strictEqual(limited.code, "RATE_LIMITED", JSON.stringify(limited))
+      assert.isAbove(limited.retry_after_ms as number, 50_000)
+      assert.isAtMost(limited.retry_after_ms as number, 60_000)
+      // refused attempts do not count: still RATE_LIMITED, not longer
+      const again = yield* connectFrom(server.port, "127.0.0.1", "alice", "wrong password")
+      assert.strictEqual(again.code, "RATE_LIMITED")
+      assert.isAtMost(again.retry_after_ms as number, limited.retry_after_ms as number)
+      // the same user from another address, and another user from this one, are not affected
+      assert.strictEqual((yield* connectFrom(server.port, "127.0.0.2", "alice", PASSWORD)).type, "CONNECTED")
+      assert.strictEqual((yield* connectFrom(server.port, "127.0.0.1", "bob", PASSWORD)).type, "CONNECTED")
+      // a success resets its (name, address): two failures from .2 then a success, then three more allowed
+      for (let i = 0; i < 2; i++) assert.strictEqual((yield* connectFrom(server.port, "127.0.0.2", "bob", "nope nope")).code, "AUTH_FAILED")
+      assert.strictEqual((yield* connectFrom(server.port, "127.0.0.2", "bob", PASSWORD)).type, "CONNECTED")
+      for (let i = 0; i < 3; i++) assert.strictEqual((yield* connectFrom(server.port, "127.0.0.2", "bob", "nope nope")).code, "AUTH_FAILED")
+      assert.strictEqual((yield* connectFrom(server.port, "127.0.0.2", "bob", PASSWORD)).code, "RATE_LIMITED")
+    }), contractTimeout)
+
+  it.scopedLive("--register-rate 2: the 3rd account from one address is RATE_LIMITED; a taken name does not count; another address may register", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ registerRate: 2 })
+      const wire = yield* Wire.connect(server.port, "registrar", "127.0.0.1")
+      const reg = (username: string) =>
+        Effect.zipRight(
+          wire.send({ command: "REGISTER", username, password: PASSWORD }),
+          wire.pick((f) => f.type === "REGISTERED" || f.type === "ERROR")
+        )
+      assert.strictEqual((yield* reg("one")).type, "REGISTERED")
+      assert.strictEqual((yield* reg("ONE")).code, "USERNAME_TAKEN")
+      assert.strictEqual((yield* reg("two")).type, "REGISTERED")
+      const refused = yield* reg("three")
+      assert.strictEqual(refused.code, "RATE_LIMITED", JSON.stringify(refused))
+      assert.isAbove(refused.retry_after_ms as number, 9 * 60_000)
+      // from a new connection on the same address: still refused
+      const other = yield* Wire.connect(server.port, "registrar 2", "127.0.0.1")
+      yield* other.send({ command: "REGISTER", username: "three", password: PASSWORD })
+      assert.strictEqual((yield* other.pick((f) => f.type === "ERROR")).code, "RATE_LIMITED")
+      const elsewhere = yield* Wire.connect(server.port, "elsewhere", "127.0.0.2")
+      yield* elsewhere.send({ command: "REGISTER", username: "three", password: PASSWORD })
+      assert.strictEqual((yield* elsewhere.pick((f) => f.type === "REGISTERED" || f.type === "ERROR")).type, "REGISTERED")
+    }), contractTimeout)
+})
