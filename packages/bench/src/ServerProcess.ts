@@ -77,10 +77,15 @@ export class ManagedServer {
       this.store!.db,
       "--msg-rate",
       "0",
-      // every run registers 65 accounts from 127.0.0.1, and the login storm fails logins on purpose
+      // every run registers 65 accounts and opens thousands of connections from 127.0.0.1, and the
+      // login storm fails logins on purpose: the abuse limits would measure themselves
       "--register-rate",
       "0",
       "--login-failures",
+      "0",
+      "--max-conns-per-ip",
+      "0",
+      "--auth-timeout",
       "0",
       "--idle-timeout",
       "3600",

@@ -48,6 +48,10 @@ const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
         "0",
         "--login-failures",
         "0",
+        "--max-conns-per-ip",
+        "0",
+        "--auth-timeout",
+        "0",
         ...extra
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }

@@ -45,7 +45,7 @@ export const ErrorCode = Schema.Literal(
 )
 export type ErrorCode = typeof ErrorCode.Type
 
-export const ByeReason = Schema.Literal("idle", "slow_consumer", "shutdown")
+export const ByeReason = Schema.Literal("idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked")
 export type ByeReason = typeof ByeReason.Type
 
 export const Hello = Schema.Struct({

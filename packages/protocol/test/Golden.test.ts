@@ -180,7 +180,7 @@ describe("Golden: errors and closing", () => {
   })
 
   it("BYE gives one of the contract's reasons", () => {
-    for (const reason of ["idle", "slow_consumer", "shutdown"]) assertServerLine(`{"type":"BYE","reason":"${reason}"}`)
+    for (const reason of ["idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked"]) assertServerLine(`{"type":"BYE","reason":"${reason}"}`)
     assertNotServerLine("{\"type\":\"BYE\",\"reason\":\"bored\"}")
   })
 })

@@ -77,6 +77,8 @@ export class Connection implements Peer {
   /** Why the server is closing this connection, once it is. */
   closing: ByeReason | "disconnect" | undefined = undefined
   lastFrameAt = Date.now()
+  /** When the socket was accepted: CONNECT must succeed within `authTimeoutSeconds` of it. */
+  readonly openedAt = Date.now()
   failedLogins = 0
   lockedUntil = 0
   readonly outbox: Outbox

@@ -50,6 +50,16 @@ const registerRate = withEnv(
   Config.integer("PARLEY_REGISTER_RATE"),
   defaults.registerRate
 )
+const maxConnsPerIp = withEnv(
+  Options.integer("max-conns-per-ip").pipe(Options.withDescription("Connections one address may hold at once (env PARLEY_MAX_CONNS_PER_IP; default 64; an IPv6 address counts per /64). One more gets BYE too_many_connections instead of HELLO and is closed; 0 turns it off.")),
+  Config.integer("PARLEY_MAX_CONNS_PER_IP"),
+  defaults.maxConnsPerIp
+)
+const authTimeout = withEnv(
+  Options.integer("auth-timeout").pipe(Options.withDescription("Seconds from accept within which a connection must log in with CONNECT (env PARLEY_AUTH_TIMEOUT; default 30); nothing else extends it. Then BYE auth_timeout and close; 0 turns it off.")),
+  Config.integer("PARLEY_AUTH_TIMEOUT"),
+  defaults.authTimeoutSeconds
+)
 const idleTimeout = withEnv(
   Options.integer("idle-timeout").pipe(Options.withDescription("Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables).")),
   Config.integer("PARLEY_IDLE_TIMEOUT"),
@@ -95,7 +105,7 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, loginFailures, registerRate, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
+  { host, port, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
   (o) => {
     const problem = o.port < 0 || o.port > 65535
       ? "--port must be 0..65535"
@@ -107,6 +117,10 @@ const command = Command.make(
       ? "--login-failures must be 0 or more"
       : o.registerRate < 0
       ? "--register-rate must be 0 or more"
+      : o.maxConnsPerIp < 0
+      ? "--max-conns-per-ip must be 0 or more"
+      : o.authTimeout < 0
+      ? "--auth-timeout must be 0 or more"
       : o.idleTimeout < 0
       ? "--idle-timeout must be 0 or more"
       : o.tokenTtl < 1
@@ -128,6 +142,8 @@ const command = Command.make(
         msgBurst: o.msgBurst,
         loginFailures: o.loginFailures,
         registerRate: o.registerRate,
+        maxConnsPerIp: o.maxConnsPerIp,
+        authTimeoutSeconds: o.authTimeout,
         idleTimeoutSeconds: o.idleTimeout,
         synchronous: o.synchronous,
         tokenTtlDays: o.tokenTtl,

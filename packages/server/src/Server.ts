@@ -6,6 +6,7 @@
  * answered with INTERNAL; it touches no other.
  */
 import {
+  encodeFrame,
   type Command,
   decodeEvent,
   type FrameEvent,
@@ -16,6 +17,7 @@ import {
 } from "@parley/protocol"
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
+import { addressKey } from "./AddressKey.ts"
 import { checkAccess, type Commands, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { flushQueued } from "./Outbox.ts"
@@ -98,7 +100,11 @@ interface Services {
   /** Starts a connection's worker when it has frames to handle. */
   readonly wake: (conn: Connection) => void
   readonly fast: FastPath
+  /** Open connections per address key (IPv6 per /64), for `maxConnsPerIp`. */
+  readonly perAddress: Map<string, number>
 }
+
+const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
 
 /**
  * Serves one accepted socket. The connection's frames are handled in
@@ -108,7 +114,26 @@ interface Services {
  * few). The last worker, once the connection has ended, records its end.
  */
 const accept = (socket: Net.Socket, services: Services) => {
-  const conn = new Connection(nextConnectionId++, socket, socket.remoteAddress ?? "unknown", services.settings)
+  const remote = socket.remoteAddress ?? "unknown"
+  const { maxConnsPerIp } = services.settings
+  if (maxConnsPerIp > 0) {
+    // counted before anything else is done for it: a host holding its share gets a BYE, not a HELLO
+    const key = addressKey(remote)
+    const held = services.perAddress.get(key) ?? 0
+    if (held >= maxConnsPerIp) {
+      socket.on("error", () => {})
+      socket.end(tooMany)
+      setTimeout(() => socket.destroy(), 1000).unref()
+      return
+    }
+    services.perAddress.set(key, held + 1)
+    socket.once("close", () => {
+      const left = (services.perAddress.get(key) ?? 1) - 1
+      if (left <= 0) services.perAddress.delete(key)
+      else services.perAddress.set(key, left)
+    })
+  }
+  const conn = new Connection(nextConnectionId++, socket, remote, services.settings)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
@@ -228,14 +253,21 @@ const cleanup = (conn: Connection, { commit, live, presence, sessions }: Service
     )
   })
 
-/** Closes connections silent for the idle timeout, and drops readers stalled behind their queue. */
-const sweep = (live: Set<Connection>, timeoutMs: number) =>
+/**
+ * Closes connections silent for the idle timeout or not logged in within the
+ * authentication timeout (nothing but a successful CONNECT stops that clock),
+ * and drops readers stalled behind their queue.
+ */
+const sweep = (live: Set<Connection>, timeoutMs: number, authTimeoutMs: number) =>
   Effect.sync(() => {
     const now = Date.now()
     const deadline = now - timeoutMs
     for (const conn of live) {
       if (conn.closing !== undefined) continue
       if (conn.outbox.stalled(now)) conn.outbox.overflow()
+      else if (authTimeoutMs > 0 && conn.auth === undefined && now - conn.openedAt >= authTimeoutMs) {
+        conn.close("auth_timeout", { type: "BYE", reason: "auth_timeout" })
+      }
       // a connection with frames still to handle (e.g. slowed by flood control) is not silent
       else if (timeoutMs > 0 && conn.lastFrameAt <= deadline && !conn.busy) conn.close("idle", { type: "BYE", reason: "idle" })
     }
@@ -257,6 +289,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     commit.afterEachBatch(() => flushQueued())
     const commands = yield* makeCommands
     const services: Services = {
+      perAddress: new Map(),
       settings,
       sessions,
       live,
@@ -269,8 +302,10 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const wake = makeWake(services, run)
     // one sweep for every connection: idle timeouts, and readers stalled behind their queue
     const idleMs = settings.idleTimeoutSeconds * 1000
-    const every = idleMs > 0 ? Math.min(500, Math.max(50, idleMs / 10)) : 500
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs))))
+    const authMs = settings.authTimeoutSeconds * 1000
+    const shortest = Math.min(idleMs > 0 ? idleMs : Infinity, authMs > 0 ? authMs : Infinity)
+    const every = Number.isFinite(shortest) ? Math.min(500, Math.max(50, shortest / 10)) : 500
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs, authMs))))
     // a client may send its last commands and close its side at once (`printf ... | nc -q 1`):
     // the replies still go out, and the socket is ended once the connection's end is recorded
     const server = Net.createServer({ noDelay: true, allowHalfOpen: true })
@@ -281,6 +316,14 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
         server.once("error", onError)
         server.listen(settings.port, settings.host, () => {
           server.off("error", onError)
+          // after listening, an error is a failed accept (EMFILE when out of file descriptors):
+          // logged at most every 10 s, never fatal; accepting resumes as descriptors free up
+          let lastLogged = 0
+          server.on("error", (error) => {
+            if (Date.now() - lastLogged < 10_000) return
+            lastLogged = Date.now()
+            run(Effect.logWarning(`accepting a connection failed: ${error.message}`))
+          })
           resume(Effect.succeed(server.address() as Net.AddressInfo))
         })
       }),

@@ -18,6 +18,10 @@ export interface ServerSettings {
   readonly loginFailures: number
   /** Accounts one address may create in any sliding 10 minutes; 0 disables. */
   readonly registerRate: number
+  /** Connections one address may hold at once (IPv6 per /64); past it `BYE too_many_connections` instead of HELLO; 0 disables. */
+  readonly maxConnsPerIp: number
+  /** Seconds from accept within which CONNECT must succeed, else `BYE auth_timeout`; 0 disables. */
+  readonly authTimeoutSeconds: number
   /** Seconds without any frame before `BYE idle`; 0 disables. */
   readonly idleTimeoutSeconds: number
   readonly maxFrameBytes: number
@@ -48,6 +52,8 @@ export const defaults: ServerSettings = {
   msgRate: 20,
   msgBurst: 100,
   loginFailures: 5,
+  maxConnsPerIp: 64,
+  authTimeoutSeconds: 30,
   registerRate: 5,
   idleTimeoutSeconds: 120,
   maxFrameBytes: MAX_FRAME_BYTES,

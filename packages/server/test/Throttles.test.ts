@@ -3,10 +3,13 @@
  * tight flags and several source addresses (127.0.0.1 and 127.0.0.2):
  * `--login-failures` counts per (username, address) across connections and
  * refuses without hashing; `--register-rate` counts successful registrations
- * per address. Their arithmetic over time is SlidingWindow.test.ts's.
+ * per address; `--max-conns-per-ip` caps what one address holds open;
+ * `--auth-timeout` closes connections that have not logged in. The sliding
+ * windows' arithmetic over time is SlidingWindow.test.ts's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
+import * as Net from "node:net"
 import { contractTimeout, startServer } from "./support/TestServer.ts"
 import { PASSWORD, register, Wire } from "./support/Wire.ts"
 
@@ -67,5 +70,51 @@ describe.concurrent("throttles", () => {
       const elsewhere = yield* Wire.connect(server.port, "elsewhere", "127.0.0.2")
       yield* elsewhere.send({ command: "REGISTER", username: "three", password: PASSWORD })
       assert.strictEqual((yield* elsewhere.pick((f) => f.type === "REGISTERED" || f.type === "ERROR")).type, "REGISTERED")
+    }), contractTimeout)
+
+  it.scopedLive("--max-conns-per-ip 3: the 4th connection from one address gets BYE too_many_connections instead of HELLO; others may connect; a freed slot can be used again", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ maxConnsPerIp: 3 })
+      const held = [
+        yield* Wire.connect(server.port, "1", "127.0.0.1"),
+        yield* Wire.connect(server.port, "2", "127.0.0.1"),
+        yield* Wire.connect(server.port, "3", "127.0.0.1")
+      ]
+      const firstLine = yield* Effect.async<string>((resume) => {
+        const socket = Net.connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.1" })
+        let text = ""
+        socket.on("data", (d) => (text += d.toString("utf8")))
+        socket.on("error", () => {})
+        socket.on("close", () => resume(Effect.succeed(text)))
+      })
+      assert.strictEqual(firstLine, '{"type":"BYE","reason":"too_many_connections"}\n')
+      const other = yield* Wire.connect(server.port, "other address", "127.0.0.2")
+      assert.strictEqual(other.hello.type, "HELLO")
+      // a slot freed by a close is there again once the server has seen the close
+      held[0]!.socket.destroy()
+      const fourth = yield* Wire.connect(server.port, "4", "127.0.0.1").pipe(
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
+      )
+      assert.strictEqual(fourth.hello.type, "HELLO")
+      yield* held[1]!.ask({ command: "PING" }, "PONG")
+    }), contractTimeout)
+
+  it.scopedLive("--auth-timeout 1: a guest that only PINGs gets BYE auth_timeout and is closed; a connection that logged in in time stays", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ authTimeoutSeconds: 1 })
+      yield* register(server.port, "alice")
+      const member = yield* Wire.connect(server.port, "member")
+      yield* member.ask({ command: "CONNECT", username: "alice", password: PASSWORD }, "CONNECTED")
+      const guest = yield* Wire.connect(server.port, "guest")
+      yield* guest.ask({ command: "PING" }, "PONG")
+      // a failed login does not extend it either
+      yield* guest.send({ command: "CONNECT", username: "alice", password: "wrong password" })
+      yield* guest.expectError("AUTH_FAILED")
+      const bye = yield* guest.pick((f) => f.type === "BYE", "5 seconds")
+      assert.deepStrictEqual(bye, { type: "BYE", reason: "auth_timeout" })
+      yield* guest.expectClosed()
+      // the member, a full second past its own accept, is still served
+      yield* member.ask({ command: "PING" }, "PONG")
+      assert.isFalse(member.isClosed)
     }), contractTimeout)
 })

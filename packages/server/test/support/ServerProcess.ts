@@ -59,7 +59,7 @@ export interface SpawnOptions {
   readonly db?: string | null
   /** Extra environment variables (PARLEY_*). */
   readonly env?: Readonly<Record<string, string>>
-  /** Flags besides --host, --port and --db; `--msg-rate 0 --login-failures 0 --register-rate 0` unless given. */
+  /** Flags besides --host, --port and --db; the flood and abuse limits off (`--msg-rate 0`, `--login-failures 0`, ...) unless given. */
   readonly flags?: ReadonlyArray<string>
   readonly startTimeout?: Duration.DurationInput
 }
@@ -82,6 +82,8 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       // tests register and fail logins from 127.0.0.1 far past the defaults; the tests of those limits set them
       ...(flags.includes("--login-failures") || options.env?.PARLEY_LOGIN_FAILURES !== undefined ? [] : ["--login-failures", "0"]),
       ...(flags.includes("--register-rate") || options.env?.PARLEY_REGISTER_RATE !== undefined ? [] : ["--register-rate", "0"]),
+      ...(flags.includes("--max-conns-per-ip") || options.env?.PARLEY_MAX_CONNS_PER_IP !== undefined ? [] : ["--max-conns-per-ip", "0"]),
+      ...(flags.includes("--auth-timeout") || options.env?.PARLEY_AUTH_TIMEOUT !== undefined ? [] : ["--auth-timeout", "0"]),
       ...flags
     ]
     const exit = yield* Deferred.make<Exited>()

@@ -29,6 +29,8 @@ export interface TestServerOptions {
   readonly replayCap?: number
   readonly loginFailures?: number
   readonly registerRate?: number
+  readonly maxConnsPerIp?: number
+  readonly authTimeoutSeconds?: number
 }
 
 export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVER === "process" ? "process" : "inprocess"
@@ -39,7 +41,9 @@ const flags = (options: TestServerOptions): Array<string> => [
   ...(options.idleTimeoutSeconds === undefined ? [] : ["--idle-timeout", String(options.idleTimeoutSeconds)]),
   ...(options.replayCap === undefined ? [] : ["--replay-cap", String(options.replayCap)]),
   ...(options.loginFailures === undefined ? [] : ["--login-failures", String(options.loginFailures)]),
-  ...(options.registerRate === undefined ? [] : ["--register-rate", String(options.registerRate)])
+  ...(options.registerRate === undefined ? [] : ["--register-rate", String(options.registerRate)]),
+  ...(options.maxConnsPerIp === undefined ? [] : ["--max-conns-per-ip", String(options.maxConnsPerIp)]),
+  ...(options.authTimeoutSeconds === undefined ? [] : ["--auth-timeout", String(options.authTimeoutSeconds)])
 ]
 
 /** Starts this test's server (flood control off unless `options` says otherwise). */
