@@ -33,11 +33,12 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
     const config = yield* ServerConfig
     const ttlMs = config.tokenTtlDays * 24 * 60 * 60 * 1000
 
-    const register = Effect.fn("Accounts.register")(function*(username: string, password: string) {
+    /** `address`: the client's, whose turn the password hash waits for (PasswordHasher). */
+    const register = Effect.fn("Accounts.register")(function*(username: string, password: string, address: string) {
       if (Option.isSome(yield* users.findByName(username))) {
         return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       }
-      const phc = yield* hasher.hash(password)
+      const phc = yield* hasher.hash(address, password)
       const created = yield* commit.write(users.create(username, phc, new Date().toISOString()))
       if (Option.isNone(created)) return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       return username
@@ -53,14 +54,14 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
         return token
       })
 
-    const loginWithPassword = (username: string, password: string) =>
+    const loginWithPassword = (username: string, password: string, address: string) =>
       Effect.gen(function*() {
         const row = USERNAME_PATTERN.test(username) ? yield* users.findByName(username) : Option.none()
         if (Option.isNone(row)) {
-          yield* hasher.decoy(password)
+          yield* hasher.decoy(address, password)
           return yield* authFailed
         }
-        if (!(yield* hasher.verify(row.value.password_hash, password))) return yield* authFailed
+        if (!(yield* hasher.verify(address, row.value.password_hash, password))) return yield* authFailed
         const token = yield* issueToken(row.value.id)
         return { userId: row.value.id, username: row.value.username, token }
       })
@@ -76,10 +77,10 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
         return { userId: account.value.id, username: account.value.username, token }
       })
 
-    const login: (username: string, credentials: Credentials) => Effect.Effect<Identity, AuthFailed | RateLimited> =
-      Effect.fn("Accounts.login")(function*(username: string, credentials: Credentials) {
+    const login: (username: string, credentials: Credentials, address: string) => Effect.Effect<Identity, AuthFailed | RateLimited> =
+      Effect.fn("Accounts.login")(function*(username: string, credentials: Credentials, address: string) {
         return "password" in credentials
-          ? yield* loginWithPassword(username, credentials.password)
+          ? yield* loginWithPassword(username, credentials.password, address)
           : yield* loginWithToken(username, credentials.token)
       })
 

@@ -102,7 +102,7 @@ export const makeCommands = Effect.gen(function*() {
       if (wait > 0) {
         return yield* new RateLimited({ message: "too many accounts created from this address; try again later", retryAfterMs: wait })
       }
-      const username = yield* accounts.register(command.username, command.password)
+      const username = yield* accounts.register(command.username, command.password, conn.remoteAddress)
       registrations.record(address, Date.now())
       yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
       conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
@@ -128,7 +128,7 @@ export const makeCommands = Effect.gen(function*() {
       const credentials = command.password !== undefined
         ? { password: command.password }
         : { token: command.token! }
-      const identity = yield* accounts.login(command.username, credentials).pipe(
+      const identity = yield* accounts.login(command.username, credentials, conn.remoteAddress).pipe(
         Effect.tapError((error) =>
           Effect.gen(function*() {
             if (error._tag !== "AuthFailed") return

@@ -117,4 +117,26 @@ describe.concurrent("throttles", () => {
       yield* member.ask({ command: "PING" }, "PONG")
       assert.isFalse(member.isClosed)
     }), contractTimeout)
+
+  it.scopedLive("password checks are shared fairly: a user from another address is served within a few hashes of arriving, not behind one address's backlog", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      yield* register(server.port, "legit")
+      // 40 logins of unknown names from 127.0.0.1, each on its own connection: 40 decoy hashes queued
+      const flood = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+        Effect.tap(Wire.connect(server.port, `flood ${i}`, "127.0.0.1"), (w) =>
+          w.send({ command: "CONNECT", username: `nobody${i}`, password: "guess guess" })))
+      const answered = () => flood.filter((w) => w.received.some((f) => f.type === "ERROR")).length
+      // two answered: the hashing is under way and the rest of the flood is queued behind it
+      yield* Effect.suspend(() => answered() >= 2 ? Effect.void : Effect.fail("not yet")).pipe(
+        Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 2000 })
+      )
+      const before = answered()
+      const legit = yield* Wire.connect(server.port, "legit", "127.0.0.2")
+      yield* legit.ask({ command: "CONNECT", username: "legit", password: PASSWORD }, "CONNECTED", "30 seconds")
+      const overtaken = answered() - before
+      // round robin over two addresses with two hashing slots: at most a few flood hashes finish first
+      assert.isAtMost(overtaken, 6, `${overtaken} of the flood's logins were answered before the user from 127.0.0.2`)
+      assert.isBelow(answered(), 40, "the flood was still queued when the user was served")
+    }), contractTimeout)
 })
