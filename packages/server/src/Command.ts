@@ -230,14 +230,21 @@ export const makeCommands = Effect.gen(function*() {
 
   const queueMsg = (command: Msg, conn: Connection, receiver: { readonly id: number; readonly username: string } | null) => {
     const me = conn.auth!
+    // counted first (the commit answers on a later turn of the event loop), and uncounted if
+    // the message could not even be queued, so the connection's later replies never wait for it
     conn.ackPending()
-    commit.submit({
-      senderId: me.userId,
-      receiverId: receiver === null ? null : receiver.id,
-      text: command.text,
-      clientMsgId: command.client_msg_id,
-      done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
-    })
+    try {
+      commit.submit({
+        senderId: me.userId,
+        receiverId: receiver === null ? null : receiver.id,
+        text: command.text,
+        clientMsgId: command.client_msg_id,
+        done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
+      })
+    } catch (defect) {
+      conn.ackDone()
+      throw defect
+    }
   }
 
   /**

@@ -23,7 +23,11 @@ import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
 
 /** A frame as the worker takes it: as framed, or already decoded by the fast path. */
-export type Inbound = FrameEvent | { readonly _tag: "Decoded"; readonly command: Command }
+export type Inbound =
+  | FrameEvent
+  | { readonly _tag: "Decoded"; readonly command: Command }
+  // the fast path threw while handling it: answered INTERNAL, never run a second time
+  | { readonly _tag: "Faulted"; readonly command: Command; readonly defect: unknown }
 
 /**
  * Handles a frame at once, in the data handler, when nothing needs a fiber

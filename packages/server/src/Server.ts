@@ -49,23 +49,28 @@ const replyError = (conn: Connection, error: ProtocolError, id: RequestId | unde
  * queue for commit at once is done; anything else goes to the worker,
  * decoded if it is a command (so it is not decoded twice).
  */
-const fastPath = (commands: Commands) => (conn: Connection, event: FrameEvent): true | Inbound => {
+export const fastPath = (commands: Commands) => (conn: Connection, event: FrameEvent): true | Inbound => {
   if (event._tag !== "Line") return event
   const decoded = decodeEvent(event)
   if (decoded._tag === "Left") return event
   const command = decoded.right
   try {
     if (command.command === "MSG" && commands.msgNow(command, conn)) return true
-  } catch {
-    // a defect: the worker runs the command again, where it is logged and answered with INTERNAL
+  } catch (defect) {
+    // it may have half run (a token taken, the message queued): running it again could store it
+    // twice, so the worker answers it INTERNAL instead
+    return { _tag: "Faulted", command, defect }
   }
   return { _tag: "Decoded", command }
 }
 
 /** Handles one inbound frame on a connection; never fails. */
-const handleEvent = (commands: Commands, conn: Connection, event: Inbound): Effect.Effect<void> => {
+export const handleEvent = (commands: Commands, conn: Connection, event: Inbound): Effect.Effect<void> => {
   if (conn.closing !== undefined) return Effect.void
   if (event._tag === "TooLarge") return replyError(conn, tooLarge(conn.settings.maxFrameBytes), undefined)
+  if (event._tag === "Faulted") {
+    return Effect.map(commands.failure(Cause.die(event.defect), event.command), (frame) => conn.send(frame))
+  }
   let command: Command
   if (event._tag === "Decoded") command = event.command
   else {
