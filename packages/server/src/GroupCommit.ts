@@ -105,7 +105,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
             return Effect.as(Effect.zipRight(logFailure(cause), logThrown(thrown)), 0)
           },
           onSuccess: (stored) =>
-            Effect.as(health.ok, undefined).pipe(Effect.zipRight(Effect.suspend(() => {
+            health.ok.pipe(Effect.zipRight(Effect.suspend(() => {
               let direct = 0
               const thrown: Array<unknown> = []
               for (let i = 0; i < batch.length; i++) {
