@@ -10,6 +10,16 @@ import { type Command, Disconnect, encodeCommand, type FrameEvent, Framer, type 
 import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
 
+/** What a BYE reason means to the person at the client (the connection retries by itself). */
+const byeReasons: Readonly<Record<string, string>> = {
+  idle: "idle for too long",
+  slow_consumer: "this client read too slowly",
+  shutdown: "the server is shutting down",
+  too_many_connections: "too many connections from this address; close some",
+  auth_timeout: "not logged in in time",
+  revoked: "this session was revoked"
+}
+
 /** Where and how to dial. */
 export interface ConnectionOptions {
   readonly host: string
@@ -128,7 +138,7 @@ export const open = (
         return
       }
       if (frame.type === "BYE" && frame.id === undefined) {
-        byeReason = frame.reason ?? "no reason given"
+        byeReason = frame.reason === undefined ? "no reason given" : (byeReasons[frame.reason] ?? frame.reason)
       }
       const id = "id" in frame ? frame.id : undefined
       if (id !== undefined) {

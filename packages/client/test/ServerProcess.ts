@@ -41,17 +41,11 @@ const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
         String(port),
         "--db",
         db,
-        "--msg-rate",
-        "0",
-        // the tests register many accounts from 127.0.0.1
-        "--register-rate",
-        "0",
-        "--login-failures",
-        "0",
-        "--max-conns-per-ip",
-        "0",
-        "--auth-timeout",
-        "0",
+        // flood control and the abuse limits off (the tests register many accounts from
+        // 127.0.0.1) unless a test sets one
+        ...["--msg-rate", "--register-rate", "--login-failures", "--max-conns-per-ip", "--auth-timeout"]
+          .filter((flag) => !extra.includes(flag))
+          .flatMap((flag) => [flag, "0"]),
         ...extra
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
