@@ -25,6 +25,7 @@ import { GroupCommit } from "./GroupCommit.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { describeFault } from "./StorageHealth.ts"
 import { TokensRepo } from "./TokensRepo.ts"
 
 const tooLarge = (max: number) =>
@@ -246,7 +247,13 @@ const cleanup = (conn: Connection, { commit, live, presence, sessions }: Service
     return Effect.gen(function*() {
       if (conn.auth !== undefined) {
         presence.depart(conn)
-        yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString()))
+        // a database that is out (a full disk, PostgreSQL down) must not stop the close, nor the
+        // shutdown: the session stays open in the table, and the next start closes it
+        yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString())).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logWarning(`could not record the end of session ${conn.auth!.sessionId}: ${describeFault(cause)}`)
+          )
+        )
       }
       yield* Effect.logInfo("connection closed").pipe(
         Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
