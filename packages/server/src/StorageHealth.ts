@@ -107,6 +107,6 @@ export class StorageHealth extends Effect.Service<StorageHealth>()("@parley/serv
       faults = 0
       return Effect.logWarning(`storage available again after ${seconds} s (${refused} commands answered UNAVAILABLE meanwhile)`)
     })
-    return { fault, ok, isDown: () => downSince !== undefined } as const
+    return { fault, ok } as const
   }
 }) {}

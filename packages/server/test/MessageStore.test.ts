@@ -142,15 +142,20 @@ describe.skipIf(!backend.available)(`MessageStore on ${backend.name}`, () => {
 })
 }
 
+/** Two writers on one fresh database, each with a pool of its own (as two servers would be), its users added. */
+const twoWriters = Effect.gen(function*() {
+  const db = yield* freshPgDatabase
+  const stack = PgMessageStore.pipe(Layer.provideMerge(PgDatabase), Layer.provide(onDb(db)))
+  const [one, two] = [yield* Layer.build(stack), yield* Layer.build(stack)]
+  const sql = Context.get(one, SqlClient.SqlClient)
+  yield* addUsers(sql)
+  return { one, two, sql } as const
+})
 
 describe.skipIf(!postgresAvailable)("message ids on PostgreSQL", () => {
   it.scopedLive("two writers (two pools, as two servers) committing at once: a reader never sees an id appear below one it has already seen", () =>
     Effect.gen(function*() {
-      const db = yield* freshPgDatabase
-      const stack = PgMessageStore.pipe(Layer.provideMerge(PgDatabase), Layer.provide(onDb(db)))
-      const [one, two] = [yield* Layer.build(stack), yield* Layer.build(stack)]
-      const sql = Context.get(one, SqlClient.SqlClient)
-      yield* addUsers(sql)
+      const { one, two, sql } = yield* twoWriters
       const batches = fc.sample(fc.array(send, { minLength: 1, maxLength: 40 }), 120)
       const writer = (context: Context.Context<MessageStore>, label: string) =>
         Effect.forEach(batches, (batch, b) =>
@@ -179,11 +184,7 @@ describe.skipIf(!postgresAvailable)("message ids on PostgreSQL", () => {
 
   it.scopedLive("two writers sending the same client_msg_ids at once: no batch fails, each key is stored once and both get its row", () =>
     Effect.gen(function*() {
-      const db = yield* freshPgDatabase
-      const stack = PgMessageStore.pipe(Layer.provideMerge(PgDatabase), Layer.provide(onDb(db)))
-      const [one, two] = [yield* Layer.build(stack), yield* Layer.build(stack)]
-      const sql = Context.get(one, SqlClient.SqlClient)
-      yield* addUsers(sql)
+      const { one, two, sql } = yield* twoWriters
       // 60 batches each: batch b carries keys b/0..b/4 of sender 1, the same on both writers
       const batchOf = (b: number, label: string) =>
         Array.from({ length: 5 }, (_, i) => pending({ sender: 1, receiver: null, key: `${b}/${i}` }, `${label}${b}.${i}`))
