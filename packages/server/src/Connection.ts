@@ -62,6 +62,9 @@ function onError(): void {
 /** How long a dropped slow consumer gets to read what was already written (and the BYE). */
 const SLOW_CONSUMER_GRACE_MS = 30_000
 
+/** Why the server closes a connection: a BYE reason, the client's DISCONNECT, or a defect in its worker. */
+export type ClosingReason = ByeReason | "disconnect" | "failed"
+
 export interface Authenticated {
   readonly userId: number
   readonly username: string
@@ -78,8 +81,8 @@ export class Connection implements Peer {
   auth: Authenticated | undefined = undefined
   /** Frames held back while the CONNECT replay is being assembled. */
   held: Array<Held> | undefined = undefined
-  /** Why the server is closing this connection, once it is. */
-  closing: ByeReason | "disconnect" | undefined = undefined
+  /** Why the server is closing this connection, once it is ("failed": its worker hit a defect). */
+  closing: ClosingReason | undefined = undefined
   lastFrameAt = Date.now()
   /** When the socket was accepted: CONNECT must succeed within `authTimeoutSeconds` of it. */
   readonly openedAt = Date.now()
@@ -276,13 +279,13 @@ export class Connection implements Peer {
   }
 
   /** Closes: a last BYE (if any), flush what is queued, end the socket, record the end. */
-  close(reason: ByeReason | "disconnect", frame?: ServerFrame): void {
+  close(reason: ClosingReason, frame?: ServerFrame): void {
     this.closeQuietly(reason, frame)
     this.end()
   }
 
   /** The first half of `close`, without starting the worker that records the end. */
-  closeQuietly(reason: ByeReason | "disconnect", frame?: ServerFrame): void {
+  closeQuietly(reason: ClosingReason, frame?: ServerFrame): void {
     if (this.closing !== undefined) return
     this.closing = reason
     if (frame !== undefined) this.send(frame)

@@ -13,6 +13,7 @@ import {
   FrameTooLarge,
   type ProtocolError,
   type RequestId,
+  type ServerFrame,
   toErrorFrame
 } from "@parley/protocol"
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
@@ -96,7 +97,7 @@ export const handleEvent = (commands: Commands, conn: Connection, event: Inbound
 
 let nextConnectionId = 1
 
-interface Services {
+export interface Services {
   readonly settings: ServerSettings
   readonly commands: Commands
   readonly presence: Presence
@@ -119,7 +120,7 @@ const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
  * no fiber (a parked fiber costs ~10 KiB; an idle connection must cost a
  * few). The last worker, once the connection has ended, records its end.
  */
-const accept = (socket: Net.Socket, services: Services) => {
+export const accept = (socket: Net.Socket, services: Services) => {
   const remote = socket.remoteAddress ?? "unknown"
   const { maxConnsPerIp } = services.settings
   if (maxConnsPerIp > 0) {
@@ -146,13 +147,13 @@ const accept = (socket: Net.Socket, services: Services) => {
   conn.hello()
 }
 
-type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
+export type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
 
 const annotate = (conn: Connection) =>
   Effect.annotateLogs({ conn: conn.connectionId, addr: `${conn.remoteAddress}:${conn.socket.remotePort}` })
 
 /** Starts a worker for a connection that has frames (or has ended), unless one is running. */
-const makeWake = (services: Services, run: Run) => (conn: Connection): void => {
+export const makeWake = (services: Services, run: Run) => (conn: Connection): void => {
   if (conn.resumeWorker !== undefined) return conn.resumeWorker()
   if (conn.working) return
   conn.working = true
@@ -225,11 +226,31 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
   return first.pipe(
     Effect.catchAllCause((cause) => {
       conn.working = false
-      return Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection failed", cause)
+      return Cause.isInterruptedOnly(cause) ? Effect.void : failed(conn, services, cause)
     }),
     annotate(conn)
   )
 }
+
+const workerFailed: ServerFrame = {
+  type: "ERROR",
+  code: "INTERNAL",
+  message: "the server failed while handling this connection and closed it; reconnect to continue"
+}
+
+/**
+ * A defect escaped a connection's worker (not one command's handler: those
+ * are answered INTERNAL and the connection goes on). Its state can no longer
+ * be trusted, so it is told, closed, and its end recorded like any other.
+ */
+const failed = (conn: Connection, services: Services, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.logError("connection failed; closing it", cause),
+    Effect.suspend(() => {
+      conn.closeQuietly("failed", workerFailed)
+      return cleanup(conn, services)
+    })
+  )
 
 /**
  * Records the end of a connection, once: presence, session, log line. It is
