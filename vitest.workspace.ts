@@ -32,7 +32,8 @@ export const serverOnPostgres = {
       "test/Operations.test.ts",
       "test/Presence.test.ts",
       "test/Receipts.test.ts",
-      "test/Replay.test.ts"
+      "test/Replay.test.ts",
+      "test/Sessions.test.ts"
     ],
     env: { PARLEY_TEST_DB: "postgres" }
   }

@@ -69,6 +69,37 @@ export class Users extends Schema.Class<Users>("Users")({
   id
 }) {}
 
+/** SESSIONS: your open sessions (logged-in connections). */
+export class Sessions extends Schema.Class<Sessions>("Sessions")({
+  command: Schema.tag("SESSIONS"),
+  id
+}) {}
+
+/** A `session_id`: the positive integer a CONNECTED carried. */
+const SessionId = Schema.Int.pipe(
+  Schema.nonNegative({ message: () => "must be a non-negative integer session_id" }),
+  Schema.annotations({ identifier: "SessionId" })
+)
+
+/**
+ * REVOKE: end one of your sessions (`session_id`) or all but this one
+ * (`all_others: true`), revoking the tokens they logged in with.
+ */
+export class Revoke extends Schema.Class<Revoke>("Revoke")(
+  Schema.Struct({
+    command: Schema.tag("REVOKE"),
+    id,
+    session_id: Schema.optional(SessionId),
+    all_others: Schema.optional(Schema.Boolean)
+  }).pipe(
+    Schema.filter((c) =>
+      (c.session_id !== undefined) !== (c.all_others !== undefined) && c.all_others !== false
+        ? undefined
+        : "session_id/all_others: REVOKE needs exactly one of session_id and \"all_others\": true"
+    )
+  )
+) {}
+
 /** PING: liveness check, answered with PONG. */
 export class Ping extends Schema.Class<Ping>("Ping")({
   command: Schema.tag("PING"),
@@ -82,7 +113,7 @@ export class Disconnect extends Schema.Class<Disconnect>("Disconnect")({
 }) {}
 
 /** Any client command. */
-export const Command = Schema.Union(Register, Connect, Msg, History, Read, Users, Ping, Disconnect)
+export const Command = Schema.Union(Register, Connect, Msg, History, Read, Users, Sessions, Revoke, Ping, Disconnect)
 export type Command = typeof Command.Type
 
 export type CommandName = Command["command"]
@@ -95,6 +126,8 @@ export const commandSchemas = {
   HISTORY: History,
   READ: Read,
   USERS: Users,
+  SESSIONS: Sessions,
+  REVOKE: Revoke,
   PING: Ping,
   DISCONNECT: Disconnect
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }

@@ -87,6 +87,13 @@ export const HistoryPage = Schema.Struct({
 })
 export const Ok = Schema.Struct({ type: Schema.Literal("OK"), id })
 export const UsersList = Schema.Struct({ type: Schema.Literal("USERS"), online: Schema.Array(Name), id })
+export const SessionInfo = Schema.Struct({
+  session_id: Schema.NonNegativeInt,
+  ip_address: Schema.String,
+  connect_time: Timestamp,
+  current: Schema.Boolean
+})
+export const SessionsList = Schema.Struct({ type: Schema.Literal("SESSIONS"), sessions: Schema.Array(SessionInfo), id })
 export const Pong = Schema.Struct({ type: Schema.Literal("PONG"), id })
 export const Bye = Schema.Struct({ type: Schema.Literal("BYE"), reason: Schema.optional(ByeReason), id })
 export const ErrorFrame = Schema.Struct({
@@ -114,6 +121,7 @@ export const ServerFrame = Schema.Union(
   HistoryPage,
   Ok,
   UsersList,
+  SessionsList,
   Pong,
   Bye,
   ErrorFrame,
@@ -131,6 +139,8 @@ export type Message = typeof Message.Type
 export type HistoryPage = typeof HistoryPage.Type
 export type Ok = typeof Ok.Type
 export type UsersList = typeof UsersList.Type
+export type SessionInfo = typeof SessionInfo.Type
+export type SessionsList = typeof SessionsList.Type
 export type Pong = typeof Pong.Type
 export type Bye = typeof Bye.Type
 export type ErrorFrame = typeof ErrorFrame.Type

@@ -93,7 +93,7 @@ describe("Classification", () => {
   it("the whitelist is exactly the contract's commands", () => {
     assert.deepStrictEqual(
       [...commandNames].sort(),
-      ["CONNECT", "DISCONNECT", "HISTORY", "MSG", "PING", "READ", "REGISTER", "USERS"]
+      ["CONNECT", "DISCONNECT", "HISTORY", "MSG", "PING", "READ", "REGISTER", "REVOKE", "SESSIONS", "USERS"]
     )
   })
 

@@ -62,7 +62,13 @@ const assertFieldRules = (c: Command) => {
     case "READ":
       assert.isTrue(isMessageId(c.message_id), "message_id")
       return
+    case "REVOKE":
+      assert.notStrictEqual(c.session_id === undefined, c.all_others === undefined, "exactly one of session_id and all_others")
+      assert.isTrue(optional(c.session_id, isMessageId), "session_id")
+      assert.isTrue(c.all_others === undefined || c.all_others === true, "all_others")
+      return
     case "USERS":
+    case "SESSIONS":
     case "PING":
     case "DISCONNECT":
       return
@@ -189,6 +195,8 @@ const fieldNames = [
   "after",
   "limit",
   "message_id",
+  "session_id",
+  "all_others",
   "from",
   "type"
 ] as const
@@ -312,6 +320,14 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
       break
     case "READ":
       field("message_id", isMessageId, true)
+      break
+    case "REVOKE":
+      field("session_id", isMessageId)
+      field("all_others", (u) => typeof u === "boolean")
+      if (
+        failing.length === 0 &&
+        (Object.hasOwn(frame, "session_id") === Object.hasOwn(frame, "all_others") || frame.all_others === false)
+      ) failing.push("session_id/all_others")
       break
   }
   return failing

@@ -18,7 +18,9 @@ import {
   PROTOCOL_VERSION,
   Read,
   Register,
+  Revoke,
   ServerFrame,
+  Sessions,
   Users
 } from "@parley/protocol"
 import { Either, Schema } from "effect"
@@ -129,6 +131,23 @@ describe("Golden: each command and its success reply", () => {
   it("USERS -> USERS", () => {
     assertCommandLine("{\"command\":\"USERS\"}", new Users({}))
     assertServerLine("{\"type\":\"USERS\",\"online\":[\"alice\",\"bob\"]}")
+  })
+
+  it("SESSIONS -> SESSIONS", () => {
+    assertCommandLine("{\"command\":\"SESSIONS\"}", new Sessions({}))
+    assertServerLine(
+      "{\"type\":\"SESSIONS\",\"sessions\":[{\"session_id\":3,\"ip_address\":\"127.0.0.1\",\"connect_time\":\"2026-11-25T23:50:01.410Z\",\"current\":true}]}"
+    )
+    assertNotServerLine("{\"type\":\"SESSIONS\",\"sessions\":[{\"session_id\":3,\"ip_address\":\"127.0.0.1\",\"connect_time\":\"yesterday\",\"current\":true}]}")
+  })
+
+  it("REVOKE a session or all others -> OK; exactly one of the two", () => {
+    assertCommandLine("{\"command\":\"REVOKE\",\"session_id\":7}", new Revoke({ session_id: 7 }))
+    assertCommandLine("{\"command\":\"REVOKE\",\"all_others\":true}", new Revoke({ all_others: true }))
+    for (const line of ['{"command":"REVOKE"}', '{"command":"REVOKE","all_others":false}', '{"command":"REVOKE","session_id":7,"all_others":true}', '{"command":"REVOKE","session_id":-1}']) {
+      const result = decodeCommand(line)
+      assert.isTrue(Either.isLeft(result) && result.left.error._tag === "InvalidCommand", line)
+    }
   })
 
   it("PING -> PONG, echoing a string or a number id", () => {

@@ -8,8 +8,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { decodeCommand, MAX_NESTING } from "@parley/protocol"
 import { Either, FastCheck as fc } from "effect"
 
-const COMMANDS = ["REGISTER", "CONNECT", "MSG", "HISTORY", "READ", "USERS", "PING", "DISCONNECT"] as const
-const FIELDS = ["username", "password", "token", "text", "to", "with", "client_msg_id", "message_id", "before", "after", "limit", "resume_after", "id", "command"] as const
+const COMMANDS = ["REGISTER", "CONNECT", "MSG", "HISTORY", "READ", "USERS", "SESSIONS", "REVOKE", "PING", "DISCONNECT"] as const
+const FIELDS = ["username", "password", "token", "text", "to", "with", "client_msg_id", "message_id", "before", "after", "limit", "resume_after", "session_id", "all_others", "id", "command"] as const
 
 /** JSON text of a value nested `depth` levels of arrays or objects. */
 const nested = (depth: number, kind: "array" | "object", leaf: string) =>

@@ -22,7 +22,8 @@ export type Credentials = { readonly password: string } | { readonly token: stri
 
 const authFailed = new AuthFailed({ message: "unknown user or wrong password/token" })
 
-const hashToken = (token: string) => createHash("sha256").update(token).digest("hex")
+/** How a token is stored (and named in `sessions.token_hash`): its SHA-256, in hex. */
+export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex")
 
 export class Accounts extends Effect.Service<Accounts>()("@parley/server/Accounts", {
   effect: Effect.gen(function*() {

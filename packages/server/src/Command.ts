@@ -6,6 +6,7 @@
  */
 import {
   AlreadyAuthenticated,
+  AuthFailed,
   codePointLength,
   InvalidCommand,
   MAX_TEXT_CHARS,
@@ -25,12 +26,15 @@ import {
   type Read,
   type Register,
   type RequestId,
+  type Revoke,
+  type SessionInfo,
+  type Sessions,
   toErrorFrame,
   UnknownUser,
   USERNAME_PATTERN
 } from "@parley/protocol"
 import { type Cause, Effect, Exit, Option } from "effect"
-import { Accounts } from "./Account.ts"
+import { Accounts, hashToken } from "./Account.ts"
 import type { Connection } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
@@ -40,6 +44,8 @@ import { ServerConfig } from "./ServerConfig.ts"
 import { addressKey } from "./AddressKey.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { SlidingWindow } from "./SlidingWindow.ts"
+import { TokensRepo } from "./TokensRepo.ts"
+import type { Peer } from "./Hub.ts"
 import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
@@ -71,9 +77,11 @@ export const makeCommands = Effect.gen(function*() {
   const presence = yield* Presence
   const config = yield* ServerConfig
   const health = yield* StorageHealth
+  const tokens = yield* TokensRepo
   // per (username, address) and per address, across connections: checked before any hash is computed
   const loginFailures = new SlidingWindow(config.loginFailures, 60_000)
   const registrations = new SlidingWindow(config.registerRate, 10 * 60_000)
+  const revocations = new RecentRevocations()
   const loginKey = (username: string, conn: Connection) => `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
 
   /**
@@ -144,12 +152,18 @@ export const makeCommands = Effect.gen(function*() {
         )
       )
       const at = new Date().toISOString()
+      const tokenHash = hashToken(identity.token)
       const sessionId = yield* commit.write(
-        Effect.zipLeft(sessions.open(identity.userId, conn.remoteAddress, at), users.touchLogin(identity.userId, at))
+        Effect.zipLeft(sessions.open(identity.userId, conn.remoteAddress, at, tokenHash), users.touchLogin(identity.userId, at))
       )
       conn.failedLogins = 0
       loginFailures.reset(key)
-      conn.auth = { userId: identity.userId, username: identity.username, sessionId }
+      // a REVOKE of this token that committed while this login was in flight still wins
+      if (revocations.revoked(tokenHash)) {
+        yield* commit.write(sessions.close(sessionId, new Date().toISOString()))
+        return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
+      }
+      conn.auth = { userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at }
       // hold live frames while the replay is assembled, then merge the two in message_id order
       conn.held = []
       presence.arrive(conn)
@@ -291,6 +305,63 @@ export const makeCommands = Effect.gen(function*() {
       hub.toUser(sender.value, encodeFrame({ type: "RECEIPT", message_id: command.message_id, by: me.username }))
     })
 
+  /** The user's sessions on this server that are not being closed, oldest first. */
+  const openSessions = (userId: number): Array<Peer & { readonly auth: NonNullable<Peer["auth"]> }> => {
+    const open: Array<Peer & { readonly auth: NonNullable<Peer["auth"]> }> = []
+    for (const peer of hub.peersOf(userId)) {
+      if (peer.closing === undefined && peer.auth !== undefined) open.push(peer as typeof open[number])
+    }
+    return open.sort((a, b) => a.auth.sessionId - b.auth.sessionId)
+  }
+
+  const listSessions = (command: Sessions, conn: Connection) =>
+    Effect.sync(() => {
+      const list: Array<SessionInfo> = openSessions(conn.auth!.userId).map((peer) => ({
+        session_id: peer.auth.sessionId,
+        ip_address: peer.remoteAddress,
+        connect_time: peer.auth.connectTime,
+        current: peer === conn
+      }))
+      conn.send(withId({ type: "SESSIONS" as const, sessions: list }, command.id))
+    })
+
+  /**
+   * Revokes sessions and the tokens they logged in with: the tokens are
+   * deleted (committed before the OK), then every open session that used one
+   * of them gets `BYE revoked`. `all_others` keeps the current session's own
+   * token, since the current session keeps it.
+   */
+  const revoke = (command: Revoke, conn: Connection) =>
+    Effect.gen(function*() {
+      const me = conn.auth!
+      const mine = openSessions(me.userId)
+      const hashes = new Set<string>()
+      let targets: typeof mine
+      if (command.session_id !== undefined) {
+        const target = mine.find((peer) => peer.auth.sessionId === command.session_id)
+        if (target === undefined) {
+          return yield* new NotFound({ message: `no open session ${command.session_id} of yours` })
+        }
+        hashes.add(target.auth.tokenHash)
+        targets = mine.filter((peer) => peer.auth.tokenHash === target.auth.tokenHash)
+      } else {
+        targets = mine.filter((peer) => peer !== conn)
+        for (const peer of targets) if (peer.auth.tokenHash !== me.tokenHash) hashes.add(peer.auth.tokenHash)
+      }
+      if (hashes.size > 0) {
+        yield* commit.write(tokens.revoke(hashes))
+        revocations.add(hashes)
+      }
+      conn.send(withId({ type: "OK" as const }, command.id))
+      // sessions that logged in with a revoked token since the list was taken go too
+      const ended = new Map(targets.map((peer) => [peer, peer.auth.sessionId]))
+      for (const peer of openSessions(me.userId)) if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
+      for (const peer of ended.keys()) peer.revoke()
+      yield* Effect.logInfo("sessions revoked").pipe(
+        Effect.annotateLogs({ user: me.username, sessions: [...ended.values()].join(",") })
+      )
+    })
+
   const table: CommandTable = {
     REGISTER: { access: "guest", handle: register },
     CONNECT: { access: "guest", handle: connect },
@@ -301,6 +372,8 @@ export const makeCommands = Effect.gen(function*() {
       access: "member",
       handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: hub.online() }, command.id)))
     },
+    SESSIONS: { access: "member", handle: listSessions },
+    REVOKE: { access: "member", handle: revoke },
     PING: {
       access: "any",
       handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "PONG" as const }, command.id)))
@@ -312,6 +385,27 @@ export const makeCommands = Effect.gen(function*() {
   }
   return { table, msgNow, failure } as const
 })
+
+/**
+ * Tokens revoked in the last minute. A token login reads the token before
+ * its session is recorded; a REVOKE that commits in between would otherwise
+ * leave that session open with a revoked token.
+ */
+class RecentRevocations {
+  private readonly at = new Map<string, number>()
+  private static readonly KEEP_MS = 60_000
+
+  add(hashes: Iterable<string>): void {
+    const now = Date.now()
+    for (const [hash, when] of this.at) if (now - when > RecentRevocations.KEEP_MS) this.at.delete(hash)
+    for (const hash of hashes) this.at.set(hash, now)
+  }
+
+  revoked(hash: string): boolean {
+    const when = this.at.get(hash)
+    return when !== undefined && Date.now() - when <= RecentRevocations.KEEP_MS
+  }
+}
 
 const internal = new Internal({ message: "the server failed to handle this request" })
 

@@ -17,7 +17,7 @@ import {
 } from "@parley/protocol"
 import { Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
-import type { Peer } from "./Hub.ts"
+import type { Authenticated, Peer } from "./Hub.ts"
 import { Outbox } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
@@ -65,17 +65,15 @@ const SLOW_CONSUMER_GRACE_MS = 30_000
 /** Why the server closes a connection: a BYE reason, the client's DISCONNECT, or a defect in its worker. */
 export type ClosingReason = ByeReason | "disconnect" | "failed"
 
-export interface Authenticated {
-  readonly userId: number
-  readonly username: string
-  readonly sessionId: number
-}
+export type { Authenticated }
 
 /** A frame held back while CONNECT replays history; `messageId` for MESSAGE events. */
 interface Held {
   readonly frame: Uint8Array
   readonly messageId: number | undefined
 }
+
+const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
 
 export class Connection implements Peer {
   auth: Authenticated | undefined = undefined
@@ -291,6 +289,10 @@ export class Connection implements Peer {
     if (frame !== undefined) this.send(frame)
     this.outbox.close()
     this.socket.end()
+  }
+
+  revoke(): void {
+    this.close("revoked", revokedBye)
   }
 
   private dropSlowConsumer(): void {

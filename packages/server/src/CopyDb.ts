@@ -86,7 +86,7 @@ const tables: ReadonlyArray<Table> = [
   },
   {
     name: "sessions",
-    columns: [["id", "int8"], ["user_id", "int8"], ["ip_address", "text"], ["connect_time", "text"], ["disconnect_time", "text"]],
+    columns: [["id", "int8"], ["user_id", "int8"], ["ip_address", "text"], ["connect_time", "text"], ["disconnect_time", "text"], ["token_hash", "text"]],
     key: "id",
     identity: true
   },

@@ -7,14 +7,33 @@
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
 
+/** A logged-in connection's session. */
+export interface Authenticated {
+  readonly userId: number
+  readonly username: string
+  readonly sessionId: number
+  /** Hash of the token this session logged in with or was given (REVOKE revokes it). */
+  readonly tokenHash: string
+  /** When its CONNECT succeeded (ISO 8601). */
+  readonly connectTime: string
+}
+
 /** A connection as the hub sees it. */
 export interface Peer {
   readonly connectionId: number
   readonly userId: number
   readonly username: string
+  readonly remoteAddress: string
+  readonly auth: Authenticated | undefined
+  /** Set once the server is closing it. */
+  readonly closing: string | undefined
   /** Queues an encoded frame; `messageId` marks a MESSAGE event (for replay merging). */
   deliver(frame: Uint8Array, messageId?: number): void
+  /** Ends the connection after `BYE revoked`. */
+  revoke(): void
 }
+
+const noPeers: ReadonlySet<Peer> = new Set()
 
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
   sync: () => {
@@ -96,6 +115,9 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     }
 
 
-    return { join, leave, online, broadcast, toUser, publish } as const
+    /** A user's connections on this server. */
+    const peersOf = (userId: number): ReadonlySet<Peer> => byUser.get(userId) ?? noPeers
+
+    return { join, leave, online, broadcast, toUser, publish, peersOf } as const
   }
 }) {}

@@ -88,8 +88,18 @@ const directIndex = Effect.gen(function*() {
   yield* sql`DROP INDEX IF EXISTS messages_direct`
 })
 
+/**
+ * A session remembers which token it logged in with or was given (its
+ * hash), so REVOKE can revoke that token; rows from before have none.
+ */
+const sessionToken = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE sessions ADD COLUMN token_hash TEXT`
+})
+
 export const migrations = {
   "1_initial": initial,
   "2_lean_indexes": leanIndexes,
-  "3_direct_index": directIndex
+  "3_direct_index": directIndex,
+  "4_session_token": sessionToken
 }

@@ -58,6 +58,13 @@ const initial = Effect.gen(function*() {
     )`
 })
 
+/** The token a session logged in with or was given (its hash), for REVOKE (see Migrations.ts). */
+const sessionToken = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE sessions ADD COLUMN token_hash text`
+})
+
 export const pgMigrations = {
-  "1_initial": initial
+  "1_initial": initial,
+  "2_session_token": sessionToken
 }

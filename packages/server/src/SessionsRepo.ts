@@ -9,9 +9,11 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@parley/server
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const open = (userId: number, ip: string, now: string) =>
+    /** `tokenHash`: of the token the session logged in with or was given (REVOKE revokes it). */
+    const open = (userId: number, ip: string, now: string, tokenHash: string) =>
       sql<{ id: number }>`
-        INSERT INTO sessions (user_id, ip_address, connect_time) VALUES (${userId}, ${ip}, ${now}) RETURNING id`.pipe(
+        INSERT INTO sessions (user_id, ip_address, connect_time, token_hash)
+        VALUES (${userId}, ${ip}, ${now}, ${tokenHash}) RETURNING id`.pipe(
         Effect.map((rows) => rows[0]!.id),
         Effect.orDie
       )

@@ -22,6 +22,12 @@ export class TokensRepo extends Effect.Service<TokensRepo>()("@parley/server/Tok
     const purgeExpired = (now: string) =>
       sql`DELETE FROM tokens WHERE expires_at <= ${now}`.pipe(Effect.asVoid, Effect.orDie)
 
-    return { insert, find, purgeExpired } as const
+    /** Revokes tokens: a later login with one of them fails. */
+    const revoke = (tokenHashes: Iterable<string>) =>
+      Effect.forEach(tokenHashes, (hash) => sql`DELETE FROM tokens WHERE token_hash = ${hash}`, { discard: true }).pipe(
+        Effect.orDie
+      )
+
+    return { insert, find, purgeExpired, revoke } as const
   })
 }) {}

@@ -240,19 +240,19 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
       )
       assert.deepStrictEqual(yield* pgTables(url), [])
 
-      // written by an older server (migration 3 not applied), or by a newer one
-      yield* withDatabase(file, (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 4 WHERE migration_id = 3`)
+      // written by an older server (the last migration not applied), or by a newer one
+      yield* withDatabase(file, (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 5 WHERE migration_id = 4`)
       assert.strictEqual(
         yield* refused(file, url),
-        `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 4 is unknown to this one): copy it with that version`
+        `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 5 is unknown to this one): copy it with that version`
       )
-      yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 4`)
+      yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`)
       assert.strictEqual(
         yield* refused(file, url),
-        `parley-server copy-db: ${file} is at schema version 2 of 3: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
+        `parley-server copy-db: ${file} is at schema version 3 of 4: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
       )
       assert.deepStrictEqual(yield* pgTables(url), [])
-      yield* withDatabase(file, (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (3, 'direct_index')`)
+      yield* withDatabase(file, (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (4, 'session_token')`)
 
       // U+0000, which the protocol no longer accepts but older servers stored
       yield* withDatabase(file, (sql) =>

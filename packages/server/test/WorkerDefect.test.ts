@@ -31,7 +31,7 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
         access: "any",
         handle: (_: unknown, conn: Connection) =>
           Effect.sync(() => {
-            conn.auth = { userId: ++sessionId, username: `user${sessionId}`, sessionId }
+            conn.auth = { userId: ++sessionId, username: `user${sessionId}`, sessionId, tokenHash: "", connectTime: new Date().toISOString() }
             conn.send({ type: "PONG" })
           })
       },
