@@ -14,8 +14,11 @@ import {
   formatPresence,
   formatReceipt,
   isDmTo,
-  makeStyle
+  localTime,
+  makeStyle,
+  sanitize
 } from "./Style.ts"
+import type { RequestError } from "./ClientError.ts"
 
 /** Who and where. */
 export interface ChatOptions {
@@ -38,6 +41,8 @@ const HELP = [
   "  /msg <user> <text>   send a direct message",
   "  /who                 who is online",
   "  /history [user]      recent public messages, or your DMs with <user>",
+  "  /sessions            where you are logged in (each session's number, address and start)",
+  "  /revoke <n>|others   log out session <n>, or every session but this one (their tokens stop working)",
   "  /quit                leave (also Ctrl-D or Ctrl-C)",
   "  /help                this help",
   "  //text               send a message that starts with /"
@@ -222,6 +227,38 @@ export const runChat = (options: ChatOptions) =>
       info(`online (${users.right.length}): ${[...users.right].sort().join(", ")}`)
     })
 
+    const notNow = (error: RequestError) =>
+      fail(error._tag === "NotConnected" ? "not connected right now: try again once the status line says connected" : error.message)
+
+    const listSessions = Effect.gen(function*() {
+      const sessions = yield* Effect.either(client.sessions)
+      if (Either.isLeft(sessions)) return notNow(sessions.left)
+      screen.print(
+        [
+          style.dim(`── your sessions (${sessions.right.length}) ──`),
+          ...sessions.right.map((s) =>
+            `  ${String(s.session_id).padStart(6)}  ${sanitize(s.ip_address).padEnd(20)} since ${localTime(s.connect_time)}` +
+            (s.current ? style.dim("  (this one)") : "")
+          ),
+          style.dim("── /revoke <number> logs one out; /revoke others all but this one ──")
+        ].join("\n")
+      )
+    })
+
+    const revoke = (which: string | undefined) =>
+      Effect.gen(function*() {
+        const target = which === "others" ? "all_others" as const : which !== undefined && /^\d{1,15}$/.test(which) ? Number(which) : undefined
+        if (target === undefined) return fail("usage: /revoke <session number> (see /sessions), or /revoke others")
+        const done = yield* Effect.either(client.revoke(target))
+        if (Either.isLeft(done)) {
+          const e = done.left
+          return e._tag === "RequestRejected" && e.code === "NOT_FOUND"
+            ? fail(`no open session ${which} of yours: /sessions lists them`)
+            : notNow(e)
+        }
+        info(target === "all_others" ? "every other session is logged out" : `session ${target} is logged out`)
+      })
+
     const handle = (line: string): Effect.Effect<boolean, never, Scope.Scope> => {
       const text = line.trim()
       if (text === "") return Effect.succeed(true)
@@ -239,6 +276,10 @@ export const runChat = (options: ChatOptions) =>
           return Effect.as(who, true)
         case "/history":
           return Effect.as(printHistory(rest[0]), true)
+        case "/sessions":
+          return Effect.as(listSessions, true)
+        case "/revoke":
+          return Effect.as(revoke(rest[0]?.toLowerCase()), true)
         case "/msg": {
           const match = /^\/msg\s+(\S+)\s+([\s\S]+)$/i.exec(text)
           if (match === null) {

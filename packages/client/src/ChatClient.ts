@@ -12,7 +12,10 @@ import {
   type HistoryPage,
   Msg,
   Read,
+  Revoke,
   type ServerFrame,
+  type SessionInfo,
+  Sessions,
   Text,
   USERNAME_PATTERN,
   Users,
@@ -115,6 +118,13 @@ export declare namespace ChatClient {
     readonly history: (query?: HistoryQuery) => Effect.Effect<HistoryPage, RequestError>
     /** Who is online, asked of the server. */
     readonly users: Effect.Effect<ReadonlyArray<string>, RequestError>
+    /** Your open sessions (logged-in connections), oldest first; `current` marks this one. */
+    readonly sessions: Effect.Effect<ReadonlyArray<SessionInfo>, RequestError>
+    /**
+     * Ends one of your sessions (`session_id`), or every other one, and revokes the tokens they
+     * logged in with. Revoking this client's own session ends it: it does not log in again.
+     */
+    readonly revoke: (which: number | "all_others") => Effect.Effect<void, RequestError>
     /** Marks a DM addressed to you (and every earlier one from its sender) as read. */
     readonly markRead: (messageId: number) => Effect.Effect<void, RequestError>
     /** How many sent messages still wait for their ACK. */
@@ -132,7 +142,8 @@ interface Run {
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
-const isRetryable = (error: ConnectionLost | LoginRejected): boolean => error._tag === "ConnectionLost"
+/** A revoked session is not logged in again behind the user's back: whoever revoked it meant it. */
+const isRetryable = (error: ConnectionLost | LoginRejected): boolean => error._tag === "ConnectionLost" && error.revoked !== true
 
 const validText = Schema.decodeUnknownEither(Text)
 
@@ -334,6 +345,7 @@ export const make = (options: ChatClientOptions) =>
             Deferred.unsafeDone(current.firstLogin, Exit.fail(error))
             return yield* finish(current, error.reason)
           }
+          if (error.revoked === true) return yield* finish(current, error.reason)
           const delay = yield* backoff.next(error)
           if (Option.isNone(delay)) return yield* finish(current, error.reason)
           const wait = Math.max(Duration.toMillis(delay.value), error.retryAfterMs ?? 0)
@@ -429,6 +441,16 @@ export const make = (options: ChatClientOptions) =>
     const users = request("USERS", new Users({ command: "USERS" }, true), (f) => f.type === "USERS" ? f.online : undefined)
       .pipe(Effect.withSpan("ChatClient.users"))
 
+    const sessions = request("SESSIONS", new Sessions({ command: "SESSIONS" }, true), (f) =>
+      f.type === "SESSIONS" ? f.sessions : undefined).pipe(Effect.withSpan("ChatClient.sessions"))
+
+    const revoke = Effect.fn("ChatClient.revoke")(function*(which: number | "all_others") {
+      const command = which === "all_others"
+        ? new Revoke({ command: "REVOKE", all_others: true }, true)
+        : new Revoke({ command: "REVOKE", session_id: which }, true)
+      yield* request("REVOKE", command, (f) => f.type === "OK" ? true : undefined)
+    })
+
     const markRead = Effect.fn("ChatClient.markRead")(function*(messageId: number) {
       yield* request("READ", new Read({ command: "READ", message_id: messageId }, true), (f) =>
         f.type === "OK" ? true : undefined)
@@ -448,6 +470,8 @@ export const make = (options: ChatClientOptions) =>
       enqueue,
       history,
       users,
+      sessions,
+      revoke,
       markRead,
       pending: Effect.sync(() => outbox.size),
       disconnect

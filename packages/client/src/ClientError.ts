@@ -10,6 +10,8 @@ export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{
   readonly reason: string
   /** The server asked to wait this long first (RATE_LIMITED on login). */
   readonly retryAfterMs?: number | undefined
+  /** The server ended it with `BYE revoked`: the client must not log in again by itself. */
+  readonly revoked?: boolean | undefined
 }> {
   override get message(): string {
     return this.reason
@@ -67,5 +69,5 @@ export class ClientStopped extends Data.TaggedError("ClientStopped")<{
 /** Why a message could not be sent. */
 export type SendError = RequestRejected | InvalidInput | ClientStopped
 
-/** Why a request (HISTORY, USERS, READ, PING) failed. */
+/** Why a request (HISTORY, USERS, SESSIONS, REVOKE, READ, PING) failed. */
 export type RequestError = NotConnected | ConnectionLost | RequestRejected

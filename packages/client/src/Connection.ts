@@ -17,7 +17,7 @@ const byeReasons: Readonly<Record<string, string>> = {
   shutdown: "the server is shutting down",
   too_many_connections: "too many connections from this address; close some",
   auth_timeout: "not logged in in time",
-  revoked: "this session was revoked"
+  revoked: "this session was revoked from one of your sessions; log in again to continue"
 }
 
 /** Where and how to dial. */
@@ -119,12 +119,13 @@ export const open = (
     let nextId = 1
     let received = 0
     let byeReason: string | undefined
+    let revoked = false
     let isClosed = false
 
     const terminate = (reason: string) => {
       if (isClosed) return
       isClosed = true
-      const lost = new ConnectionLost({ reason })
+      const lost = new ConnectionLost(revoked ? { reason, revoked } : { reason })
       for (const waiter of pending.values()) Deferred.unsafeDone(waiter, Exit.fail(lost))
       pending.clear()
       Deferred.unsafeDone(closed, Exit.succeed(lost))
@@ -139,6 +140,7 @@ export const open = (
       }
       if (frame.type === "BYE" && frame.id === undefined) {
         byeReason = frame.reason === undefined ? "no reason given" : (byeReasons[frame.reason] ?? frame.reason)
+        revoked = frame.reason === "revoked"
       }
       const id = "id" in frame ? frame.id : undefined
       if (id !== undefined) {

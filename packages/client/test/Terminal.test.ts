@@ -127,4 +127,32 @@ describe("the interactive program, in a terminal", () => {
       yield* term.press("C-d")
       yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
     }), { timeout: 60_000 })
+
+  it.scopedLive("/sessions lists where you are logged in; /revoke logs a session out, and the revoked program says so and exits", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const here = yield* openTerminal(program(server.port, "dana", "PARLEY_PASSWORD=dana-password"), { cwd: repoRoot, width: 100, height: 24 })
+      yield* here.waitFor("connected", (rows) => statusOf(rows).includes("connected · dana"))
+      const there = yield* openTerminal(program(server.port, "dana", "PARLEY_PASSWORD=dana-password"), { cwd: repoRoot, width: 100, height: 24 })
+      yield* there.waitFor("connected", (rows) => statusOf(rows).includes("connected · dana"))
+
+      yield* here.type("/sessions")
+      yield* here.press("Enter")
+      const rows = yield* here.waitFor("two sessions listed", (rows) => rows.some((r) => r.includes("── your sessions (2) ──")))
+      const listed = rows.filter((r) => /^\s+\d+\s+127\.0\.0\.1\s+since /.test(r))
+      assert.strictEqual(listed.length, 2, rows.join("\n"))
+      const other = listed.find((r) => !r.includes("(this one)"))!
+      const otherId = /^\s+(\d+)/.exec(other)![1]!
+
+      yield* here.type(`/revoke ${otherId}`)
+      yield* here.press("Enter")
+      yield* here.waitFor("the confirmation", (rows) => rows.some((r) => r.includes(`session ${otherId} is logged out`)))
+      yield* there.waitFor("the revoked program to say why and exit", (rows) =>
+        rows.some((r) => r.includes("revoked")) && rows.some((r) => /^\[exited \d+\]$/.test(r)))
+      yield* here.type("/revoke 999999")
+      yield* here.press("Enter")
+      yield* here.waitFor("the refusal", (rows) => rows.some((r) => r.includes("no open session 999999 of yours")))
+      yield* here.press("C-d")
+      yield* here.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
+    }), { timeout: 90_000 })
 })
