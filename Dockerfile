@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Parley server image: builds the workspace, runs the server on 0.0.0.0:5555
-# with its SQLite database on a volume, as a non-root user.
+# Parley server image: type-checks and builds the workspace, then runs the
+# compiled server (plain JavaScript, no tsx, no dev dependencies) on
+# 0.0.0.0:5555 with its SQLite database on a volume, as a non-root user.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -17,7 +18,10 @@ COPY packages/bench/package.json packages/bench/
 RUN pnpm install --frozen-lockfile
 COPY packages ./packages
 RUN pnpm typecheck \
- && pnpm --filter @parley/server deploy --prod --legacy /out
+ && pnpm build \
+ && pnpm --filter @parley/server deploy --prod --legacy /out \
+ && rm -rf /out/src /out/test \
+ && cp -r packages/server/dist /out/dist
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -31,4 +35,4 @@ VOLUME ["/data"]
 USER node
 EXPOSE 5555
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "src/bin.ts"]
+CMD ["node", "dist/parley-server.js"]
