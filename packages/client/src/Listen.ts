@@ -31,7 +31,7 @@ export const runListen = (options: ListenOptions) =>
     })
     const style = makeStyle(colorWanted(process.stdout))
     const events = yield* client.subscribe
-    yield* reportStates(client)
+    yield* reportStates(client, true)
     const ended = yield* Deferred.make<never, ChatEnded>()
     // a login refused later (the token and then the password rejected) ends the program too
     yield* client.state.changes.pipe(

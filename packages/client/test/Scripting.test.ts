@@ -59,32 +59,32 @@ describe("parley send and listen", () => {
       const listen = yield* parley(["--port", port, "--user", "bob", "listen", "--json"], {
         PARLEY_PASSWORD: "password-of-bob"
       })
-      yield* Effect.sleep("3 seconds") // tsx start-up and login
+      yield* until("listen to log in", () => listen.stderr().includes("parley: connected as bob"))
       const lines = Array.from({ length: 150 }, (_, i) => `line ${i + 1}`)
       const send = yield* parley(["--port", port, "--user", "alice", "send"], {
         PARLEY_PASSWORD: "password-of-alice"
       })
-      // a slow producer (a line every 40 ms), so the crash lands mid-stream
-      yield* Effect.gen(function*() {
-        for (const line of lines) {
-          send.child.stdin!.write(line + "\n")
-          yield* Effect.sleep("40 millis")
-        }
-        send.child.stdin!.end()
-      }).pipe(Effect.forkScoped)
-      yield* until("the first messages", () => jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length >= 20)
+      const shown = () => jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length
+      // the crash lands mid-stream: the first 30 lines are written, and the server killed once
+      // listen has shown 20 of them; the other 120 are written while it is down
+      for (const line of lines.slice(0, 30)) send.child.stdin!.write(line + "\n")
+      yield* until("the first messages", () => shown() >= 20)
       yield* server.kill
-      const shownBeforeCrash = jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length
-      assert.isBelow(shownBeforeCrash, 150, "the crash came too late to test anything")
-      yield* Effect.sleep("500 millis")
+      yield* until("both programs to notice", () => /retrying in/.test(listen.stderr()) && /retrying in/.test(send.stderr()))
+      for (const line of lines.slice(30)) send.child.stdin!.write(line + "\n")
+      send.child.stdin!.end()
       yield* server.restart
       const code = yield* send.exit
       assert.strictEqual(code, 0, send.stderr())
-      yield* until("every message in listen", () =>
-        jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE").length >= 150, 30_000)
-      yield* Effect.sleep("500 millis")
+      yield* until("every message in listen", () => shown() >= 150, 30_000)
+      // a barrier: messages reach listen in message_id order, so anything stored or shown twice
+      // would come before this one
+      const carol = yield* clientOf(server, "carol")
+      yield* carol.connect
+      yield* carol.send("the end")
+      yield* until("the barrier", () => jsonLines(listen.stdout()).some((e) => e.type === "MESSAGE" && e.text === "the end"))
       const messages = jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE")
-      assert.deepStrictEqual(messages.map((m) => m.text), lines)
+      assert.deepStrictEqual(messages.map((m) => m.text), [...lines, "the end"])
       // protocol JSON as it came over the wire
       assert.deepStrictEqual(Object.keys(messages[0]!).sort(), ["from", "message_id", "text", "timestamp", "to", "type"])
       assert.strictEqual(messages[0]!.from, "alice")
