@@ -14,6 +14,7 @@ import type { IdleOptions } from "./Idle.ts"
 import type { LoginOptions } from "./LoginStorm.ts"
 import { runSoak } from "./Soak.ts"
 import {
+  addressFloodScenario,
   durableScenario,
   fanOutScenario,
   idleScenario,
@@ -210,7 +211,7 @@ const durableOptions = (f: DurableFlags, full: boolean): DurableOptions => ({
 
 const loginFlags = {
   clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent login clients")),
-  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10)")
+  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10; with --addresses quick 10, full 30)")
 }
 
 type LoginFlags = { readonly clients: number; readonly loginSeconds: Option.Option<number> }
@@ -280,10 +281,46 @@ const durable = Command.make("durable", { ...common, ...durableFlags }, (o) =>
     Command.withDescription("S concurrent senders, closed loop: durable ACKs per second")
   )
 
-const login = Command.make("login", { ...common, ...loginFlags }, (o) =>
-  runBench("login storm", runOptions(o), loginScenario(loginOptions(o, o.full)))).pipe(
-    Command.withDescription("password logins per second, and a side PING's round trip (the event-loop delay) meanwhile")
+/** `--addresses 1,64` as numbers. */
+const parseAddresses = (text: string): Array<number> =>
+  text.split(",").map((a) => a.trim()).filter((a) => a.length > 0).map((a) => {
+    const n = Number(a)
+    if (!Number.isInteger(n) || n < 1 || n > 254) throw new Error(`--addresses: ${a} is not a whole number 1..254`)
+    return n
+  })
+
+const login = Command.make(
+  "login",
+  {
+    ...common,
+    ...loginFlags,
+    addresses: Options.text("addresses").pipe(
+      Options.mapTryCatch(parseAddresses, (e) => HelpDoc.p(e instanceof Error ? e.message : String(e))),
+      Options.optional,
+      Options.withDescription(
+        "run the login flood instead, once per address count given (e.g. 1,64): Parley with its DEFAULT abuse limits, " +
+          "max(--clients, N) flood connections from 127.0.0.1 … 127.0.0.N logging in by password (every 2nd one wrong), " +
+          "a legitimate user logging in again and again from 127.0.1.1, a side PING from 127.0.1.2; reports the legitimate " +
+          "login time, flood logins/s, RATE_LIMITED replies and the event-loop delay"
+      )
+    )
+  },
+  (o) =>
+    Option.match(o.addresses, {
+      onNone: () => runBench("login storm", runOptions(o), loginScenario(loginOptions(o, o.full))),
+      onSome: (addresses) =>
+        runBench(
+          "login flood",
+          { ...runOptions(o), abuseLimits: "default" },
+          addressFloodScenario({ addresses, clients: o.clients, seconds: pick(o.loginSeconds, o.full, 10, 30) })
+        )
+    })
+).pipe(
+  Command.withDescription(
+    "password logins per second, and a side PING's round trip (the event-loop delay) meanwhile; with --addresses, " +
+      "the login flood from many addresses against the default abuse limits"
   )
+)
 
 const baseline = Command.make(
   "baseline",
