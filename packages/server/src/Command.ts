@@ -25,6 +25,7 @@ import {
   type Read,
   type Register,
   type RequestId,
+  quoteName,
   toErrorFrame,
   UnknownUser,
   USERNAME_PATTERN
@@ -90,7 +91,7 @@ export const makeCommands = Effect.gen(function*() {
     Effect.flatMap(
       USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
       Option.match({
-        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${JSON.stringify(name.slice(0, 64))}` })),
+        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${quoteName(name)}` })),
         onSome: Effect.succeed
       })
     )
