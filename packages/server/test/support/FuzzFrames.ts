@@ -131,7 +131,7 @@ const UNITS = [
   "a", "Z", "0", "_", "-", " ", "é", "€", "中", "😀", "\n", "\t", "\r", "\"", "\\", "/", "\u2028", "\u00a0",
   "\u0000", "\ud800", "\udc00", "\udbff", "\u0001", "\u007f", "\ufffe"
 ]
-const BAD_NAMES = ["ab", "a".repeat(33), "bad name", "ÄÖÜ", "x!y", "", " fz_alice", "fz_alice\u0000", "😀😀😀"]
+const BAD_NAMES = ["ab", "a".repeat(33), "bad name", "ÄÖÜ", "x!y", "", " fz_alice", "fz_alice\u0000", "😀😀😀", "\u0000".repeat(64), "\udc00".repeat(65)]
 
 /** A string of `n` code units drawn from characters that tend to break things. */
 const oddString = (rng: Rng, n: number): string => {
@@ -236,7 +236,9 @@ const validCommand = (name: string, rng: Rng, accounts: Accounts, serial: number
 
 const COMMAND_VARIANTS = (name: string): ReadonlyArray<string> => [
   name.toLowerCase(), ` ${name}`, `${name} `, `${name}\u0000`, `${name}\n`, "", "__proto__", "constructor",
-  "hasOwnProperty", "toString", "SESSIONS_X", "C".repeat(10_000), `${name}${name}`, "ΡΙΝG"
+  "hasOwnProperty", "toString", "SESSIONS_X", "C".repeat(10_000), `${name}${name}`, "ΡΙΝG",
+  // characters JSON escapes to six: a quoted name of them is six times its length
+  "\u0000".repeat(64), "\ud800".repeat(70), "\u0001\u001f".repeat(40)
 ]
 const ODD_KEYS = ["__proto__", "constructor", "prototype", "toString", "", "x_junk", "k".repeat(5000), "ID", "Command", "\u0000"]
 
@@ -460,12 +462,12 @@ const stringsOf = (line: string): string => {
   return out.join("\uffff")
 }
 
-/** Whether an error message repeats more than MAX_ECHO characters in a row of a string the line held. */
+/** Whether an error message repeats more than MAX_ECHO characters (code points) in a row of a string the line held. */
 const echoes = (message: string, c: Case): boolean => {
-  const plain = unescape(message)
+  const plain = [...unescape(message)]
   if (plain.length <= MAX_ECHO) return false
   const sent = stringsOf(c.bytes.toString("utf8"))
-  for (let i = 0; i + MAX_ECHO < plain.length; i++) if (sent.includes(plain.slice(i, i + MAX_ECHO + 1))) return true
+  for (let i = 0; i + MAX_ECHO < plain.length; i++) if (sent.includes(plain.slice(i, i + MAX_ECHO + 1).join(""))) return true
   return false
 }
 
