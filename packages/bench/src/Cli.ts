@@ -299,7 +299,7 @@ const login = Command.make(
       Options.optional,
       Options.withDescription(
         "run the login flood instead, once per address count given (e.g. 1,64): Parley with its DEFAULT abuse limits, " +
-          "max(--clients, N) flood connections from 127.0.0.1 … 127.0.0.N logging in by password (every 2nd one wrong), " +
+          "max(--clients, N) flood connections from 127.0.0.1 … 127.0.0.N logging in by password (every 2nd a wrong guess), " +
           "a legitimate user logging in again and again from 127.0.1.1, a side PING from 127.0.1.2; reports the legitimate " +
           "login time, flood logins/s, RATE_LIMITED replies and the event-loop delay"
       )

@@ -2,9 +2,12 @@
  * The generator's side of the login flood (`pnpm bench login --addresses`):
  * connections from several source addresses (127.0.0.1 … 127.0.0.N: another
  * address to the server's per-address limits) that each loop connect →
- * CONNECT with a password → close, every second attempt with a wrong
- * password, as a credential-stuffing flood mixed with real logins would.
- * Bounded by the job's duration; every reply and failure is counted.
+ * CONNECT with a password → close. Every second attempt guesses the password
+ * of one of the even-numbered accounts (always wrong), the others log into
+ * the odd-numbered ones with theirs: a credential-stuffing flood beside a
+ * storm of real logins. (Guessing at the accounts that also log in would
+ * never trip the failure limit: a success resets the count.) Bounded by the
+ * job's duration; every reply and failure is counted.
  */
 import { Client, type ClientHooks, nowUs, sleep } from "./Client.ts"
 import type { Job, LoginFloodResult } from "./Jobs.ts"
@@ -26,15 +29,18 @@ export const loginFlood = async (
   const replies: Record<string, number> = {}
   const errors: Record<string, number> = {}
   const deadline = nowUs() + job.durationMs * 1000
+  const guessed = job.accounts.filter((_, i) => i % 2 === 0)
+  const genuine = job.accounts.filter((_, i) => i % 2 === 1)
   let k = 0
   const lane = async (laneIndex: number) => {
     const localAddress = job.addresses[laneIndex % job.addresses.length]!
     for (let attempt = 0; nowUs() < deadline && attempt < 1_000_000; attempt++) {
-      const account = job.accounts[k++ % job.accounts.length]!
+      const wrong = attempt % 2 === 1
+      const pool = wrong || genuine.length === 0 ? guessed : genuine
+      const account = pool[k++ % pool.length]!
       const client = new Client(-1, account.username, "flood", hooks)
       try {
         await client.open(job.endpoint, 10_000, localAddress)
-        const wrong = attempt % 2 === 1
         const reply = await client.login({ password: wrong ? `${account.password}-wrong` : account.password })
         const key = reply.type === "ERROR" ? String(reply.code) : reply.type
         bump(replies, key)
