@@ -12,7 +12,9 @@ import type { FanOutOptions } from "./FanOut.ts"
 import { serveOverIpc } from "./Generator.ts"
 import type { IdleOptions } from "./Idle.ts"
 import type { LoginOptions } from "./LoginStorm.ts"
+import { runSoak } from "./Soak.ts"
 import {
+  addressFloodScenario,
   durableScenario,
   fanOutScenario,
   idleScenario,
@@ -209,7 +211,7 @@ const durableOptions = (f: DurableFlags, full: boolean): DurableOptions => ({
 
 const loginFlags = {
   clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent login clients")),
-  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10)")
+  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10; with --addresses quick 10, full 30)")
 }
 
 type LoginFlags = { readonly clients: number; readonly loginSeconds: Option.Option<number> }
@@ -279,10 +281,46 @@ const durable = Command.make("durable", { ...common, ...durableFlags }, (o) =>
     Command.withDescription("S concurrent senders, closed loop: durable ACKs per second")
   )
 
-const login = Command.make("login", { ...common, ...loginFlags }, (o) =>
-  runBench("login storm", runOptions(o), loginScenario(loginOptions(o, o.full)))).pipe(
-    Command.withDescription("password logins per second, and a side PING's round trip (the event-loop delay) meanwhile")
+/** `--addresses 1,64` as numbers. */
+const parseAddresses = (text: string): Array<number> =>
+  text.split(",").map((a) => a.trim()).filter((a) => a.length > 0).map((a) => {
+    const n = Number(a)
+    if (!Number.isInteger(n) || n < 1 || n > 254) throw new Error(`--addresses: ${a} is not a whole number 1..254`)
+    return n
+  })
+
+const login = Command.make(
+  "login",
+  {
+    ...common,
+    ...loginFlags,
+    addresses: Options.text("addresses").pipe(
+      Options.mapTryCatch(parseAddresses, (e) => HelpDoc.p(e instanceof Error ? e.message : String(e))),
+      Options.optional,
+      Options.withDescription(
+        "run the login flood instead, once per address count given (e.g. 1,64): Parley with its DEFAULT abuse limits, " +
+          "max(--clients, N) flood connections from 127.0.0.1 … 127.0.0.N logging in by password (every 2nd a wrong guess), " +
+          "a legitimate user logging in again and again from 127.0.1.1, a side PING from 127.0.1.2; reports the legitimate " +
+          "login time, flood logins/s, RATE_LIMITED replies and the event-loop delay"
+      )
+    )
+  },
+  (o) =>
+    Option.match(o.addresses, {
+      onNone: () => runBench("login storm", runOptions(o), loginScenario(loginOptions(o, o.full))),
+      onSome: (addresses) =>
+        runBench(
+          "login flood",
+          { ...runOptions(o), abuseLimits: "default" },
+          addressFloodScenario({ addresses, clients: o.clients, seconds: pick(o.loginSeconds, o.full, 10, 30) })
+        )
+    })
+).pipe(
+  Command.withDescription(
+    "password logins per second, and a side PING's round trip (the event-loop delay) meanwhile; with --addresses, " +
+      "the login flood from many addresses against the default abuse limits"
   )
+)
 
 const baseline = Command.make(
   "baseline",
@@ -299,12 +337,57 @@ const baseline = Command.make(
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run the baseline server alone (plain node:net NDJSON broadcast, no persistence, no auth)"))
 
+const soak = Command.make(
+  "soak",
+  {
+    minutes: Options.float("minutes").pipe(Options.withDefault(10), Options.withDescription("how long the soak runs, warm-up included")),
+    churn: Options.integer("churn").pipe(
+      Options.withDefault(8),
+      Options.withDescription("churn lanes, each looping connect → login → 3 MSGs → maybe HISTORY → DISCONNECT or close")
+    ),
+    steady: Options.integer("steady").pipe(
+      Options.withDefault(4),
+      Options.withDescription("long-lived clients, each sending a MSG every 200 ms and receiving everyone's")
+    ),
+    warmupSeconds: optFloat("warmup-seconds", "seconds before the first reading (default: a fifth of the run, 20 to 60 s)"),
+    maxGrowth: Options.float("max-growth").pipe(
+      Options.withDefault(10),
+      Options.withDescription("percent of growth of the server's RSS or open descriptors, from the first reading to the last, past which the soak fails")
+    ),
+    settleSeconds: Options.float("settle-seconds").pipe(
+      Options.withDefault(20),
+      Options.withDescription("seconds the server's RSS is watched, churn paused, at each of the two readings (the lowest counts)")
+    ),
+    progressSeconds: Options.float("progress-seconds").pipe(Options.withDefault(30), Options.withDescription("seconds between progress lines")),
+    parleyArgs: common.parleyArgs
+  },
+  (o) =>
+    runSoak({
+      minutes: o.minutes,
+      churn: o.churn,
+      steady: o.steady,
+      warmupSeconds: Option.getOrElse(o.warmupSeconds, () => Math.min(60, Math.max(20, (o.minutes * 60) / 5))),
+      settleSeconds: o.settleSeconds,
+      maxGrowthPercent: o.maxGrowth,
+      progressSeconds: o.progressSeconds,
+      parleyArgs: o.parleyArgs
+    })
+).pipe(
+  Command.withDescription(
+    "soak (pnpm soak): starts Parley (SQLite in a temp file, abuse limits off) and runs churn (connect, log in, send, " +
+      "disconnect, over and over) beside steady traffic for --minutes (default 10), printing progress every 30 s. After " +
+      "the warm-up and at the end it pauses the churn, waits for the server's open descriptors to settle and watches its " +
+      "RSS for --settle-seconds (default 20; the lowest reading counts), from /proc. Exits 1 if either grew more than --max-growth percent (default 10), if " +
+      "the server exited, or if no cycle completed. The server's heap is not measured: nothing exposes it to another process."
+  )
+)
+
 const generator = Command.make("generator", {}, () => Effect.promise(() => serveOverIpc())).pipe(
   Command.withDescription("a load generator process; the bench starts these itself and drives them over IPC")
 )
 
 /** The whole command line; give it `process.argv`. */
 export const cli = Command.run(
-  bench.pipe(Command.withSubcommands([fanOut, latency, idle, reconnect, durable, login, baseline, generator])),
+  bench.pipe(Command.withSubcommands([fanOut, latency, idle, reconnect, durable, login, soak, baseline, generator])),
   { name: "parley bench", version: "0.1.0" }
 )

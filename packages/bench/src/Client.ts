@@ -71,13 +71,14 @@ export class Client {
     private readonly hooks: ClientHooks
   ) {}
 
-  /** Opens a TCP connection and waits for HELLO. */
-  open(endpoint: Endpoint, timeoutMs = 30_000): Promise<void> {
+  /** Opens a TCP connection (from `localAddress`, when given: another 127.0.0.x is another client address) and waits for HELLO. */
+  open(endpoint: Endpoint, timeoutMs = 30_000, localAddress?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
       const socket = net.connect({
         host: endpoint.host,
         port: endpoint.port,
+        ...(localAddress === undefined ? {} : { localAddress }),
         onread: {
           buffer: readBuffer,
           callback: (n: number, buf: Uint8Array): boolean => {

@@ -7,6 +7,7 @@
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { Histogram } from "./Histogram.ts"
 import { keyBytes, numberAt, stampOf } from "./Lines.ts"
+import { loginFlood } from "./LoginFlood.ts"
 import type {
   Account,
   CloseResult,
@@ -168,6 +169,8 @@ export class Generator implements ClientHooks {
         return this.durable(job)
       case "LoginStorm":
         return this.loginStorm(job)
+      case "LoginFlood":
+        return loginFlood(job, this)
       case "Reconnect":
         return this.reconnect(job)
       case "CloseAll":

@@ -9,6 +9,7 @@ import type {
   DurableResult,
   FanStepResult,
   Job,
+  LoginFloodResult,
   LoginStormResult,
   OpenResult,
   PrepareResult,
@@ -26,6 +27,7 @@ export interface JobResults {
   readonly FanStep: FanStepResult
   readonly Durable: DurableResult
   readonly LoginStorm: LoginStormResult
+  readonly LoginFlood: LoginFloodResult
   readonly Reconnect: ReconnectResult
   readonly CloseAll: CloseResult
 }

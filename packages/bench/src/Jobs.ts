@@ -60,6 +60,15 @@ export type Job =
     readonly durationMs: number
   }
   | {
+    readonly _tag: "LoginFlood"
+    readonly endpoint: Endpoint
+    readonly accounts: ReadonlyArray<Account>
+    /** Source addresses (127.0.0.x), the flood's connections spread evenly over them. */
+    readonly addresses: ReadonlyArray<string>
+    readonly concurrency: number
+    readonly durationMs: number
+  }
+  | {
     readonly _tag: "Reconnect"
     readonly endpoint: Endpoint
     readonly concurrency: number
@@ -128,6 +137,13 @@ export interface LoginStormResult extends GeneratorCpu {
   readonly failed: number
   readonly rateLimited: number
   readonly latency: HistogramData
+  readonly errors: Record<string, number>
+}
+
+export interface LoginFloodResult extends GeneratorCpu {
+  /** CONNECT requests answered, by reply (CONNECTED, AUTH_FAILED, RATE_LIMITED, ...). */
+  readonly replies: Record<string, number>
+  /** Connections that failed before a reply (refused with BYE too_many_connections, timeouts). */
   readonly errors: Record<string, number>
 }
 

@@ -39,12 +39,12 @@ export interface LoginRun {
   readonly errors: Record<string, number>
 }
 
-const quiet: ClientHooks = { onMessage: () => {}, onAck: () => {}, onError: () => {}, onClose: () => {} }
+export const quiet: ClientHooks = { onMessage: () => {}, onAck: () => {}, onError: () => {}, onClose: () => {} }
 
-/** PINGs every `everyMs` until `stop()`; the round trips in µs. */
-const pinger = async (target: Target, everyMs: number) => {
+/** PINGs every `everyMs` (from `localAddress`, if given) until `stop()`; the round trips in µs. */
+export const pinger = async (target: Target, everyMs: number, localAddress?: string) => {
   const client = new Client(-1, "pinger", "pinger", quiet)
-  await client.open(target.server.endpoint)
+  await client.open(target.server.endpoint, 30_000, localAddress)
   const rtt = new Histogram()
   let running = true
   const loop = (async () => {

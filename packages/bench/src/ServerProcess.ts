@@ -34,6 +34,8 @@ export interface ServerSpec {
   readonly backend?: Backend
   /** Flags for node itself (e.g. `--cpu-prof`). */
   readonly nodeArgs?: ReadonlyArray<string>
+  /** Parley's abuse limits: off (the default: see `argv`), or at the server's own defaults. */
+  readonly abuseLimits?: "off" | "default"
 }
 
 export class ManagedServer {
@@ -75,18 +77,21 @@ export class ManagedServer {
       String(port),
       "--db",
       this.store!.db,
-      "--msg-rate",
-      "0",
       // every run registers 65 accounts and opens thousands of connections from 127.0.0.1, and the
-      // login storm fails logins on purpose: the abuse limits would measure themselves
-      "--register-rate",
-      "0",
-      "--login-failures",
-      "0",
-      "--max-conns-per-ip",
-      "0",
-      "--auth-timeout",
-      "0",
+      // login storm fails logins on purpose: the abuse limits would measure themselves (but for
+      // the login flood, which measures them)
+      ...(this.spec.abuseLimits === "default" ? [] : [
+        "--msg-rate",
+        "0",
+        "--register-rate",
+        "0",
+        "--login-failures",
+        "0",
+        "--max-conns-per-ip",
+        "0",
+        "--auth-timeout",
+        "0"
+      ]),
       "--idle-timeout",
       "3600",
       ...(this.spec.extraArgs ?? [])

@@ -21,6 +21,7 @@ import {
   type LatencyRun
 } from "./FanOut.ts"
 import { idleFigures, type IdleOptions, idleOn, type IdleRun } from "./Idle.ts"
+import { addressFloodFigures, addressFloodOn, type AddressFloodOptions, type AddressFloodRun } from "./LoginAddresses.ts"
 import { loginFigures, type LoginOptions, loginOn, type LoginRun } from "./LoginStorm.ts"
 import { repoRoot, serverBin } from "./Paths.ts"
 import { makeProgress } from "./Progress.ts"
@@ -38,6 +39,8 @@ export interface RunOptions {
   readonly backends: ReadonlyArray<Backend>
   /** Write a V8 CPU profile of each server it starts into this directory. */
   readonly cpuProf: string | undefined
+  /** Parley's abuse limits: off (the default), or at the server's own defaults (the login flood). */
+  readonly abuseLimits?: "off" | "default"
 }
 
 /** What a scenario gives back: its figures, and the raw runs for `--json`. */
@@ -118,6 +121,12 @@ export const loginScenario = (opts: LoginOptions): Scenario => (ctx) =>
     details: { login: runs }
   }))
 
+export const addressFloodScenario = (opts: AddressFloodOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => addressFloodOn(ctx, t, opts)), (runs: ReadonlyArray<ReadonlyArray<AddressFloodRun>>) => ({
+    figures: addressFloodFigures(runs.flat(), opts),
+    details: { "login flood": runs.flat() }
+  }))
+
 /** The suite: fan-out at each R, latency at half the subject's knee, durable, login, idle + reconnect. */
 export const suiteScenario = (sizes: {
   readonly fanOut: ReadonlyArray<FanOutOptions>
@@ -196,7 +205,15 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           for (const backend of options.backends.length > 0 ? options.backends : [sqlite]) {
             progress.update(`starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`)
             servers.push(
-              yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: options.parleyArgs, nodeArgs, backend })
+              yield* acquireServer({
+                kind: "parley",
+                host: "127.0.0.1",
+                port: 0,
+                extraArgs: options.parleyArgs,
+                nodeArgs,
+                backend,
+                abuseLimits: options.abuseLimits ?? "off"
+              })
             )
           }
         } else if (options.servers === "parley") {

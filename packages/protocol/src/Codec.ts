@@ -58,6 +58,28 @@ const nestsDeeperThan = (value: unknown, max: number): boolean => {
   return false
 }
 
+/** Most characters of a client's name an error message quotes. */
+const MAX_QUOTED_CHARS = 64
+/** Longest quoted name, quotes and JSON escapes included: 64 NULs would be 386 characters. */
+const MAX_QUOTED_LENGTH = 100
+
+/**
+ * A name a client sent (a command, a username) quoted for an error message:
+ * JSON-escaped, cut to 64 characters and to 100 characters of escaped text,
+ * so the message stays short whatever the name holds.
+ */
+export const quoteName = (name: string): string => {
+  let out = "\""
+  let chars = 0
+  for (const ch of name) {
+    const escaped = JSON.stringify(ch).slice(1, -1)
+    if (chars === MAX_QUOTED_CHARS || out.length + escaped.length + 1 > MAX_QUOTED_LENGTH) break
+    out += escaped
+    chars++
+  }
+  return out + "\""
+}
+
 /**
  * Names the first failing field of a parse error, e.g. `text: must be 1..4096
  * characters (got 0)`. Schema's own messages end with the value received
@@ -104,7 +126,7 @@ export const decodeCommand = (line: string): Either.Either<Command, DecodeFailur
   }
   const decode = hasOwn.call(decoders, name) ? decoders[name as CommandName] : undefined
   if (decode === undefined) {
-    return fail(new UnknownCommand({ message: `unknown command ${JSON.stringify(name.slice(0, 64))}` }), id)
+    return fail(new UnknownCommand({ message: `unknown command ${quoteName(name)}` }), id)
   }
   const result = decode(frame)
   return Either.isRight(result)

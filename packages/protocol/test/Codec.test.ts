@@ -9,6 +9,7 @@ import {
   encodeFrame,
   encodeLine,
   Framer,
+  quoteName,
   ServerFrame
 } from "@parley/protocol"
 import { Either, FastCheck as fc, Schema } from "effect"
@@ -332,3 +333,19 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
   }
   return failing
 }
+
+describe("Codec: quoted names", () => {
+  it("an unknown command's name is quoted, cut to 64 characters and to 100 characters of JSON, so the message stays under 200", () => {
+    for (const name of ["\u0000".repeat(64), "\ud800".repeat(70), "\u0001\u001f".repeat(40), "C".repeat(10_000), "😀".repeat(100)]) {
+      const result = decodeCommand(JSON.stringify({ command: name, id: 1 }))
+      assert.isTrue(Either.isLeft(result))
+      const message = Either.isLeft(result) ? result.left.error.message : ""
+      assert.isAtMost(message.length, 200, message)
+      const quoted = JSON.parse(message.slice("unknown command ".length)) as string
+      assert.isTrue(name.startsWith(quoted), message)
+      assert.isAtMost([...quoted].length, 64, message)
+    }
+    assert.strictEqual(quoteName("PONG"), "\"PONG\"")
+    assert.strictEqual(quoteName("C".repeat(100)), JSON.stringify("C".repeat(64)))
+  })
+})

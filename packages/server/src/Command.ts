@@ -26,6 +26,7 @@ import {
   type Read,
   type Register,
   type RequestId,
+  quoteName,
   type Revoke,
   type SessionInfo,
   type Sessions,
@@ -98,7 +99,7 @@ export const makeCommands = Effect.gen(function*() {
     Effect.flatMap(
       USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
       Option.match({
-        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${JSON.stringify(name.slice(0, 64))}` })),
+        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${quoteName(name)}` })),
         onSome: Effect.succeed
       })
     )
