@@ -35,4 +35,7 @@ VOLUME ["/data"]
 USER node
 EXPOSE 5555
 STOPSIGNAL SIGTERM
+# healthy while the server greets a new connection with HELLO on its port
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "const s=require('net').connect(Number(process.env.PARLEY_PORT),'127.0.0.1');s.setTimeout(4000,()=>process.exit(1));s.on('error',()=>process.exit(1));s.on('data',(d)=>{process.exit(String(d).includes('HELLO')?0:1)})"]
 CMD ["node", "dist/parley-server.js"]
