@@ -208,11 +208,13 @@ export const runChat = (options: ChatOptions) =>
               : e.message
           )
         }
-        const title = withUser === undefined ? "public messages" : `messages between you and ${withUser}`
-        if (page.right.messages.length === 0) return info(`no ${title} yet`)
+        const count = page.right.messages.length
+        const noun = (plural: boolean) =>
+          `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${withUser === undefined ? "" : ` between you and ${withUser}`}`
+        if (count === 0) return info(`no ${noun(true)} yet`)
         screen.print(
           [
-            style.dim(`── last ${page.right.messages.length} ${title} ──`),
+            style.dim(count === 1 ? `── the last ${noun(false)} ──` : `── last ${count} ${noun(true)} ──`),
             ...page.right.messages.map((m: Message) => formatMessage(style, m, me)),
             style.dim("──")
           ].join("\n")

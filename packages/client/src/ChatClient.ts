@@ -396,17 +396,17 @@ export const make = (options: ChatClientOptions) =>
     )
 
     const enqueue = Effect.fn("ChatClient.enqueue")(function*(text: string, to?: string | null) {
+      if (codePointLength(text) > maxTextChars) {
+        return yield* new InvalidInput({
+          reason: `a message must be at most ${maxTextChars} characters (this one has ${codePointLength(text)})`
+        })
+      }
       const valid = validText(text)
       if (Either.isLeft(valid)) {
         return yield* new InvalidInput({
           reason: text.trim().length === 0
             ? "a message cannot be empty"
-            : `a message must be 1..${maxTextChars} characters; well-formed text`
-        })
-      }
-      if (codePointLength(text) > maxTextChars) {
-        return yield* new InvalidInput({
-          reason: `a message must be at most ${maxTextChars} characters (this one has ${codePointLength(text)})`
+            : "a message must be well-formed text (no NUL, no lone surrogate halves)"
         })
       }
       if (to !== undefined && to !== null && !USERNAME_PATTERN.test(to)) {

@@ -80,6 +80,17 @@ export const quoteName = (name: string): string => {
   return out + "\""
 }
 
+/** Schema's type messages in the contract's "must be …" style. */
+const typeWords: Readonly<Record<string, string>> = {
+  "Expected string": "must be a string",
+  "Expected number": "must be a number",
+  "Expected an integer": "must be an integer",
+  "Expected boolean": "must be true or false",
+  "Expected null": "must be null"
+}
+
+const plainWords = (message: string): string => typeWords[message] ?? message
+
 /**
  * Names the first failing field of a parse error, e.g. `text: must be 1..4096
  * characters (got 0)`. Schema's own messages end with the value received
@@ -90,9 +101,9 @@ export const describeParseError = (error: ParseResult.ParseError): string => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   if (issue === undefined) return "invalid command"
   const field = issue.path.length > 0 ? issue.path.map((p) => String(p).slice(0, 32)).join(".") : undefined
-  const raw = issue._tag === "Missing" ? "is missing" : issue.message
+  const raw = issue._tag === "Missing" ? "is required" : issue.message
   const actual = raw.indexOf(", actual ")
-  const message = actual === -1 ? raw : raw.slice(0, actual)
+  const message = plainWords(actual === -1 ? raw : raw.slice(0, actual))
   const full = field === undefined ? message : `${field}: ${message}`
   return full.length <= MAX_MESSAGE_CHARS ? full : `${full.slice(0, MAX_MESSAGE_CHARS - 1)}…`
 }
@@ -126,7 +137,10 @@ export const decodeCommand = (line: string): Either.Either<Command, DecodeFailur
   }
   const decode = hasOwn.call(decoders, name) ? decoders[name as CommandName] : undefined
   if (decode === undefined) {
-    return fail(new UnknownCommand({ message: `unknown command ${quoteName(name)}` }), id)
+    // `msg` for `MSG`: say what is wrong, not only that it is
+    const upper = name.length <= 16 ? name.toUpperCase() : ""
+    const hint = hasOwn.call(decoders, upper) ? `: command names are upper case (${upper})` : ""
+    return fail(new UnknownCommand({ message: `unknown command ${quoteName(name)}${hint}` }), id)
   }
   const result = decode(frame)
   return Either.isRight(result)

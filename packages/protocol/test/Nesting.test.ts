@@ -56,7 +56,7 @@ describe("hostile values in any field", () => {
     // the frame object is level 1: a field value may nest MAX_NESTING - 1 levels
     const atLimit = decodeCommand(`{"command":"MSG","text":${nested(MAX_NESTING - 1, "array", "1")}}`)
     assert.isTrue(Either.isLeft(atLimit))
-    assert.match(Either.isLeft(atLimit) ? atLimit.left.error.message : "", /^text: Expected string$/)
+    assert.match(Either.isLeft(atLimit) ? atLimit.left.error.message : "", /^text: must be a string$/)
     const past = decodeCommand(`{"command":"MSG","id":"r1","text":${nested(MAX_NESTING, "object", "1")}}`)
     assert.deepStrictEqual(Either.isLeft(past) ? [past.left.error.message, past.left.id] : [], [
       `a command must not nest values more than ${MAX_NESTING} levels deep`,
