@@ -95,7 +95,8 @@ const exchange = (port: number, p: Plan) =>
     }
     if (p.disconnects) yield* peer.awaitClose()
     else yield* peer.awaitReplies(owed)
-    return { sent: sent.length, tally: walk(sent, peer.replies) }
+    const logins = peer.replies.filter((r) => r.type === "CONNECTED" && String(r.id).startsWith("login-")).length
+    return { sent: sent.length, tally: walk(sent, peer.replies), logins }
   })
 
 const describeTally = (label: string, t: Tally) =>
@@ -141,7 +142,8 @@ describe("wire fuzz", () => {
         "ERROR:AUTH_FAILED", "ERROR:USERNAME_TAKEN", "ERROR:UNKNOWN_USER", "ERROR:NOT_FOUND"]) {
         assert.isAbove(counts[key] ?? 0, 0, `no ${key} among the replies`)
       }
-      assert.strictEqual(counts.CONNECTED, CONNECTIONS / 2 + 1, "every deliberate login succeeds")
+      // (a fuzzed CONNECT may succeed too, where a mutation made its password the right one)
+      assert.strictEqual(results.reduce((n, r) => n + r.logins, 0), CONNECTIONS / 2 + 1, "every deliberate login succeeds")
       const stillRunning = yield* Effect.timeoutOption(server.exited, Duration.millis(50))
       assert.isTrue(Option.isNone(stillRunning), `the server exited: ${JSON.stringify(stillRunning)}`)
       yield* freshClientWorks(server.port)
