@@ -46,7 +46,8 @@ const tlsKey = optionalFile(
 )
 const tlsPort = withEnv(
   Options.integer("tls-port").pipe(Options.withDescription("TLS port, on the same --host, used with --tls-cert and --tls-key (env PARLEY_TLS_PORT; default 5556; 0 picks a free one).")),
-  Config.port("PARLEY_TLS_PORT"),
+  // Config.port refuses 0, which picks a free port
+  Config.integer("PARLEY_TLS_PORT"),
   DEFAULT_TLS_PORT
 )
 const db = withEnv(

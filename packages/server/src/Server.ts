@@ -333,6 +333,8 @@ const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
     const tls = yield* makeTlsServer(settings.tls, { noDelay: true, allowHalfOpen: true })
     tls.server.on("secureConnection", (socket) => accept(socket, services))
     tls.server.on("tlsClientError", (error, socket) => {
+      // Node leaves a socket whose handshake timed out open: every failed handshake ends here
+      socket.destroy()
       run(Effect.logDebug(`TLS handshake failed: ${error.message.trim()}`).pipe(
         Effect.annotateLogs({ addr: `${socket.remoteAddress}:${socket.remotePort}` })
       ))
