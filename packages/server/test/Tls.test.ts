@@ -247,9 +247,12 @@ describe("TLS", () => {
         [["--tls-cert", notPem, "--tls-key", file("good.key")], {}, /are not a PEM certificate and its private key/],
         [["--tls-cert", file("good.crt"), "--tls-key", file("other.key")], {}, /are not a PEM certificate and its private key/]
       ]
-      for (const [flags, env, expected] of cases) {
+      const runs = yield* Effect.forEach(cases, ([flags, env]) => {
         const port = flags.includes("--port") ? [] : ["--port", "0"]
-        const { code, output } = yield* runServerCommand([...db, ...port, "--tls-port", "0", ...flags], env)
+        return runServerCommand([...db, ...port, "--tls-port", "0", ...flags], env)
+      }, { concurrency: 3 })
+      for (const [i, { code, output }] of runs.entries()) {
+        const expected = cases[i]![2]
         assert.strictEqual(code, 1, output)
         assert.strictEqual(output.trim().split("\n").length, 1, output)
         assert.match(output, expected)
