@@ -6,6 +6,7 @@
 import type { Message } from "@parley/protocol"
 import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, type Scope, Stream } from "effect"
 import { ChatClient, type ChatEvent } from "./ChatClient.ts"
+import type { TlsOptions } from "./Connection.ts"
 import type { ConnectionState } from "./ConnectionState.ts"
 import * as Screen from "./Screen.ts"
 import {
@@ -24,6 +25,8 @@ import type { RequestError } from "./ClientError.ts"
 export interface ChatOptions {
   readonly host: string
   readonly port: number
+  /** Speak TLS; undefined: plain TCP. */
+  readonly tls?: TlsOptions | undefined
   readonly user: string
   readonly password: Redacted.Redacted<string>
   readonly register: boolean
@@ -82,6 +85,7 @@ export const runChat = (options: ChatOptions) =>
     const client = yield* ChatClient.make({
       host: options.host,
       port: options.port,
+      tls: options.tls,
       username: options.user,
       password: options.password,
       register: options.register,

@@ -5,15 +5,20 @@
 import { Args, Command, Options } from "@effect/cli"
 import { USERNAME_PATTERN } from "@parley/protocol"
 import { Config, Effect, Option } from "effect"
+import { X509Certificate } from "node:crypto"
+import * as Fs from "node:fs"
 import * as readline from "node:readline/promises"
 import { ChatEnded, runChat } from "./Chat.ts"
+import type { TlsOptions } from "./Connection.ts"
 import { resolvePassword } from "./Credentials.ts"
 import { runListen } from "./Listen.ts"
 import { runSend } from "./Send.ts"
 
 const describe = {
   host: "Server address (env PARLEY_HOST; default 127.0.0.1).",
-  port: "Server TCP port (env PARLEY_PORT; default 5555).",
+  port: "Server port (env PARLEY_PORT; default 5555, or 5556 with --tls).",
+  tls: "Connect with TLS. The server's certificate must be valid for --host and signed by a CA Node trusts (its built-in list of public CAs, such as Let's Encrypt, plus NODE_EXTRA_CA_CERTS) or by --ca.",
+  ca: "Also trust this certificate (PEM): the server's self-signed certificate or the CA that signed it (env PARLEY_CA). Implies --tls.",
   user: "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it.",
   register: "Create the account first (logging in is fine if it is already yours). Without it the account must exist.",
   passwordFile:
@@ -26,7 +31,14 @@ const host = Options.text("host").pipe(
 )
 const port = Options.integer("port").pipe(
   Options.withDescription(describe.port),
-  Options.withFallbackConfig(Config.integer("PARLEY_PORT").pipe(Config.withDefault(5555)))
+  Options.withFallbackConfig(Config.integer("PARLEY_PORT")),
+  Options.optional
+)
+const tls = Options.boolean("tls").pipe(Options.withDescription(describe.tls))
+const ca = Options.text("ca").pipe(
+  Options.withDescription(describe.ca),
+  Options.withFallbackConfig(Config.string("PARLEY_CA")),
+  Options.optional
 )
 const user = Options.text("user").pipe(
   Options.withAlias("u"),
@@ -42,12 +54,14 @@ const passwordFile = Options.text("password-file").pipe(
   Options.optional
 )
 
-const connection = { host, port, user, register, passwordFile }
+const connection = { host, port, tls, ca, user, register, passwordFile }
 
 // the same options after a subcommand (`parley send --user alice hi`), winning over those before it
 const overrides = {
   host: Options.text("host").pipe(Options.withDescription(describe.host), Options.optional),
   port: Options.integer("port").pipe(Options.withDescription(describe.port), Options.optional),
+  tls: Options.boolean("tls").pipe(Options.withDescription(describe.tls)),
+  ca: Options.text("ca").pipe(Options.withDescription(describe.ca), Options.optional),
   user: Options.text("user").pipe(Options.withAlias("u"), Options.withDescription(describe.user), Options.optional),
   register: Options.boolean("register").pipe(Options.withDescription(describe.register)),
   passwordFile: Options.text("password-file").pipe(Options.withDescription(describe.passwordFile), Options.optional)
@@ -56,6 +70,8 @@ const overrides = {
 type Overrides = {
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
+  readonly tls: boolean
+  readonly ca: Option.Option<string>
   readonly user: Option.Option<string>
   readonly register: boolean
   readonly passwordFile: Option.Option<string>
@@ -63,7 +79,9 @@ type Overrides = {
 
 const merge = (parent: ConnectionConfig, sub: Overrides): ConnectionConfig => ({
   host: Option.getOrElse(sub.host, () => parent.host),
-  port: Option.getOrElse(sub.port, () => parent.port),
+  port: Option.orElse(sub.port, () => parent.port),
+  tls: parent.tls || sub.tls,
+  ca: Option.orElse(sub.ca, () => parent.ca),
   user: Option.orElse(sub.user, () => parent.user),
   register: parent.register || sub.register,
   passwordFile: Option.orElse(sub.passwordFile, () => parent.passwordFile)
@@ -71,7 +89,9 @@ const merge = (parent: ConnectionConfig, sub: Overrides): ConnectionConfig => ({
 
 type ConnectionConfig = {
   readonly host: string
-  readonly port: number
+  readonly port: Option.Option<number>
+  readonly tls: boolean
+  readonly ca: Option.Option<string>
   readonly user: Option.Option<string>
   readonly register: boolean
   readonly passwordFile: Option.Option<string>
@@ -86,11 +106,32 @@ const askUser = Effect.promise(async () => {
   }
 })
 
+/** The TLS settings the options ask for (`--ca` implies `--tls`), its CA file read and checked. */
+const tlsOptions = (config: ConnectionConfig): Effect.Effect<TlsOptions | undefined, ChatEnded> =>
+  Effect.gen(function*() {
+    const file = Option.getOrUndefined(config.ca)
+    if (file === undefined) return config.tls ? {} : undefined
+    const pem = yield* Effect.try({
+      try: () => Fs.readFileSync(file, "utf8"),
+      catch: (error) =>
+        new ChatEnded({
+          reason: `cannot read --ca ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`
+        })
+    })
+    yield* Effect.try({
+      try: () => new X509Certificate(pem),
+      catch: () => new ChatEnded({ reason: `--ca ${file} is not a PEM certificate (-----BEGIN CERTIFICATE-----)` })
+    })
+    return { ca: pem }
+  })
+
 /** Checks the options and gets the password: everything needed to connect. */
 const credentials = (config: ConnectionConfig, interactive: boolean) =>
   Effect.gen(function*() {
-    if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) {
-      return yield* new ChatEnded({ reason: `--port must be 1..65535 (got ${config.port})` })
+    const tls = yield* tlsOptions(config)
+    const port = Option.getOrElse(config.port, () => (tls === undefined ? 5555 : 5556))
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      return yield* new ChatEnded({ reason: `--port must be 1..65535 (got ${port})` })
     }
     let name = Option.getOrUndefined(config.user)
     if (name === undefined && interactive && process.stdin.isTTY) name = yield* askUser
@@ -108,7 +149,7 @@ const credentials = (config: ConnectionConfig, interactive: boolean) =>
       register: config.register,
       canPrompt: process.stdin.isTTY === true
     }).pipe(Effect.mapError((e) => new ChatEnded({ reason: e.message })))
-    return { host: config.host, port: config.port, user: name, password, register: config.register }
+    return { host: config.host, port, tls, user: name, password, register: config.register }
   })
 
 /** The root command: the interactive chat. */

@@ -18,9 +18,13 @@ export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{
   }
 }
 
-/** The server refused the login in a way a retry cannot fix. The client stops. */
+/**
+ * The server refused the login in a way a retry cannot fix, or cannot be
+ * talked to as configured (another protocol; over TLS, a certificate this
+ * client does not trust). The client stops.
+ */
 export class LoginRejected extends Data.TaggedError("LoginRejected")<{
-  readonly code: ErrorCode | "PROTOCOL"
+  readonly code: ErrorCode | "PROTOCOL" | "TLS"
   readonly reason: string
 }> {
   override get message(): string {

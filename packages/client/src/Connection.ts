@@ -1,13 +1,15 @@
 /**
- * One TCP link to a Parley server: dial, frame and decode the server's lines,
+ * One TCP or TLS link to a Parley server: dial, frame and decode the server's lines,
  * write commands in order through one writer fiber, correlate replies to
  * requests by `id`, and notice a dead link by heartbeat. It knows nothing of
  * logins or reconnects; `ChatClient` opens a new one for every attempt.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import type * as Socket from "@effect/platform/Socket"
+import * as Socket from "@effect/platform/Socket"
 import { type Command, Disconnect, encodeCommand, type FrameEvent, Framer, type Hello, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, MAX_TEXT_CHARS, Ping, PROTOCOL_VERSION, type RequestId, ServerFrame } from "@parley/protocol"
 import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
 
 /** What a BYE reason means to the person at the client (the connection retries by itself). */
@@ -20,10 +22,18 @@ const byeReasons: Readonly<Record<string, string>> = {
   revoked: "this session was revoked from one of your sessions; log in again to continue"
 }
 
+/** TLS for a link: the server's certificate must be valid for `host` and trusted. */
+export interface TlsOptions {
+  /** A CA or self-signed certificate (PEM) to trust besides Node's built-in list of public CAs. */
+  readonly ca?: string | Buffer | undefined
+}
+
 /** Where and how to dial. */
 export interface ConnectionOptions {
   readonly host: string
   readonly port: number
+  /** Speak TLS (default: plain TCP). */
+  readonly tls?: TlsOptions | undefined
   /** How long the TCP dial may take (default 10 s). */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** How long the server may take to greet with HELLO (default 10 s). */
@@ -92,8 +102,71 @@ const describeDialError = (error: Socket.SocketError, address: string): string =
   }
 }
 
+/** Certificate checks that failed: the server's certificate, not the network, is the problem. */
+const untrusted = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE"
+])
+
 /**
- * Dials and returns once TCP is up. The link lives as long as the scope; use
+ * A TLS failure a retry cannot fix, said in one line with what to do; undefined
+ * for anything else (refused, reset, timed out), which the client retries.
+ */
+const tlsRejection = (error: Socket.SocketError, address: string): LoginRejected | undefined => {
+  const cause = error._tag === "SocketError" && "cause" in error ? error.cause : undefined
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
+  const detail = cause instanceof Error ? cause.message : code
+  const reason = untrusted.has(code)
+    ? `the TLS certificate of ${address} is not trusted (${detail}): pass --ca <file> with the server's certificate or its CA`
+    : code === "ERR_TLS_CERT_ALTNAME_INVALID"
+    ? `the TLS certificate of ${address} is not valid for that name (${detail}): use the --host its certificate names`
+    : code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID"
+    ? `the TLS certificate of ${address} is out of date (${detail}): the server must renew it (and reload it with SIGHUP)`
+    : code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG"
+    ? `${address} does not speak TLS: use its TLS port (--tls-port on the server, 5556 by default) or drop --tls`
+    : undefined
+  return reason === undefined ? undefined : new LoginRejected({ code: "TLS", reason })
+}
+
+/**
+ * The transport seam: a TCP socket, or a TLS one once its handshake is done
+ * (certificate checked against `host`). Everything above it is the same.
+ */
+const dial = (options: ConnectionOptions): Effect.Effect<Socket.Socket, Socket.SocketError> => {
+  const openTimeout = options.connectTimeout ?? "10 seconds"
+  const tls = options.tls
+  if (tls === undefined) {
+    return NodeSocket.makeNet({ host: options.host, port: options.port, noDelay: true, openTimeout })
+  }
+  return NodeSocket.fromDuplex(
+    Effect.acquireRelease(
+      Effect.async<Tls.TLSSocket, Socket.SocketError>((resume) => {
+        const socket = Tls.connect({
+          host: options.host,
+          port: options.port,
+          // SNI carries names only; an IP address is still checked against the certificate
+          ...(Net.isIP(options.host) === 0 ? { servername: options.host } : {}),
+          ...(tls.ca === undefined ? {} : { ca: [...Tls.rootCertificates, tls.ca] })
+        })
+        socket.once("secureConnect", () => {
+          socket.setNoDelay(true)
+          resume(Effect.succeed(socket))
+        })
+        socket.on("error", (cause) => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause }))))
+      }),
+      (socket) => Effect.sync(() => socket.destroySoon())
+    ),
+    { openTimeout }
+  )
+}
+
+/**
+ * Dials and returns once TCP (and TLS) is up. The link lives as long as the scope; use
  * `closed` to learn when the server or the network ended it first.
  */
 export const open = (
@@ -103,12 +176,10 @@ export const open = (
 ) =>
   Effect.gen(function*() {
     const address = `${options.host}:${options.port}`
-    const socket = yield* NodeSocket.makeNet({
-      host: options.host,
-      port: options.port,
-      noDelay: true,
-      openTimeout: options.connectTimeout ?? "10 seconds"
-    }).pipe(Effect.mapError((e) => new ConnectionLost({ reason: describeDialError(e, address) })))
+    // the dial itself happens in `socket.run` below; its errors arrive there
+    const socket = yield* dial(options).pipe(
+      Effect.mapError((e) => new ConnectionLost({ reason: describeDialError(e, address) }))
+    )
 
     const fiberId = yield* Effect.fiberId
     const closed = Deferred.unsafeMake<ConnectionLost>(fiberId)
@@ -121,6 +192,8 @@ export const open = (
     let byeReason: string | undefined
     let revoked = false
     let isClosed = false
+    /** A TLS failure a retry cannot fix (an untrusted certificate), once the dial has failed with one. */
+    let rejected: LoginRejected | undefined
 
     const terminate = (reason: string) => {
       if (isClosed) return
@@ -205,8 +278,13 @@ export const open = (
       Effect.onExit((exit) =>
         Effect.sync(() => {
           if (byeReason !== undefined) return terminate(`the server said goodbye (${byeReason})`)
-          if (Exit.isSuccess(exit)) return terminate(`${address} closed the connection`)
+          if (Exit.isSuccess(exit)) {
+            // a TLS server drops a client that never starts the handshake
+            const hint = received === 0 && options.tls === undefined ? " before its HELLO (a TLS port needs --tls)" : ""
+            return terminate(`${address} closed the connection${hint}`)
+          }
           const error = Cause.failureOption(exit.cause)
+          if (Option.isSome(error)) rejected ??= tlsRejection(error.value, address)
           terminate(
             Option.isSome(error) ? describeDialError(error.value, address) : `the link to ${address} was interrupted`
           )
@@ -215,10 +293,10 @@ export const open = (
       Effect.forkScoped
     )
 
-    // dial: succeed when TCP is up, fail when the socket ends first
+    // dial: succeed when the link is up, fail when the socket ends first
     yield* Effect.raceFirst(
       Deferred.await(opened),
-      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(lost))
+      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(rejected ?? lost))
     )
 
     const write = yield* socket.writer
@@ -257,7 +335,8 @@ export const open = (
         duration: helloTimeout,
         onTimeout: () =>
           new ConnectionLost({
-            reason: `${address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server?`
+            reason: `${address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server` +
+              (options.tls === undefined ? " (a TLS port needs --tls)?" : "?")
           })
       })
     )

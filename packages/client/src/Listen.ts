@@ -5,6 +5,7 @@
  */
 import { Deferred, Effect, type Redacted, Stream } from "effect"
 import { ChatClient } from "./ChatClient.ts"
+import type { TlsOptions } from "./Connection.ts"
 import { ChatEnded } from "./Chat.ts"
 import { reportStates } from "./StatusReport.ts"
 import { colorWanted, formatMessage, formatPresence, formatReceipt, makeStyle } from "./Style.ts"
@@ -13,6 +14,8 @@ import { colorWanted, formatMessage, formatPresence, formatReceipt, makeStyle } 
 export interface ListenOptions {
   readonly host: string
   readonly port: number
+  /** Speak TLS; undefined: plain TCP. */
+  readonly tls?: TlsOptions | undefined
   readonly user: string
   readonly password: Redacted.Redacted<string>
   readonly register: boolean
@@ -25,6 +28,7 @@ export const runListen = (options: ListenOptions) =>
     const client = yield* ChatClient.make({
       host: options.host,
       port: options.port,
+      tls: options.tls,
       username: options.user,
       password: options.password,
       register: options.register

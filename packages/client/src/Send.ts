@@ -7,6 +7,7 @@
 import { Duration, Effect, Fiber, type Redacted, Stream } from "effect"
 import * as readline from "node:readline"
 import { ChatClient } from "./ChatClient.ts"
+import type { TlsOptions } from "./Connection.ts"
 import { ChatEnded } from "./Chat.ts"
 import { reportStates } from "./StatusReport.ts"
 
@@ -14,6 +15,8 @@ import { reportStates } from "./StatusReport.ts"
 export interface SendOptions {
   readonly host: string
   readonly port: number
+  /** Speak TLS; undefined: plain TCP. */
+  readonly tls?: TlsOptions | undefined
   readonly user: string
   readonly password: Redacted.Redacted<string>
   readonly register: boolean
@@ -74,6 +77,7 @@ const sendAll = (options: SendOptions, progress: { connected: boolean; total: nu
     const client = yield* ChatClient.make({
       host: options.host,
       port: options.port,
+      tls: options.tls,
       username: options.user,
       password: options.password,
       register: options.register

@@ -15,6 +15,8 @@ export const serverExists = existsSync(serverBin)
 export interface ServerProcess {
   readonly host: string
   readonly port: number
+  /** The TLS port, when started with `--tls-cert` and `--tls-key`. */
+  readonly tlsPort: number | undefined
   readonly db: string
   readonly pid: () => number
   /** Sends a signal to the current server process. */
@@ -27,8 +29,16 @@ export interface ServerProcess {
   readonly output: () => string
 }
 
-const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
-  Effect.async<{ child: ChildProcess; port: number; output: () => string }, Error>((resume) => {
+interface Launched {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly tlsPort: number | undefined
+  readonly output: () => string
+}
+
+/** Starts the server on `port` (and, with TLS flags in `extra`, on `tlsPort`). */
+const launch = (db: string, port: number, tlsPort: number, extra: ReadonlyArray<string>) =>
+  Effect.async<Launched, Error>((resume) => {
     const child = spawn(
       process.execPath,
       [
@@ -46,6 +56,7 @@ const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
         ...["--msg-rate", "--register-rate", "--login-failures", "--max-conns-per-ip", "--auth-timeout"]
           .filter((flag) => !extra.includes(flag))
           .flatMap((flag) => [flag, "0"]),
+        ...(extra.includes("--tls-cert") ? ["--tls-port", String(tlsPort)] : []),
         ...extra
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
@@ -54,10 +65,11 @@ const launch = (db: string, port: number, extra: ReadonlyArray<string>) =>
     let done = false
     const onData = (chunk: Buffer) => {
       out += chunk.toString("utf8")
-      const m = /listening on [^\s:]+:(\d+)/.exec(out)
+      const m = /listening on [^\s:]+:(\d+)(?: and with TLS on [^\s:]+:(\d+))? \(/.exec(out)
       if (m !== null && !done) {
         done = true
-        resume(Effect.succeed({ child, port: Number(m[1]), output: () => out }))
+        const tls = m[2] === undefined ? undefined : Number(m[2])
+        resume(Effect.succeed({ child, port: Number(m[1]), tlsPort: tls, output: () => out }))
       }
     }
     child.stdout!.on("data", onData)
@@ -77,7 +89,11 @@ const waitExit = (child: ChildProcess) =>
     child.once("exit", () => resume(Effect.void))
   })
 
-/** Starts a server with its own temp database; it is killed when the scope closes. */
+/**
+ * Starts a server with its own temp database; it is killed when the scope
+ * closes. With `--tls-cert` and `--tls-key` in `extra` it also listens with TLS,
+ * on a free port that a restart keeps.
+ */
 export const startServer = (extra: ReadonlyArray<string> = []): Effect.Effect<ServerProcess, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
@@ -85,8 +101,8 @@ export const startServer = (extra: ReadonlyArray<string> = []): Effect.Effect<Se
       (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
     )
     const db = join(dir, "chat.db")
-    let current = yield* launch(db, 0, extra)
-    const port = current.port
+    let current = yield* launch(db, 0, 0, extra)
+    const { port, tlsPort } = current
     let earlier = ""
     const kill = Effect.suspend(() => {
       const child = current.child
@@ -98,6 +114,7 @@ export const startServer = (extra: ReadonlyArray<string> = []): Effect.Effect<Se
     return {
       host: "127.0.0.1",
       port,
+      tlsPort,
       db,
       pid: () => current.child.pid!,
       signal: (signal) => Effect.sync(() => void current.child.kill(signal)),
@@ -107,7 +124,7 @@ export const startServer = (extra: ReadonlyArray<string> = []): Effect.Effect<Se
         earlier += current.output()
         // the old socket may linger a moment: retry the bind briefly
         for (let i = 0;; i++) {
-          const next = yield* Effect.exit(launch(db, port, extra))
+          const next = yield* Effect.exit(launch(db, port, tlsPort ?? 0, extra))
           if (Exit.isSuccess(next)) {
             current = next.value
             return

@@ -31,12 +31,21 @@ export interface RunMainOptions {
   readonly stillStopping?: string
   /** Effect's pretty logger for log lines (off: the logger the effect provides). */
   readonly prettyLogger?: boolean
+  /**
+   * SIGHUP is the program's own business (the server reloads its certificate
+   * on it): it never stops the process, even before or after the program's own
+   * handler is installed. Off: a SIGHUP while loading stops the program like
+   * SIGINT, and later ones take Node's default action (exit).
+   */
+  readonly keepOnHangup?: boolean
 }
 
 /** A copy of the first signal forwarded by a parent (pnpm, npm) lands within this. */
 const FORWARDED_COPY_MS = 500
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const
+
+const ignoreHangup = () => {}
 
 /** Exit status: 0 for success or an interruption (a signal), 1 for a failure or a defect. */
 export const exitCode = <E, A>(exit: Exit.Exit<A, E>): number =>
@@ -68,8 +77,12 @@ export const runMain = <E, A>(effect: Effect.Effect<A, E>, options: RunMainOptio
       if (options.stillStopping !== undefined) process.stderr.write(`${options.name}: ${options.stillStopping}\n`)
     }
     for (const signal of SIGNALS) process.on(signal, onSignal)
+    // any handler at all replaces Node's default action for SIGHUP, which is to exit
+    if (options.keepOnHangup === true) process.on("SIGHUP", ignoreHangup)
     // a signal while the program was still loading: stop now, the way any other would
-    for (const signal of releaseEarlySignals()) onSignal(signal)
+    for (const signal of releaseEarlySignals()) {
+      if (signal !== "SIGHUP" || options.keepOnHangup !== true) onSignal(signal)
+    }
 
     fiber.addObserver((exit) => {
       clearInterval(keepAlive)

@@ -7,10 +7,11 @@ import { NodeContext } from "@effect/platform-node"
 import { runMain } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
-import { defaults } from "./ServerConfig.ts"
+import { DEFAULT_TLS_PORT, defaults, type TlsSettings } from "./ServerConfig.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { ServerLive } from "./ServerLive.ts"
 import { describeFault, isDatabaseError } from "./StorageHealth.ts"
+import { loadCredentials } from "./Tls.ts"
 
 const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
   options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
@@ -21,9 +22,33 @@ const host = withEnv(
   defaults.host
 )
 const port = withEnv(
-  Options.integer("port").pipe(Options.withDescription("TCP port (env PARLEY_PORT; default 5555; 0 picks a free one).")),
-  Config.port("PARLEY_PORT"),
-  defaults.port
+  Options.text("port").pipe(Options.withDescription("TCP port (env PARLEY_PORT; default 5555; 0 picks a free one). off: no plain TCP, TLS only (needs --tls-cert and --tls-key).")),
+  Config.string("PARLEY_PORT"),
+  String(defaults.port)
+)
+/** A file flag that may be absent; an empty environment variable counts as absent. */
+const optionalFile = (name: string, env: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withDescription(description),
+    Options.optional,
+    Options.withFallbackConfig(Config.option(Config.string(env))),
+    Options.map(Option.filter((file) => file !== ""))
+  )
+const tlsCert = optionalFile(
+  "tls-cert",
+  "PARLEY_TLS_CERT",
+  "PEM certificate (chain) for TLS, e.g. /etc/letsencrypt/live/<host>/fullchain.pem (env PARLEY_TLS_CERT). With --tls-key the server also listens with TLS (1.2 or later) on --tls-port; SIGHUP reads both files again without closing any connection."
+)
+const tlsKey = optionalFile(
+  "tls-key",
+  "PARLEY_TLS_KEY",
+  "PEM private key of --tls-cert, e.g. /etc/letsencrypt/live/<host>/privkey.pem (env PARLEY_TLS_KEY)."
+)
+const tlsPort = withEnv(
+  Options.integer("tls-port").pipe(Options.withDescription("TLS port, on the same --host, used with --tls-cert and --tls-key (env PARLEY_TLS_PORT; default 5556; 0 picks a free one).")),
+  // Config.port refuses 0, which picks a free port
+  Config.integer("PARLEY_TLS_PORT"),
+  DEFAULT_TLS_PORT
 )
 const db = withEnv(
   Options.text("db").pipe(Options.withDescription("Where to store everything (env PARLEY_DB; default chat_server.db): a SQLite file, created if missing, or a postgres:// or postgresql:// URL, which selects PostgreSQL (the database must exist; its tables are created). The password in a URL is never logged.")),
@@ -101,14 +126,45 @@ const startupProblem = (db: string, cause: Cause.Cause<unknown>) =>
 /** A flag's value that parses but cannot be used: said in one line, with where to look. */
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** `--port`: a port number, or "off"; undefined when it is neither. */
+const parsePort = (text: string): number | "off" | undefined =>
+  text === "off" ? "off" : /^\d{1,5}$/.test(text) && Number(text) <= 65535 ? Number(text) : undefined
+
+/** The TLS listener the flags ask for, or what is wrong with them (one line). */
+const tlsFromFlags = (
+  port: number | "off",
+  tlsPort: number,
+  cert: Option.Option<string>,
+  key: Option.Option<string>
+): { readonly tls: TlsSettings | undefined } | { readonly problem: string } => {
+  if (Option.isSome(cert) && Option.isNone(key)) {
+    return { problem: "--tls-cert needs --tls-key too: the PEM private key of the certificate" }
+  }
+  if (Option.isNone(cert) && Option.isSome(key)) {
+    return { problem: "--tls-key needs --tls-cert too: the PEM certificate (chain) of the key" }
+  }
+  if (Option.isNone(cert) || Option.isNone(key)) {
+    return port === "off"
+      ? { problem: "--port off serves TLS only: give --tls-cert and --tls-key too, or a port number" }
+      : { tls: undefined }
+  }
+  if (tlsPort < 0 || tlsPort > 65535) return { problem: "--tls-port must be 0..65535" }
+  if (tlsPort !== 0 && tlsPort === port) return { problem: "--tls-port must differ from --port" }
+  return { tls: { port: tlsPort, certFile: cert.value, keyFile: key.value } }
+}
+
 const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
 
 const command = Command.make(
   "parley-server",
-  { host, port, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
+  { host, port, tlsCert, tlsKey, tlsPort, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
   (o) => {
-    const problem = o.port < 0 || o.port > 65535
-      ? "--port must be 0..65535"
+    const port = parsePort(o.port)
+    const tls = port === undefined ? undefined : tlsFromFlags(port, o.tlsPort, o.tlsCert, o.tlsKey)
+    const problem = port === undefined
+      ? "--port must be 0..65535, or off to serve TLS only"
+      : tls !== undefined && "problem" in tls
+      ? tls.problem
       : o.msgRate < 0
       ? "--msg-rate must be 0 or more"
       : o.msgBurst < 1
@@ -132,11 +188,16 @@ const command = Command.make(
       : /^[a-z][a-z0-9+.-]*:\/\//i.test(o.db) && !isPostgresUrl(o.db)
       ? `--db ${o.db.slice(0, o.db.indexOf(":"))}:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
       : undefined
-    if (problem !== undefined) return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
-    return Layer.launch(
+    if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
+      return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
+    }
+    // unusable certificate files are said before the database is opened or migrated
+    const checkTls = tls.tls === undefined ? Effect.void : loadCredentials(tls.tls)
+    return Effect.zipRight(checkTls, Layer.launch(
       ServerLive({
         host: o.host,
-        port: o.port,
+        port,
+        tls: tls.tls,
         db: o.db,
         msgRate: o.msgRate,
         msgBurst: o.msgBurst,
@@ -149,10 +210,12 @@ const command = Command.make(
         tokenTtlDays: o.tokenTtl,
         replayCap: o.replayCap
       })
-    ).pipe(
+    )).pipe(
       // after every finalizer: connections said BYE, sessions closed, database closed
       Effect.onInterrupt(() => Effect.logInfo("stopped: every connection closed, database closed")),
       // a database that cannot be opened at start: one line saying what and what to do
+      // a certificate or key that cannot be read or used: the same
+      Effect.catchTag("TlsError", (error) => Effect.fail(new UsageError({ message: error.message }))),
       Effect.catchAllCause((cause) =>
         isDatabaseError(cause)
           ? Effect.fail(new UsageError({ message: startupProblem(o.db, cause) }))
@@ -165,7 +228,9 @@ const command = Command.make(
   Command.withDescription(
     "Runs the Parley chat server: line-delimited JSON over TCP (protocol v1, see docs/protocol.md), " +
       "with accounts, public and direct messages and their history stored in SQLite or PostgreSQL. " +
-      "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0)."
+      "With --tls-cert and --tls-key it also listens with TLS. " +
+      "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0); " +
+      "SIGHUP reloads the TLS certificate and key."
   )
 )
 
@@ -212,6 +277,8 @@ cli(process.argv).pipe(
     runMain(main, {
       name: "parley-server",
       graceMs: 10_000,
+      // SIGHUP reloads the TLS certificate (see Server.ts); it never stops the server
+      keepOnHangup: true,
       stillStopping: "already shutting down (saying BYE, closing sessions and the database); it exits within 10 s"
     })
 )

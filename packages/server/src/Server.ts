@@ -1,5 +1,5 @@
 /**
- * The socket server: accepts TCP connections; each connection's frames
+ * The socket server: accepts TCP and TLS connections; each connection's frames
  * (framed in order as they arrive) are handled one at a time by a worker
  * fiber of its own, supervised in a FiberSet, and dispatched through the
  * command table. A failure in one connection is logged with its cause and
@@ -27,6 +27,7 @@ import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { describeFault } from "./StorageHealth.ts"
+import { makeTlsServer } from "./Tls.ts"
 import { TokensRepo } from "./TokensRepo.ts"
 
 const tooLarge = (max: number) =>
@@ -306,7 +307,70 @@ const sweep = (live: Set<Connection>, timeoutMs: number, authTimeoutMs: number) 
     }
   })
 
-/** The TCP listener; resolves to the address it listens on. */
+/**
+ * Listens on `port`. From then on an error is a failed accept (EMFILE when out
+ * of file descriptors): logged at most every 10 s, never fatal; accepting
+ * resumes as descriptors free up.
+ */
+const listenOn = (server: Net.Server, port: number, host: string, run: Run) =>
+  Effect.async<Net.AddressInfo, Error>((resume) => {
+    const onError = (error: Error) => resume(Effect.fail(error))
+    server.once("error", onError)
+    server.listen(port, host, () => {
+      server.off("error", onError)
+      let lastLogged = 0
+      server.on("error", (error) => {
+        if (Date.now() - lastLogged < 10_000) return
+        lastLogged = Date.now()
+        run(Effect.logWarning(`accepting a connection failed: ${error.message}`))
+      })
+      resume(Effect.succeed(server.address() as Net.AddressInfo))
+    })
+  }).pipe(Effect.orDie)
+
+/** Runs `effect` on every SIGHUP for as long as the scope lives. */
+const onHangup = (run: Run, effect: Effect.Effect<void>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const handler = () => void run(effect)
+      process.on("SIGHUP", handler)
+      return handler
+    }),
+    (handler) => Effect.sync(() => void process.off("SIGHUP", handler))
+  )
+
+/**
+ * The TLS listener, when configured: the same protocol inside TLS. A socket
+ * enters `accept` once its handshake is done, exactly as a TCP one does; a
+ * failed handshake (a plain-text client, garbage, a client refusing the
+ * certificate, one that never finishes) only ends that socket.
+ */
+const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
+  Effect.gen(function*() {
+    if (settings.tls === undefined) {
+      return { server: undefined, reload: Effect.logInfo("SIGHUP ignored: no --tls-cert/--tls-key to reload") }
+    }
+    const { certFile, keyFile } = settings.tls
+    const tls = yield* makeTlsServer(settings.tls, { noDelay: true, allowHalfOpen: true })
+    tls.server.on("secureConnection", (socket) => accept(socket, services))
+    tls.server.on("tlsClientError", (error, socket) => {
+      // Node leaves a socket whose handshake timed out open: every failed handshake ends here
+      socket.destroy()
+      run(Effect.logDebug(`TLS handshake failed: ${error.message.trim()}`).pipe(
+        Effect.annotateLogs({ addr: `${socket.remoteAddress}:${socket.remotePort}` })
+      ))
+    })
+    const reload = tls.reload.pipe(
+      Effect.zipRight(Effect.logInfo(`SIGHUP: reloaded the TLS certificate ${certFile} and key ${keyFile}`)),
+      Effect.catchAll((error) => Effect.logWarning(`SIGHUP: kept the TLS certificate in use: ${error.message}`))
+    )
+    return { server: tls.server, reload }
+  })
+
+/**
+ * The listeners (TCP, TLS, or both); resolves to the addresses they listen
+ * on, `undefined` for one that is off.
+ */
 export class Listener extends Effect.Service<Listener>()("@parley/server/Listener", {
   scoped: Effect.gen(function*() {
     const settings = yield* ServerConfig
@@ -341,35 +405,29 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), sweep(live, idleMs, authMs))))
     // a client may send its last commands and close its side at once (`printf ... | nc -q 1`):
     // the replies still go out, and the socket is ended once the connection's end is recorded
-    const server = Net.createServer({ noDelay: true, allowHalfOpen: true })
-    server.on("connection", (socket) => accept(socket, services))
-    const address = yield* Effect.acquireRelease(
-      Effect.async<Net.AddressInfo, Error>((resume) => {
-        const onError = (error: Error) => resume(Effect.fail(error))
-        server.once("error", onError)
-        server.listen(settings.port, settings.host, () => {
-          server.off("error", onError)
-          // after listening, an error is a failed accept (EMFILE when out of file descriptors):
-          // logged at most every 10 s, never fatal; accepting resumes as descriptors free up
-          let lastLogged = 0
-          server.on("error", (error) => {
-            if (Date.now() - lastLogged < 10_000) return
-            lastLogged = Date.now()
-            run(Effect.logWarning(`accepting a connection failed: ${error.message}`))
-          })
-          resume(Effect.succeed(server.address() as Net.AddressInfo))
-        })
-      }),
-      () =>
-        Effect.gen(function*() {
-          yield* Effect.logInfo(`shutting down: closing ${live.size} connections`)
-          server.close()
-          const closing = [...live]
-          // every BYE goes out before anyone's end is recorded (no PRESENCE offline after a BYE)
-          for (const conn of closing) conn.closeQuietly("shutdown", { type: "BYE", reason: "shutdown" })
-          yield* Effect.forEach(closing, (conn) => cleanup(conn, services), { concurrency: "unbounded", discard: true })
-        })
-    ).pipe(Effect.orDie)
-    return { address, server } as const
+    const plain = settings.port === "off" ? undefined : Net.createServer({ noDelay: true, allowHalfOpen: true })
+    plain?.on("connection", (socket) => accept(socket, services))
+    const tls = yield* makeTls(settings, services, run)
+    // added before listening, so a port already in use closes the listener that did start
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Effect.logInfo(`shutting down: closing ${live.size} connections`)
+        plain?.close()
+        tls.server?.close()
+        const closing = [...live]
+        // every BYE goes out before anyone's end is recorded (no PRESENCE offline after a BYE)
+        for (const conn of closing) conn.closeQuietly("shutdown", { type: "BYE", reason: "shutdown" })
+        yield* Effect.forEach(closing, (conn) => cleanup(conn, services), { concurrency: "unbounded", discard: true })
+      })
+    )
+    const address = plain === undefined || settings.port === "off"
+      ? undefined
+      : yield* listenOn(plain, settings.port, settings.host, run)
+    const tlsAddress = tls.server === undefined || settings.tls === undefined
+      ? undefined
+      : yield* listenOn(tls.server, settings.tls.port, settings.host, run)
+    // SIGHUP must never end the server (Node's default): with TLS it reloads the certificate
+    yield* onHangup(run, tls.reload)
+    return { address, tlsAddress } as const
   })
 }) {}

@@ -5,9 +5,19 @@
 import { Context, Layer } from "effect"
 import { MAX_FRAME_BYTES, MAX_TEXT_CHARS } from "@parley/protocol"
 
+/** The TLS listener: its port, and the PEM files of its certificate (read again on SIGHUP). */
+export interface TlsSettings {
+  readonly port: number
+  readonly certFile: string
+  readonly keyFile: string
+}
+
 export interface ServerSettings {
   readonly host: string
-  readonly port: number
+  /** The plain TCP port; "off" serves TLS only. */
+  readonly port: number | "off"
+  /** Also listen with TLS, on the same host; undefined: plain TCP only. */
+  readonly tls: TlsSettings | undefined
   /** SQLite file; opened by two connections (see MessageWriter), so not `:memory:`. */
   readonly db: string
   /** MSGs per second per connection, sustained; 0 turns flood control off. */
@@ -45,9 +55,13 @@ export interface ServerSettings {
   readonly synchronous: "full" | "normal"
 }
 
+/** The TLS port when `--tls-cert`/`--tls-key` are given without `--tls-port`. */
+export const DEFAULT_TLS_PORT = 5556
+
 export const defaults: ServerSettings = {
   host: "127.0.0.1",
   port: 5555,
+  tls: undefined,
   db: "chat_server.db",
   msgRate: 20,
   msgBurst: 100,

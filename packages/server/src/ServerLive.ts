@@ -3,6 +3,7 @@
  * the one place where the storage backend is chosen (from `--db`).
  */
 import { Console, Effect, Layer } from "effect"
+import type * as Net from "node:net"
 import { Accounts } from "./Account.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
@@ -29,16 +30,22 @@ const Services = Accounts.Default.pipe(
   ))
 )
 
+const showAddress = (address: Net.AddressInfo) =>
+  `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`
+
 const Announce = Layer.effectDiscard(
   Effect.gen(function*() {
-    const { address } = yield* Listener
+    const { address, tlsAddress } = yield* Listener
     const config = yield* ServerConfig
-    const host = address.family === "IPv6" ? `[${address.address}]` : address.address
     // a plain line on stdout whatever the log level: people and tools wait for it
     const database = isPostgresUrl(config.db)
       ? `database ${redactUrl(config.db)}`
       : `database ${config.db}, synchronous=${config.synchronous}`
-    yield* Console.log(`Parley listening on ${host}:${address.port} (${database})`)
+    const where = [
+      ...(address === undefined ? [] : [`on ${showAddress(address)}`]),
+      ...(tlsAddress === undefined ? [] : [`with TLS on ${showAddress(tlsAddress)}`])
+    ].join(" and ")
+    yield* Console.log(`Parley listening ${where} (${database})`)
   })
 )
 

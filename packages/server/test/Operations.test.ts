@@ -113,8 +113,10 @@ describe.concurrent("operations", () => {
 
       const { code, output } = yield* Fiber.join(help)
       assert.strictEqual(code, 0, output)
-      for (const flag of ["--host", "--port", "--db", "--msg-rate", "--msg-burst", "--idle-timeout"]) assert.include(output, flag)
-      for (const env of ["PARLEY_HOST", "PARLEY_PORT", "PARLEY_DB", "PARLEY_MSG_RATE", "PARLEY_MSG_BURST", "PARLEY_IDLE_TIMEOUT"]) {
+      for (const flag of ["--host", "--port", "--tls-cert", "--tls-key", "--tls-port", "--db", "--msg-rate", "--msg-burst", "--idle-timeout"]) {
+        assert.include(output, flag)
+      }
+      for (const env of ["PARLEY_HOST", "PARLEY_PORT", "PARLEY_TLS_CERT", "PARLEY_TLS_KEY", "PARLEY_TLS_PORT", "PARLEY_DB", "PARLEY_MSG_RATE", "PARLEY_MSG_BURST", "PARLEY_IDLE_TIMEOUT"]) {
         assert.include(output, env)
       }
     }), 90_000)
@@ -122,7 +124,7 @@ describe.concurrent("operations", () => {
   it.scopedLive("a flag value that cannot be used is refused in one line naming it, exit 1, nothing started", () =>
     Effect.gen(function*() {
       const cases = [
-        [["--port", "70000"], "parley-server: --port must be 0..65535 (see --help)"],
+        [["--port", "70000"], "parley-server: --port must be 0..65535, or off to serve TLS only (see --help)"],
         [["--msg-burst", "0"], "parley-server: --msg-burst must be 1 or more (see --help)"],
         [["--db", ":memory:"], "parley-server: --db must name a database file"],
         [["--db", "mysql://root@127.0.0.1/x"], "parley-server: --db mysql:// is not a database Parley can use"],

@@ -27,7 +27,8 @@ export const launchServer = (settings: Partial<ServerSettings> = {}): Effect.Eff
     const db = settings.db ?? (yield* testDb)
     const context = yield* Layer.build(
       ServerLive({ host: "127.0.0.1", port: 0, msgRate: 0, loginFailures: 0, registerRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, ...settings, db }).pipe(Layer.provide(QuietLogger))
-    )
+    ).pipe(Effect.orDie)
     const { address } = Context.get(context, Listener)
-    return { port: address.port, db }
+    // the settings here always include a TCP port
+    return { port: address!.port, db }
   })

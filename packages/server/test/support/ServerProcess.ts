@@ -22,11 +22,16 @@ export interface Exited {
 }
 
 export interface ServerProcess {
+  /** The TCP port; 0 when TCP is off (`--port off`). */
   readonly port: number
+  /** The TLS port, when the server listens with TLS. */
+  readonly tlsPort: number | undefined
   readonly pid: number
   readonly db: string
   /** Everything the server printed so far (stdout and stderr). */
   readonly output: () => string
+  /** Waits until the output (from the start) matches `pattern`; fails after `wait`. */
+  readonly waitForOutput: (pattern: RegExp, wait?: Duration.DurationInput) => Effect.Effect<void, ServerProcessError>
   /** Sends a signal to this server's pid. */
   readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Waits for the process to exit. */
@@ -52,16 +57,24 @@ export const testDb: Effect.Effect<string, never, Scope.Scope> = Effect.suspend(
   testBackend === "postgres" ? Effect.flatMap(Effect.promise(() => import("./Postgres.ts")), (pg) => pg.freshPgDatabase) : tempDb
 )
 
-const LISTENING = /listening on [^\s:]+:(\d+)/
+/** The start-up line: `listening on host:port`, `... and with TLS on host:port`, or `listening with TLS on host:port`. */
+const LISTENING = /listening (?:on [^\s:]+:(\d+))?(?: and )?(?:with TLS on [^\s:]+:(\d+))? \(/
+
+interface Listening {
+  readonly port: number
+  readonly tlsPort: number | undefined
+}
 
 export interface SpawnOptions {
   /** The database file; a fresh temporary one by default; `null` passes no --db at all. */
   readonly db?: string | null
   /** Extra environment variables (PARLEY_*). */
   readonly env?: Readonly<Record<string, string>>
-  /** Flags besides --host, --port and --db; the flood and abuse limits off (`--msg-rate 0`, `--login-failures 0`, ...) unless given. */
+  /** Flags besides --host, --port (0 unless given) and --db; the flood and abuse limits off (`--msg-rate 0`, `--login-failures 0`, ...) unless given. */
   readonly flags?: ReadonlyArray<string>
   readonly startTimeout?: Duration.DurationInput
+  /** Run with the pid as soon as the process is spawned, before it listens (to signal it while it starts). */
+  readonly beforeListening?: (pid: number) => Effect.Effect<void, ServerProcessError>
 }
 
 /** Starts a server process and waits until it listens. */
@@ -75,8 +88,7 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       "packages/server/src/bin.ts",
       "--host",
       "127.0.0.1",
-      "--port",
-      "0",
+      ...(flags.includes("--port") ? [] : ["--port", "0"]),
       ...(options.db === null ? [] : ["--db", db]),
       ...(flags.includes("--msg-rate") || options.env?.PARLEY_MSG_RATE !== undefined ? [] : ["--msg-rate", "0"]),
       // tests register and fail logins from 127.0.0.1 far past the defaults; the tests of those limits set them
@@ -87,8 +99,9 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       ...flags
     ]
     const exit = yield* Deferred.make<Exited>()
-    const listening = yield* Deferred.make<number, ServerProcessError>()
+    const listening = yield* Deferred.make<Listening, ServerProcessError>()
     let output = ""
+    const watchers = new Set<() => void>()
 
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -100,7 +113,11 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
         const onOutput = (chunk: Buffer) => {
           output += chunk.toString("utf8")
           const match = LISTENING.exec(output)
-          if (match !== null) Deferred.unsafeDone(listening, Effect.succeed(Number(match[1])))
+          if (match !== null) {
+            const tlsPort = match[2] === undefined ? undefined : Number(match[2])
+            Deferred.unsafeDone(listening, Effect.succeed({ port: Number(match[1] ?? 0), tlsPort }))
+          }
+          for (const watcher of [...watchers]) watcher()
         }
         child.stdout.on("data", onOutput)
         child.stderr.on("data", onOutput)
@@ -125,17 +142,36 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
         })
     )
     const pid = child.pid!
-    const port = yield* Deferred.await(listening).pipe(
+    if (options.beforeListening !== undefined) yield* options.beforeListening(pid)
+    const { port, tlsPort } = yield* Deferred.await(listening).pipe(
       Effect.timeoutFail({
         duration: options.startTimeout ?? Duration.seconds(60),
         onTimeout: () => new ServerProcessError({ message: `server did not report listening:\n${output}` })
       })
     )
+    const waitForOutput = (pattern: RegExp, wait: Duration.DurationInput = Duration.seconds(10)) =>
+      Effect.async<void>((resume) => {
+        const check = () => {
+          if (!pattern.test(output)) return
+          watchers.delete(check)
+          resume(Effect.void)
+        }
+        watchers.add(check)
+        check()
+        return Effect.sync(() => void watchers.delete(check))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: wait,
+          onTimeout: () => new ServerProcessError({ message: `the server did not print ${pattern} within ${Duration.format(wait)}:\n${output}` })
+        })
+      )
     return {
       port,
+      tlsPort,
       pid,
       db,
       output: () => output,
+      waitForOutput,
       kill: (signal) =>
         Effect.sync(() => {
           child.kill(signal)
@@ -150,11 +186,15 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
   })
 
 /** Runs `bin.ts` with `args` to completion (for --help and bad flags); returns its exit code and output. */
-export const runServerCommand = (args: ReadonlyArray<string>): Effect.Effect<{ readonly code: number | null; readonly output: string }> =>
+export const runServerCommand = (
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>> = {}
+): Effect.Effect<{ readonly code: number | null; readonly output: string }> =>
   Effect.async((resume) => {
     const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "packages/server/src/bin.ts", ...args], {
       cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
     })
     let output = ""
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))

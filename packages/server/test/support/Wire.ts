@@ -1,5 +1,5 @@
 /**
- * A raw protocol-v1 peer for black-box tests: a TCP socket that writes bytes
+ * A raw protocol-v1 peer for black-box tests: a TCP (or TLS) socket that writes bytes
  * and JSON lines as given and reads the server's lines back as parsed frames,
  * with no client library in between. Waits are real time (run under
  * `it.live` / `it.scopedLive`) and bounded, so a missing frame fails the test
@@ -7,6 +7,7 @@
  */
 import { Data, Duration, Effect, type Scope } from "effect"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 
 /** A frame as the server sent it. */
 export type Frame = { readonly type: string; readonly [field: string]: unknown }
@@ -42,14 +43,27 @@ export class Wire {
 
   /** Opens a connection and reads the HELLO the server sends on accept. */
   static connect(port: number, label = "wire", localAddress?: string): Effect.Effect<Wire, WireError, Scope.Scope> {
+    // another 127.0.0.x is another address to the server's per-address limits
+    return Wire.open(label, "connect", () =>
+      Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) }))
+  }
+
+  /**
+   * Opens a TLS connection to 127.0.0.1 trusting only `ca` (PEM), with the
+   * server's name checked against 127.0.0.1, and reads the HELLO.
+   */
+  static connectTls(port: number, ca: string | Buffer, label = "tls wire"): Effect.Effect<Wire, WireError, Scope.Scope> {
+    return Wire.open(label, "secureConnect", () => Tls.connect({ host: "127.0.0.1", port, ca }))
+  }
+
+  private static open(label: string, ready: "connect" | "secureConnect", dial: () => Net.Socket) {
     return Effect.gen(function*() {
       const wire = yield* Effect.acquireRelease(
         Effect.async<Wire, WireError>((resume) => {
-          // another 127.0.0.x is another address to the server's per-address limits
-          const socket = Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) })
+          const socket = dial()
           const onError = (error: Error) => resume(Effect.fail(new WireError({ message: `${label}: ${error.message}` })))
           socket.once("error", onError)
-          socket.once("connect", () => {
+          socket.once(ready, () => {
             socket.off("error", onError)
             socket.setNoDelay(true)
             resume(Effect.succeed(new Wire(socket, label)))
@@ -60,6 +74,11 @@ export class Wire {
       wire.helloFrame = yield* wire.expect("HELLO")
       return wire
     })
+  }
+
+  /** The SHA-256 fingerprint of the certificate the server presented (TLS connections only). */
+  get peerFingerprint(): string {
+    return (this.socket as Tls.TLSSocket).getPeerCertificate().fingerprint256
   }
 
   /** The HELLO frame the server greeted this connection with. */

@@ -1,0 +1,40 @@
+/**
+ * Self-signed certificates for the TLS tests, made with the `openssl` command
+ * line the way an operator makes one (docs/operations.md): a P-256 key and a
+ * certificate for localhost and 127.0.0.1 (subjectAltName), valid for a day.
+ */
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+export interface SelfSigned {
+  /** The certificate, PEM. */
+  readonly cert: string
+  /** Its private key, PEM. */
+  readonly key: string
+  /** SHA-256 fingerprint, as `TLSSocket.getPeerCertificate().fingerprint256` gives it. */
+  readonly fingerprint: string
+}
+
+/** A fresh certificate and key, made in `dir` under `name.crt` / `name.key`. */
+export const selfSigned = (dir: string, name: string): Effect.Effect<SelfSigned> =>
+  Effect.sync(() => {
+    const certFile = Path.join(dir, `${name}.crt`)
+    const keyFile = Path.join(dir, `${name}.key`)
+    ChildProcess.execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", `/CN=localhost`,
+      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    ], { stdio: "ignore" })
+    const cert = Fs.readFileSync(certFile, "utf8")
+    return { cert, key: Fs.readFileSync(keyFile, "utf8"), fingerprint: new Crypto.X509Certificate(cert).fingerprint256 }
+  })
+
+/** Puts a certificate and key where the server reads them (as a renewal does). */
+export const install = (certificate: SelfSigned, certFile: string, keyFile: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    Fs.writeFileSync(keyFile, certificate.key)
+    Fs.writeFileSync(certFile, certificate.cert)
+  })
