@@ -123,29 +123,37 @@ const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
  */
 export const accept = (socket: Net.Socket, services: Services) => {
   const remote = socket.remoteAddress ?? "unknown"
-  const { maxConnsPerIp } = services.settings
-  if (maxConnsPerIp > 0) {
-    // counted before anything else is done for it: a host holding its share gets a BYE, not a HELLO
-    const key = addressKey(remote)
-    const held = services.perAddress.get(key) ?? 0
-    if (held >= maxConnsPerIp) {
-      socket.on("error", () => {})
-      socket.end(tooMany)
-      setTimeout(() => socket.destroy(), 1000).unref()
-      return
-    }
-    services.perAddress.set(key, held + 1)
-    socket.once("close", () => {
-      const left = (services.perAddress.get(key) ?? 1) - 1
-      if (left <= 0) services.perAddress.delete(key)
-      else services.perAddress.set(key, left)
-    })
+  // counted before anything else is done for it: a host holding its share gets a BYE, not a HELLO
+  if (!admit(socket, services)) {
+    socket.on("error", () => {})
+    socket.end(tooMany)
+    setTimeout(() => socket.destroy(), 1000).unref()
+    return
   }
   const conn = new Connection(nextConnectionId++, socket, remote, services.settings)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
   conn.hello()
+}
+
+/**
+ * Counts a socket against its address's share (`--max-conns-per-ip`) for as
+ * long as it is open; false, counting nothing, when the share is used up.
+ */
+const admit = (socket: Net.Socket, services: Services): boolean => {
+  const { maxConnsPerIp } = services.settings
+  if (maxConnsPerIp <= 0) return true
+  const key = addressKey(socket.remoteAddress ?? "unknown")
+  const held = services.perAddress.get(key) ?? 0
+  if (held >= maxConnsPerIp) return false
+  services.perAddress.set(key, held + 1)
+  socket.once("close", () => {
+    const left = (services.perAddress.get(key) ?? 1) - 1
+    if (left <= 0) services.perAddress.delete(key)
+    else services.perAddress.set(key, left)
+  })
+  return true
 }
 
 export type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
@@ -352,6 +360,25 @@ const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
     }
     const { certFile, keyFile } = settings.tls
     const tls = yield* makeTlsServer(settings.tls, { noDelay: true, allowHalfOpen: true })
+    // TLS sockets count per address from the TCP accept, handshake included, up to the share of
+    // connections plus as many again (at least 16) for handshakes in progress: one host cannot
+    // hold the descriptors with handshakes it never finishes (each also ends after 10 s). There
+    // is no TLS yet to say BYE in, so a socket past that is closed at once; a finished handshake
+    // then counts as a connection like any other (BYE past the share).
+    const tlsSockets = new Map<string, number>()
+    const tlsCap = services.settings.maxConnsPerIp + Math.max(16, services.settings.maxConnsPerIp)
+    tls.server.on("connection", (raw: Net.Socket) => {
+      if (services.settings.maxConnsPerIp <= 0) return
+      const key = addressKey(raw.remoteAddress ?? "unknown")
+      const held = tlsSockets.get(key) ?? 0
+      if (held >= tlsCap) return void raw.destroy()
+      tlsSockets.set(key, held + 1)
+      raw.once("close", () => {
+        const left = (tlsSockets.get(key) ?? 1) - 1
+        if (left <= 0) tlsSockets.delete(key)
+        else tlsSockets.set(key, left)
+      })
+    })
     tls.server.on("secureConnection", (socket) => accept(socket, services))
     tls.server.on("tlsClientError", (error, socket) => {
       // Node leaves a socket whose handshake timed out open: every failed handshake ends here

@@ -8,7 +8,7 @@
  * certificate and check the server's name (127.0.0.1).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Duration, Effect, Schedule } from "effect"
+import { Data, Duration, Effect, Option, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -115,6 +115,27 @@ describe("TLS", () => {
       const received = yield* silent
       assert.strictEqual(received.length, 0)
       yield* wire.sync()
+    }), { timeout: 60_000 })
+
+  it.scopedLive("handshakes one address never finishes are capped: past its share plus 16 they are closed at once; others connect", () =>
+    Effect.gen(function*() {
+      const { first, tlsPort } = yield* tlsServer(["--max-conns-per-ip", "2"])
+      // 30 silent sockets from 127.0.0.1: 18 (2 + 16) may wait out their handshake, the rest are closed at once
+      const silent = yield* Effect.forEach(
+        Array.from({ length: 30 }),
+        () => Effect.fork(rawUntilClosed(tlsPort, undefined, "30 seconds")),
+        { concurrency: 1 }
+      )
+      const wire = yield* Wire.connectTls(tlsPort, first.cert, "from elsewhere", "127.0.0.2")
+      const doneCount = Effect.map(Effect.forEach(silent, (fiber) => fiber.poll), (polls) => polls.filter(Option.isSome).length)
+      // the 12 past the cap are closed at once; the other 18 wait out the 10 s handshake timeout
+      const { done: atOnce } = yield* Effect.iterate({ round: 0, done: 0 }, {
+        while: ({ done, round }) => done < 12 && round < 1000,
+        body: ({ round }) => Effect.map(Effect.zipRight(wire.sync(), doneCount), (done) => ({ round: round + 1, done }))
+      })
+      assert.strictEqual(atOnce, 12, "sockets past the cap were not closed at once, or too many were")
+      const all = yield* Effect.forEach(silent, (fiber) => fiber.await)
+      assert.isTrue(all.every((exit) => exit._tag === "Success"), "a silent handshake was never closed")
     }), { timeout: 60_000 })
 
   it.scopedLive("a plain-text client and a garbage handshake on the TLS port are dropped; nothing else notices", () =>

@@ -52,8 +52,8 @@ export class Wire {
    * Opens a TLS connection to 127.0.0.1 trusting only `ca` (PEM), with the
    * server's name checked against 127.0.0.1, and reads the HELLO.
    */
-  static connectTls(port: number, ca: string | Buffer, label = "tls wire"): Effect.Effect<Wire, WireError, Scope.Scope> {
-    return Wire.open(label, "secureConnect", () => Tls.connect({ host: "127.0.0.1", port, ca }))
+  static connectTls(port: number, ca: string | Buffer, label = "tls wire", localAddress?: string): Effect.Effect<Wire, WireError, Scope.Scope> {
+    return Wire.open(label, "secureConnect", () => Tls.connect({ host: "127.0.0.1", port, ca, ...(localAddress === undefined ? {} : { localAddress }) }))
   }
 
   private static open(label: string, ready: "connect" | "secureConnect", dial: () => Net.Socket) {
