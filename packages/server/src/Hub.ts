@@ -6,6 +6,7 @@
  */
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
+import { Metrics } from "./Metrics.ts"
 
 /** A connection as the hub sees it. */
 export interface Peer {
@@ -17,11 +18,14 @@ export interface Peer {
 }
 
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
-  sync: () => {
+  effect: Effect.gen(function*() {
+    const metrics = yield* Metrics
     const peers = new Set<Peer>()
     const byUser = new Map<number, Set<Peer>>()
     // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
     let onlineSorted: Array<string> | undefined
+    metrics.source("connectionsAuthenticated", () => peers.size)
+    metrics.source("usersOnline", () => byUser.size)
 
     /** Adds an authenticated connection; true when it is the user's first. */
     const join = (peer: Peer): boolean => {
@@ -81,21 +85,30 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Peer): void => {
       const frame = encodeFrame(message)
       if (receiverId === null) {
+        // counted once per broadcast, not per recipient
+        metrics.delivered(sender !== undefined && peers.has(sender) ? peers.size - 1 : peers.size)
         for (const peer of peers) if (peer !== sender) peer.deliver(frame, message.message_id)
         return
       }
+      let delivered = 0
       const recipients = byUser.get(receiverId)
       if (recipients !== undefined) {
-        for (const peer of recipients) if (peer !== sender) peer.deliver(frame, message.message_id)
+        for (const peer of recipients) if (peer !== sender) {
+          peer.deliver(frame, message.message_id)
+          delivered++
+        }
       }
-      if (receiverId === senderId) return
-      const own = byUser.get(senderId)
+      const own = receiverId === senderId ? undefined : byUser.get(senderId)
       if (own !== undefined) {
-        for (const peer of own) if (peer !== sender) peer.deliver(frame, message.message_id)
+        for (const peer of own) if (peer !== sender) {
+          peer.deliver(frame, message.message_id)
+          delivered++
+        }
       }
+      metrics.delivered(delivered)
     }
 
 
     return { join, leave, online, broadcast, toUser, publish } as const
-  }
+  })
 }) {}

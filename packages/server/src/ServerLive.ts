@@ -6,6 +6,7 @@ import { Console, Effect, Layer } from "effect"
 import { Accounts } from "./Account.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
+import { Metrics } from "./Metrics.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
 import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
@@ -49,5 +50,5 @@ export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
     Layer.provide(Services),
     // a postgres:// or postgresql:// URL selects PostgreSQL; anything else is a SQLite file
     Layer.provideMerge(isPostgresUrl(settings.db ?? "") ? PgStorage : SqliteStorage),
-    Layer.provideMerge(ServerConfig.layer(settings))
+    Layer.provideMerge(Layer.merge(ServerConfig.layer(settings), Metrics.Default))
   )
