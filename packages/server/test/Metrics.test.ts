@@ -13,7 +13,7 @@ import { register as globalRegistry } from "prom-client"
 import { Metrics } from "../src/Metrics.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { type Exposition, metricsPort, request, type Samples, scrape, value } from "./support/Prometheus.ts"
-import { spawnServer, tempDb } from "./support/ServerProcess.ts"
+import { runServerCommand, spawnServer, tempDb } from "./support/ServerProcess.ts"
 import { eventually } from "./support/SqliteFile.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
 import { logIn, say, signUp, Wire } from "./support/Wire.ts"
@@ -193,10 +193,17 @@ describe.concurrent("metrics", () => {
       assert.strictEqual((yield* request(port, "/metrics?name[]=parley_users_online")).status, 200)
     }), { timeout: 90_000 })
 
-  it.scopedLive("without --metrics-port nothing is served", () =>
+  it.scopedLive("off unless --metrics-port or PARLEY_METRICS_PORT asks for it; a port out of range is refused in one line; --help names both flags", () =>
     Effect.gen(function*() {
       const plain = yield* spawnServer()
       assert.notInclude(plain.output(), "metrics on")
+      const fromEnv = yield* spawnServer({ env: { PARLEY_METRICS_PORT: "0", PARLEY_METRICS_HOST: "127.0.0.1" } })
+      assert.strictEqual((yield* request(metricsPort(fromEnv), "/healthz")).status, 200)
+      const refused = yield* runServerCommand(["--metrics-port", "70000"])
+      assert.strictEqual(refused.code, 1, refused.output)
+      assert.include(refused.output, "parley-server: --metrics-port must be 0..65535 (see --help)")
+      const help = yield* runServerCommand(["--help"])
+      for (const name of ["--metrics-port", "--metrics-host", "PARLEY_METRICS_PORT", "PARLEY_METRICS_HOST"]) assert.include(help.output, name)
     }), { timeout: 90_000 })
 
   it.effect("two servers in one process count apart, and the library's global registry stays empty", () =>
