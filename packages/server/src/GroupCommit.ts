@@ -136,13 +136,16 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
      * connections never hold the write lock at once.
      */
     const runBatch = Effect.suspend(() => {
-      const started = performance.now()
       const batchOps = ops
       ops = []
       const batch = messages.length > MAX_MESSAGES_PER_BATCH ? messages.splice(0, MAX_MESSAGES_PER_BATCH) : messages
       if (batch === messages) messages = []
       const stored = batch.length > 0 ? storeMessages(batch) : Effect.succeed(0)
-      return Effect.map(batchOps.length > 0 ? Effect.zipRight(runOps(batchOps), stored) : stored, (direct) => {
+      const run = batchOps.length > 0 ? Effect.zipRight(runOps(batchOps), stored) : stored
+      // timed only when a registry takes the figures (the metrics endpoint is served)
+      if (!metrics.batchesObserved()) return run
+      const started = performance.now()
+      return Effect.map(run, (direct) => {
         metrics.batchCommitted(batchOps.length + batch.length, (performance.now() - started) / 1000)
         return direct
       })

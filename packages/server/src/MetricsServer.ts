@@ -8,8 +8,10 @@
 import { Console, Effect, FiberSet, Layer } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
+import type { Registry } from "prom-client"
 import { HealthCheck } from "./HealthCheck.ts"
 import { Metrics } from "./Metrics.ts"
+import { makeRegistry } from "./MetricsRegistry.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
 const TEXT = "text/plain; charset=utf-8"
@@ -33,7 +35,7 @@ const reply = (
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
 
-const makeHandler = (metrics: Metrics, health: HealthCheck, run: Run) => (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
+const makeHandler = (registry: Registry, health: HealthCheck, run: Run) => (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
   const path = (req.url ?? "/").split("?", 1)[0]
   if (path !== "/metrics" && path !== "/healthz") return reply(req, res, 404, "not found: try /metrics or /healthz\n")
   if (req.method !== "GET" && req.method !== "HEAD") {
@@ -43,8 +45,8 @@ const makeHandler = (metrics: Metrics, health: HealthCheck, run: Run) => (req: H
     run(Effect.map(health.check, (h) => reply(req, res, h.ok ? 200 : 503, `${h.reason}\n`)))
     return
   }
-  metrics.registry.metrics().then(
-    (body) => reply(req, res, 200, body, { "Content-Type": metrics.registry.contentType }),
+  registry.metrics().then(
+    (body) => reply(req, res, 200, body, { "Content-Type": registry.contentType }),
     (error: unknown) => {
       run(Effect.logError("collecting metrics failed", error))
       reply(req, res, 500, "collecting metrics failed\n")
@@ -68,9 +70,9 @@ export const MetricsServer = Layer.scopedDiscard(
     const config = yield* ServerConfig
     const metrics = yield* Metrics
     const health = yield* HealthCheck
-    metrics.collectProcessMetrics()
+    const registry = makeRegistry(metrics)
     const run = yield* FiberSet.makeRuntime<never>()
-    const server = Http.createServer(makeHandler(metrics, health, run))
+    const server = Http.createServer(makeHandler(registry, health, run))
     const address = yield* Effect.acquireRelease(
       listen(server, config.metricsPort ?? 0, config.metricsHost),
       () =>

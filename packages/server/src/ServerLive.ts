@@ -7,7 +7,6 @@ import { Accounts } from "./Account.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
-import { MetricsServer } from "./MetricsServer.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
 import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
@@ -47,8 +46,13 @@ const Announce = Layer.effectDiscard(
 /** The whole server for the given settings; runs until interrupted. */
 export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
   Announce.pipe(
-    // the metrics endpoint once the listener is up, before the listening line
-    Layer.provide(settings.metricsPort === undefined ? Layer.empty : MetricsServer),
+    // the metrics endpoint once the listener is up, before the listening line; prom-client is
+    // loaded only for it
+    Layer.provide(
+      settings.metricsPort === undefined
+        ? Layer.empty
+        : Layer.unwrapEffect(Effect.promise(() => import("./MetricsServer.ts")).pipe(Effect.map((m) => m.MetricsServer)))
+    ),
     Layer.provideMerge(Listener.Default),
     Layer.provide(Services),
     // a postgres:// or postgresql:// URL selects PostgreSQL; anything else is a SQLite file

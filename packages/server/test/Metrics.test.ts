@@ -9,10 +9,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
-import { register as globalRegistry } from "prom-client"
+import { register as globalRegistry, type Registry } from "prom-client"
 import { Metrics } from "../src/Metrics.ts"
+import { makeRegistry } from "../src/MetricsRegistry.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
-import { type Exposition, metricsPort, request, type Samples, scrape, value } from "./support/Prometheus.ts"
+import { type Exposition, metricsPort, parseExposition, request, type Samples, scrape, value } from "./support/Prometheus.ts"
 import { runServerCommand, spawnServer, tempDb } from "./support/ServerProcess.ts"
 import { eventually } from "./support/SqliteFile.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
@@ -210,16 +211,16 @@ describe.concurrent("metrics", () => {
     Effect.gen(function*() {
       const first = yield* Effect.provide(Metrics, Metrics.Default)
       const second = yield* Effect.provide(Metrics, Metrics.Default)
+      const registries = [makeRegistry(first), makeRegistry(second)]
       first.errorSent("INTERNAL")
       first.delivered(3)
-      const read = (metrics: Metrics, name: string) =>
-        Effect.promise(() => metrics.registry.getSingleMetric(name)!.get()).pipe(
-          Effect.map((m) => m.values.reduce((sum, v) => sum + v.value, 0))
-        )
-      assert.strictEqual(yield* read(first, "parley_errors_sent_total"), 1)
-      assert.strictEqual(yield* read(second, "parley_errors_sent_total"), 0)
-      assert.strictEqual(yield* read(first, "parley_message_deliveries_total"), 3)
-      assert.strictEqual(yield* read(second, "parley_message_deliveries_total"), 0)
+      const read = (registry: Registry) =>
+        Effect.map(Effect.promise(() => registry.metrics()), (text) => parseExposition(text).samples)
+      const [one, two] = yield* Effect.forEach(registries, read)
+      assert.strictEqual(value(one!, "parley_errors_sent_total{code=\"INTERNAL\"}"), 1)
+      assert.strictEqual(value(two!, "parley_errors_sent_total{code=\"INTERNAL\"}"), 0)
+      assert.strictEqual(value(one!, "parley_message_deliveries_total"), 3)
+      assert.strictEqual(value(two!, "parley_message_deliveries_total"), 0)
       assert.isUndefined(globalRegistry.getSingleMetric("parley_errors_sent_total"))
     }))
 })

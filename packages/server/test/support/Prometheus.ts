@@ -96,8 +96,9 @@ export const parseExposition = (text: string): Exposition => {
     assert.isNotNull(match, `not a sample: ${line}`)
     const [, name, labels, raw] = match!
     assert.isDefined(familyOf(name!, types), `a sample before its # TYPE: ${line}`)
-    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw)
-    assert.isFalse(raw !== "NaN" && Number.isNaN(value), `bad value in: ${line}`)
+    // Prometheus reads values with Go's ParseFloat, which takes NaN in any case (prom-client writes "Nan")
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : /^nan$/i.test(raw!) ? NaN : Number(raw)
+    assert.isFalse(!/^nan$/i.test(raw!) && Number.isNaN(value), `bad value in: ${line}`)
     const key = `${name}${parseLabels(labels, line)}`
     assert.isFalse(samples.has(key), `${key} twice`)
     samples.set(key, value)
