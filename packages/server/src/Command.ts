@@ -40,6 +40,7 @@ import type { Connection } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
+import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { addressKey } from "./AddressKey.ts"
@@ -79,6 +80,7 @@ export const makeCommands = Effect.gen(function*() {
   const config = yield* ServerConfig
   const health = yield* StorageHealth
   const tokens = yield* TokensRepo
+  const metrics = yield* Metrics
   // per (username, address) and per address, across connections: checked before any hash is computed
   const loginFailures = new SlidingWindow(config.loginFailures, 60_000)
   const registrations = new SlidingWindow(config.registerRate, 10 * 60_000)
@@ -197,6 +199,7 @@ export const makeCommands = Effect.gen(function*() {
       queue.sort((a, b) => a.id - b.id)
       // the replay answers this CONNECT: it is bounded by the replay cap, not the broadcast limit
       for (const q of queue) conn.outbox.offer(q.frame, true)
+      metrics.replayed(replay.messages.length)
       for (const f of others) conn.outbox.offer(f, true)
       yield* Effect.logInfo("logged in").pipe(
         Effect.annotateLogs({ user: identity.username, session: sessionId, via: "password" in credentials ? "password" : "token", replayed: replay.messages.length })

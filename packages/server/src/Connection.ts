@@ -18,6 +18,7 @@ import {
 import { Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
 import type { Authenticated, Peer } from "./Hub.ts"
+import type { Metrics } from "./Metrics.ts"
 import { Outbox } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
@@ -114,7 +115,8 @@ export class Connection implements Peer {
     readonly connectionId: number,
     readonly socket: Net.Socket,
     readonly remoteAddress: string,
-    readonly settings: ServerSettings
+    readonly settings: ServerSettings,
+    private readonly metrics: Pick<Metrics, "errorSent">
   ) {
     this.outbox = new Outbox(socket, settings.outboundLimitBytes, () => this.dropSlowConsumer())
     this.framer = new Framer(settings.maxFrameBytes)
@@ -133,6 +135,8 @@ export class Connection implements Peer {
 
   /** Encodes and queues one frame for this connection only. */
   send(frame: ServerFrame): void {
+    // every ERROR frame leaves through here, whichever path produced it
+    if (frame.type === "ERROR") this.metrics.errorSent(frame.code)
     this.outbox.offer(encodeFrame(frame), true)
   }
 

@@ -11,6 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Deferred, Effect, Exit } from "effect"
 import { MessageStore, type PendingMessage, type StoredRow } from "./MessageStore.ts"
+import { Metrics } from "./Metrics.ts"
 import { isStorageFault, StorageHealth } from "./StorageHealth.ts"
 
 export type { PendingMessage, StoredRow }
@@ -45,6 +46,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
     const sql = yield* SqlClient.SqlClient
     const store = yield* MessageStore
     const health = yield* StorageHealth
+    const metrics = yield* Metrics
     /** A failed batch: an outage is logged once (StorageHealth), anything else every time. */
     const logFailure = (cause: Cause.Cause<unknown>) =>
       isStorageFault(cause) ? health.fault(cause) : Effect.logError("group commit failed", cause)
@@ -107,10 +109,14 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
           onSuccess: (stored) =>
             health.ok.pipe(Effect.zipRight(Effect.suspend(() => {
               let direct = 0
+              let fresh = 0
               const thrown: Array<unknown> = []
               for (let i = 0; i < batch.length; i++) {
                 const row = stored[i]!
-                if (!row.duplicate && row.receiverId !== null) direct++
+                if (!row.duplicate) {
+                  fresh++
+                  if (row.receiverId !== null) direct++
+                }
                 // inline rather than through `guarded`: no closure per message on the hot path
                 try {
                   batch[i]!.done(Exit.succeed(row))
@@ -118,6 +124,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
                   thrown.push(defect)
                 }
               }
+              metrics.messagesStored(fresh - direct, direct)
               return Effect.as(logThrown(thrown), direct)
             })))
         })
@@ -134,7 +141,14 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       const batch = messages.length > MAX_MESSAGES_PER_BATCH ? messages.splice(0, MAX_MESSAGES_PER_BATCH) : messages
       if (batch === messages) messages = []
       const stored = batch.length > 0 ? storeMessages(batch) : Effect.succeed(0)
-      return batchOps.length > 0 ? Effect.zipRight(runOps(batchOps), stored) : stored
+      const run = batchOps.length > 0 ? Effect.zipRight(runOps(batchOps), stored) : stored
+      // timed only when a registry takes the figures (the metrics endpoint is served)
+      if (!metrics.batchesObserved()) return run
+      const started = performance.now()
+      return Effect.map(run, (direct) => {
+        metrics.batchCommitted(batchOps.length + batch.length, (performance.now() - started) / 1000)
+        return direct
+      })
     })
 
     const afterBatch: Array<(directRows: number) => void> = []

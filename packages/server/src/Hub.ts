@@ -6,6 +6,7 @@
  */
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
+import { Metrics } from "./Metrics.ts"
 
 /** A logged-in connection's session. */
 export interface Authenticated {
@@ -36,11 +37,14 @@ export interface Peer {
 const noPeers: ReadonlySet<Peer> = new Set()
 
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
-  sync: () => {
+  effect: Effect.gen(function*() {
+    const metrics = yield* Metrics
     const peers = new Set<Peer>()
     const byUser = new Map<number, Set<Peer>>()
     // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
     let onlineSorted: Array<string> | undefined
+    metrics.source("connectionsAuthenticated", () => peers.size)
+    metrics.source("usersOnline", () => byUser.size)
 
     /** Adds an authenticated connection; true when it is the user's first. */
     const join = (peer: Peer): boolean => {
@@ -100,18 +104,27 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Peer): void => {
       const frame = encodeFrame(message)
       if (receiverId === null) {
+        // counted once per broadcast, not per recipient
+        metrics.delivered(sender !== undefined && peers.has(sender) ? peers.size - 1 : peers.size)
         for (const peer of peers) if (peer !== sender) peer.deliver(frame, message.message_id)
         return
       }
+      let delivered = 0
       const recipients = byUser.get(receiverId)
       if (recipients !== undefined) {
-        for (const peer of recipients) if (peer !== sender) peer.deliver(frame, message.message_id)
+        for (const peer of recipients) if (peer !== sender) {
+          peer.deliver(frame, message.message_id)
+          delivered++
+        }
       }
-      if (receiverId === senderId) return
-      const own = byUser.get(senderId)
+      const own = receiverId === senderId ? undefined : byUser.get(senderId)
       if (own !== undefined) {
-        for (const peer of own) if (peer !== sender) peer.deliver(frame, message.message_id)
+        for (const peer of own) if (peer !== sender) {
+          peer.deliver(frame, message.message_id)
+          delivered++
+        }
       }
+      metrics.delivered(delivered)
     }
 
 
@@ -119,5 +132,5 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     const peersOf = (userId: number): ReadonlySet<Peer> => byUser.get(userId) ?? noPeers
 
     return { join, leave, online, broadcast, toUser, publish, peersOf } as const
-  }
+  })
 }) {}

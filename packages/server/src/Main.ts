@@ -115,6 +115,17 @@ const logLevel = withEnv(
   "info"
 )
 
+const metricsPort = Options.integer("metrics-port").pipe(
+  Options.withDescription("Port of an HTTP endpoint serving GET /metrics (Prometheus text format) and GET /healthz (200 while the server accepts connections and can write to its database within 2 s, 503 with the reason otherwise) (env PARLEY_METRICS_PORT; default off: not served; 0 picks a free one, shown at start)."),
+  Options.withFallbackConfig(Config.integer("PARLEY_METRICS_PORT")),
+  Options.optional
+)
+const metricsHost = withEnv(
+  Options.text("metrics-host").pipe(Options.withDescription("Address the --metrics-port endpoint listens on (env PARLEY_METRICS_HOST; default 127.0.0.1). Anyone who reaches it sees the server's figures.")),
+  Config.string("PARLEY_METRICS_HOST"),
+  defaults.metricsHost
+)
+
 /** The one line for a database the server could not open or prepare at start. */
 const startupProblem = (db: string, cause: Cause.Cause<unknown>) =>
   `cannot use the database ${redactUrl(db)}: ${describeFault(cause)} (` +
@@ -157,7 +168,7 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 
 const command = Command.make(
   "parley-server",
-  { host, port, tlsCert, tlsKey, tlsPort, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel },
+  { host, port, tlsCert, tlsKey, tlsPort, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel, metricsPort, metricsHost },
   (o) => {
     const port = parsePort(o.port)
     const tls = port === undefined ? undefined : tlsFromFlags(port, o.tlsPort, o.tlsCert, o.tlsKey)
@@ -183,6 +194,8 @@ const command = Command.make(
       ? "--token-ttl must be 1 or more"
       : o.replayCap < 1
       ? "--replay-cap must be 1 or more"
+      : Option.isSome(o.metricsPort) && (o.metricsPort.value < 0 || o.metricsPort.value > 65535)
+      ? "--metrics-port must be 0..65535"
       : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
       ? "--db must name a database file or a postgres:// URL (the server opens a SQLite file twice: an in-memory database would be two)"
       : /^[a-z][a-z0-9+.-]*:\/\//i.test(o.db) && !isPostgresUrl(o.db)
@@ -208,7 +221,9 @@ const command = Command.make(
         idleTimeoutSeconds: o.idleTimeout,
         synchronous: o.synchronous,
         tokenTtlDays: o.tokenTtl,
-        replayCap: o.replayCap
+        replayCap: o.replayCap,
+        metricsPort: Option.getOrUndefined(o.metricsPort),
+        metricsHost: o.metricsHost
       })
     )).pipe(
       // after every finalizer: connections said BYE, sessions closed, database closed

@@ -15,6 +15,7 @@ import { type Algorithm, hash, verify } from "@node-rs/argon2"
 import { RateLimited } from "@parley/protocol"
 import { Effect } from "effect"
 import { addressKey } from "./AddressKey.ts"
+import { Metrics } from "./Metrics.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
 // Algorithm is an ambient const enum: 2 is Argon2id
@@ -33,6 +34,9 @@ export class PasswordHasher extends Effect.Service<PasswordHasher>()("@parley/se
     let running = 0
     let waiting = 0
     let averageMs = 20
+    const metrics = yield* Metrics
+    metrics.source("hashesWaiting", () => waiting)
+    metrics.source("hashesRunning", () => running)
 
     const pump = () => {
       while (running < config.hashConcurrency && lines.size > 0) {

@@ -23,6 +23,7 @@ import { checkAccess, type Commands, type CommandTable, makeCommands } from "./C
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { flushQueued } from "./Outbox.ts"
 import { GroupCommit } from "./GroupCommit.ts"
+import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
@@ -110,6 +111,7 @@ export interface Services {
   readonly fast: FastPath
   /** Open connections per address key (IPv6 per /64), for `maxConnsPerIp`. */
   readonly perAddress: Map<string, number>
+  readonly metrics: Metrics
 }
 
 const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
@@ -123,14 +125,16 @@ const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
  */
 export const accept = (socket: Net.Socket, services: Services) => {
   const remote = socket.remoteAddress ?? "unknown"
+  services.metrics.connectionAccepted()
   // counted before anything else is done for it: a host holding its share gets a BYE, not a HELLO
   if (!admit(socket, services)) {
+    services.metrics.connectionClosed("too_many_connections")
     socket.on("error", () => {})
     socket.end(tooMany)
     setTimeout(() => socket.destroy(), 1000).unref()
     return
   }
-  const conn = new Connection(nextConnectionId++, socket, remote, services.settings)
+  const conn = new Connection(nextConnectionId++, socket, remote, services.settings, services.metrics)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
@@ -266,11 +270,12 @@ const failed = (conn: Connection, services: Services, cause: Cause.Cause<unknown
  * uninterruptible, so a shutdown that interrupts the worker running it still
  * records `disconnect_time`; later callers wait for the first one.
  */
-const cleanup = (conn: Connection, { commit, live, presence, sessions }: Services): Effect.Effect<void> =>
+const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }: Services): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (conn.cleanedUp) return Deferred.await(conn.ended)
     conn.cleanedUp = true
     live.delete(conn)
+    metrics.connectionClosed(conn.closing ?? "peer_closed")
     conn.outbox.close()
     conn.socket.end()
     if (conn.closing !== "slow_consumer") setTimeout(() => conn.socket.destroy(), 5000).unref()
@@ -408,12 +413,15 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     yield* tokens.purgeExpired(new Date().toISOString())
 
     const live = new Set<Connection>()
+    const metrics = yield* Metrics
+    metrics.source("connectionsOpen", () => live.size)
     const run = yield* FiberSet.makeRuntime<never>()
     const commit = yield* GroupCommit
     commit.afterEachBatch(() => flushQueued())
     const commands = yield* makeCommands
     const services: Services = {
       perAddress: new Map(),
+      metrics,
       settings,
       sessions,
       live,
@@ -455,6 +463,8 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
       : yield* listenOn(tls.server, settings.tls.port, settings.host, run)
     // SIGHUP must never end the server (Node's default): with TLS it reloads the certificate
     yield* onHangup(run, tls.reload)
-    return { address, tlsAddress } as const
+    /** True while every listener that was started still accepts connections. */
+    const listening = (): boolean => (plain?.listening ?? true) && (tls.server?.listening ?? true)
+    return { address, tlsAddress, listening } as const
   })
 }) {}

@@ -53,6 +53,10 @@ export interface ServerSettings {
    * an fsync (milliseconds, blocking the event loop) per batch.
    */
   readonly synchronous: "full" | "normal"
+  /** Port of the HTTP endpoint serving `/metrics` and `/healthz`; undefined: not served; 0 picks a free one. */
+  readonly metricsPort: number | undefined
+  /** Address the metrics endpoint listens on. */
+  readonly metricsHost: string
 }
 
 /** The TLS port when `--tls-cert`/`--tls-key` are given without `--tls-port`. */
@@ -77,7 +81,9 @@ export const defaults: ServerSettings = {
   outboundLimitBytes: 1024 * 1024,
   hashConcurrency: 2,
   hashQueueLimit: 512,
-  synchronous: "normal"
+  synchronous: "normal",
+  metricsPort: undefined,
+  metricsHost: "127.0.0.1"
 }
 
 /** The settings in force. */

@@ -7,6 +7,7 @@ import type * as Net from "node:net"
 import { Accounts } from "./Account.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
+import { Metrics } from "./Metrics.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
 import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
@@ -52,9 +53,16 @@ const Announce = Layer.effectDiscard(
 /** The whole server for the given settings; runs until interrupted. */
 export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
   Announce.pipe(
+    // the metrics endpoint once the listener is up, before the listening line; prom-client is
+    // loaded only for it
+    Layer.provide(
+      settings.metricsPort === undefined
+        ? Layer.empty
+        : Layer.unwrapEffect(Effect.promise(() => import("./MetricsServer.ts")).pipe(Effect.map((m) => m.MetricsServer)))
+    ),
     Layer.provideMerge(Listener.Default),
     Layer.provide(Services),
     // a postgres:// or postgresql:// URL selects PostgreSQL; anything else is a SQLite file
     Layer.provideMerge(isPostgresUrl(settings.db ?? "") ? PgStorage : SqliteStorage),
-    Layer.provideMerge(ServerConfig.layer(settings))
+    Layer.provideMerge(Layer.merge(ServerConfig.layer(settings), Metrics.Default))
   )

@@ -10,6 +10,7 @@ import { Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel } from "effect"
 import { DirectIndex } from "../src/DirectIndex.ts"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
 import { MessagesRepo } from "../src/MessagesRepo.ts"
+import { Metrics } from "../src/Metrics.ts"
 import { ServerConfig } from "../src/ServerConfig.ts"
 import { SqliteStorage } from "../src/SqliteDatabase.ts"
 import { tempDb } from "./support/ServerProcess.ts"
@@ -21,7 +22,7 @@ const Storage = Layer.unwrapScoped(
   Effect.map(tempDb, (db) =>
     MessagesRepo.Default.pipe(
       Layer.provideMerge(SqliteStorage),
-      Layer.provide(ServerConfig.layer({ db }))
+      Layer.provide(Layer.merge(ServerConfig.layer({ db }), Metrics.Default))
     )
   )
 )

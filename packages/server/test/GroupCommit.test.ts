@@ -8,12 +8,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Deferred, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
+import { Metrics } from "../src/Metrics.ts"
 import { ServerConfig } from "../src/ServerConfig.ts"
 import { SqliteStorage } from "../src/SqliteDatabase.ts"
 import { tempDb } from "./support/ServerProcess.ts"
 
 const Storage = Layer.unwrapScoped(
-  Effect.map(tempDb, (db) => SqliteStorage.pipe(Layer.provide(ServerConfig.layer({ db }))))
+  Effect.map(tempDb, (db) => SqliteStorage.pipe(Layer.provide(Layer.merge(ServerConfig.layer({ db }), Metrics.Default))))
 )
 
 describe("GroupCommit", () => {

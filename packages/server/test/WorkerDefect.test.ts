@@ -11,6 +11,7 @@ import * as Net from "node:net"
 import type { Commands } from "../src/Command.ts"
 import type { Connection } from "../src/Connection.ts"
 import type { GroupCommit } from "../src/GroupCommit.ts"
+import { Metrics } from "../src/Metrics.ts"
 import type { Presence } from "../src/Presence.ts"
 import { accept, fastPath, makeWake, type Run, type Services } from "../src/Server.ts"
 import { defaults } from "../src/ServerConfig.ts"
@@ -22,7 +23,7 @@ interface Recorded {
 }
 
 /** Services whose PING logs the connection in (as `name`) and whose BOOM dies beyond repair. */
-const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Deferred<void>) => {
+const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Deferred<void>, metrics: Metrics) => {
   let sessionId = 0
   const commands = {
     msgNow: () => false,
@@ -51,6 +52,7 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
     fast: fastPath(commands),
     presence: { depart: (peer: Connection) => void recorded.departed.push(peer.username) } as unknown as Presence,
     commit: { write: <A>(effect: Effect.Effect<A>) => effect } as unknown as GroupCommit,
+    metrics,
     wake: (conn) => wake(conn)
   }
   const wake = makeWake(services, run)
@@ -85,7 +87,8 @@ describe("a defect in a connection's worker", () => {
       const recorded: Recorded = { departed: [], sessionsClosed: [] }
       const run = yield* FiberSet.makeRuntime<never>()
       const sessionClosed = yield* Deferred.make<void>()
-      const services = stubServices(run, recorded, sessionClosed)
+      const metrics = yield* Metrics
+      const services = stubServices(run, recorded, sessionClosed, metrics)
       const server = Net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, services))
       yield* Effect.acquireRelease(
         Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
@@ -113,9 +116,10 @@ describe("a defect in a connection's worker", () => {
       assert.deepStrictEqual(recorded.departed, ["user1"])
       assert.deepStrictEqual(recorded.sessionsClosed, [1])
       assert.strictEqual(services.live.size, 1)
+      assert.strictEqual(metrics.counts.closed.failed, 1)
 
       // the other connection is untouched
       yield* bystander.send('{"command":"PING"}')
       assert.include(yield* bystander.next, "PONG")
-    }))
+    }).pipe(Effect.provide(Metrics.Default)))
 })
