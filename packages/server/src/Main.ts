@@ -8,6 +8,7 @@ import { runMain } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { DEFAULT_TLS_PORT, defaults, type TlsSettings } from "./ServerConfig.ts"
+import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { ServerLive } from "./ServerLive.ts"
 import { describeFault, isDatabaseError } from "./StorageHealth.ts"
@@ -204,9 +205,14 @@ const command = Command.make(
     if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
       return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     }
-    // unusable certificate files are said before the database is opened or migrated
+    // unusable certificate files and ports are said before the database is opened or migrated
     const checkTls = tls.tls === undefined ? Effect.void : loadCredentials(tls.tls)
-    return Effect.zipRight(checkTls, Layer.launch(
+    const ports: Array<PortToCheck> = [
+      ...(port === "off" ? [] : [{ port, flag: "--port" }]),
+      ...(tls.tls === undefined ? [] : [{ port: tls.tls.port, flag: "--tls-port" }]),
+      ...(Option.isSome(o.metricsPort) ? [{ port: o.metricsPort.value, flag: "--metrics-port" }] : [])
+    ]
+    return Effect.zipRight(Effect.zipRight(checkTls, checkPorts(o.host, ports)), Layer.launch(
       ServerLive({
         host: o.host,
         port,
@@ -231,11 +237,12 @@ const command = Command.make(
       // a database that cannot be opened at start: one line saying what and what to do
       // a certificate or key that cannot be read or used: the same
       Effect.catchTag("TlsError", (error) => Effect.fail(new UsageError({ message: error.message }))),
-      Effect.catchAllCause((cause) =>
-        isDatabaseError(cause)
-          ? Effect.fail(new UsageError({ message: startupProblem(o.db, cause) }))
-          : Effect.failCause(cause)
-      ),
+      Effect.catchTag("PortError", (error) => Effect.fail(new UsageError({ message: error.message }))),
+      Effect.catchAllCause((cause) => {
+        if (isDatabaseError(cause)) return Effect.fail(new UsageError({ message: startupProblem(o.db, cause) }))
+        const listen = listenProblem(cause, o.host)
+        return listen !== undefined ? Effect.fail(new UsageError({ message: listen })) : Effect.failCause(cause)
+      }),
       Logger.withMinimumLogLevel(levels[o.logLevel])
     )
   }
