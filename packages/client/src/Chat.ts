@@ -46,10 +46,15 @@ const HELP = [
   "  /history [user]      recent public messages, or your DMs with <user>",
   "  /sessions            where you are logged in (each session's number, address and start)",
   "  /revoke <n>|others   log out session <n>, or every session but this one (their tokens stop working)",
+  "  /me <action>         say what you are doing (sent as \"* you <action>\")",
+  "  /clear               clear the screen",
   "  /quit                leave (also Ctrl-D or Ctrl-C)",
   "  /help                this help",
-  "  //text               send a message that starts with /"
+  "  //text               send a message that starts with /",
+  "Tab completes commands and the names of people online."
 ]
+
+const COMMANDS = ["/msg", "/who", "/history", "/sessions", "/revoke", "/me", "/clear", "/quit", "/help"]
 
 /** The status line for a state. */
 export const statusLine = (
@@ -92,7 +97,11 @@ export const runChat = (options: ChatOptions) =>
       backlog: 20
     })
     const events = yield* client.subscribe
-    const screen = yield* Screen.open(style)
+    // Tab completes a command at the start of the line, else the name of someone online
+    const onlineNow: { names: ReadonlyArray<string> } = { names: [] }
+    yield* client.online.changes.pipe(Stream.runForEach((names) => Effect.sync(() => (onlineNow.names = names))), Effect.forkScoped)
+    const screen = yield* Screen.open(style, undefined, undefined, undefined, (line) =>
+      /^\/\S*$/.test(line) ? COMMANDS : onlineNow.names)
     const done = yield* Deferred.make<void, ChatEnded>()
     const info = (s: string) => screen.print(style.dim(`-- ${s}`))
     const warn = (s: string) => screen.print(style.yellow(`! ${s}`))
@@ -284,6 +293,17 @@ export const runChat = (options: ChatOptions) =>
           return Effect.as(printHistory(rest[0]), true)
         case "/sessions":
           return Effect.as(listSessions, true)
+        case "/clear":
+          screen.clear()
+          return Effect.succeed(true)
+        case "/me": {
+          const action = /^\/me\s+([\s\S]+)$/i.exec(text)
+          if (action === null) {
+            fail("usage: /me <action>, e.g. /me waves")
+            return Effect.succeed(true)
+          }
+          return Effect.as(send(`* ${me} ${action[1]!}`, undefined), true)
+        }
         case "/revoke":
           return Effect.as(revoke(rest[0]?.toLowerCase()), true)
         case "/msg": {

@@ -17,6 +17,23 @@ export interface Screen {
   readonly status: (text: string) => void
   /** Lines typed by the user; ends (`null`) on Ctrl-D, Ctrl-C or a closed input. */
   readonly lines: Queue.Dequeue<string | null>
+  /** Clears the terminal, leaving the status line and the prompt (a no-op when not a terminal). */
+  readonly clear: () => void
+}
+
+/** What Tab completes the word before the cursor from: the line typed so far gives the candidates. */
+export type Completer = (line: string) => ReadonlyArray<string>
+
+/**
+ * Tab completion of the last word of the line: candidates that start with it,
+ * ignoring case. One candidate replaces the word; several are listed by
+ * readline (a second Tab), as shells do.
+ */
+export const completeWord = (candidates: Completer) => (line: string): [Array<string>, string] => {
+  const word = /(\S*)$/.exec(line)?.[1] ?? ""
+  const lower = word.toLowerCase()
+  const hits = candidates(line).filter((c) => c.toLowerCase().startsWith(lower))
+  return [hits, word]
 }
 
 /** Opens the screen on stdin/stdout; closes readline with the scope. */
@@ -24,13 +41,16 @@ export const open = (
   style: Style,
   prompt = "> ",
   input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
-  output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout
+  output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout,
+  candidates: Completer = () => []
 ): Effect.Effect<Screen, never, Scope.Scope> =>
   Effect.gen(function*() {
     const lines = yield* Queue.unbounded<string | null>()
     const tty = input.isTTY === true && output.isTTY === true
     const rl = yield* Effect.acquireRelease(
-      Effect.sync(() => readline.createInterface({ input, output, terminal: tty, prompt: style.bold(prompt) })),
+      Effect.sync(() =>
+        readline.createInterface({ input, output, terminal: tty, prompt: style.bold(prompt), completer: completeWord(candidates) })
+      ),
       (rl) =>
         Effect.sync(() => {
           // leave the screen ending with the last status, and the shell prompt on a clean row
@@ -62,7 +82,8 @@ export const open = (
           if (text !== last) output.write(text + "\n")
           last = text
         },
-        lines
+        lines,
+        clear: () => {}
       }
     }
 
@@ -111,6 +132,14 @@ export const open = (
         statusLine = text
         redraw(undefined)
       },
-      lines
+      lines,
+      clear: () => {
+        if (closed) return
+        readline.cursorTo(output, 0, 0)
+        readline.clearScreenDown(output)
+        output.write(style.inverse(fit(statusLine)) + "\n")
+        ;(rl as unknown as { prevRows: number }).prevRows = 0
+        rl.prompt(true)
+      }
     }
   })

@@ -155,4 +155,32 @@ describe("the interactive program, in a terminal", () => {
       yield* here.press("C-d")
       yield* here.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
     }), { timeout: 90_000 })
+
+  it.scopedLive("Tab completes commands and names of people online; /me sends an action; /clear clears the screen", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const bobby = yield* clientOf(server, "bobby")
+      const bobbyEvents = yield* bobby.subscribe
+      yield* bobby.connect
+      const term = yield* openTerminal(program(server.port, "erin", "PARLEY_PASSWORD=erin-password"), { cwd: repoRoot, width: 100, height: 24 })
+      yield* term.waitFor("connected", (rows) => statusOf(rows).includes("connected · erin"))
+
+      yield* term.type("hi bob")
+      yield* term.press("Tab")
+      yield* term.waitFor("the name completed", (rows) => rows[promptRow(rows)] === "> hi bobby")
+      yield* term.press("Enter")
+      yield* waitFor(bobbyEvents, isText("hi bobby"))
+
+      yield* term.type("/cle")
+      yield* term.press("Tab")
+      yield* term.waitFor("the command completed", (rows) => rows[promptRow(rows)] === "> /clear")
+      yield* term.press("Enter")
+      yield* term.waitFor("a clear screen", (rows) => !rows.some((r) => r.includes("hi bobby")))
+
+      yield* term.type("/me waves")
+      yield* term.press("Enter")
+      yield* waitFor(bobbyEvents, isText("* erin waves"))
+      yield* term.press("C-d")
+      yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
+    }), { timeout: 90_000 })
 })
