@@ -39,6 +39,23 @@ export const waitFor = <A extends ChatEvent>(
     Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`no matching event within ${Duration.format(Duration.decode(timeout))}`) })
   )
 
+/**
+ * A barrier for "nothing more will come": `sender` sends a public message,
+ * and the events `queue` receives before it are returned. Messages reach a
+ * client in message_id order, so a message stored or shown twice would be
+ * among them.
+ */
+export const eventsBefore = (sender: ChatClient.Service, queue: Queue.Dequeue<ChatEvent>, text = "the barrier") =>
+  Effect.gen(function*() {
+    yield* sender.send(text)
+    const before: Array<ChatEvent> = []
+    while (true) {
+      const event = yield* Queue.take(queue)
+      if (event.type === "MESSAGE" && event.text === text) return before
+      before.push(event)
+    }
+  }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`the barrier "${text}" never arrived`) }))
+
 /** Waits until the client is in state `name`. */
 export const waitState = <N extends StateName>(
   client: ChatClient.Service,

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
 import { Effect, Fiber, Queue } from "effect"
 import { startServer } from "./ServerProcess.ts"
-import { clientOf } from "./Support.ts"
+import { clientOf, eventsBefore } from "./Support.ts"
 
 // the server replays at most --replay-cap messages after CONNECT, then says TRUNCATED
 const CAP = 50
@@ -42,8 +42,7 @@ describe("ChatClient resume", () => {
       }).pipe(Effect.fork)
       yield* bob.connect
       yield* Fiber.join(watcher).pipe(Effect.timeout("30 seconds"))
-      yield* Effect.sleep("300 millis")
-      const extra = [...yield* Queue.takeAll(bobEvents)].filter((e) => e.type === "MESSAGE")
+      const extra = (yield* eventsBefore(alice, bobEvents)).filter((e) => e.type === "MESSAGE")
       assert.deepStrictEqual(extra, [])
       assert.deepStrictEqual(shown.map((m) => m.text), expected)
       const ids = shown.map((m) => m.message_id)
