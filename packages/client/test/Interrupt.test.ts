@@ -142,7 +142,7 @@ describe.concurrent("Ctrl-C on the client programs", () => {
         `PARLEY_PASSWORD=dave-password NO_COLOR=1 npx -y pnpm@12.4.2 start:client --port ${server.port} --user dave --register`,
         { cwd: repoRoot }
       )
-      yield* term.waitFor("connected", (rows) => rows.some((r) => r.includes("connected · dave")))
+      yield* term.waitFor("connected", (rows) => rows.some((r) => r.trim().startsWith("connected · dave")))
       yield* term.type("half typed")
       yield* term.press("C-c")
       yield* term.waitFor("the program to exit 0", (rows) => rows.includes("[exited 0]"))

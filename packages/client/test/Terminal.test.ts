@@ -120,7 +120,7 @@ describe("the interactive program, in a terminal", () => {
       yield* term.waitFor("the second prompt", (rows) => rows.some((r) => r.startsWith("Repeat it:")))
       yield* term.type("carols-secret")
       yield* term.press("Enter")
-      const rows = yield* term.waitFor("connected", (rows) => statusOf(rows).includes("connected · carol"))
+      const rows = yield* term.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · carol"))
       assert.isFalse(rows.some((r) => r.includes("carols-secret")), "the password was echoed")
       const raw = yield* term.screen({ colors: true })
       assert.isFalse(raw.some((r) => r.includes("\x1b[")), "colour despite NO_COLOR")
@@ -132,9 +132,9 @@ describe("the interactive program, in a terminal", () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       const here = yield* openTerminal(program(server.port, "dana", "PARLEY_PASSWORD=dana-password"), { cwd: repoRoot, width: 100, height: 24 })
-      yield* here.waitFor("connected", (rows) => statusOf(rows).includes("connected · dana"))
+      yield* here.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · dana"))
       const there = yield* openTerminal(program(server.port, "dana", "PARLEY_PASSWORD=dana-password"), { cwd: repoRoot, width: 100, height: 24 })
-      yield* there.waitFor("connected", (rows) => statusOf(rows).includes("connected · dana"))
+      yield* there.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · dana"))
 
       yield* here.type("/sessions")
       yield* here.press("Enter")
@@ -163,7 +163,7 @@ describe("the interactive program, in a terminal", () => {
       const bobbyEvents = yield* bobby.subscribe
       yield* bobby.connect
       const term = yield* openTerminal(program(server.port, "erin", "PARLEY_PASSWORD=erin-password"), { cwd: repoRoot, width: 100, height: 24 })
-      yield* term.waitFor("connected", (rows) => statusOf(rows).includes("connected · erin"))
+      yield* term.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · erin"))
 
       yield* term.type("hi bob")
       yield* term.press("Tab")
