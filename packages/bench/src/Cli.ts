@@ -352,11 +352,11 @@ const soak = Command.make(
     warmupSeconds: optFloat("warmup-seconds", "seconds before the first reading (default: a fifth of the run, 20 to 60 s)"),
     maxGrowth: Options.float("max-growth").pipe(
       Options.withDefault(10),
-      Options.withDescription("percent of growth of the server's RSS or open descriptors, from the first reading to the last, past which the soak fails")
+      Options.withDescription("percent of growth of the server's RSS, heap in use or open descriptors, from the first reading to the last, past which the soak fails")
     ),
     settleSeconds: Options.float("settle-seconds").pipe(
       Options.withDefault(20),
-      Options.withDescription("seconds the server's RSS is watched, churn paused, at each of the two readings (the lowest counts)")
+      Options.withDescription("seconds the server's RSS and heap are watched, churn paused, at each of the two readings (the lowest counts)")
     ),
     progressSeconds: Options.float("progress-seconds").pipe(Options.withDefault(30), Options.withDescription("seconds between progress lines")),
     parleyArgs: common.parleyArgs
@@ -377,8 +377,9 @@ const soak = Command.make(
     "soak (pnpm soak): starts Parley (SQLite in a temp file, abuse limits off) and runs churn (connect, log in, send, " +
       "disconnect, over and over) beside steady traffic for --minutes (default 10), printing progress every 30 s. After " +
       "the warm-up and at the end it pauses the churn, waits for the server's open descriptors to settle and watches its " +
-      "RSS for --settle-seconds (default 20; the lowest reading counts), from /proc. Exits 1 if either grew more than --max-growth percent (default 10), if " +
-      "the server exited, or if no cycle completed. The server's heap is not measured: nothing exposes it to another process."
+      "RSS (from /proc) and V8 heap in use (from its --metrics-port endpoint) for --settle-seconds (default 20; the lowest " +
+      "readings count). Exits 1 if any of the three grew more than --max-growth percent (default 10), if the server " +
+      "exited, or if no cycle completed."
   )
 )
 

@@ -7,15 +7,19 @@
  * paused until the server's descriptors settle and its RSS is watched for a
  * while (the lowest reading counts, as in the idle scenario: V8 gives
  * garbage back on its own schedule, seconds after a burst); the run
- * fails when either grew past the allowed share. The server's heap cannot be
- * read from outside (no metrics endpoint yet), so RSS and open descriptors
- * are what is judged. Traffic goes to 127.0.0.1 only; every loop is bounded
- * in time and in count.
+ * fails when any of RSS, the V8 heap in use, or open descriptors grew past
+ * the allowed share. Each reading starts with a full garbage collection,
+ * asked of the server through its inspector (started with
+ * `--inspect=127.0.0.1:0`, loopback only), so that the heap figure is what
+ * is alive, not what V8 has not yet collected; the heap is then read from
+ * the server's own metrics endpoint (`--metrics-port 0`). Traffic goes to
+ * 127.0.0.1 only; every loop is bounded in time and in count.
  */
 import { readdirSync } from "node:fs"
 import { loadavg } from "node:os"
 import { Console, Data, Effect } from "effect"
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
+import { collectGarbage, inspectorUrl } from "./Inspector.ts"
 import { readRss } from "./ProcStats.ts"
 import { acquireServer, type ManagedServer } from "./ServerProcess.ts"
 
@@ -40,24 +44,54 @@ export class SoakFailed extends Data.TaggedError("SoakFailed")<{ readonly reason
   }
 }
 
-/** One quiet reading of the server: lowest RSS over the watch, and open descriptors once settled. */
+/** One quiet reading of the server: lowest RSS and heap in use over the watch, and open descriptors once settled. */
 export interface Reading {
   readonly rssBytes: number
+  readonly heapBytes: number
   readonly fds: number
 }
 
 /** The share by which `end` exceeds `start` (negative: it shrank). */
 export const growth = (start: number, end: number): number => (start > 0 ? (end - start) / start : 0)
 
-/** What failed, if anything: RSS or descriptors grown past `maxGrowth` (a share, 0.1 for 10 %). */
+/** What failed, if anything: RSS, heap in use or descriptors grown past `maxGrowth` (a share, 0.1 for 10 %). */
 export const judgeGrowth = (start: Reading, end: Reading, maxGrowth: number): Array<string> => {
-  const problems: Array<string> = []
-  const rss = growth(start.rssBytes, end.rssBytes)
-  const fds = growth(start.fds, end.fds)
-  if (rss > maxGrowth) problems.push(`RSS grew ${(rss * 100).toFixed(1)} % (limit ${(maxGrowth * 100).toFixed(0)} %)`)
-  if (fds > maxGrowth) problems.push(`open descriptors grew ${(fds * 100).toFixed(1)} % (limit ${(maxGrowth * 100).toFixed(0)} %)`)
-  return problems
+  const limit = `(limit ${(maxGrowth * 100).toFixed(0)} %)`
+  const checks = [
+    ["RSS", growth(start.rssBytes, end.rssBytes)],
+    ["heap in use", growth(start.heapBytes, end.heapBytes)],
+    ["open descriptors", growth(start.fds, end.fds)]
+  ] as const
+  return checks.filter(([, g]) => g > maxGrowth).map(([what, g]) => `${what} grew ${(g * 100).toFixed(1)} % ${limit}`)
 }
+
+const METRICS_LINE = /Parley metrics on (http:\/\/\S+\/metrics)/
+
+/** Where to read the server's figures and where to ask it for a full GC, from the lines it printed at start. */
+interface Probes {
+  readonly metrics: string
+  readonly inspector: string
+}
+
+const probes = async (server: ManagedServer): Promise<Probes> => {
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const metrics = server.log.map((line) => METRICS_LINE.exec(line)?.[1]).find((url) => url !== undefined)
+    const inspector = inspectorUrl(server.log)
+    if (metrics !== undefined && inspector !== undefined) return { metrics, inspector }
+    await sleep(50)
+  }
+  throw new SoakFailed({ reason: "the server did not print its metrics and inspector addresses within 10 s of listening" })
+}
+
+/** Reads one gauge (a line `name value`) from the Prometheus text of `url`. */
+export const gauge = (text: string, name: string): number => {
+  const m = new RegExp(`^${name} ([0-9.e+]+)$`, "m").exec(text)
+  if (m === null) throw new SoakFailed({ reason: `the metrics endpoint has no ${name}` })
+  return Number(m[1])
+}
+
+const readHeap = async (url: string): Promise<number> =>
+  gauge(await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text(), "nodejs_heap_size_used_bytes")
 
 interface Counters {
   cycles: number
@@ -87,10 +121,11 @@ const alive = (pid: number): boolean => {
 
 /**
  * Waits until the server's descriptor count holds still for a second (at
- * most 15 s: closed sockets are released once both sides are done), then
- * watches RSS for `watchMs` and keeps the lowest reading.
+ * most 15 s: closed sockets are released once both sides are done), has it
+ * collect its garbage, then watches RSS and the heap in use for `watchMs`
+ * and keeps the lowest readings.
  */
-const settledReading = async (pid: number, watchMs: number): Promise<Reading> => {
+const settledReading = async (pid: number, probe: Probes, watchMs: number): Promise<Reading> => {
   let fds = openFds(pid)
   for (let steady = 0, waited = 0; steady < 4 && waited < 15_000; waited += 250) {
     await sleep(250)
@@ -98,12 +133,15 @@ const settledReading = async (pid: number, watchMs: number): Promise<Reading> =>
     steady = now === fds ? steady + 1 : 0
     fds = now
   }
+  await collectGarbage(probe.inspector)
   let rssBytes = readRss(pid)
+  let heapBytes = await readHeap(probe.metrics)
   for (let t = 0; t < watchMs; t += 250) {
     await sleep(250)
     rssBytes = Math.min(rssBytes, readRss(pid))
+    heapBytes = Math.min(heapBytes, await readHeap(probe.metrics))
   }
-  return { rssBytes, fds: openFds(pid) }
+  return { rssBytes, heapBytes, fds: openFds(pid) }
 }
 
 const hooksFor = (counters: Counters): ClientHooks => ({
@@ -277,6 +315,7 @@ export interface SoakResult {
 /** Churn beside steady traffic for the whole run, a reading after the warm-up and one at the end. */
 const soak = async (server: ManagedServer, opts: SoakOptions): Promise<SoakResult> => {
   const pid = server.pid!
+  const probe = await probes(server)
   const counters: Counters = { cycles: 0, registered: 0, passwordLogins: 0, tokenLogins: 0, sent: 0, acked: 0, delivered: 0, errors: {} }
   const startUs = nowUs()
   const deadlineUs = startUs + opts.minutes * 60e6
@@ -291,12 +330,12 @@ const soak = async (server: ManagedServer, opts: SoakOptions): Promise<SoakResul
   try {
     await sleep(opts.warmupSeconds * 1000)
     await churn.pause()
-    const start = await settledReading(pid, opts.settleSeconds * 1000)
-    process.stderr.write(`[soak] after the warm-up: server RSS ${mib(start.rssBytes)}, ${start.fds} open descriptors\n`)
+    const start = await settledReading(pid, probe, opts.settleSeconds * 1000)
+    process.stderr.write(`[soak] after the warm-up: server RSS ${mib(start.rssBytes)}, heap in use ${mib(start.heapBytes)}, ${start.fds} open descriptors\n`)
     churn.resume()
     await sleep(Math.max(0, (deadlineUs - nowUs()) / 1000))
     await churn.pause()
-    const end = await settledReading(pid, opts.settleSeconds * 1000)
+    const end = await settledReading(pid, probe, opts.settleSeconds * 1000)
     churn.stop()
     await lanes
     const problems = judgeGrowth(start, end, opts.maxGrowthPercent / 100)
@@ -317,9 +356,9 @@ const report = (r: SoakResult, opts: SoakOptions): string => {
     `parley soak: ${opts.minutes} min, ${opts.churn} churn lanes, ${opts.steady} steady clients, warm-up ${opts.warmupSeconds} s, ` +
       `node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at the end`,
     `  churn cycles ${r.counters.cycles}, MSG acked ${r.counters.acked} of ${r.counters.sent}, delivered to steady clients ${r.counters.delivered}`,
-    `  server RSS (lowest over ${opts.settleSeconds} s, churn paused): ${mib(r.start.rssBytes)} → ${mib(r.end.rssBytes)} (${pct(r.start.rssBytes, r.end.rssBytes)})`,
+    `  server RSS (after a full GC, lowest over ${opts.settleSeconds} s, churn paused): ${mib(r.start.rssBytes)} → ${mib(r.end.rssBytes)} (${pct(r.start.rssBytes, r.end.rssBytes)})`,
     `  server open descriptors (settled, churn paused): ${r.start.fds} → ${r.end.fds} (${pct(r.start.fds, r.end.fds)})`,
-    `  heap: not measured (the server exposes no heap figure to another process)`,
+    `  server heap in use (after a full GC, lowest over ${opts.settleSeconds} s, from its /metrics): ${mib(r.start.heapBytes)} → ${mib(r.end.heapBytes)} (${pct(r.start.heapBytes, r.end.heapBytes)})`,
     `  errors: ${JSON.stringify(r.counters.errors)}`,
     r.problems.length === 0 ? `  PASS (limit +${opts.maxGrowthPercent} %)` : `  FAIL: ${r.problems.join("; ")}`
   ].join("\n")
@@ -329,7 +368,7 @@ const report = (r: SoakResult, opts: SoakOptions): string => {
 export const runSoak = (opts: SoakOptions) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const server = yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: opts.parleyArgs })
+      const server = yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: ["--metrics-port", "0", ...opts.parleyArgs], nodeArgs: ["--inspect=127.0.0.1:0"] })
       yield* Console.error(`[soak] Parley pid ${server.pid} on ${server.endpoint.host}:${server.endpoint.port}`)
       const result = yield* Effect.tryPromise({
         try: () => soak(server, opts),
