@@ -31,6 +31,7 @@ export const startBaseline = (host: string, port: number): Promise<BaselineServe
   let nextSessionId = 0
 
   const handle = (peer: Peer, text: string): void => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the baseline reads untyped JSON, as a bare Node server would
     let cmd: Record<string, any>
     try {
       cmd = JSON.parse(text)

@@ -58,7 +58,7 @@ describe("nextStep", () => {
   })
 
   it("stops after the refinement steps with the highest passing rate", () => {
-    const { knee, history } = search(config, server(330, 700))
+    const { history, knee } = search(config, server(330, 700))
     // ramp 100 200 400 (p99) 800 (loss), then 300 350 325
     assert.deepStrictEqual(history.map((h) => h.rate), [100, 200, 400, 800, 300, 350, 325])
     assert.strictEqual(knee, 325)
@@ -71,7 +71,7 @@ describe("nextStep", () => {
   })
 
   it("stops at the ceiling when everything passes", () => {
-    const { knee, history } = search({ ...config, maxRate: 1000 }, () => "pass")
+    const { history, knee } = search({ ...config, maxRate: 1000 }, () => "pass")
     assert.strictEqual(knee, 1000)
     assert.strictEqual(history[history.length - 1]!.rate, 1000)
   })
@@ -86,7 +86,7 @@ describe("nextStep", () => {
     ],
     ([capacity, start, refine, lossFactor]) => {
       const cfg = { ...config, startRate: start, refineSteps: refine }
-      const { knee, history } = search(cfg, server(capacity, capacity * lossFactor))
+      const { history, knee } = search(cfg, server(capacity, capacity * lossFactor))
       if (knee === undefined) {
         assert.isTrue(history.every((h) => !h.pass))
         return

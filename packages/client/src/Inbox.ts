@@ -45,7 +45,7 @@ export const make = (options: {
   readonly backlog: number
 }): Effect.Effect<Inbox, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { hub, online, me } = options
+    const { hub, me, online } = options
     const jobs = yield* Queue.unbounded<InboxJob>()
     const seen = new SeenMessages()
     // DM partners, to page their DMs after a TRUNCATED (the protocol pages DMs one partner at a time)

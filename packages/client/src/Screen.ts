@@ -90,6 +90,7 @@ export const open = (
     let statusLine = ""
     const fit = (text: string) => {
       const width = Math.max(10, (output.columns ?? 80) - 1)
+      // eslint-disable-next-line no-control-regex
       return visibleLength(text) <= width ? text : ellipsis(text.replace(/\x1b\[[0-9;]*m/g, ""), width)
     }
     const redraw = (above: string | undefined) => {

@@ -65,6 +65,7 @@ describe("the interactive program, in a terminal", () => {
       assert.strictEqual(receipt.by, "alice")
       const colored = yield* term.screen({ colors: true })
       const dmRow = colored.find((r) => r.includes("a secret"))!
+      // eslint-disable-next-line no-control-regex
       assert.match(dmRow, /\x1b\[[0-9;]*35m/, "DMs are magenta on a colour terminal")
 
       // /msg, and the receipt when bob reads it

@@ -130,6 +130,7 @@ export const commandSchemas = {
   REVOKE: Revoke,
   PING: Ping,
   DISCONNECT: Disconnect
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a schema's encoded type is invariant: any, not unknown
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
 
 export const commandNames = Object.keys(commandSchemas) as ReadonlyArray<CommandName>

@@ -27,7 +27,7 @@ const hostile = fc.oneof(
   fc.record({ depth: fc.integer({ min: MAX_NESTING, max: 20_000 }), kind: fc.constantFrom("array" as const, "object" as const) })
     .map(({ depth, kind }) => nested(depth, kind, JSON.stringify(SECRET))),
   fc.record({ n: fc.integer({ min: 1, max: 5_000 }), kind: fc.constantFrom("array" as const, "object" as const) })
-    .map(({ n, kind }) => wide(n, kind)),
+    .map(({ kind, n }) => wide(n, kind)),
   fc.constantFrom("1e999", "-1e999", "1e308", "123456789012345678901234567890", "-0", "0.1", "9007199254740993", "null", "true", '""'),
   fc.string({ maxLength: 50 }).map((s) => JSON.stringify(SECRET + s))
 )

@@ -155,7 +155,7 @@ const twoWriters = Effect.gen(function*() {
 describe.skipIf(!postgresAvailable)("message ids on PostgreSQL", () => {
   it.scopedLive("two writers (two pools, as two servers) committing at once: a reader never sees an id appear below one it has already seen", () =>
     Effect.gen(function*() {
-      const { one, two, sql } = yield* twoWriters
+      const { one, sql, two } = yield* twoWriters
       const batches = fc.sample(fc.array(send, { minLength: 1, maxLength: 40 }), 120)
       const writer = (context: Context.Context<MessageStore>, label: string) =>
         Effect.forEach(batches, (batch, b) =>
@@ -184,7 +184,7 @@ describe.skipIf(!postgresAvailable)("message ids on PostgreSQL", () => {
 
   it.scopedLive("two writers sending the same client_msg_ids at once: no batch fails, each key is stored once and both get its row", () =>
     Effect.gen(function*() {
-      const { one, two, sql } = yield* twoWriters
+      const { one, sql, two } = yield* twoWriters
       // 60 batches each: batch b carries keys b/0..b/4 of sender 1, the same on both writers
       const batchOf = (b: number, label: string) =>
         Array.from({ length: 5 }, (_, i) => pending({ sender: 1, receiver: null, key: `${b}/${i}` }, `${label}${b}.${i}`))

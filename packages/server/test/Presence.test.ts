@@ -28,7 +28,7 @@ describe.concurrent("presence", { timeout: contractTimeout }, () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       yield* register(server.port, "alice")
-      const { wire: carol, connected } = yield* signUp(server.port, "carol")
+      const { connected, wire: carol } = yield* signUp(server.port, "carol")
       assert.deepStrictEqual(connected.online, ["carol"])
       const guest = yield* Wire.connect(server.port, "guest")
       const a1 = yield* logIn(server.port, "ALICE")
