@@ -23,7 +23,9 @@ export default defineConfig(async () => {
   const withPg = pg || process.env.CI === "true"
   // said once: the workers inherit the mark, and the config is read again per project
   if (!withPg && process.env.PARLEY_TEST_PG_SKIPPED !== "1") {
-    process.stderr.write(`PostgreSQL is not reachable at ${pgUrl.host}: skipping the PostgreSQL variants (server-postgres, the storage contract, copy-db, the PostgreSQL outage)\n`)
+    process.stderr.write(
+      `PostgreSQL is not reachable at ${pgUrl.host}: skipping the PostgreSQL variants (server-postgres, the storage contract, copy-db, the PostgreSQL outage)\n`
+    )
   }
   if (!withPg) process.env.PARLEY_TEST_PG_SKIPPED = "1"
   return {

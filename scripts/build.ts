@@ -30,7 +30,7 @@ const external = ["better-sqlite3", "@node-rs/argon2", "pg-native", "bufferutil"
 // bundled CommonJS libraries call `require` for Node's own modules; an ES module has none
 // (the entry's own `#!/usr/bin/env node` line is kept first by esbuild)
 const banner = [
-  'import { createRequire as __parleyCreateRequire } from "node:module";',
+  "import { createRequire as __parleyCreateRequire } from \"node:module\";",
   "const require = __parleyCreateRequire(import.meta.url);"
 ].join("\n")
 

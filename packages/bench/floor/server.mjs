@@ -47,7 +47,9 @@ function run() {
       loops.sort((a, b) => a - b)
       const ms = (q) => (loops[Math.min(loops.length - 1, Math.floor(loops.length * q))] / 1000).toFixed(2)
       console.log(
-        `floor server: ${sent} messages to ${R} sockets in ${loops.length} write loops; one loop p50 ${ms(0.5)} ms, p99 ${ms(0.99)} ms; ` +
+        `floor server: ${sent} messages to ${R} sockets in ${loops.length} write loops; one loop p50 ${
+          ms(0.5)
+        } ms, p99 ${ms(0.99)} ms; ` +
           `CPU ${((cpu.user + cpu.system) / 1e6 / SECONDS).toFixed(2)} of a core`
       )
       for (const socket of sockets) socket.destroy()

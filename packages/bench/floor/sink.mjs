@@ -29,7 +29,7 @@ for (let i = 0; i < R; i++) {
         let from = 0
         let nl
         while ((nl = text.indexOf("\n", from)) >= 0) {
-          const stamp = text.indexOf('"text":"', from) + 8
+          const stamp = text.indexOf("\"text\":\"", from) + 8
           const sent = Number(text.slice(stamp, text.indexOf(":", stamp)))
           if (sent < firstStamp) firstStamp = sent
           if (sent >= firstStamp + WARMUP * 1e6) latencies.push(at - sent)
@@ -50,7 +50,9 @@ function report() {
   latencies.sort((a, b) => a - b)
   const ms = (q) => (latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] / 1000).toFixed(2)
   console.log(
-    `floor sink: ${latencies.length} deliveries after ${WARMUP} s of warm-up, latency p50 ${ms(0.5)} ms, p99 ${ms(0.99)} ms, p99.9 ${ms(0.999)} ms; ` +
+    `floor sink: ${latencies.length} deliveries after ${WARMUP} s of warm-up, latency p50 ${ms(0.5)} ms, p99 ${
+      ms(0.99)
+    } ms, p99.9 ${ms(0.999)} ms; ` +
       `CPU ${((cpu.user + cpu.system) / (nowUs() - wall0)).toFixed(2)} of a core`
   )
   process.exit(0)

@@ -30,7 +30,9 @@ export const parseBackends = (values: ReadonlyArray<string>): Array<Backend> => 
   const backends = values.map((value): Backend => {
     if (value.toLowerCase() === "sqlite") return sqlite
     if (!POSTGRES.test(value)) {
-      throw new Error(`--db ${redactUrl(value)}: give sqlite or a postgres:// URL (a database on which to create others)`)
+      throw new Error(
+        `--db ${redactUrl(value)}: give sqlite or a postgres:// URL (a database on which to create others)`
+      )
     }
     try {
       new URL(value)
@@ -40,7 +42,9 @@ export const parseBackends = (values: ReadonlyArray<string>): Array<Backend> => 
     return { kind: "postgres", adminUrl: value }
   })
   for (const kind of ["sqlite", "postgres"] as const) {
-    if (backends.filter((b) => b.kind === kind).length > 1) throw new Error(`--db ${kind} given twice: one of each at most`)
+    if (backends.filter((b) => b.kind === kind).length > 1) {
+      throw new Error(`--db ${kind} given twice: one of each at most`)
+    }
   }
   return backends
 }
@@ -88,7 +92,11 @@ export interface Store {
 }
 
 const withAdmin = async <A>(adminUrl: string, f: (client: Pg.Client) => Promise<A>): Promise<A> => {
-  const client = new Pg.Client({ connectionString: adminUrl, application_name: "parley-bench", connectionTimeoutMillis: 10_000 })
+  const client = new Pg.Client({
+    connectionString: adminUrl,
+    application_name: "parley-bench",
+    connectionTimeoutMillis: 10_000
+  })
   // an error after connecting (the server going away) must not crash the bench: the query reports it
   client.on("error", () => {})
   try {
@@ -124,7 +132,9 @@ export const createStore = async (backend: Backend): Promise<Store> => {
   })
   return {
     db: databaseUrl(adminUrl, name),
-    description: `PostgreSQL ${version.split(" ")[0]} at ${serverOf(adminUrl)} (database ${name}, dropped when the server stops)`,
+    description: `PostgreSQL ${version.split(" ")[0]} at ${
+      serverOf(adminUrl)
+    } (database ${name}, dropped when the server stops)`,
     remove: () =>
       withAdmin(adminUrl, async (client) => {
         // FORCE: connections of a server that was killed rather than stopped may linger

@@ -3,11 +3,11 @@
  * then Parley or an external target), the accounts of this run, the progress
  * line, and the bits of arithmetic on /proc readings.
  */
-import { randomBytes } from "node:crypto"
 import { Effect, Scope } from "effect"
-import type { Account, Credential, SetupResult } from "./Jobs.ts"
+import { randomBytes } from "node:crypto"
 import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
 import { Histogram, type HistogramData } from "./Histogram.ts"
+import type { Account, Credential, SetupResult } from "./Jobs.ts"
 import { readCpuSeconds, readRss } from "./ProcStats.ts"
 import type { Progress } from "./Progress.ts"
 import type { ManagedServer } from "./ServerProcess.ts"

@@ -3,8 +3,8 @@
  * scenario, each with `--help`. `bin.ts` is its entry point.
  */
 import { Command, HelpDoc, Options } from "@effect/cli"
-import { resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
+import { resolve } from "node:path"
 import { type Backend, parseBackends } from "./Backend.ts"
 import { startBaseline } from "./Baseline.ts"
 import type { DurableOptions } from "./DurableSend.ts"
@@ -66,7 +66,9 @@ const common = {
   ),
   parleyArgs: Options.text("parley-arg").pipe(
     Options.repeated,
-    Options.withDescription("an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000")
+    Options.withDescription(
+      "an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000"
+    )
   )
 }
 
@@ -110,13 +112,25 @@ const fanOutFlags = {
   ),
   senders: Options.integer("senders").pipe(Options.withDefault(10), Options.withDescription("sender connections S")),
   stepSeconds: optFloat("step-seconds", "seconds each rate is offered (quick 1, full 3)"),
-  drainSeconds: optFloat("drain-seconds", "how long a step waits for stragglers before counting them lost (quick 1, full 3)"),
+  drainSeconds: optFloat(
+    "drain-seconds",
+    "how long a step waits for stragglers before counting them lost (quick 1, full 3)"
+  ),
   textBytes: Options.integer("text-bytes").pipe(Options.withDefault(100), Options.withDescription("message text size")),
-  maxP99: Options.float("max-p99-ms").pipe(Options.withDefault(50), Options.withDescription("a step fails past this p99")),
+  maxP99: Options.float("max-p99-ms").pipe(
+    Options.withDefault(50),
+    Options.withDescription("a step fails past this p99")
+  ),
   refine: optInt("refine", "bisection steps once the ramp is over (quick 1, full 4)"),
-  retries: optInt("retries", "runs again a step that failed on p99 alone, to ride out the machine's hiccups (quick 1, full 2)"),
+  retries: optInt(
+    "retries",
+    "runs again a step that failed on p99 alone, to ride out the machine's hiccups (quick 1, full 2)"
+  ),
   startRate: optInt("start-rate", "first rate in msg/s (default: 20,000 deliveries/s worth)"),
-  maxRate: Options.integer("max-rate").pipe(Options.withDefault(200_000), Options.withDescription("never offer more msg/s")),
+  maxRate: Options.integer("max-rate").pipe(
+    Options.withDefault(200_000),
+    Options.withDescription("never offer more msg/s")
+  ),
   latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)"),
   warmupSeconds: optFloat(
     "warmup-seconds",
@@ -191,8 +205,14 @@ const idleOptions = (f: IdleFlags, full: boolean, reconnect: boolean): IdleOptio
 })
 
 const durableFlags = {
-  durableSenders: Options.integer("durable-senders").pipe(Options.withDefault(50), Options.withDescription("concurrent senders")),
-  window: Options.integer("window").pipe(Options.withDefault(1), Options.withDescription("messages in flight per sender")),
+  durableSenders: Options.integer("durable-senders").pipe(
+    Options.withDefault(50),
+    Options.withDescription("concurrent senders")
+  ),
+  window: Options.integer("window").pipe(
+    Options.withDefault(1),
+    Options.withDescription("messages in flight per sender")
+  ),
   durableSeconds: optFloat("durable-seconds", "how long they send (quick 3, full 10)")
 }
 
@@ -210,8 +230,14 @@ const durableOptions = (f: DurableFlags, full: boolean): DurableOptions => ({
 })
 
 const loginFlags = {
-  clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent login clients")),
-  loginSeconds: optFloat("login-seconds", "how long the storm lasts (quick 3, full 10; with --addresses quick 10, full 30)")
+  clients: Options.integer("clients").pipe(
+    Options.withDefault(16),
+    Options.withDescription("concurrent login clients")
+  ),
+  loginSeconds: optFloat(
+    "login-seconds",
+    "how long the storm lasts (quick 3, full 10; with --addresses quick 10, full 30)"
+  )
 }
 
 type LoginFlags = { readonly clients: number; readonly loginSeconds: Option.Option<number> }
@@ -246,11 +272,20 @@ const bench = Command.make(
   )
 )
 
-const fanOut = Command.make("fan-out", { ...common, ...fanOutFlags }, (o) =>
-  Effect.forEach(fanOutOptions(o, o.full), (opts) =>
-    runBench(`fan-out R=${opts.receivers}`, runOptions(o), fanOutScenario(opts)), { discard: true })).pipe(
-    Command.withDescription("R receivers, S senders, 100-byte messages, the rate stepped up until p99 > 50 ms or a loss: the knee")
+const fanOut = Command.make(
+  "fan-out",
+  { ...common, ...fanOutFlags },
+  (o) =>
+    Effect.forEach(
+      fanOutOptions(o, o.full),
+      (opts) => runBench(`fan-out R=${opts.receivers}`, runOptions(o), fanOutScenario(opts)),
+      { discard: true }
+    )
+).pipe(
+  Command.withDescription(
+    "R receivers, S senders, 100-byte messages, the rate stepped up until p99 > 50 ms or a loss: the knee"
   )
+)
 
 const latency = Command.make(
   "latency",
@@ -260,26 +295,39 @@ const latency = Command.make(
     rate: optInt("rate", "a fixed rate in msg/s (default: half the knee found on the server under test)")
   },
   (o) =>
-    Effect.forEach(fanOutOptions(o, o.full), (opts) =>
-      runBench(`latency R=${opts.receivers}`, runOptions(o), latencyScenario(opts, Option.getOrUndefined(o.rate))), {
-      discard: true
-    })
+    Effect.forEach(
+      fanOutOptions(o, o.full),
+      (opts) =>
+        runBench(`latency R=${opts.receivers}`, runOptions(o), latencyScenario(opts, Option.getOrUndefined(o.rate))),
+      {
+        discard: true
+      }
+    )
 ).pipe(Command.withDescription("p50 / p99 / p99.9 send→receipt at a fixed rate (half the knee unless --rate)"))
 
-const idle = Command.make("idle", { ...common, ...idleFlags }, (o) =>
-  runBench("idle", runOptions(o), idleScenario(idleOptions(o, o.full, false)))).pipe(
-    Command.withDescription("hold N authenticated idle connections: server RSS per connection, connect+login rate")
-  )
+const idle = Command.make(
+  "idle",
+  { ...common, ...idleFlags },
+  (o) => runBench("idle", runOptions(o), idleScenario(idleOptions(o, o.full, false)))
+).pipe(
+  Command.withDescription("hold N authenticated idle connections: server RSS per connection, connect+login rate")
+)
 
-const reconnect = Command.make("reconnect", { ...common, ...idleFlags }, (o) =>
-  runBench("reconnect", runOptions(o), idleScenario(idleOptions(o, o.full, true)))).pipe(
-    Command.withDescription("idle, then restart the server: time until every client is back with its token")
-  )
+const reconnect = Command.make(
+  "reconnect",
+  { ...common, ...idleFlags },
+  (o) => runBench("reconnect", runOptions(o), idleScenario(idleOptions(o, o.full, true)))
+).pipe(
+  Command.withDescription("idle, then restart the server: time until every client is back with its token")
+)
 
-const durable = Command.make("durable", { ...common, ...durableFlags }, (o) =>
-  runBench("durable send", runOptions(o), durableScenario(durableOptions(o, o.full)))).pipe(
-    Command.withDescription("S concurrent senders, closed loop: durable ACKs per second")
-  )
+const durable = Command.make(
+  "durable",
+  { ...common, ...durableFlags },
+  (o) => runBench("durable send", runOptions(o), durableScenario(durableOptions(o, o.full)))
+).pipe(
+  Command.withDescription("S concurrent senders, closed loop: durable ACKs per second")
+)
 
 /** `--addresses 1,64` as numbers. */
 const parseAddresses = (text: string): Array<number> =>
@@ -335,30 +383,47 @@ const baseline = Command.make(
       yield* Effect.addFinalizer(() => Effect.promise(() => server.shutdown()))
       return yield* Effect.never
     }).pipe(Effect.scoped)
-).pipe(Command.withDescription("run the baseline server alone (plain node:net NDJSON broadcast, no persistence, no auth)"))
+).pipe(
+  Command.withDescription("run the baseline server alone (plain node:net NDJSON broadcast, no persistence, no auth)")
+)
 
 const soak = Command.make(
   "soak",
   {
-    minutes: Options.float("minutes").pipe(Options.withDefault(10), Options.withDescription("how long the soak runs, warm-up included")),
+    minutes: Options.float("minutes").pipe(
+      Options.withDefault(10),
+      Options.withDescription("how long the soak runs, warm-up included")
+    ),
     churn: Options.integer("churn").pipe(
       Options.withDefault(8),
-      Options.withDescription("churn lanes, each looping connect → login → 3 MSGs → maybe HISTORY → DISCONNECT or close")
+      Options.withDescription(
+        "churn lanes, each looping connect → login → 3 MSGs → maybe HISTORY → DISCONNECT or close"
+      )
     ),
     steady: Options.integer("steady").pipe(
       Options.withDefault(4),
       Options.withDescription("long-lived clients, each sending a MSG every 200 ms and receiving everyone's")
     ),
-    warmupSeconds: optFloat("warmup-seconds", "seconds before the first reading (default: a fifth of the run, 20 to 60 s)"),
+    warmupSeconds: optFloat(
+      "warmup-seconds",
+      "seconds before the first reading (default: a fifth of the run, 20 to 60 s)"
+    ),
     maxGrowth: Options.float("max-growth").pipe(
       Options.withDefault(10),
-      Options.withDescription("percent of growth of the server's RSS, heap in use or open descriptors, from the first reading to the last, past which the soak fails")
+      Options.withDescription(
+        "percent of growth of the server's RSS, heap in use or open descriptors, from the first reading to the last, past which the soak fails"
+      )
     ),
     settleSeconds: Options.float("settle-seconds").pipe(
       Options.withDefault(20),
-      Options.withDescription("seconds the server's RSS and heap are watched, churn paused, at each of the two readings (the lowest counts)")
+      Options.withDescription(
+        "seconds the server's RSS and heap are watched, churn paused, at each of the two readings (the lowest counts)"
+      )
     ),
-    progressSeconds: Options.float("progress-seconds").pipe(Options.withDefault(30), Options.withDescription("seconds between progress lines")),
+    progressSeconds: Options.float("progress-seconds").pipe(
+      Options.withDefault(30),
+      Options.withDescription("seconds between progress lines")
+    ),
     parleyArgs: common.parleyArgs
   },
   (o) =>

@@ -6,8 +6,8 @@
  * bytes, never decoded or JSON-parsed (see `Lines.ts`), so one process can
  * hold thousands of these and still measure.
  */
-import * as net from "node:net"
 import { encodeCommand, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
+import * as net from "node:net"
 import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, startsWith } from "./Lines.ts"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */

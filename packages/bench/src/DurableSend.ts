@@ -43,7 +43,9 @@ export const durableOn = (ctx: BenchContext, target: Target, opts: DurableOption
       const generator = g!
       const credentials = yield* ensureCredentials(ctx, target, generator)
       if (credentials.length < opts.senders) {
-        return yield* Effect.dieMessage(`durable: ${opts.senders} senders need as many accounts (have ${credentials.length})`)
+        return yield* Effect.dieMessage(
+          `durable: ${opts.senders} senders need as many accounts (have ${credentials.length})`
+        )
       }
       const opened = yield* runJob(generator, {
         _tag: "Open",
@@ -54,7 +56,9 @@ export const durableOn = (ctx: BenchContext, target: Target, opts: DurableOption
         concurrency: 32
       })
       if (opened.failed > 0) return yield* Effect.dieMessage(`durable: ${opened.failed} senders failed to log in`)
-      ctx.progress.update(`${label} durable send: ${opts.senders} senders × ${opts.window} in flight for ${opts.seconds} s`)
+      ctx.progress.update(
+        `${label} durable send: ${opts.senders} senders × ${opts.window} in flight for ${opts.seconds} s`
+      )
       const cpu0 = serverCpu(target)
       const r = yield* runJob(generator, {
         _tag: "Durable",
@@ -81,15 +85,16 @@ export const durableOn = (ctx: BenchContext, target: Target, opts: DurableOption
         }`
       )
       return run
-    })
-  )
+    }))
 
 const valuesOf = (runs: ReadonlyArray<DurableRun>, f: (run: DurableRun) => number | undefined) =>
   Object.fromEntries(runs.map((r) => [r.server, f(r)]))
 
 export const durableFigures = (runs: ReadonlyArray<DurableRun>, opts: DurableOptions): Array<Figure> => {
   const scenario = `durable send S=${opts.senders} window=${opts.window}`
-  const errors = runs.filter((r) => Object.keys(r.errors).length > 0).map((r) => `${r.server} errors ${JSON.stringify(r.errors)}`)
+  const errors = runs.filter((r) => Object.keys(r.errors).length > 0).map((r) =>
+    `${r.server} errors ${JSON.stringify(r.errors)}`
+  )
   return [
     {
       scenario,

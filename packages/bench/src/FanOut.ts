@@ -197,9 +197,9 @@ const runStep = (
         Math.round(record.deliveriesPerSec)
       } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
         verdict.pass ? "pass" : `FAIL (${verdict.reason})`
-      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${
-        percentOf(r.cpuMs, r.wallMs)
-      } stall ${r.stallMs.toFixed(0)} ms`
+      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${percentOf(r.cpuMs, r.wallMs)} stall ${
+        r.stallMs.toFixed(0)
+      } ms`
     )
     return record
   })
@@ -214,7 +214,9 @@ const runLatency = (
 ) =>
   Effect.gen(function*() {
     ctx.progress.update(
-      `${labelOf(target)} latency R=${opts.receivers}: ${rate} msg/s for ${opts.warmupSeconds} s of warm-up, then ${opts.latencySeconds} s measured`
+      `${
+        labelOf(target)
+      } latency R=${opts.receivers}: ${rate} msg/s for ${opts.warmupSeconds} s of warm-up, then ${opts.latencySeconds} s measured`
     )
     yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
     const cpu0 = serverCpu(target)
@@ -274,15 +276,29 @@ export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions)
         // (on the ramp it stops nothing, so it is not worth the time)
         const bisecting = rampEnd(config, history) >= 0
         while (bisecting && !record.pass && !record.hard && record.retried < opts.retries) {
-          record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, record.retried + 1)
+          record = yield* runStep(
+            ctx,
+            target,
+            generator!,
+            opts,
+            steps.length + 1,
+            next.rate,
+            opts.stepMs,
+            record.retried + 1
+          )
         }
         steps.push(record)
         history.push({ rate: record.rate, pass: record.pass, hard: record.hard })
       }
       const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
-      return { server: labelOf(target), knee, kneeStep, steps, deliveriesPerCpuSec: efficiency(steps) } satisfies FanOutRun
-    })
-  )
+      return {
+        server: labelOf(target),
+        knee,
+        kneeStep,
+        steps,
+        deliveriesPerCpuSec: efficiency(steps)
+      } satisfies FanOutRun
+    }))
 
 /** The latency run against one server, on fresh connections. */
 export const latencyOn = (ctx: BenchContext, target: Target, opts: FanOutOptions, rate: number) =>
@@ -291,8 +307,7 @@ export const latencyOn = (ctx: BenchContext, target: Target, opts: FanOutOptions
       yield* openClients(ctx, target, generator!, opts)
       const record = yield* runLatency(ctx, target, generator!, opts, rate)
       return { server: labelOf(target), ...record } satisfies LatencyRun
-    })
-  )
+    }))
 
 const valuesOf = <R extends { readonly server: string }>(runs: ReadonlyArray<R>, f: (run: R) => number | undefined) =>
   Object.fromEntries(runs.map((r) => [r.server, f(r)]))
@@ -336,9 +351,11 @@ export const latencyFigures = (
   const lost = runs.filter((r) => r.lost > 0).map((r) => `${r.server} lost ${r.lost}`)
   const stalls = runs.map((r) => `${r.server} ${r.generatorStallMs.toFixed(0)} ms`).join(", ")
   const warm = runs.filter((r) => r.warmupSeconds > 0 && Number.isFinite(r.warmupP99Ms))
-  const warmup = warm.length === 0 ? "" : ` after ${warm[0]!.warmupSeconds} s of warm-up at that rate (not counted; its p99: ${
-    warm.map((r) => `${r.server} ${r.warmupP99Ms.toFixed(1)} ms`).join(", ")
-  })`
+  const warmup = warm.length === 0 ?
+    "" :
+    ` after ${warm[0]!.warmupSeconds} s of warm-up at that rate (not counted; its p99: ${
+      warm.map((r) => `${r.server} ${r.warmupP99Ms.toFixed(1)} ms`).join(", ")
+    })`
   const rate = runs[0]?.rate
   const over = knees.filter((k) => rate !== undefined && k.knee !== undefined && rate > k.knee)
     .map((k) => `above ${k.server}'s own knee (${k.knee} msg/s)`)
@@ -352,7 +369,13 @@ export const latencyFigures = (
         lost.length > 0 ? `; ${lost.join(", ")}` : ""
       }${over.length > 0 ? `; ${over.join(", ")}` : ""}`
     },
-    { scenario, metric: "p99", unit: "ms", values: valuesOf(runs, (r) => r.p99Ms), target: { kind: "atMost", value: 10 } },
+    {
+      scenario,
+      metric: "p99",
+      unit: "ms",
+      values: valuesOf(runs, (r) => r.p99Ms),
+      target: { kind: "atMost", value: 10 }
+    },
     { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) }
   ]
 }

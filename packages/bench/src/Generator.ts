@@ -6,8 +6,6 @@
  */
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { Histogram } from "./Histogram.ts"
-import { keyBytes, numberAt, stampOf } from "./Lines.ts"
-import { loginFlood } from "./LoginFlood.ts"
 import type {
   Account,
   CloseResult,
@@ -22,6 +20,8 @@ import type {
   ReconnectResult,
   SetupResult
 } from "./Jobs.ts"
+import { keyBytes, numberAt, stampOf } from "./Lines.ts"
+import { loginFlood } from "./LoginFlood.ts"
 
 /**
  * Watches this process's event loop: the longest gap between 5 ms ticks,
@@ -62,8 +62,7 @@ const bump = (errors: Record<string, number>, key: string) => {
   errors[key] = (errors[key] ?? 0) + 1
 }
 
-const errorKey = (frame: Frame): string =>
-  frame.type === "ERROR" ? String(frame.code) : frame.type
+const errorKey = (frame: Frame): string => frame.type === "ERROR" ? String(frame.code) : frame.type
 
 const retryAfter = (frame: Frame): number => {
   const ms = Number(frame.retry_after_ms)
@@ -209,7 +208,11 @@ export class Generator implements ClientHooks {
     const r0 = nowUs()
     if (job.register) {
       await forEachLimited(job.accounts, job.concurrency, async (account) => {
-        await attempt(account, { command: "REGISTER", username: account.username, password: account.password }, "REGISTERED")
+        await attempt(
+          account,
+          { command: "REGISTER", username: account.username, password: account.password },
+          "REGISTERED"
+        )
       })
     }
     const r1 = nowUs()
@@ -428,7 +431,9 @@ export class Generator implements ClientHooks {
    * brings each back with its token, retrying with jittered backoff until the
    * new server answers or the deadline passes.
    */
-  private async reconnect(job: Extract<Job, { _tag: "Reconnect" }>): Promise<Omit<ReconnectResult, keyof GeneratorCpu>> {
+  private async reconnect(
+    job: Extract<Job, { _tag: "Reconnect" }>
+  ): Promise<Omit<ReconnectResult, keyof GeneratorCpu>> {
     const errors: Record<string, number> = {}
     const startUs = nowUs()
     const deadline = startUs + job.deadlineMs * 1000

@@ -2,8 +2,8 @@
  * The parent's side of the load generator: each generator is a child process
  * (its CPU apart from ours and the server's) that takes jobs over IPC.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { Data, Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import type {
   CloseResult,
   DurableResult,

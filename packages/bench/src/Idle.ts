@@ -151,7 +151,9 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
       const span = spanOf(first) + spanOf(second)
       const cpuMsPerLogin = ((cpu1 - cpu0 + cpu3 - cpu2) * 1000) / Math.max(1, opened)
       const errors = mergeErrors(opens.map((o) => o.errors))
-      ctx.progress.update(`${label} idle: ${opened} open (${Math.round(opened / span)}/s), watching RSS for ${opts.settleMs / 1000} s`)
+      ctx.progress.update(
+        `${label} idle: ${opened} open (${Math.round(opened / span)}/s), watching RSS for ${opts.settleMs / 1000} s`
+      )
       const rssAfter = yield* settledRss(() => serverRss(target), opts.settleMs)
       let reconnect: IdleRun["reconnect"] = undefined
       if (opts.reconnect && target.server.managed) {
@@ -184,7 +186,9 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
           errors: mergeErrors(results.map((r) => r.errors))
         }
         ctx.progress.update(
-          `${label} reconnect storm: ${back}/${opened} back ${reconnect.fromListeningSec.toFixed(2)} s after the restart`
+          `${label} reconnect storm: ${back}/${opened} back ${
+            reconnect.fromListeningSec.toFixed(2)
+          } s after the restart`
         )
       }
       return {
@@ -202,8 +206,7 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         reconnect,
         errors
       } satisfies IdleRun
-    })
-  )
+    }))
 
 const valuesOf = (runs: ReadonlyArray<IdleRun>, f: (run: IdleRun) => number | undefined) =>
   Object.fromEntries(runs.map((r) => [r.server, f(r)]))
@@ -211,7 +214,9 @@ const valuesOf = (runs: ReadonlyArray<IdleRun>, f: (run: IdleRun) => number | un
 export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Array<Figure> => {
   const scenario = `idle N=${opts.connections}`
   const short = opts.connections < 10_000 ? "fewer than the 10,000 the target asks for (quick size)" : undefined
-  const failed = runs.filter((r) => r.failed > 0).map((r) => `${r.server}: ${r.failed} failed ${JSON.stringify(r.errors)}`)
+  const failed = runs.filter((r) => r.failed > 0).map((r) =>
+    `${r.server}: ${r.failed} failed ${JSON.stringify(r.errors)}`
+  )
   const figures: Array<Figure> = [
     {
       scenario,
@@ -221,7 +226,9 @@ export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Ar
       values: valuesOf(runs, (r) => (r.rssPerConnection > 0 ? r.rssPerConnection / 1024 : undefined)),
       target: { kind: "atMost", value: 8 },
       note: [
-        `the growth from N/2 to N connections, per connection; each reading the lowest over ${opts.settleMs / 1000} s of idling`,
+        `the growth from N/2 to N connections, per connection; each reading the lowest over ${
+          opts.settleMs / 1000
+        } s of idling`,
         short,
         ...runs.filter((r) => r.rssPerConnection <= 0).map((r) =>
           `${r.server}: RSS fell meanwhile (a GC larger than N/2 connections' worth; measure with more)`
@@ -247,7 +254,10 @@ export const idleFigures = (runs: ReadonlyArray<IdleRun>, opts: IdleOptions): Ar
         scenario: storm,
         metric: "all back after listening",
         unit: "s",
-        values: valuesOf(runs, (r) => r.reconnect !== undefined && r.reconnect.back >= r.opened ? r.reconnect.fromListeningSec : undefined),
+        values: valuesOf(
+          runs,
+          (r) => r.reconnect !== undefined && r.reconnect.back >= r.opened ? r.reconnect.fromListeningSec : undefined
+        ),
         target: { kind: "atMost", value: 20 },
         note: [short, ...missing].filter(Boolean).join("; ") || undefined
       },

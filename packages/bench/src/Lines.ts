@@ -8,9 +8,9 @@
  * line. Anything else is decoded and JSON-parsed as usual.
  */
 
-export const MESSAGE_PREFIX = Buffer.from('{"type":"MESSAGE"')
-export const ACK_PREFIX = Buffer.from('{"type":"ACK"')
-const TEXT_KEY = Buffer.from('"text":"')
+export const MESSAGE_PREFIX = Buffer.from("{\"type\":\"MESSAGE\"")
+export const ACK_PREFIX = Buffer.from("{\"type\":\"ACK\"")
+const TEXT_KEY = Buffer.from("\"text\":\"")
 
 const LF = 10
 const CR = 13
@@ -123,4 +123,5 @@ export class LineSplitter {
   }
 }
 
-const trimCr = (buf: Uint8Array, start: number, end: number): number => end > start && buf[end - 1] === CR ? end - 1 : end
+const trimCr = (buf: Uint8Array, start: number, end: number): number =>
+  end > start && buf[end - 1] === CR ? end - 1 : end

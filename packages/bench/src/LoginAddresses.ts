@@ -68,8 +68,14 @@ const registerAll = async (target: Target, accounts: ReadonlyArray<Account>, fir
     const client = new Client(-1, account.username, "setup", quiet)
     try {
       await client.open(target.server.endpoint, 10_000, `127.0.2.${firstAddress + Math.floor(i / PER_SETUP_ADDRESS)}`)
-      const reply = await client.request({ command: "REGISTER", username: account.username, password: account.password }, 30_000)
-      if (reply.type !== "REGISTERED") throw new Error(`${labelOf(target)}: REGISTER ${account.username}: ${JSON.stringify(reply)}`)
+      const reply = await client.request({
+        command: "REGISTER",
+        username: account.username,
+        password: account.password
+      }, 30_000)
+      if (reply.type !== "REGISTERED") {
+        throw new Error(`${labelOf(target)}: REGISTER ${account.username}: ${JSON.stringify(reply)}`)
+      }
     } finally {
       await client.close()
     }
@@ -123,12 +129,16 @@ const floodOnce = (ctx: BenchContext, target: Target, opts: AddressFloodOptions,
       const flood = floodAccounts(ctx, index)
       const legit = ctx.sink
       if (!registered.has(target)) {
-        ctx.progress.update(`${label}: registering ${ctx.accounts.length + 1} accounts, ${PER_SETUP_ADDRESS} per address`)
+        ctx.progress.update(
+          `${label}: registering ${ctx.accounts.length + 1} accounts, ${PER_SETUP_ADDRESS} per address`
+        )
         yield* Effect.promise(() => registerAll(target, [...ctx.accounts, legit], 1))
         registered.add(target)
       }
       const connections = Math.max(opts.clients, n)
-      ctx.progress.update(`${label} login flood: ${connections} connections from ${n} address${n === 1 ? "" : "es"} for ${opts.seconds} s`)
+      ctx.progress.update(
+        `${label} login flood: ${connections} connections from ${n} address${n === 1 ? "" : "es"} for ${opts.seconds} s`
+      )
       const side = yield* Effect.promise(() => pinger(target, 20, PING_ADDRESS))
       const stopLegit = legitimateUser(target, legit)
       const cpu0 = serverCpu(target)
@@ -164,12 +174,13 @@ const floodOnce = (ctx: BenchContext, target: Target, opts: AddressFloodOptions,
         serverCpuShare: cpu / seconds
       }
       ctx.progress.update(
-        `${label} login flood A=${n}: legit login p99 ${run.legitP99Ms.toFixed(0)} ms, max ${run.legitMaxMs.toFixed(0)} ms; ` +
+        `${label} login flood A=${n}: legit login p99 ${run.legitP99Ms.toFixed(0)} ms, max ${
+          run.legitMaxMs.toFixed(0)
+        } ms; ` +
           `flood ${Math.round(run.floodAttemptsPerSec)} attempts/s; ping p99 ${ping.p99.toFixed(1)} ms`
       )
       return run
-    })
-  )
+    }))
 
 export const addressFloodOn = (ctx: BenchContext, target: Target, opts: AddressFloodOptions) =>
   Effect.forEach(opts.addresses, (n, index) => floodOnce(ctx, target, opts, n, index))
@@ -180,7 +191,9 @@ const valuesOf = (runs: ReadonlyArray<AddressFloodRun>, f: (run: AddressFloodRun
 const breakdown = (runs: ReadonlyArray<AddressFloodRun>) =>
   runs.map((r) =>
     `${r.server}: flood replies ${JSON.stringify(r.floodReplies)}, refused ${JSON.stringify(r.floodErrors)}, ` +
-    `legit ${r.legitLogins} logins, failures ${JSON.stringify(r.legitFailures)}, server CPU ${r.serverCpuShare.toFixed(2)} cores`
+    `legit ${r.legitLogins} logins, failures ${JSON.stringify(r.legitFailures)}, server CPU ${
+      r.serverCpuShare.toFixed(2)
+    } cores`
   ).join("; ")
 
 /** Figures per address count; runs are every target's, all address counts. */
@@ -194,7 +207,9 @@ export const addressFloodFigures = (runs: ReadonlyArray<AddressFloodRun>, opts: 
         metric: "legit login p50",
         unit: "ms",
         values: valuesOf(mine, (r) => r.legitP50Ms),
-        note: `every 2nd flood attempt guesses a password (always wrong) of an account it never logs into; ${breakdown(mine)}`
+        note: `every 2nd flood attempt guesses a password (always wrong) of an account it never logs into; ${
+          breakdown(mine)
+        }`
       },
       { scenario, metric: "legit login p99", unit: "ms", values: valuesOf(mine, (r) => r.legitP99Ms) },
       {

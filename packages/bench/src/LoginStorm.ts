@@ -97,13 +97,12 @@ export const loginOn = (ctx: BenchContext, target: Target, opts: LoginOptions) =
         errors: r.errors
       }
       ctx.progress.update(
-        `${label} login storm: ${Math.round(run.loginsPerSec)} logins/s, ping p99 ${ping.p99.toFixed(1)} ms, server cpu ${
-          percentOf(cpu, r.wallMs / 1000)
-        }`
+        `${label} login storm: ${Math.round(run.loginsPerSec)} logins/s, ping p99 ${
+          ping.p99.toFixed(1)
+        } ms, server cpu ${percentOf(cpu, r.wallMs / 1000)}`
       )
       return run
-    })
-  )
+    }))
 
 const valuesOf = (runs: ReadonlyArray<LoginRun>, f: (run: LoginRun) => number | undefined) =>
   Object.fromEntries(runs.map((r) => [r.server, f(r)]))

@@ -12,5 +12,5 @@ export const serverBin = fileURLToPath(new URL("../../server/src/bin.ts", import
  */
 export const withFileLimit = (argv: ReadonlyArray<string>): [string, Array<string>] => [
   "sh",
-  ["-c", 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...argv]
+  ["-c", "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$@\"", "sh", ...argv]
 ]

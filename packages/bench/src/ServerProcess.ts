@@ -5,8 +5,8 @@
  * `listening on <host>:<port>`. Parley gets a store of its own (a SQLite temp
  * file or a fresh PostgreSQL database, see `Backend.ts`), removed once it stops.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { Data, Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { type Backend, createStore, serverName, sqlite, type Store } from "./Backend.ts"
 import { type Endpoint, nowUs } from "./Client.ts"
 import { benchBin, repoRoot, serverBin, withFileLimit } from "./Paths.ts"
@@ -196,8 +196,9 @@ export const acquireServer = (spec: ServerSpec) =>
       },
       catch: (e) => new ServerError({ reason: String((e as Error).message ?? e) })
     }),
-    (server) => Effect.promise(async () => {
-      await server.stop()
-      await server.dispose()
-    })
+    (server) =>
+      Effect.promise(async () => {
+        await server.stop()
+        await server.dispose()
+      })
   )

@@ -15,9 +15,9 @@
  * the server's own metrics endpoint (`--metrics-port 0`). Traffic goes to
  * 127.0.0.1 only; every loop is bounded in time and in count.
  */
+import { Console, Data, Effect } from "effect"
 import { readdirSync } from "node:fs"
 import { loadavg } from "node:os"
-import { Console, Data, Effect } from "effect"
 import { Client, type ClientHooks, type Endpoint, type Frame, nowUs, sleep } from "./Client.ts"
 import { collectGarbage, inspectorUrl } from "./Inspector.ts"
 import { readRss } from "./ProcStats.ts"
@@ -80,7 +80,9 @@ const probes = async (server: ManagedServer): Promise<Probes> => {
     if (metrics !== undefined && inspector !== undefined) return { metrics, inspector }
     await sleep(50)
   }
-  throw new SoakFailed({ reason: "the server did not print its metrics and inspector addresses within 10 s of listening" })
+  throw new SoakFailed({
+    reason: "the server did not print its metrics and inspector addresses within 10 s of listening"
+  })
 }
 
 /** Reads one gauge (a line `name value`) from the Prometheus text of `url`. */
@@ -170,27 +172,45 @@ const setupAccounts = async (endpoint: Endpoint, names: ReadonlyArray<string>, c
     const client = new Client(-1, name, "setup", hooksFor(counters))
     try {
       await client.open(endpoint, REQUEST_MS)
-      expect(await client.request({ command: "REGISTER", username: name, password: PASSWORD }, REQUEST_MS), "REGISTERED", counters)
+      expect(
+        await client.request({ command: "REGISTER", username: name, password: PASSWORD }, REQUEST_MS),
+        "REGISTERED",
+        counters
+      )
       const reply = await client.login({ password: PASSWORD })
       if (expect(reply, "CONNECTED", counters)) tokens.set(name, String(reply.token))
     } finally {
       await client.close()
     }
   }
-  if (tokens.size < names.length) throw new SoakFailed({ reason: `only ${tokens.size} of ${names.length} accounts could log in: ${JSON.stringify(counters.errors)}` })
+  if (tokens.size < names.length) {
+    throw new SoakFailed({
+      reason: `only ${tokens.size} of ${names.length} accounts could log in: ${JSON.stringify(counters.errors)}`
+    })
+  }
   return tokens
 }
 
 /** A long-lived client: logs in, then sends a MSG every `everyMs` until `stop()`. */
-const steadyClient = async (endpoint: Endpoint, name: string, token: string, counters: Counters, deadlineUs: number) => {
+const steadyClient = async (
+  endpoint: Endpoint,
+  name: string,
+  token: string,
+  counters: Counters,
+  deadlineUs: number
+) => {
   const client = new Client(-1, name, "steady", hooksFor(counters))
   await client.open(endpoint, REQUEST_MS)
-  if (!expect(await client.login({ token }), "CONNECTED", counters)) throw new SoakFailed({ reason: `steady client ${name} could not log in` })
+  if (!expect(await client.login({ token }), "CONNECTED", counters)) {
+    throw new SoakFailed({ reason: `steady client ${name} could not log in` })
+  }
   let running = true
   const loop = (async () => {
     for (let i = 0; running && nowUs() < deadlineUs && i < 10_000_000; i++) {
       counters.sent++
-      if (expect(await client.request({ command: "MSG", text: `steady ${name} ${i}` }, REQUEST_MS), "ACK", counters)) counters.acked++
+      if (expect(await client.request({ command: "MSG", text: `steady ${name} ${i}` }, REQUEST_MS), "ACK", counters)) {
+        counters.acked++
+      }
       await sleep(200)
     }
   })()
@@ -223,16 +243,30 @@ const cycle = async (ctx: ChurnContext, lane: number, i: number): Promise<void> 
   try {
     await client.open(ctx.endpoint, REQUEST_MS)
     if (fresh) {
-      if (!expect(await client.request({ command: "REGISTER", username: name, password: PASSWORD }, REQUEST_MS), "REGISTERED", counters)) return
+      if (
+        !expect(
+          await client.request({ command: "REGISTER", username: name, password: PASSWORD }, REQUEST_MS),
+          "REGISTERED",
+          counters
+        )
+      ) return
       counters.registered++
     }
     const byPassword = fresh || i % 20 === 7
-    if (!expect(await client.login(byPassword ? { password: PASSWORD } : { token: ctx.tokens.get(name)! }), "CONNECTED", counters)) return
+    if (
+      !expect(
+        await client.login(byPassword ? { password: PASSWORD } : { token: ctx.tokens.get(name)! }),
+        "CONNECTED",
+        counters
+      )
+    ) return
     if (byPassword) counters.passwordLogins++
     else counters.tokenLogins++
     for (let m = 0; m < 3; m++) {
       counters.sent++
-      if (expect(await client.request({ command: "MSG", text: `churn ${lane} ${i} ${m}` }, REQUEST_MS), "ACK", counters)) counters.acked++
+      if (
+        expect(await client.request({ command: "MSG", text: `churn ${lane} ${i} ${m}` }, REQUEST_MS), "ACK", counters)
+      ) counters.acked++
     }
     if (i % 4 === 0) expect(await client.request({ command: "HISTORY", limit: 20 }, REQUEST_MS), "HISTORY", counters)
     if (i % 2 === 0) expect(await client.request({ command: "DISCONNECT" }, REQUEST_MS), "BYE", counters)
@@ -252,7 +286,11 @@ class Churn {
   private wakers: Array<() => void> = []
   private stopped = false
 
-  constructor(private readonly ctx: ChurnContext, private readonly deadlineUs: number, private readonly maxCycles: number) {}
+  constructor(
+    private readonly ctx: ChurnContext,
+    private readonly deadlineUs: number,
+    private readonly maxCycles: number
+  ) {}
 
   start(lanes: number): Promise<void> {
     return Promise.all(Array.from({ length: lanes }, (_, lane) => this.lane(lane))).then(() => {})
@@ -299,7 +337,9 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 const progressLine = (startUs: number, counters: Counters, pid: number): string => {
   const secs = (nowUs() - startUs) / 1e6
   const errors = Object.entries(counters.errors).map(([k, n]) => `${k}×${n}`).join(" ") || "none"
-  return `[soak ${secs.toFixed(0).padStart(4)}s] cycles ${counters.cycles} (${(counters.cycles / secs).toFixed(1)}/s), ` +
+  return `[soak ${secs.toFixed(0).padStart(4)}s] cycles ${counters.cycles} (${
+    (counters.cycles / secs).toFixed(1)
+  }/s), ` +
     `logins ${counters.tokenLogins} token + ${counters.passwordLogins} password, ${counters.registered} new accounts, ` +
     `MSG ${counters.acked}/${counters.sent} acked, ${counters.delivered} delivered to steady clients; ` +
     `server RSS ${alive(pid) ? mib(readRss(pid)) : "gone"}, fds ${alive(pid) ? openFds(pid) : "?"}; errors: ${errors}`
@@ -316,22 +356,44 @@ export interface SoakResult {
 const soak = async (server: ManagedServer, opts: SoakOptions): Promise<SoakResult> => {
   const pid = server.pid!
   const probe = await probes(server)
-  const counters: Counters = { cycles: 0, registered: 0, passwordLogins: 0, tokenLogins: 0, sent: 0, acked: 0, delivered: 0, errors: {} }
+  const counters: Counters = {
+    cycles: 0,
+    registered: 0,
+    passwordLogins: 0,
+    tokenLogins: 0,
+    sent: 0,
+    acked: 0,
+    delivered: 0,
+    errors: {}
+  }
   const startUs = nowUs()
   const deadlineUs = startUs + opts.minutes * 60e6
   const prefix = `s${Math.floor(Math.random() * 1e6).toString(36)}`
   const names = Array.from({ length: 32 }, (_, i) => `${prefix}_${i}`)
   const steadyNames = Array.from({ length: opts.steady }, (_, i) => `${prefix}_steady${i}`)
   const tokens = await setupAccounts(server.endpoint, [...names, ...steadyNames], counters)
-  const stops = await Promise.all(steadyNames.map((name) => steadyClient(server.endpoint, name, tokens.get(name)!, counters, deadlineUs + 120e6)))
-  const churn = new Churn({ endpoint: server.endpoint, names, tokens, prefix, counters, hooks: hooksFor(counters) }, deadlineUs, opts.minutes * 60 * 2000)
+  const stops = await Promise.all(
+    steadyNames.map((name) => steadyClient(server.endpoint, name, tokens.get(name)!, counters, deadlineUs + 120e6))
+  )
+  const churn = new Churn(
+    { endpoint: server.endpoint, names, tokens, prefix, counters, hooks: hooksFor(counters) },
+    deadlineUs,
+    opts.minutes * 60 * 2000
+  )
   const lanes = churn.start(opts.churn)
-  const ticker = setInterval(() => process.stderr.write(progressLine(startUs, counters, pid) + "\n"), opts.progressSeconds * 1000)
+  const ticker = setInterval(
+    () => process.stderr.write(progressLine(startUs, counters, pid) + "\n"),
+    opts.progressSeconds * 1000
+  )
   try {
     await sleep(opts.warmupSeconds * 1000)
     await churn.pause()
     const start = await settledReading(pid, probe, opts.settleSeconds * 1000)
-    process.stderr.write(`[soak] after the warm-up: server RSS ${mib(start.rssBytes)}, heap in use ${mib(start.heapBytes)}, ${start.fds} open descriptors\n`)
+    process.stderr.write(
+      `[soak] after the warm-up: server RSS ${mib(start.rssBytes)}, heap in use ${
+        mib(start.heapBytes)
+      }, ${start.fds} open descriptors\n`
+    )
     churn.resume()
     await sleep(Math.max(0, (deadlineUs - nowUs()) / 1000))
     await churn.pause()
@@ -354,11 +416,15 @@ const report = (r: SoakResult, opts: SoakOptions): string => {
   const pct = (a: number, b: number) => `${growth(a, b) >= 0 ? "+" : ""}${(growth(a, b) * 100).toFixed(1)} %`
   return [
     `parley soak: ${opts.minutes} min, ${opts.churn} churn lanes, ${opts.steady} steady clients, warm-up ${opts.warmupSeconds} s, ` +
-      `node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at the end`,
+    `node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at the end`,
     `  churn cycles ${r.counters.cycles}, MSG acked ${r.counters.acked} of ${r.counters.sent}, delivered to steady clients ${r.counters.delivered}`,
-    `  server RSS (after a full GC, lowest over ${opts.settleSeconds} s, churn paused): ${mib(r.start.rssBytes)} → ${mib(r.end.rssBytes)} (${pct(r.start.rssBytes, r.end.rssBytes)})`,
+    `  server RSS (after a full GC, lowest over ${opts.settleSeconds} s, churn paused): ${mib(r.start.rssBytes)} → ${
+      mib(r.end.rssBytes)
+    } (${pct(r.start.rssBytes, r.end.rssBytes)})`,
     `  server open descriptors (settled, churn paused): ${r.start.fds} → ${r.end.fds} (${pct(r.start.fds, r.end.fds)})`,
-    `  server heap in use (after a full GC, lowest over ${opts.settleSeconds} s, from its /metrics): ${mib(r.start.heapBytes)} → ${mib(r.end.heapBytes)} (${pct(r.start.heapBytes, r.end.heapBytes)})`,
+    `  server heap in use (after a full GC, lowest over ${opts.settleSeconds} s, from its /metrics): ${
+      mib(r.start.heapBytes)
+    } → ${mib(r.end.heapBytes)} (${pct(r.start.heapBytes, r.end.heapBytes)})`,
     `  errors: ${JSON.stringify(r.counters.errors)}`,
     r.problems.length === 0 ? `  PASS (limit +${opts.maxGrowthPercent} %)` : `  FAIL: ${r.problems.join("; ")}`
   ].join("\n")
@@ -368,7 +434,13 @@ const report = (r: SoakResult, opts: SoakOptions): string => {
 export const runSoak = (opts: SoakOptions) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const server = yield* acquireServer({ kind: "parley", host: "127.0.0.1", port: 0, extraArgs: ["--metrics-port", "0", ...opts.parleyArgs], nodeArgs: ["--inspect=127.0.0.1:0"] })
+      const server = yield* acquireServer({
+        kind: "parley",
+        host: "127.0.0.1",
+        port: 0,
+        extraArgs: ["--metrics-port", "0", ...opts.parleyArgs],
+        nodeArgs: ["--inspect=127.0.0.1:0"]
+      })
       yield* Console.error(`[soak] Parley pid ${server.pid} on ${server.endpoint.host}:${server.endpoint.port}`)
       const result = yield* Effect.tryPromise({
         try: () => soak(server, opts),

@@ -4,25 +4,30 @@
  * they measured into figures and a report: a table for people, JSON for
  * machines.
  */
+import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
-import { Effect } from "effect"
 import { type Backend, sqlite } from "./Backend.ts"
 import { type BenchContext, makeAccounts, type Target } from "./Bench.ts"
-import { type DurableOptions, durableFigures, durableOn, type DurableRun } from "./DurableSend.ts"
+import { durableFigures, durableOn, type DurableOptions, type DurableRun } from "./DurableSend.ts"
 import {
-  type FanOutOptions,
   fanOutFigures,
   fanOutOn,
+  type FanOutOptions,
   type FanOutRun,
   latencyFigures,
   latencyOn,
   type LatencyRun
 } from "./FanOut.ts"
-import { idleFigures, type IdleOptions, idleOn, type IdleRun } from "./Idle.ts"
-import { addressFloodFigures, addressFloodOn, type AddressFloodOptions, type AddressFloodRun } from "./LoginAddresses.ts"
-import { loginFigures, type LoginOptions, loginOn, type LoginRun } from "./LoginStorm.ts"
+import { idleFigures, idleOn, type IdleOptions, type IdleRun } from "./Idle.ts"
+import {
+  addressFloodFigures,
+  addressFloodOn,
+  type AddressFloodOptions,
+  type AddressFloodRun
+} from "./LoginAddresses.ts"
+import { loginFigures, loginOn, type LoginOptions, type LoginRun } from "./LoginStorm.ts"
 import { repoRoot, serverBin } from "./Paths.ts"
 import { makeProgress } from "./Progress.ts"
 import { type Figure, renderTable, toRow } from "./Report.ts"
@@ -75,33 +80,33 @@ export const fanOutScenario = (opts: FanOutOptions): Scenario => (ctx) =>
  * several servers under test, the lowest knee of theirs, so that each can
  * carry it).
  */
-export const latencyScenario = (opts: FanOutOptions, rate: number | undefined, knees?: ReadonlyArray<FanOutRun>): Scenario =>
-(ctx) =>
-  Effect.gen(function*() {
-    let fixed = rate
-    let how = "as asked"
-    const search: Array<FanOutRun> = []
-    if (fixed === undefined) {
-      let lowest: { readonly server: string; readonly knee: number } | undefined
-      for (const subject of subjectsOf(ctx)) {
-        const known = knees?.find((k) => k.server === subject.server.name)
-        const run = known ?? (yield* fanOutOn(ctx, subject, opts))
-        if (known === undefined) search.push(run)
-        const knee = run.knee
-        if (knee === undefined) return yield* Effect.dieMessage(`no knee found on ${run.server}: nothing passed`)
-        if (lowest === undefined || knee < lowest.knee) lowest = { server: run.server, knee }
+export const latencyScenario =
+  (opts: FanOutOptions, rate: number | undefined, knees?: ReadonlyArray<FanOutRun>): Scenario => (ctx) =>
+    Effect.gen(function*() {
+      let fixed = rate
+      let how = "as asked"
+      const search: Array<FanOutRun> = []
+      if (fixed === undefined) {
+        let lowest: { readonly server: string; readonly knee: number } | undefined
+        for (const subject of subjectsOf(ctx)) {
+          const known = knees?.find((k) => k.server === subject.server.name)
+          const run = known ?? (yield* fanOutOn(ctx, subject, opts))
+          if (known === undefined) search.push(run)
+          const knee = run.knee
+          if (knee === undefined) return yield* Effect.dieMessage(`no knee found on ${run.server}: nothing passed`)
+          if (lowest === undefined || knee < lowest.knee) lowest = { server: run.server, knee }
+        }
+        if (lowest === undefined) return yield* Effect.dieMessage("latency: no server to measure")
+        fixed = Math.max(1, Math.round(lowest.knee / 2))
+        how = `half of ${lowest.server}'s knee ${lowest.knee} msg/s`
       }
-      if (lowest === undefined) return yield* Effect.dieMessage("latency: no server to measure")
-      fixed = Math.max(1, Math.round(lowest.knee / 2))
-      how = `half of ${lowest.server}'s knee ${lowest.knee} msg/s`
-    }
-    const rateUsed = fixed
-    const runs: ReadonlyArray<LatencyRun> = yield* onEach(ctx, (t) => latencyOn(ctx, t, opts, rateUsed))
-    return {
-      figures: latencyFigures(runs, opts, how, [...(knees ?? []), ...search]),
-      details: { [`latency R=${opts.receivers}`]: runs, search }
-    }
-  })
+      const rateUsed = fixed
+      const runs: ReadonlyArray<LatencyRun> = yield* onEach(ctx, (t) => latencyOn(ctx, t, opts, rateUsed))
+      return {
+        figures: latencyFigures(runs, opts, how, [...(knees ?? []), ...search]),
+        details: { [`latency R=${opts.receivers}`]: runs, search }
+      }
+    })
 
 export const idleScenario = (opts: IdleOptions): Scenario => (ctx) =>
   Effect.map(onEach(ctx, (t) => idleOn(ctx, t, opts)), (runs: ReadonlyArray<IdleRun>) => ({
@@ -122,10 +127,13 @@ export const loginScenario = (opts: LoginOptions): Scenario => (ctx) =>
   }))
 
 export const addressFloodScenario = (opts: AddressFloodOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => addressFloodOn(ctx, t, opts)), (runs: ReadonlyArray<ReadonlyArray<AddressFloodRun>>) => ({
-    figures: addressFloodFigures(runs.flat(), opts),
-    details: { "login flood": runs.flat() }
-  }))
+  Effect.map(
+    onEach(ctx, (t) => addressFloodOn(ctx, t, opts)),
+    (runs: ReadonlyArray<ReadonlyArray<AddressFloodRun>>) => ({
+      figures: addressFloodFigures(runs.flat(), opts),
+      details: { "login flood": runs.flat() }
+    })
+  )
 
 /** The suite: fan-out at each R, latency at half the subject's knee, durable, login, idle + reconnect. */
 export const suiteScenario = (sizes: {
@@ -187,7 +195,9 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
       const external = options.host !== undefined || options.port !== undefined
       const nodeArgs = options.cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProf]
       if (external && options.backends.length > 0) {
-        return yield* new ServerError({ reason: "--db is for the Parley server the bench starts, not for a --host/--port target" })
+        return yield* new ServerError({
+          reason: "--db is for the Parley server the bench starts, not for a --host/--port target"
+        })
       }
       if (options.servers !== "parley") {
         progress.update("starting the baseline server")
@@ -195,15 +205,19 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
       }
       if (options.servers !== "baseline") {
         if (external) {
-          servers.push(yield* acquireServer({
-            kind: "external",
-            host: options.host ?? "127.0.0.1",
-            port: options.port ?? 5555,
-            pid: options.pid
-          }))
+          servers.push(
+            yield* acquireServer({
+              kind: "external",
+              host: options.host ?? "127.0.0.1",
+              port: options.port ?? 5555,
+              pid: options.pid
+            })
+          )
         } else if (existsSync(serverBin)) {
           for (const backend of options.backends.length > 0 ? options.backends : [sqlite]) {
-            progress.update(`starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`)
+            progress.update(
+              `starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`
+            )
             servers.push(
               yield* acquireServer({
                 kind: "parley",

@@ -44,12 +44,16 @@ describe("Histogram", () => {
     assert.strictEqual(h.count, 4)
   })
 
-  it.prop("buckets are contiguous and each value falls in its own", [FastCheck.integer({ min: 0, max: 2 ** 40 })], ([v]) => {
-    const [lo, hi] = bucketRange(bucketOf(v))
-    assert.isTrue(lo <= v && v <= hi)
-    const [, prevHi] = bucketRange(bucketOf(v) - 1 < 0 ? 0 : bucketOf(v) - 1)
-    if (bucketOf(v) > 0) assert.strictEqual(prevHi + 1, lo)
-  })
+  it.prop(
+    "buckets are contiguous and each value falls in its own",
+    [FastCheck.integer({ min: 0, max: 2 ** 40 })],
+    ([v]) => {
+      const [lo, hi] = bucketRange(bucketOf(v))
+      assert.isTrue(lo <= v && v <= hi)
+      const [, prevHi] = bucketRange(bucketOf(v) - 1 < 0 ? 0 : bucketOf(v) - 1)
+      if (bucketOf(v) > 0) assert.strictEqual(prevHi + 1, lo)
+    }
+  )
 
   it.prop("percentiles are within the relative error of the exact ones", [samples, percentile], ([values, p]) => {
     const h = new Histogram()

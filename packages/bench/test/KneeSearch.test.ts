@@ -112,7 +112,11 @@ describe("judgeStep", () => {
   })
 
   it("fails softly past the p99 bound, and on a NaN p99 (nothing arrived)", () => {
-    assert.deepStrictEqual(judgeStep({ ...ok, p99Ms: 50.1 }, limits), { pass: false, hard: false, reason: "p99 50.1 ms" })
+    assert.deepStrictEqual(judgeStep({ ...ok, p99Ms: 50.1 }, limits), {
+      pass: false,
+      hard: false,
+      reason: "p99 50.1 ms"
+    })
     assert.isTrue(judgeStep({ ...ok, p99Ms: 50 }, limits).pass)
     assert.isFalse(judgeStep({ ...ok, p99Ms: NaN }, limits).pass)
   })

@@ -59,7 +59,8 @@ describe("LineSplitter", () => {
 })
 
 describe("stampOf", () => {
-  const message = (text: string) => `{"type":"MESSAGE","message_id":7,"from":"a","to":null,"text":"${text}","timestamp":"t"}`
+  const message = (text: string) =>
+    `{"type":"MESSAGE","message_id":7,"from":"a","to":null,"text":"${text}","timestamp":"t"}`
 
   it("reads back the send time of a stamped text with its tag", () => {
     FastCheck.assert(
@@ -80,7 +81,7 @@ describe("stampOf", () => {
     assert.isNaN(stampOf(...whole(message(stampedText(5, "s1", 100))), tag("s12")))
     assert.isNaN(stampOf(...whole(message("hello: there")), tag("s1")))
     assert.isNaN(stampOf(...whole(message(":s1:")), tag("s1")))
-    assert.isNaN(stampOf(...whole('{"type":"MESSAGE"}'), tag("s1")))
+    assert.isNaN(stampOf(...whole("{\"type\":\"MESSAGE\"}"), tag("s1")))
   })
 
   it("looks only inside its range", () => {
@@ -95,15 +96,18 @@ describe("stampOf", () => {
 describe("numberAt", () => {
   const id = keyBytes("id")
   it("reads a plain, quoted, negative or fractional number", () => {
-    assert.strictEqual(numberAt(...whole('{"type":"ACK","message_id":3,"id":1700000000123}'), id), 1700000000123)
-    assert.strictEqual(numberAt(...whole('{"type":"ACK","id":"42"}'), id), 42)
-    assert.strictEqual(numberAt(...whole('{"id":-1.5}'), id), -1.5)
-    assert.strictEqual(numberAt(...whole('{"id":1e3}'), id), 1000)
+    assert.strictEqual(
+      numberAt(...whole("{\"type\":\"ACK\",\"message_id\":3,\"id\":1700000000123}"), id),
+      1700000000123
+    )
+    assert.strictEqual(numberAt(...whole("{\"type\":\"ACK\",\"id\":\"42\"}"), id), 42)
+    assert.strictEqual(numberAt(...whole("{\"id\":-1.5}"), id), -1.5)
+    assert.strictEqual(numberAt(...whole("{\"id\":1e3}"), id), 1000)
   })
   it("is NaN when the key is missing, not a number, or outside the range", () => {
-    assert.isNaN(numberAt(...whole('{"type":"ACK","message_id":3}'), id))
-    assert.isNaN(numberAt(...whole('{"id":null}'), id))
-    const buf = Buffer.from('{"x":1}\n{"id":5}')
+    assert.isNaN(numberAt(...whole("{\"type\":\"ACK\",\"message_id\":3}"), id))
+    assert.isNaN(numberAt(...whole("{\"id\":null}"), id))
+    const buf = Buffer.from("{\"x\":1}\n{\"id\":5}")
     assert.isNaN(numberAt(buf, 0, 7, id))
     assert.strictEqual(numberAt(buf, 8, buf.length, id), 5)
   })
@@ -111,9 +115,9 @@ describe("numberAt", () => {
 
 describe("startsWith", () => {
   it("compares the prefix inside the range only", () => {
-    const buf = Buffer.from('xx{"type":"ACK"}')
-    assert.isTrue(startsWith(buf, 2, buf.length, Buffer.from('{"type":"ACK"')))
-    assert.isFalse(startsWith(buf, 0, buf.length, Buffer.from('{"type":"ACK"')))
-    assert.isFalse(startsWith(buf, 2, 6, Buffer.from('{"type":"ACK"')))
+    const buf = Buffer.from("xx{\"type\":\"ACK\"}")
+    assert.isTrue(startsWith(buf, 2, buf.length, Buffer.from("{\"type\":\"ACK\"")))
+    assert.isFalse(startsWith(buf, 0, buf.length, Buffer.from("{\"type\":\"ACK\"")))
+    assert.isFalse(startsWith(buf, 2, 6, Buffer.from("{\"type\":\"ACK\"")))
   })
 })

@@ -21,7 +21,13 @@ describe("toRow", () => {
   })
 
   it("has no ratio or verdict without figures", () => {
-    const row = toRow({ scenario: "x", metric: "y", unit: "/s", values: { parley: undefined }, target: { kind: "ratioAtLeast", value: 1.5 } })
+    const row = toRow({
+      scenario: "x",
+      metric: "y",
+      unit: "/s",
+      values: { parley: undefined },
+      target: { kind: "ratioAtLeast", value: 1.5 }
+    })
     assert.isUndefined(row.ratio)
     assert.isUndefined(row.met)
   })
@@ -34,7 +40,13 @@ describe("toRow", () => {
 describe("renderTable", () => {
   it("prints every figure with its ratio and the notes", () => {
     const text = renderTable(
-      [toRow({ scenario: "durable", metric: "ACKs", unit: "/s", values: { parley: 25_000, baseline: 50_000 }, note: "n" })],
+      [toRow({
+        scenario: "durable",
+        metric: "ACKs",
+        unit: "/s",
+        values: { parley: 25_000, baseline: 50_000 },
+        note: "n"
+      })],
       ["parley"]
     )
     assert.include(text, "25,000")

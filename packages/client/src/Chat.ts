@@ -6,6 +6,7 @@
 import type { Message } from "@parley/protocol"
 import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, type Scope, Stream } from "effect"
 import { ChatClient, type ChatEvent } from "./ChatClient.ts"
+import type { RequestError } from "./ClientError.ts"
 import type { TlsOptions } from "./Connection.ts"
 import type { ConnectionState } from "./ConnectionState.ts"
 import * as Screen from "./Screen.ts"
@@ -19,7 +20,6 @@ import {
   makeStyle,
   sanitize
 } from "./Style.ts"
-import type { RequestError } from "./ClientError.ts"
 
 /** Who and where. */
 export interface ChatOptions {
@@ -99,13 +99,19 @@ export const runChat = (options: ChatOptions) =>
     const events = yield* client.subscribe
     // Tab completes a command at the start of the line, else the name of someone online
     const onlineNow: { names: ReadonlyArray<string> } = { names: [] }
-    yield* client.online.changes.pipe(Stream.runForEach((names) => Effect.sync(() => (onlineNow.names = names))), Effect.forkScoped)
+    yield* client.online.changes.pipe(
+      Stream.runForEach((names) => Effect.sync(() => (onlineNow.names = names))),
+      Effect.forkScoped
+    )
     const screen = yield* Screen.open(style, undefined, undefined, undefined, (line) =>
       /^\/\S*$/.test(line) ? COMMANDS : onlineNow.names)
     const done = yield* Deferred.make<void, ChatEnded>()
-    const info = (s: string) => screen.print(style.dim(`-- ${s}`))
-    const warn = (s: string) => screen.print(style.yellow(`! ${s}`))
-    const fail = (s: string) => screen.print(style.red(`! ${s}`))
+    const info = (s: string) =>
+      screen.print(style.dim(`-- ${s}`))
+    const warn = (s: string) =>
+      screen.print(style.yellow(`! ${s}`))
+    const fail = (s: string) =>
+      screen.print(style.red(`! ${s}`))
 
     let me = options.user
     const myDms = new Map<number, string>()
@@ -129,10 +135,14 @@ export const runChat = (options: ChatOptions) =>
         Effect.gen(function*() {
           if (state._tag === "Connected") {
             me = state.user
-            if (everConnected) info(`reconnected (${state.via === "token" ? "with the session token" : "with the password"})`)
+            if (everConnected) {
+              info(`reconnected (${state.via === "token" ? "with the session token" : "with the password"})`)
+            }
             everConnected = true
           }
-          if (state._tag === "Reconnecting" && previous === "Connected") warn(`connection lost: ${state.error}`)
+          if (state._tag === "Reconnecting" && previous === "Connected") {
+            warn(`connection lost: ${state.error}`)
+          }
           if (state._tag === "Disconnected" && state.reason !== undefined) {
             yield* Deferred.fail(done, new ChatEnded({ reason: state.reason }))
           }
@@ -142,7 +152,12 @@ export const runChat = (options: ChatOptions) =>
       ),
       Effect.forkScoped
     )
-    yield* client.online.changes.pipe(Stream.runForEach(() => render), Effect.forkScoped)
+    yield* client.online.changes.pipe(
+      Stream.runForEach(() =>
+        render
+      ),
+      Effect.forkScoped
+    )
     // the reconnect countdown and the unsent count move without a state change
     yield* render.pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
 
@@ -160,7 +175,9 @@ export const runChat = (options: ChatOptions) =>
       switch (event.type) {
         case "MESSAGE":
           screen.print(formatMessage(style, event, me))
-          if (event.to !== null && event.from.toLowerCase() === me.toLowerCase()) myDms.set(event.message_id, event.text)
+          if (event.to !== null && event.from.toLowerCase() === me.toLowerCase()) {
+            myDms.set(event.message_id, event.text)
+          }
           if (isDmTo(event, me) && event.from.toLowerCase() !== me.toLowerCase()) {
             toMark.set(event.from.toLowerCase(), Math.max(event.message_id, toMark.get(event.from.toLowerCase()) ?? 0))
           }
@@ -181,7 +198,9 @@ export const runChat = (options: ChatOptions) =>
         Effect.sync(() => {
           const others = connected.online.filter((n) => n.toLowerCase() !== connected.user.toLowerCase())
           info(
-            `connected as ${connected.user}; ${others.length === 0 ? "nobody else is online" : `online: ${others.join(", ")}`}` +
+            `connected as ${connected.user}; ${
+              others.length === 0 ? "nobody else is online" : `online: ${others.join(", ")}`
+            }` +
               (connected.unread > 0 ? `; ${connected.unread} unread direct message(s) follow` : "")
           )
         })
@@ -194,13 +213,19 @@ export const runChat = (options: ChatOptions) =>
       Effect.gen(function*() {
         const queued = yield* Effect.either(client.enqueue(text, to))
         if (Either.isLeft(queued)) return fail(queued.left.message)
-        if ((yield* client.state.get)._tag !== "Connected") info("not connected: it will be sent when the connection is back")
+        if ((yield* client.state.get)._tag !== "Connected") {
+          info("not connected: it will be sent when the connection is back")
+        }
         yield* queued.right.pipe(
           Effect.catchAll((error) =>
             Effect.sync(() =>
-              fail(`not delivered${to !== undefined ? ` to ${to}` : ""}: ${
-                error._tag === "RequestRejected" && error.code === "UNKNOWN_USER" ? `no user named "${to}"` : error.message
-              }`)
+              fail(
+                `not delivered${to !== undefined ? ` to ${to}` : ""}: ${
+                  error._tag === "RequestRejected" && error.code === "UNKNOWN_USER"
+                    ? `no user named "${to}"`
+                    : error.message
+                }`
+              )
             )
           ),
           Effect.zipRight(render),
@@ -223,7 +248,9 @@ export const runChat = (options: ChatOptions) =>
         }
         const count = page.right.messages.length
         const noun = (plural: boolean) =>
-          `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${withUser === undefined ? "" : ` between you and ${withUser}`}`
+          `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${
+            withUser === undefined ? "" : ` between you and ${withUser}`
+          }`
         if (count === 0) return info(`no ${noun(true)} yet`)
         screen.print(
           [
@@ -243,7 +270,11 @@ export const runChat = (options: ChatOptions) =>
     })
 
     const notNow = (error: RequestError) =>
-      fail(error._tag === "NotConnected" ? "not connected right now: try again once the status line says connected" : error.message)
+      fail(
+        error._tag === "NotConnected"
+          ? "not connected right now: try again once the status line says connected"
+          : error.message
+      )
 
     const listSessions = Effect.gen(function*() {
       const sessions = yield* Effect.either(client.sessions)
@@ -252,7 +283,9 @@ export const runChat = (options: ChatOptions) =>
         [
           style.dim(`── your sessions (${sessions.right.length}) ──`),
           ...sessions.right.map((s) =>
-            `  ${String(s.session_id).padStart(6)}  ${sanitize(s.ip_address).padEnd(20)} since ${localTime(s.connect_time)}` +
+            `  ${String(s.session_id).padStart(6)}  ${sanitize(s.ip_address).padEnd(20)} since ${
+              localTime(s.connect_time)
+            }` +
             (s.current ? style.dim("  (this one)") : "")
           ),
           style.dim("── /revoke <number> logs one out; /revoke others all but this one ──")
@@ -262,7 +295,11 @@ export const runChat = (options: ChatOptions) =>
 
     const revoke = (which: string | undefined) =>
       Effect.gen(function*() {
-        const target = which === "others" ? "all_others" as const : which !== undefined && /^\d{1,15}$/.test(which) ? Number(which) : undefined
+        const target = which === "others"
+          ? "all_others" as const
+          : which !== undefined && /^\d{1,15}$/.test(which)
+          ? Number(which)
+          : undefined
         if (target === undefined) return fail("usage: /revoke <session number> (see /sessions), or /revoke others")
         const done = yield* Effect.either(client.revoke(target))
         if (Either.isLeft(done)) {

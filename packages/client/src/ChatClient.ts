@@ -8,6 +8,7 @@
  */
 import {
   type Ack,
+  codePointLength,
   type Connected,
   type HistoryPage,
   Msg,
@@ -18,8 +19,7 @@ import {
   Sessions,
   Text,
   USERNAME_PATTERN,
-  Users,
-  codePointLength
+  Users
 } from "@parley/protocol"
 import {
   Clock,
@@ -143,7 +143,8 @@ interface Run {
 }
 
 /** A revoked session is not logged in again behind the user's back: whoever revoked it meant it. */
-const isRetryable = (error: ConnectionLost | LoginRejected): boolean => error._tag === "ConnectionLost" && error.revoked !== true
+const isRetryable = (error: ConnectionLost | LoginRejected): boolean =>
+  error._tag === "ConnectionLost" && error.revoked !== true
 
 const validText = Schema.decodeUnknownEither(Text)
 
@@ -192,10 +193,12 @@ export const make = (options: ChatClientOptions) =>
           // again then, with the same client_msg_id, if still pending and connected
           Runtime.runFork(runtime)(Effect.forkIn(
             Effect.sleep(Duration.millis(frame.retry_after_ms ?? 1000)).pipe(
-              Effect.zipRight(sendLock.withPermits(1)(Effect.sync(() => {
-                const entry = outbox.pending().find((e) => e.clientMsgId === clientMsgId)
-                if (entry !== undefined && live !== undefined) live.write(msgCommand(entry))
-              })))
+              Effect.zipRight(
+                sendLock.withPermits(1)(Effect.sync(() => {
+                  const entry = outbox.pending().find((e) => e.clientMsgId === clientMsgId)
+                  if (entry !== undefined && live !== undefined) live.write(msgCommand(entry))
+                }))
+              )
             ),
             scope
           ))
@@ -208,43 +211,44 @@ export const make = (options: ChatClientOptions) =>
       }
     }
 
-    const onFrame = (session: number, holder: { conn?: Connection.Connection }, resumeAfter: () => number | undefined) =>
-    (frame: ServerFrame) => {
-      switch (frame.type) {
-        case "ACK": {
-          const key = frame.client_msg_id ?? (typeof frame.id === "string" ? frame.id : undefined)
-          if (key === undefined) return
-          const entry = outbox.ack(key, frame)
-          if (entry === undefined || me === undefined) return
-          inbox.offer({
-            _tag: "Own",
-            message: {
-              type: "MESSAGE",
-              message_id: frame.message_id,
-              from: me,
-              to: entry.to,
-              text: entry.text,
-              timestamp: frame.timestamp
-            }
-          })
-          return
-        }
-        case "ERROR":
-          if (typeof frame.id === "string") onMsgError(frame, frame.id)
-          return
-        case "MESSAGE":
-        case "PRESENCE":
-        case "RECEIPT":
-        case "BYE":
-        case "TRUNCATED":
-          if (holder.conn !== undefined) {
-            inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
+    const onFrame =
+      (session: number, holder: { conn?: Connection.Connection }, resumeAfter: () => number | undefined) =>
+      (frame: ServerFrame) => {
+        switch (frame.type) {
+          case "ACK": {
+            const key = frame.client_msg_id ?? (typeof frame.id === "string" ? frame.id : undefined)
+            if (key === undefined) return
+            const entry = outbox.ack(key, frame)
+            if (entry === undefined || me === undefined) return
+            inbox.offer({
+              _tag: "Own",
+              message: {
+                type: "MESSAGE",
+                message_id: frame.message_id,
+                from: me,
+                to: entry.to,
+                text: entry.text,
+                timestamp: frame.timestamp
+              }
+            })
+            return
           }
-          return
-        default:
-          return
+          case "ERROR":
+            if (typeof frame.id === "string") onMsgError(frame, frame.id)
+            return
+          case "MESSAGE":
+          case "PRESENCE":
+          case "RECEIPT":
+          case "BYE":
+          case "TRUNCATED":
+            if (holder.conn !== undefined) {
+              inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
+            }
+            return
+          default:
+            return
+        }
       }
-    }
 
     const attempt = (session: number, backoff: Backoff.Backoff<ConnectionLost | LoginRejected>, current: Run) =>
       Effect.scoped(Effect.gen(function*() {
@@ -287,12 +291,15 @@ export const make = (options: ChatClientOptions) =>
         yield* SubscriptionRef.set(online, [...connected.online].sort())
         yield* backoff.reset
         const now = yield* Clock.currentTimeMillis
-        yield* move(state, ConnectionEvent.Authenticated({
-          user: connected.user,
-          sessionId: connected.session_id,
-          at: now,
-          via
-        }))
+        yield* move(
+          state,
+          ConnectionEvent.Authenticated({
+            user: connected.user,
+            sessionId: connected.session_id,
+            at: now,
+            via
+          })
+        )
           .pipe(Effect.orDie)
         // everything not yet ACKed goes again, in order, before any new send
         yield* sendLock.withPermits(1)(Effect.sync(() => {
@@ -438,7 +445,8 @@ export const make = (options: ChatClientOptions) =>
       return yield* Reply.history(conn, query)
     })
 
-    const users = request("USERS", new Users({ command: "USERS" }, true), (f) => f.type === "USERS" ? f.online : undefined)
+    const users = request("USERS", new Users({ command: "USERS" }, true), (f) =>
+      f.type === "USERS" ? f.online : undefined)
       .pipe(Effect.withSpan("ChatClient.users"))
 
     const sessions = request("SESSIONS", new Sessions({ command: "SESSIONS" }, true), (f) =>
@@ -448,7 +456,8 @@ export const make = (options: ChatClientOptions) =>
       const command = which === "all_others"
         ? new Revoke({ command: "REVOKE", all_others: true }, true)
         : new Revoke({ command: "REVOKE", session_id: which }, true)
-      yield* request("REVOKE", command, (f) => f.type === "OK" ? true : undefined)
+      yield* request("REVOKE", command, (f) =>
+        f.type === "OK" ? true : undefined)
     })
 
     const markRead = Effect.fn("ChatClient.markRead")(function*(messageId: number) {
@@ -457,7 +466,9 @@ export const make = (options: ChatClientOptions) =>
     })
 
     // leaving the scope says goodbye first (finalizers run last-added first)
-    yield* Effect.addFinalizer(() => disconnect)
+    yield* Effect.addFinalizer(() =>
+      disconnect
+    )
 
     return ChatClient.of({
       options,
@@ -473,7 +484,9 @@ export const make = (options: ChatClientOptions) =>
       sessions,
       revoke,
       markRead,
-      pending: Effect.sync(() => outbox.size),
+      pending: Effect.sync(() =>
+        outbox.size
+      ),
       disconnect
     })
   })
@@ -483,7 +496,8 @@ export class ChatClient extends Context.Tag("@parley/client/ChatClient")<ChatCli
   /** Builds a client in the current scope. */
   static readonly make = make
   /** A layer with one client; it says goodbye to the server when the layer is released. */
-  static readonly layer = (options: ChatClientOptions): Layer.Layer<ChatClient> => Layer.scoped(ChatClient, make(options))
+  static readonly layer = (options: ChatClientOptions): Layer.Layer<ChatClient> =>
+    Layer.scoped(ChatClient, make(options))
   /** The same, with the options read from `Config`. */
   static readonly layerConfig = (config: Config.Config<ChatClientOptions>) =>
     Layer.unwrapEffect(Effect.map(config, ChatClient.layer))

@@ -17,9 +17,12 @@ import { runSend } from "./Send.ts"
 const describe = {
   host: "Server address (env PARLEY_HOST; default 127.0.0.1).",
   port: "Server port (env PARLEY_PORT; default 5555, or 5556 with --tls).",
-  tls: "Connect with TLS. The server's certificate must be valid for --host and signed by a CA Node trusts (its built-in list of public CAs, such as Let's Encrypt, plus NODE_EXTRA_CA_CERTS) or by --ca.",
-  ca: "Also trust this certificate (PEM): the server's self-signed certificate or the CA that signed it (env PARLEY_CA). Implies --tls.",
-  user: "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it.",
+  tls:
+    "Connect with TLS. The server's certificate must be valid for --host and signed by a CA Node trusts (its built-in list of public CAs, such as Let's Encrypt, plus NODE_EXTRA_CA_CERTS) or by --ca.",
+  ca:
+    "Also trust this certificate (PEM): the server's self-signed certificate or the CA that signed it (env PARLEY_CA). Implies --tls.",
+  user:
+    "Your username: 3..32 of A-Z a-z 0-9 _ - (env PARLEY_USER). The chat asks for it when missing; send and listen need it.",
   register: "Create the account first (logging in is fine if it is already yours). Without it the account must exist.",
   passwordFile:
     "Read the password from the first line of this file. Otherwise PARLEY_PASSWORD is used, or it is asked on the terminal without echo."
@@ -115,7 +118,9 @@ const tlsOptions = (config: ConnectionConfig): Effect.Effect<TlsOptions | undefi
       try: () => Fs.readFileSync(file, "utf8"),
       catch: (error) =>
         new ChatEnded({
-          reason: `cannot read --ca ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`
+          reason: `cannot read --ca ${file}: ${
+            (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)
+          }`
         })
     })
     yield* Effect.try({
@@ -153,8 +158,8 @@ const credentials = (config: ConnectionConfig, interactive: boolean) =>
   })
 
 /** The root command: the interactive chat. */
-export const parley = Command.make("parley", connection, (config) =>
-  Effect.flatMap(credentials(config, true), runChat)).pipe(
+export const parley = Command.make("parley", connection, (config) => Effect.flatMap(credentials(config, true), runChat))
+  .pipe(
     Command.withDescription(
       "Chat on a Parley server. Type to talk to everyone, /msg <user> <text> for a direct message, /help for more. " +
         "It reconnects by itself; nothing you send is lost or doubled. " +
@@ -167,7 +172,9 @@ const to = Options.text("to").pipe(
   Options.optional
 )
 const text = Args.text({ name: "text" }).pipe(
-  Args.withDescription("The message (several words are joined with spaces). Without it, each line of standard input is one message."),
+  Args.withDescription(
+    "The message (several words are joined with spaces). Without it, each line of standard input is one message."
+  ),
   Args.repeated
 )
 

@@ -6,7 +6,21 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
-import { type Command, Disconnect, encodeCommand, type FrameEvent, Framer, type Hello, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, MAX_TEXT_CHARS, Ping, PROTOCOL_VERSION, type RequestId, ServerFrame } from "@parley/protocol"
+import {
+  type Command,
+  Disconnect,
+  encodeCommand,
+  type FrameEvent,
+  Framer,
+  type Hello,
+  MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_BYTES,
+  MAX_TEXT_CHARS,
+  Ping,
+  PROTOCOL_VERSION,
+  type RequestId,
+  ServerFrame
+} from "@parley/protocol"
 import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
@@ -244,7 +258,8 @@ export const open = (
           Exit.fail(
             new LoginRejected({
               code: "PROTOCOL",
-              reason: `${address} speaks protocol ${JSON.stringify(raw.protocol)}; this client speaks ${PROTOCOL_VERSION}: ` +
+              reason:
+                `${address} speaks protocol ${JSON.stringify(raw.protocol)}; this client speaks ${PROTOCOL_VERSION}: ` +
                 `use a client that matches the server`
             })
           )

@@ -99,7 +99,7 @@ export const make = (options: {
     const baseline = (conn: Connection.Connection) =>
       Effect.gen(function*() {
         const page = yield* Reply.history(conn, { limit: Math.max(1, options.backlog) })
-        if (options.backlog > 0) for (const m of page.messages) yield* publish(m)
+        if (options.backlog > 0) { for (const m of page.messages) yield* publish(m) }
         // the newest public message marks where "now" is; an empty timeline starts at 0
         seen.advance(page.messages.at(-1)?.message_id ?? 0)
       })

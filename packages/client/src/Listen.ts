@@ -4,9 +4,9 @@
  * With `--json` each line is the event's protocol JSON.
  */
 import { Deferred, Effect, type Redacted, Stream } from "effect"
+import { ChatEnded } from "./Chat.ts"
 import { ChatClient } from "./ChatClient.ts"
 import type { TlsOptions } from "./Connection.ts"
-import { ChatEnded } from "./Chat.ts"
 import { reportStates } from "./StatusReport.ts"
 import { colorWanted, formatMessage, formatPresence, formatReceipt, makeStyle } from "./Style.ts"
 

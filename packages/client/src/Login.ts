@@ -88,7 +88,9 @@ export const login = (conn: Connection.Connection, options: LoginOptions) =>
       if (reply.type === "CONNECTED") return { reply: reply as Connected, via: "token" as const }
       const error = errorOf(reply)
       if (error === undefined) return yield* unexpected("CONNECT", reply)
-      if (error.code === "RATE_LIMITED" || error.code === "UNAVAILABLE") return yield* busy("CONNECT", error.retry_after_ms, error.code)
+      if (error.code === "RATE_LIMITED" || error.code === "UNAVAILABLE") {
+        return yield* busy("CONNECT", error.retry_after_ms, error.code)
+      }
       // expired, or a server with a new database: the password decides
     }
     if (options.password === undefined) {
@@ -98,7 +100,9 @@ export const login = (conn: Connection.Connection, options: LoginOptions) =>
       })
     }
     const reply: ServerFrame = yield* connect({ password: Redacted.value(options.password) })
-    if (reply.type === "CONNECTED") return { reply: reply as Connected, via: "password" as const }
+    if (reply.type === "CONNECTED") {
+      return { reply: reply as Connected, via: "password" as const }
+    }
     const error = errorOf(reply)
     if (error === undefined) return yield* unexpected("CONNECT", reply)
     switch (error.code) {

@@ -49,7 +49,13 @@ export const open = (
     const tty = input.isTTY === true && output.isTTY === true
     const rl = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        readline.createInterface({ input, output, terminal: tty, prompt: style.bold(prompt), completer: completeWord(candidates) })
+        readline.createInterface({
+          input,
+          output,
+          terminal: tty,
+          prompt: style.bold(prompt),
+          completer: completeWord(candidates)
+        })
       ),
       (rl) =>
         Effect.sync(() => {
@@ -104,8 +110,7 @@ export const open = (
       readline.cursorTo(output, 0)
       readline.clearScreenDown(output)
       if (above !== undefined) output.write(above + "\n")
-      output.write(style.inverse(fit(statusLine)) + "\n")
-      // readline measures from its last drawn row; we just left it at the start of a fresh one
+      output.write(style.inverse(fit(statusLine)) + "\n") // readline measures from its last drawn row; we just left it at the start of a fresh one
       ;(rl as unknown as { prevRows: number }).prevRows = 0
       rl.prompt(true)
     }

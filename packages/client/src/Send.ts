@@ -6,9 +6,9 @@
  */
 import { Duration, Effect, Fiber, type Redacted, Stream } from "effect"
 import * as readline from "node:readline"
+import { ChatEnded } from "./Chat.ts"
 import { ChatClient } from "./ChatClient.ts"
 import type { TlsOptions } from "./Connection.ts"
-import { ChatEnded } from "./Chat.ts"
 import { reportStates } from "./StatusReport.ts"
 
 /** What to send, where. */
@@ -83,7 +83,9 @@ const sendAll = (options: SendOptions, progress: { connected: boolean; total: nu
       register: options.register
     })
     yield* reportStates(client)
-    const login = yield* Effect.fork(Effect.tap(client.connect, () => Effect.sync(() => void (progress.connected = true))))
+    const login = yield* Effect.fork(
+      Effect.tap(client.connect, () => Effect.sync(() => void (progress.connected = true)))
+    )
 
     const failures: Array<string> = []
     const waits: Array<Fiber.Fiber<void>> = []

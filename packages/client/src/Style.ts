@@ -115,7 +115,9 @@ export const formatPresence = (style: Style, presence: Presence): string =>
 
 /** Someone read your DM(s); `text` is the DM's text when this client sent it. */
 export const formatReceipt = (style: Style, receipt: Receipt, text: string | undefined): string => {
-  const what = text !== undefined ? `your message "${ellipsis(sanitize(text).replace(/\n/g, " "), 40)}"` : "your messages"
+  const what = text !== undefined
+    ? `your message "${ellipsis(sanitize(text).replace(/\n/g, " "), 40)}"`
+    : "your messages"
   return style.green(`✓ ${receipt.by} read ${what}`)
 }
 

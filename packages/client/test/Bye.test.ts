@@ -10,20 +10,24 @@ import { startServer } from "./ServerProcess.ts"
 import { clientOf, waitState } from "./Support.ts"
 
 describe("BYE reasons, as the client says them", () => {
-  it.scopedLive("too_many_connections: the client reports it in words and keeps retrying", () =>
-    Effect.gen(function*() {
-      const server = yield* startServer(["--max-conns-per-ip", "1"])
-      // the address's one connection, held open
-      const holder = yield* Effect.acquireRelease(
-        Effect.async<Net.Socket>((resume) => {
-          const s = Net.connect(server.port, "127.0.0.1", () => resume(Effect.succeed(s)))
-        }),
-        (s) => Effect.sync(() => s.destroy())
-      )
-      assert.isFalse(holder.destroyed)
-      const alice = yield* clientOf(server, "alice")
-      yield* Effect.fork(alice.connect)
-      const state = yield* waitState(alice, "Reconnecting")
-      assert.include(state.error, "too many connections from this address")
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "too_many_connections: the client reports it in words and keeps retrying",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer(["--max-conns-per-ip", "1"])
+        // the address's one connection, held open
+        const holder = yield* Effect.acquireRelease(
+          Effect.async<Net.Socket>((resume) => {
+            const s = Net.connect(server.port, "127.0.0.1", () => resume(Effect.succeed(s)))
+          }),
+          (s) => Effect.sync(() => s.destroy())
+        )
+        assert.isFalse(holder.destroyed)
+        const alice = yield* clientOf(server, "alice")
+        yield* Effect.fork(alice.connect)
+        const state = yield* waitState(alice, "Reconnecting")
+        assert.include(state.error, "too many connections from this address")
+      }),
+    { timeout: 60_000 }
+  )
 })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
 import type { Message, Presence, Receipt } from "@parley/protocol"
+import { Effect, Redacted } from "effect"
 import type { ChatEvent } from "../src/ChatClient.ts"
 import { startServer } from "./ServerProcess.ts"
 import { clientOf, illegalEdges, passwordOf, recordStates, waitFor } from "./Support.ts"
@@ -66,7 +66,14 @@ describe("ChatClient against the real server", () => {
       assert.deepStrictEqual([...yield* alice.online.get], ["alice"])
 
       yield* alice.disconnect
-      assert.deepStrictEqual(aliceStates, ["Disconnected", "Connecting", "Authenticating", "Connected", "Disconnecting", "Disconnected"])
+      assert.deepStrictEqual(aliceStates, [
+        "Disconnected",
+        "Connecting",
+        "Authenticating",
+        "Connected",
+        "Disconnecting",
+        "Disconnected"
+      ])
       assert.deepStrictEqual(illegalEdges(aliceStates), [])
     }))
 
@@ -75,7 +82,10 @@ describe("ChatClient against the real server", () => {
       const server = yield* startServer()
       const owner = yield* clientOf(server, "carol")
       yield* owner.connect
-      const intruder = yield* clientOf(server, "carol", { password: Redacted.make("not-carols-password"), register: false })
+      const intruder = yield* clientOf(server, "carol", {
+        password: Redacted.make("not-carols-password"),
+        register: false
+      })
       const states = yield* recordStates(intruder)
       const error = yield* Effect.flip(intruder.connect)
       assert.strictEqual(error._tag, "LoginRejected")

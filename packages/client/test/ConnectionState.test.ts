@@ -1,13 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Either, FastCheck as fc, Fiber, Stream, SubscriptionRef } from "effect"
-import {
-  ConnectionEvent,
-  ConnectionState,
-  type StateName,
-  initial,
-  move,
-  transition
-} from "../src/ConnectionState.ts"
+import { ConnectionEvent, ConnectionState, initial, move, type StateName, transition } from "../src/ConnectionState.ts"
 
 // The seed's diagram 4, written out here independently of the implementation.
 const drawn: ReadonlyArray<readonly [StateName, StateName]> = [
@@ -41,14 +34,21 @@ const anyEvent: fc.Arbitrary<ConnectionEvent> = fc.oneof(
   fc.constant(ConnectionEvent.ConnectRequested()),
   fc.constant(ConnectionEvent.Retry()),
   fc.constant(ConnectionEvent.TcpEstablished()),
-  fc.record({ user: fc.string(), sessionId: fc.nat(), at: fc.nat(), via: fc.constantFrom("password" as const, "token" as const) }).map(ConnectionEvent.Authenticated),
+  fc.record({
+    user: fc.string(),
+    sessionId: fc.nat(),
+    at: fc.nat(),
+    via: fc.constantFrom("password" as const, "token" as const)
+  }).map(ConnectionEvent.Authenticated),
   fc.record({ error: fc.string(), retryAt: fc.nat() }).map(ConnectionEvent.LinkFailed),
   fc.option(fc.string(), { nil: undefined }).map((reason) => ConnectionEvent.DisconnectRequested({ reason })),
   fc.constant(ConnectionEvent.CleanupComplete())
 )
 
 describe("ConnectionState", () => {
-  it.prop("any sequence of events stays in the diagram and takes only its edges", [fc.array(anyEvent, { maxLength: 200 })], ([events]) => {
+  it.prop("any sequence of events stays in the diagram and takes only its edges", [
+    fc.array(anyEvent, { maxLength: 200 })
+  ], ([events]) => {
     let state = initial
     for (const event of events) {
       const next = transition(state, event)
@@ -57,12 +57,17 @@ describe("ConnectionState", () => {
         continue
       }
       assert.isTrue(states.has(next.right._tag), `unknown state ${next.right._tag}`)
-      assert.isTrue(edges.has(`${state._tag}->${next.right._tag}`), `${state._tag} -> ${next.right._tag} is not an edge`)
+      assert.isTrue(
+        edges.has(`${state._tag}->${next.right._tag}`),
+        `${state._tag} -> ${next.right._tag} is not an edge`
+      )
       state = next.right
     }
   })
 
-  it.prop("Connected is entered only from Authenticating, Disconnected only from Disconnecting", [fc.array(anyEvent, { maxLength: 200 })], ([events]) => {
+  it.prop("Connected is entered only from Authenticating, Disconnected only from Disconnecting", [
+    fc.array(anyEvent, { maxLength: 200 })
+  ], ([events]) => {
     let state = initial
     for (const event of events) {
       const next = transition(state, event)

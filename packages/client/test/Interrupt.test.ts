@@ -29,7 +29,10 @@ interface Group {
 }
 
 /** `npx -y pnpm@12.4.2 start:client <args>` as its own process group, SIGKILLed with the scope if still there. */
-const startClient = (args: ReadonlyArray<string>, env: Record<string, string>): Effect.Effect<Group, never, Scope.Scope> =>
+const startClient = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>
+): Effect.Effect<Group, never, Scope.Scope> =>
   Effect.gen(function*() {
     const closed = yield* Deferred.make<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>()
     const child = yield* Effect.acquireRelease(
@@ -56,12 +59,20 @@ const startClient = (args: ReadonlyArray<string>, env: Record<string, string>): 
     child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")))
     child.on("close", (code, signal) => Deferred.unsafeDone(closed, Effect.succeed({ code, signal })))
     const shows = (pattern: RegExp) =>
-      Effect.suspend(() => pattern.test(out + err) ? Effect.void : Effect.fail(new Error(`never showed ${pattern}:\n${out}${err}`))).pipe(
+      Effect.suspend(() =>
+        pattern.test(out + err) ? Effect.void : Effect.fail(new Error(`never showed ${pattern}:\n${out}${err}`))
+      ).pipe(
         Effect.retry({ times: 600, schedule: every50ms })
       )
-    return { pgid: child.pid!, stdin: child.stdin!, stdout: () => out, stderr: () => err, closed: Deferred.await(closed), shows }
+    return {
+      pgid: child.pid!,
+      stdin: child.stdin!,
+      stdout: () => out,
+      stderr: () => err,
+      closed: Deferred.await(closed),
+      shows
+    }
   })
-
 
 const isText = (text: string) => (e: ChatEvent): e is Message => e.type === "MESSAGE" && e.text === text
 
@@ -75,20 +86,24 @@ const closedPort = Effect.async<number>((resume) => {
 })
 
 describe.concurrent("Ctrl-C on the client programs", () => {
-  it.scopedLive("send, with the server unreachable: says nothing was acknowledged, exits 1", () =>
-    Effect.gen(function*() {
-      const port = yield* closedPort
-      const send = yield* startClient(["send", "--user", "alice", "--port", String(port), "are you there"], {
-        PARLEY_PASSWORD: "password-of-alice"
-      })
-      yield* send.shows(/retrying in/)
-      process.kill(-send.pgid, "SIGINT")
-      const exit = yield* send.closed
-      assert.include(send.stderr(), "parley: interrupted: 0 of 1 message(s) acknowledged, 1 not")
-      // pnpm reports the program's status 1; npx then ends by the signal it got itself
-      assert.match(send.stderr(), /ELIFECYCLE.*exit code 1/)
-      assert.strictEqual(exit.signal, "SIGINT")
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "send, with the server unreachable: says nothing was acknowledged, exits 1",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        const send = yield* startClient(["send", "--user", "alice", "--port", String(port), "are you there"], {
+          PARLEY_PASSWORD: "password-of-alice"
+        })
+        yield* send.shows(/retrying in/)
+        process.kill(-send.pgid, "SIGINT")
+        const exit = yield* send.closed
+        assert.include(send.stderr(), "parley: interrupted: 0 of 1 message(s) acknowledged, 1 not")
+        // pnpm reports the program's status 1; npx then ends by the signal it got itself
+        assert.match(send.stderr(), /ELIFECYCLE.*exit code 1/)
+        assert.strictEqual(exit.signal, "SIGINT")
+      }),
+    { timeout: 60_000 }
+  )
 
   it.scopedLive("send, with every line acknowledged before Ctrl-C: says so, exits 0", () =>
     Effect.gen(function*() {
@@ -121,35 +136,49 @@ describe.concurrent("Ctrl-C on the client programs", () => {
       const carol = yield* clientOf(server, "carol")
       yield* carol.connect
       yield* carol.disconnect
-      yield* waitFor(events, (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "offline")
+      yield* waitFor(
+        events,
+        (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "offline"
+      )
       const listen = yield* startClient(["listen", "--json", "--user", "carol", "--port", String(server.port)], {
         PARLEY_PASSWORD: "password-of-carol"
       })
-      yield* waitFor(events, (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "online", "30 seconds")
+      yield* waitFor(
+        events,
+        (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "online",
+        "30 seconds"
+      )
       yield* bob.send("for the listener")
       yield* listen.shows(/"text":"for the listener"/)
       process.kill(-listen.pgid, "SIGINT")
       yield* listen.closed
-      yield* waitFor(events, (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "offline")
+      yield* waitFor(
+        events,
+        (e): e is ChatEvent => e.type === "PRESENCE" && e.user === "carol" && e.status === "offline"
+      )
       assert.notInclude(listen.stderr(), "ELIFECYCLE")
       assert.notMatch(listen.stderr(), /Error|at .*\.ts:\d+/)
     }), { timeout: 60_000 })
 
-  it.scopedLive("the interactive chat: Ctrl-C leaves, the terminal is clean and echoes again", () =>
-    Effect.gen(function*() {
-      const server = yield* startServer()
-      const term = yield* openTerminal(
-        `PARLEY_PASSWORD=dave-password NO_COLOR=1 npx -y pnpm@12.4.2 start:client --port ${server.port} --user dave --register`,
-        { cwd: repoRoot }
-      )
-      yield* term.waitFor("connected", (rows) => rows.some((r) => r.trim().startsWith("connected · dave")))
-      yield* term.type("half typed")
-      yield* term.press("C-c")
-      yield* term.waitFor("the program to exit 0", (rows) => rows.includes("[exited 0]"))
-      const rows = yield* term.screen()
-      assert.isFalse(rows.some((r) => r.includes("ELIFECYCLE")), rows.join("\n"))
-      // the shell's line discipline is back: what is typed now is echoed by the terminal
-      yield* term.type("echo-check")
-      yield* term.waitFor("typed text echoed", (rows) => rows.some((r) => r.includes("echo-check")))
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "the interactive chat: Ctrl-C leaves, the terminal is clean and echoes again",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer()
+        const term = yield* openTerminal(
+          `PARLEY_PASSWORD=dave-password NO_COLOR=1 npx -y pnpm@12.4.2 start:client --port ${server.port} --user dave --register`,
+          { cwd: repoRoot }
+        )
+        yield* term.waitFor("connected", (rows) => rows.some((r) => r.trim().startsWith("connected · dave")))
+        yield* term.type("half typed")
+        yield* term.press("C-c")
+        yield* term.waitFor("the program to exit 0", (rows) => rows.includes("[exited 0]"))
+        const rows = yield* term.screen()
+        assert.isFalse(rows.some((r) => r.includes("ELIFECYCLE")), rows.join("\n"))
+        // the shell's line discipline is back: what is typed now is echoed by the terminal
+        yield* term.type("echo-check")
+        yield* term.waitFor("typed text echoed", (rows) => rows.some((r) => r.includes("echo-check")))
+      }),
+    { timeout: 60_000 }
+  )
 })

@@ -32,7 +32,10 @@ describe("Style", () => {
     assert.strictEqual(formatMessage(plain, message({ from: "bob" }), "alice", now), `${time} bob: hi`)
     assert.strictEqual(formatMessage(plain, message({ from: "Alice" }), "alice", now), `${time} you: hi`)
     assert.strictEqual(formatMessage(plain, message({ to: "alice" }), "alice", now), `${time} [DM] bob → you: hi`)
-    assert.strictEqual(formatMessage(plain, message({ from: "alice", to: "bob" }), "alice", now), `${time} [DM] you → bob: hi`)
+    assert.strictEqual(
+      formatMessage(plain, message({ from: "alice", to: "bob" }), "alice", now),
+      `${time} [DM] you → bob: hi`
+    )
     assert.strictEqual(
       formatMessage(plain, message({ text: "one\ntwo" }), "alice", now),
       `${time} bob: one\n${" ".repeat(time.length + 6)}two`

@@ -36,7 +36,10 @@ export const waitFor = <A extends ChatEvent>(
       if (predicate(event)) return event
     }
   }).pipe(
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`no matching event within ${Duration.format(Duration.decode(timeout))}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`no matching event within ${Duration.format(Duration.decode(timeout))}`)
+    })
   )
 
 /**
@@ -54,7 +57,9 @@ export const eventsBefore = (sender: ChatClient.Service, queue: Queue.Dequeue<Ch
       if (event.type === "MESSAGE" && event.text === text) return before
       before.push(event)
     }
-  }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`the barrier "${text}" never arrived`) }))
+  }).pipe(
+    Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`the barrier "${text}" never arrived`) })
+  )
 
 /** Waits until the client is in state `name`. */
 export const waitState = <N extends StateName>(

@@ -26,8 +26,23 @@ const selfSigned = (dir: string, names = "DNS:localhost,IP:127.0.0.1") =>
     const certFile = Path.join(dir, "cert.pem")
     const keyFile = Path.join(dir, "key.pem")
     execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=parley test", "-addext", `subjectAltName=${names}`
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=parley test",
+      "-addext",
+      `subjectAltName=${names}`
     ], { stdio: "ignore" })
     return { certFile, keyFile, ca: Fs.readFileSync(certFile, "utf8") }
   })
@@ -73,71 +88,121 @@ const isMessageFrom = (from: string, text: string) => (e: ChatEvent): e is Extra
   e.type === "MESSAGE" && e.from === from && e.text === text
 
 describe("the client over TLS", () => {
-  it.scopedLive("logs in and sends over TLS, and reconnects over TLS after a server restart", () =>
-    Effect.gen(function*() {
-      const { certificate, server, tlsPort } = yield* tlsServer()
-      const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
-      const bob = yield* clientOf(server, "bob")
-      const states = yield* recordStates(alice)
-      const bobEvents = yield* bob.subscribe
-      yield* alice.connect
-      yield* bob.connect
+  it.scopedLive(
+    "logs in and sends over TLS, and reconnects over TLS after a server restart",
+    () =>
+      Effect.gen(function*() {
+        const { certificate, server, tlsPort } = yield* tlsServer()
+        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
+        const bob = yield* clientOf(server, "bob")
+        const states = yield* recordStates(alice)
+        const bobEvents = yield* bob.subscribe
+        yield* alice.connect
+        yield* bob.connect
 
-      yield* alice.send("before the restart")
-      yield* waitFor(bobEvents, isMessageFrom("alice", "before the restart"))
+        yield* alice.send("before the restart")
+        yield* waitFor(bobEvents, isMessageFrom("alice", "before the restart"))
 
-      yield* server.kill
-      yield* waitState(alice, "Reconnecting")
-      yield* server.restart
-      yield* waitState(alice, "Connected", "30 seconds")
-      yield* alice.send("after the restart")
-      yield* waitFor(bobEvents, isMessageFrom("alice", "after the restart"), "30 seconds")
+        yield* server.kill
+        yield* waitState(alice, "Reconnecting")
+        yield* server.restart
+        yield* waitState(alice, "Connected", "30 seconds")
+        yield* alice.send("after the restart")
+        yield* waitFor(bobEvents, isMessageFrom("alice", "after the restart"), "30 seconds")
 
-      const now = yield* alice.state.get
-      assert.isTrue(now._tag === "Connected" && now.via === "token")
-      assert.deepStrictEqual(illegalEdges(states), [])
-    }), { timeout: 120_000 })
+        const now = yield* alice.state.get
+        assert.isTrue(now._tag === "Connected" && now.via === "token")
+        assert.deepStrictEqual(illegalEdges(states), [])
+      }),
+    { timeout: 120_000 }
+  )
 
-  it.scopedLive("a certificate for another name is refused for good, saying so in one line", () =>
-    Effect.gen(function*() {
-      const { certificate, server, tlsPort } = yield* tlsServer("DNS:chat.example")
-      const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
-      const refused = yield* Effect.either(alice.connect)
-      assert.isTrue(Either.isLeft(refused))
-      if (Either.isLeft(refused)) {
-        assert.match(refused.left.message, /^the TLS certificate of 127\.0\.0\.1:\d+ is not valid for that name .*: use the --host its certificate names$/)
-      }
-      assert.strictEqual((yield* alice.state.get)._tag, "Disconnected")
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "a certificate for another name is refused for good, saying so in one line",
+    () =>
+      Effect.gen(function*() {
+        const { certificate, server, tlsPort } = yield* tlsServer("DNS:chat.example")
+        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
+        const refused = yield* Effect.either(alice.connect)
+        assert.isTrue(Either.isLeft(refused))
+        if (Either.isLeft(refused)) {
+          assert.match(
+            refused.left.message,
+            /^the TLS certificate of 127\.0\.0\.1:\d+ is not valid for that name .*: use the --host its certificate names$/
+          )
+        }
+        assert.strictEqual((yield* alice.state.get)._tag, "Disconnected")
+      }),
+    { timeout: 60_000 }
+  )
 
-  it.scopedLive("parley send --tls --ca logs in and sends; without --ca it stops with one line saying to pass --ca", () =>
-    Effect.gen(function*() {
-      const { certificate, server, tlsPort } = yield* tlsServer()
-      const bob = yield* clientOf(server, "bob")
-      const bobEvents = yield* bob.subscribe
-      yield* bob.connect
-      const env = { PARLEY_PASSWORD: passwordOf("alice") }
-      const port = String(tlsPort)
+  it.scopedLive(
+    "parley send --tls --ca logs in and sends; without --ca it stops with one line saying to pass --ca",
+    () =>
+      Effect.gen(function*() {
+        const { certificate, server, tlsPort } = yield* tlsServer()
+        const bob = yield* clientOf(server, "bob")
+        const bobEvents = yield* bob.subscribe
+        yield* bob.connect
+        const env = { PARLEY_PASSWORD: passwordOf("alice") }
+        const port = String(tlsPort)
 
-      const sent = yield* parley(["--port", port, "--tls", "--ca", certificate.certFile, "--user", "alice", "--register", "send", "over TLS"], env)
-      assert.strictEqual(yield* sent.exit, 0, sent.stderr())
-      yield* waitFor(bobEvents, isMessageFrom("alice", "over TLS"))
+        const sent = yield* parley([
+          "--port",
+          port,
+          "--tls",
+          "--ca",
+          certificate.certFile,
+          "--user",
+          "alice",
+          "--register",
+          "send",
+          "over TLS"
+        ], env)
+        assert.strictEqual(yield* sent.exit, 0, sent.stderr())
+        yield* waitFor(bobEvents, isMessageFrom("alice", "over TLS"))
 
-      // --ca alone implies --tls; --host localhost checks the name (SNI) instead of the address
-      const byName = yield* parley(["--host", "localhost", "--port", port, "--ca", certificate.certFile, "--user", "alice", "send", "by name"], env)
-      assert.strictEqual(yield* byName.exit, 0, byName.stderr())
-      yield* waitFor(bobEvents, isMessageFrom("alice", "by name"))
+        // --ca alone implies --tls; --host localhost checks the name (SNI) instead of the address
+        const byName = yield* parley([
+          "--host",
+          "localhost",
+          "--port",
+          port,
+          "--ca",
+          certificate.certFile,
+          "--user",
+          "alice",
+          "send",
+          "by name"
+        ], env)
+        assert.strictEqual(yield* byName.exit, 0, byName.stderr())
+        yield* waitFor(bobEvents, isMessageFrom("alice", "by name"))
 
-      const untrusted = yield* parley(["--port", port, "--tls", "--user", "alice", "send", "never sent"], env)
-      assert.strictEqual(yield* untrusted.exit, 1)
-      const lines = untrusted.stderr().trim().split("\n")
-      assert.strictEqual(lines.length, 1, untrusted.stderr())
-      assert.match(lines[0]!, /^parley: the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(self-signed certificate\): pass --ca <file>/)
+        const untrusted = yield* parley(["--port", port, "--tls", "--user", "alice", "send", "never sent"], env)
+        assert.strictEqual(yield* untrusted.exit, 1)
+        const lines = untrusted.stderr().trim().split("\n")
+        assert.strictEqual(lines.length, 1, untrusted.stderr())
+        assert.match(
+          lines[0]!,
+          /^parley: the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(self-signed certificate\): pass --ca <file>/
+        )
 
-      const plainPort = yield* parley(["--port", String(server.port), "--tls", "--ca", certificate.certFile, "--user", "alice", "send", "never sent"], env)
-      assert.strictEqual(yield* plainPort.exit, 1)
-      assert.match(plainPort.stderr(), /does not speak TLS: use its TLS port/)
-      const later = [...(yield* Queue.takeAll(bobEvents))]
-      assert.isFalse(later.some(isMessageFrom("alice", "never sent")))
-    }), { timeout: 120_000 })
+        const plainPort = yield* parley([
+          "--port",
+          String(server.port),
+          "--tls",
+          "--ca",
+          certificate.certFile,
+          "--user",
+          "alice",
+          "send",
+          "never sent"
+        ], env)
+        assert.strictEqual(yield* plainPort.exit, 1)
+        assert.match(plainPort.stderr(), /does not speak TLS: use its TLS port/)
+        const later = [...(yield* Queue.takeAll(bobEvents))]
+        assert.isFalse(later.some(isMessageFrom("alice", "never sent")))
+      }),
+    { timeout: 120_000 }
+  )
 })

@@ -40,7 +40,9 @@ export const openTerminal = (
 ): Effect.Effect<Terminal, Error, Scope.Scope> =>
   Effect.gen(function*() {
     if (!tmuxAvailable) {
-      return yield* Effect.fail(new Error("this test drives the program through tmux: install tmux (apt-get install tmux)"))
+      return yield* Effect.fail(
+        new Error("this test drives the program through tmux: install tmux (apt-get install tmux)")
+      )
     }
     const socket = `parley-test-${randomUUID()}`
     const tmux = (...args: ReadonlyArray<string>) =>
@@ -48,26 +50,37 @@ export const openTerminal = (
     yield* Effect.acquireRelease(
       Effect.sync(() =>
         tmux(
-          "new-session", "-d", "-s", "t",
-          "-x", String(options.width ?? 100), "-y", String(options.height ?? 24),
+          "new-session",
+          "-d",
+          "-s",
+          "t",
+          "-x",
+          String(options.width ?? 100),
+          "-y",
+          String(options.height ?? 24),
           ...(options.cwd !== undefined ? ["-c", options.cwd] : []),
           // keep the pane after the program exits, so its last screen can be read
           `${command}; echo "[exited $?]"; sleep 600`
         )
       ),
-      () => Effect.sync(() => {
-        try {
-          tmux("kill-server")
-        } catch {
-          // already gone
-        }
-      })
+      () =>
+        Effect.sync(() => {
+          try {
+            tmux("kill-server")
+          } catch {
+            // already gone
+          }
+        })
     )
     const screen = (o: { readonly colors?: boolean } = {}) =>
       Effect.sync(() =>
         tmux("capture-pane", "-p", ...(o.colors === true ? ["-e"] : []), "-t", "t").split("\n").map((l) => l.trimEnd())
       )
-    const waitFor = (what: string, check: (rows: Array<string>) => boolean, timeout: Duration.DurationInput = "15 seconds") =>
+    const waitFor = (
+      what: string,
+      check: (rows: Array<string>) => boolean,
+      timeout: Duration.DurationInput = "15 seconds"
+    ) =>
       Effect.gen(function*() {
         const deadline = Date.now() + Duration.toMillis(Duration.decode(timeout))
         while (true) {

@@ -14,30 +14,39 @@ import { startServer } from "./ServerProcess.ts"
 import { clientOf, waitFor } from "./Support.ts"
 
 describe("a database outage, as the client library sees it", () => {
-  it.scopedLive("send waits out UNAVAILABLE and the message is stored once when the database is back", () =>
-    Effect.gen(function*() {
-      const server = yield* startServer()
-      const bob = yield* clientOf(server, "bob")
-      const events = yield* bob.subscribe
-      yield* bob.connect
-      const alice = yield* clientOf(server, "alice")
-      yield* alice.connect
+  it.scopedLive(
+    "send waits out UNAVAILABLE and the message is stored once when the database is back",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer()
+        const bob = yield* clientOf(server, "bob")
+        const events = yield* bob.subscribe
+        yield* bob.connect
+        const alice = yield* clientOf(server, "alice")
+        yield* alice.connect
 
-      const other = new Database(server.db)
-      yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
-      other.exec("BEGIN EXCLUSIVE")
-      const sending = yield* Effect.fork(alice.send("sent during the outage"))
-      // the server refused it (its log says the outage began): the send is still waiting
-      yield* Effect.suspend(() =>
-        /storage unavailable/.test(server.output()) ? Effect.void : Effect.fail(new Error(`no outage logged:\n${server.output()}`))
-      ).pipe(Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }))
-      assert.strictEqual((yield* Fiber.poll(sending))._tag, "None", "the send must still be waiting")
-      other.exec("ROLLBACK")
+        const other = new Database(server.db)
+        yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
+        other.exec("BEGIN EXCLUSIVE")
+        const sending = yield* Effect.fork(alice.send("sent during the outage"))
+        // the server refused it (its log says the outage began): the send is still waiting
+        yield* Effect.suspend(() =>
+          /storage unavailable/.test(server.output())
+            ? Effect.void
+            : Effect.fail(new Error(`no outage logged:\n${server.output()}`))
+        ).pipe(Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }))
+        assert.strictEqual((yield* Fiber.poll(sending))._tag, "None", "the send must still be waiting")
+        other.exec("ROLLBACK")
 
-      const ack = yield* Fiber.join(sending)
-      const got = yield* waitFor(events, (e: ChatEvent): e is Message => e.type === "MESSAGE" && e.text === "sent during the outage")
-      assert.strictEqual(got.message_id, ack.message_id)
-      const history = yield* bob.history({})
-      assert.strictEqual(history.messages.filter((m) => m.text === "sent during the outage").length, 1)
-    }), { timeout: 60_000 })
+        const ack = yield* Fiber.join(sending)
+        const got = yield* waitFor(
+          events,
+          (e: ChatEvent): e is Message => e.type === "MESSAGE" && e.text === "sent during the outage"
+        )
+        assert.strictEqual(got.message_id, ack.message_id)
+        const history = yield* bob.history({})
+        assert.strictEqual(history.messages.filter((m) => m.text === "sent during the outage").length, 1)
+      }),
+    { timeout: 60_000 }
+  )
 })

@@ -129,7 +129,10 @@ export const decodeCommand = (line: string): Either.Either<Command, DecodeFailur
     }
   }
   if (nestsDeeperThan(frame, MAX_NESTING)) {
-    return fail(new InvalidCommand({ message: `a command must not nest values more than ${MAX_NESTING} levels deep` }), id)
+    return fail(
+      new InvalidCommand({ message: `a command must not nest values more than ${MAX_NESTING} levels deep` }),
+      id
+    )
   }
   const name = frame.command
   if (typeof name !== "string") {

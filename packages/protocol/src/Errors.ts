@@ -13,9 +13,7 @@ export class InvalidCommand extends Schema.TaggedError<InvalidCommand>()("Invali
 export class UnknownCommand extends Schema.TaggedError<UnknownCommand>()("UnknownCommand", fields) {}
 export class FrameTooLarge extends Schema.TaggedError<FrameTooLarge>()("FrameTooLarge", fields) {}
 export class NotAuthenticated extends Schema.TaggedError<NotAuthenticated>()("NotAuthenticated", fields) {}
-export class AlreadyAuthenticated
-  extends Schema.TaggedError<AlreadyAuthenticated>()("AlreadyAuthenticated", fields)
-{}
+export class AlreadyAuthenticated extends Schema.TaggedError<AlreadyAuthenticated>()("AlreadyAuthenticated", fields) {}
 export class AuthFailed extends Schema.TaggedError<AuthFailed>()("AuthFailed", fields) {}
 export class UsernameTaken extends Schema.TaggedError<UsernameTaken>()("UsernameTaken", fields) {}
 export class UnknownUser extends Schema.TaggedError<UnknownUser>()("UnknownUser", fields) {}

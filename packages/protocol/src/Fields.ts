@@ -116,7 +116,8 @@ export const LoginSecret = (max: number, what: string) =>
   Schema.String.pipe(
     Schema.filter((s) => codePointLength(s) <= max || `must be at most ${max} characters`, {
       identifier: `LoginSecret(${what})`,
-      arbitrary: () => (fc) => what === "token" ? fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/) : codePointStrings(fc, 8, 64)
+      arbitrary: () => (fc) =>
+        what === "token" ? fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/) : codePointStrings(fc, 8, 64)
     })
   )
 

@@ -160,14 +160,15 @@ export class Framer {
 const isBlank = (text: string): boolean => text.charCodeAt(0) === 123 ? false : text.trim().length === 0
 
 /** Frames a byte stream: chunks of bytes in, frame events out. */
-export const frames = (maxFrameBytes: number = MAX_FRAME_BYTES) =>
-<E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<FrameEvent, E, R> =>
-  Stream.suspend(() => {
-    const framer = new Framer(maxFrameBytes)
-    return Stream.mapChunks(self, (chunks) => {
-      const out: Array<FrameEvent> = []
-      const emit = (e: FrameEvent) => out.push(e)
-      for (const chunk of chunks) framer.push(chunk, emit)
-      return Chunk.unsafeFromArray(out)
+export const frames =
+  (maxFrameBytes: number = MAX_FRAME_BYTES) =>
+  <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<FrameEvent, E, R> =>
+    Stream.suspend(() => {
+      const framer = new Framer(maxFrameBytes)
+      return Stream.mapChunks(self, (chunks) => {
+        const out: Array<FrameEvent> = []
+        const emit = (e: FrameEvent) => out.push(e)
+        for (const chunk of chunks) framer.push(chunk, emit)
+        return Chunk.unsafeFromArray(out)
+      })
     })
-  })

@@ -45,7 +45,14 @@ export const ErrorCode = Schema.Literal(
 )
 export type ErrorCode = typeof ErrorCode.Type
 
-export const ByeReason = Schema.Literal("idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked")
+export const ByeReason = Schema.Literal(
+  "idle",
+  "slow_consumer",
+  "shutdown",
+  "too_many_connections",
+  "auth_timeout",
+  "revoked"
+)
 export type ByeReason = typeof ByeReason.Type
 
 export const Hello = Schema.Struct({

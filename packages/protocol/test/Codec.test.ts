@@ -23,8 +23,7 @@ const decodeServerFrame = Schema.decodeUnknownSync(ServerFrame)
 const codePoints = (s: string) => [...s].length
 const wellFormed = (s: string) => !/\p{Surrogate}/u.test(s)
 const isUsername = (s: unknown) => typeof s === "string" && /^[A-Za-z0-9_-]{3,32}$/.test(s)
-const isPassword = (s: unknown) =>
-  typeof s === "string" && codePoints(s) >= 8 && codePoints(s) <= 1024 && wellFormed(s)
+const isPassword = (s: unknown) => typeof s === "string" && codePoints(s) >= 8 && codePoints(s) <= 1024 && wellFormed(s)
 const isText = (s: unknown) =>
   typeof s === "string" && codePoints(s) >= 1 && codePoints(s) <= 4096 && /\S/.test(s) && wellFormed(s)
 const isClientMsgId = (s: unknown) =>
@@ -64,7 +63,11 @@ const assertFieldRules = (c: Command) => {
       assert.isTrue(isMessageId(c.message_id), "message_id")
       return
     case "REVOKE":
-      assert.notStrictEqual(c.session_id === undefined, c.all_others === undefined, "exactly one of session_id and all_others")
+      assert.notStrictEqual(
+        c.session_id === undefined,
+        c.all_others === undefined,
+        "exactly one of session_id and all_others"
+      )
       assert.isTrue(optional(c.session_id, isMessageId), "session_id")
       assert.isTrue(c.all_others === undefined || c.all_others === true, "all_others")
       return
@@ -126,29 +129,39 @@ const assertOneLine = (frame: ServerFrame): string => {
 describe("Codec: round trips", () => {
   it.prop("generated commands follow the field rules [1,000 runs]", [command], ([c]) => assertFieldRules(c), runs)
 
-  it.prop("decoding an encoded command gives the command back, through the framer too [1,000 runs]", [command], ([c]) => {
-    const bytes = encodeCommand(c)
-    const line = utf8.decode(bytes)
-    assert.strictEqual(line.indexOf("\n"), line.length - 1)
+  it.prop(
+    "decoding an encoded command gives the command back, through the framer too [1,000 runs]",
+    [command],
+    ([c]) => {
+      const bytes = encodeCommand(c)
+      const line = utf8.decode(bytes)
+      assert.strictEqual(line.indexOf("\n"), line.length - 1)
 
-    const direct = Either.getOrThrow(decodeCommand(line.slice(0, -1)))
-    assert.isTrue(direct instanceof commandSchemas[c.command], `a ${c.command} instance`)
-    assert.deepStrictEqual({ ...direct }, canonical({ ...c }))
-    assert.deepStrictEqual(encodeCommand(direct), bytes)
+      const direct = Either.getOrThrow(decodeCommand(line.slice(0, -1)))
+      assert.isTrue(direct instanceof commandSchemas[c.command], `a ${c.command} instance`)
+      assert.deepStrictEqual({ ...direct }, canonical({ ...c }))
+      assert.deepStrictEqual(encodeCommand(direct), bytes)
 
-    const events = new Framer().feed(bytes)
-    assert.strictEqual(events.length, 1)
-    assert.strictEqual(events[0]!._tag, "Line")
-    const framed = Either.getOrThrow(decodeEvent(events[0] as { _tag: "Line"; text: string }))
-    assert.deepStrictEqual({ ...framed }, canonical({ ...c }))
-  }, runs)
+      const events = new Framer().feed(bytes)
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!._tag, "Line")
+      const framed = Either.getOrThrow(decodeEvent(events[0] as { _tag: "Line"; text: string }))
+      assert.deepStrictEqual({ ...framed }, canonical({ ...c }))
+    },
+    runs
+  )
 
-  it.prop("decoding an encoded server frame gives the frame back (any string content) [1,000 runs]", [serverFrame], ([frame]) => {
-    const line = assertOneLine(frame)
-    const decoded = decodeServerFrame(JSON.parse(line))
-    assert.deepStrictEqual(decoded, canonical(frame))
-    assert.strictEqual(encodeLine(decoded), line)
-  }, runs)
+  it.prop(
+    "decoding an encoded server frame gives the frame back (any string content) [1,000 runs]",
+    [serverFrame],
+    ([frame]) => {
+      const line = assertOneLine(frame)
+      const decoded = decodeServerFrame(JSON.parse(line))
+      assert.deepStrictEqual(decoded, canonical(frame))
+      assert.strictEqual(encodeLine(decoded), line)
+    },
+    runs
+  )
 
   it.prop("decoding an encoded server frame gives the frame back (as the server sends them) [1,000 runs]", [
     conformantServerFrame
@@ -336,7 +349,15 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
 
 describe("Codec: quoted names", () => {
   it("an unknown command's name is quoted, cut to 64 characters and to 100 characters of JSON, so the message stays under 200", () => {
-    for (const name of ["\u0000".repeat(64), "\ud800".repeat(70), "\u0001\u001f".repeat(40), "C".repeat(10_000), "😀".repeat(100)]) {
+    for (
+      const name of [
+        "\u0000".repeat(64),
+        "\ud800".repeat(70),
+        "\u0001\u001f".repeat(40),
+        "C".repeat(10_000),
+        "😀".repeat(100)
+      ]
+    ) {
       const result = decodeCommand(JSON.stringify({ command: name, id: 1 }))
       assert.isTrue(Either.isLeft(result))
       const message = Either.isLeft(result) ? result.left.error.message : ""

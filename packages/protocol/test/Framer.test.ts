@@ -142,10 +142,15 @@ describe("Framer: arbitrary bytes", () => {
     for (const event of feedAll(framer, chunks)) typedOutcome(event)
   }, runs)
 
-  it.live.prop("never fail or die in the frames combinator", [fc.array(noisyBytes, { maxLength: 8 })], ([chunks]) =>
-    Effect.gen(function*() {
-      const exit = yield* Stream.fromIterable(chunks).pipe(frames(64), Stream.runCollect, Effect.exit)
-      assert.isTrue(Exit.isSuccess(exit))
-      if (Exit.isSuccess(exit)) Chunk.forEach(exit.value, typedOutcome)
-    }), runs)
+  it.live.prop(
+    "never fail or die in the frames combinator",
+    [fc.array(noisyBytes, { maxLength: 8 })],
+    ([chunks]) =>
+      Effect.gen(function*() {
+        const exit = yield* Stream.fromIterable(chunks).pipe(frames(64), Stream.runCollect, Effect.exit)
+        assert.isTrue(Exit.isSuccess(exit))
+        if (Exit.isSuccess(exit)) Chunk.forEach(exit.value, typedOutcome)
+      }),
+    runs
+  )
 })

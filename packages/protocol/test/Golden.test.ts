@@ -138,13 +138,22 @@ describe("Golden: each command and its success reply", () => {
     assertServerLine(
       "{\"type\":\"SESSIONS\",\"sessions\":[{\"session_id\":3,\"ip_address\":\"127.0.0.1\",\"connect_time\":\"2026-11-25T23:50:01.410Z\",\"current\":true}]}"
     )
-    assertNotServerLine("{\"type\":\"SESSIONS\",\"sessions\":[{\"session_id\":3,\"ip_address\":\"127.0.0.1\",\"connect_time\":\"yesterday\",\"current\":true}]}")
+    assertNotServerLine(
+      "{\"type\":\"SESSIONS\",\"sessions\":[{\"session_id\":3,\"ip_address\":\"127.0.0.1\",\"connect_time\":\"yesterday\",\"current\":true}]}"
+    )
   })
 
   it("REVOKE a session or all others -> OK; exactly one of the two", () => {
     assertCommandLine("{\"command\":\"REVOKE\",\"session_id\":7}", new Revoke({ session_id: 7 }))
     assertCommandLine("{\"command\":\"REVOKE\",\"all_others\":true}", new Revoke({ all_others: true }))
-    for (const line of ['{"command":"REVOKE"}', '{"command":"REVOKE","all_others":false}', '{"command":"REVOKE","session_id":7,"all_others":true}', '{"command":"REVOKE","session_id":-1}']) {
+    for (
+      const line of [
+        "{\"command\":\"REVOKE\"}",
+        "{\"command\":\"REVOKE\",\"all_others\":false}",
+        "{\"command\":\"REVOKE\",\"session_id\":7,\"all_others\":true}",
+        "{\"command\":\"REVOKE\",\"session_id\":-1}"
+      ]
+    ) {
       const result = decodeCommand(line)
       assert.isTrue(Either.isLeft(result) && result.left.error._tag === "InvalidCommand", line)
     }
@@ -195,11 +204,15 @@ describe("Golden: errors and closing", () => {
 
   it("RATE_LIMITED carries retry_after_ms", () => {
     assertServerLine("{\"type\":\"ERROR\",\"code\":\"RATE_LIMITED\",\"message\":\"slow down\",\"retry_after_ms\":250}")
-    assertNotServerLine("{\"type\":\"ERROR\",\"code\":\"RATE_LIMITED\",\"message\":\"slow down\",\"retry_after_ms\":-1}")
+    assertNotServerLine(
+      "{\"type\":\"ERROR\",\"code\":\"RATE_LIMITED\",\"message\":\"slow down\",\"retry_after_ms\":-1}"
+    )
   })
 
   it("BYE gives one of the contract's reasons", () => {
-    for (const reason of ["idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked"]) assertServerLine(`{"type":"BYE","reason":"${reason}"}`)
+    for (const reason of ["idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked"]) {
+      assertServerLine(`{"type":"BYE","reason":"${reason}"}`)
+    }
     assertNotServerLine("{\"type\":\"BYE\",\"reason\":\"bored\"}")
   })
 })

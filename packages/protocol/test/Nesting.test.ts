@@ -8,12 +8,40 @@ import { assert, describe, it } from "@effect/vitest"
 import { decodeCommand, MAX_NESTING } from "@parley/protocol"
 import { Either, FastCheck as fc } from "effect"
 
-const COMMANDS = ["REGISTER", "CONNECT", "MSG", "HISTORY", "READ", "USERS", "SESSIONS", "REVOKE", "PING", "DISCONNECT"] as const
-const FIELDS = ["username", "password", "token", "text", "to", "with", "client_msg_id", "message_id", "before", "after", "limit", "resume_after", "session_id", "all_others", "id", "command"] as const
+const COMMANDS = [
+  "REGISTER",
+  "CONNECT",
+  "MSG",
+  "HISTORY",
+  "READ",
+  "USERS",
+  "SESSIONS",
+  "REVOKE",
+  "PING",
+  "DISCONNECT"
+] as const
+const FIELDS = [
+  "username",
+  "password",
+  "token",
+  "text",
+  "to",
+  "with",
+  "client_msg_id",
+  "message_id",
+  "before",
+  "after",
+  "limit",
+  "resume_after",
+  "session_id",
+  "all_others",
+  "id",
+  "command"
+] as const
 
 /** JSON text of a value nested `depth` levels of arrays or objects. */
 const nested = (depth: number, kind: "array" | "object", leaf: string) =>
-  kind === "array" ? "[".repeat(depth) + leaf + "]".repeat(depth) : '{"a":'.repeat(depth) + leaf + "}".repeat(depth)
+  kind === "array" ? "[".repeat(depth) + leaf + "]".repeat(depth) : "{\"a\":".repeat(depth) + leaf + "}".repeat(depth)
 
 /** Wide values: long arrays and objects of short items. */
 const wide = (n: number, kind: "array" | "object") =>
@@ -24,11 +52,25 @@ const wide = (n: number, kind: "array" | "object") =>
 const SECRET = "zz-sent-value-zz"
 
 const hostile = fc.oneof(
-  fc.record({ depth: fc.integer({ min: MAX_NESTING, max: 20_000 }), kind: fc.constantFrom("array" as const, "object" as const) })
+  fc.record({
+    depth: fc.integer({ min: MAX_NESTING, max: 20_000 }),
+    kind: fc.constantFrom("array" as const, "object" as const)
+  })
     .map(({ depth, kind }) => nested(depth, kind, JSON.stringify(SECRET))),
   fc.record({ n: fc.integer({ min: 1, max: 5_000 }), kind: fc.constantFrom("array" as const, "object" as const) })
     .map(({ kind, n }) => wide(n, kind)),
-  fc.constantFrom("1e999", "-1e999", "1e308", "123456789012345678901234567890", "-0", "0.1", "9007199254740993", "null", "true", '""'),
+  fc.constantFrom(
+    "1e999",
+    "-1e999",
+    "1e308",
+    "123456789012345678901234567890",
+    "-0",
+    "0.1",
+    "9007199254740993",
+    "null",
+    "true",
+    "\"\""
+  ),
   fc.string({ maxLength: 50 }).map((s) => JSON.stringify(SECRET + s))
 )
 

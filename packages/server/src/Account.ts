@@ -78,12 +78,17 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
         return { userId: account.value.id, username: account.value.username, token }
       })
 
-    const login: (username: string, credentials: Credentials, address: string) => Effect.Effect<Identity, AuthFailed | RateLimited> =
-      Effect.fn("Accounts.login")(function*(username: string, credentials: Credentials, address: string) {
+    const login: (
+      username: string,
+      credentials: Credentials,
+      address: string
+    ) => Effect.Effect<Identity, AuthFailed | RateLimited> = Effect.fn("Accounts.login")(
+      function*(username: string, credentials: Credentials, address: string) {
         return "password" in credentials
           ? yield* loginWithPassword(username, credentials.password, address)
           : yield* loginWithToken(username, credentials.token)
-      })
+      }
+    )
 
     return { register, login } as const
   })

@@ -8,25 +8,25 @@ import {
   AlreadyAuthenticated,
   AuthFailed,
   codePointLength,
-  InvalidCommand,
-  MAX_TEXT_CHARS,
   type Command,
   type CommandName,
   type Connect,
   DEFAULT_HISTORY_LIMIT,
-  Internal,
   encodeFrame,
   type History,
+  Internal,
+  InvalidCommand,
+  MAX_TEXT_CHARS,
   type Message,
   type Msg,
   NotAuthenticated,
   NotFound,
   type ProtocolError,
+  quoteName,
   RateLimited,
   type Read,
   type Register,
   type RequestId,
-  quoteName,
   type Revoke,
   type SessionInfo,
   type Sessions,
@@ -36,19 +36,19 @@ import {
 } from "@parley/protocol"
 import { type Cause, Effect, Exit, Option } from "effect"
 import { Accounts, hashToken } from "./Account.ts"
+import { addressKey } from "./AddressKey.ts"
 import type { Connection } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
+import type { Peer } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig } from "./ServerConfig.ts"
-import { addressKey } from "./AddressKey.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { SlidingWindow } from "./SlidingWindow.ts"
-import { TokensRepo } from "./TokensRepo.ts"
-import type { Peer } from "./Hub.ts"
 import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
+import { TokensRepo } from "./TokensRepo.ts"
 import { UsersRepo } from "./UsersRepo.ts"
 
 /** Who may send a command: only before CONNECT, only after, or always. */
@@ -67,7 +67,10 @@ export type Commands = Effect.Effect.Success<typeof makeCommands>
 /** Failed logins on one connection before further attempts are refused for a while. */
 const FREE_LOGIN_FAILURES = 10
 
-const withId = <F extends object>(frame: F, id: RequestId | undefined): F => (id === undefined ? frame : { ...frame, id })
+const withId = <F extends object>(
+  frame: F,
+  id: RequestId | undefined
+): F => (id === undefined ? frame : { ...frame, id })
 
 export const makeCommands = Effect.gen(function*() {
   const accounts = yield* Accounts
@@ -85,13 +88,17 @@ export const makeCommands = Effect.gen(function*() {
   const loginFailures = new SlidingWindow(config.loginFailures, 60_000)
   const registrations = new SlidingWindow(config.registerRate, 10 * 60_000)
   const revocations = new RecentRevocations()
-  const loginKey = (username: string, conn: Connection) => `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
+  const loginKey = (username: string, conn: Connection) =>
+    `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
 
   /**
    * The reply to a request that failed unexpectedly: UNAVAILABLE for a storage
    * fault (the outage logged once), INTERNAL for anything else (logged with its cause).
    */
-  const failure = (cause: Cause.Cause<unknown>, command: { readonly command: string; readonly id?: RequestId | undefined }) =>
+  const failure = (
+    cause: Cause.Cause<unknown>,
+    command: { readonly command: string; readonly id?: RequestId | undefined }
+  ) =>
     isStorageFault(cause)
       ? Effect.as(health.fault(cause), toErrorFrame(unavailable, command.id))
       : Effect.as(Effect.logError(`${command.command} failed`, cause), toErrorFrame(internal, command.id))
@@ -111,7 +118,10 @@ export const makeCommands = Effect.gen(function*() {
       const address = addressKey(conn.remoteAddress)
       const wait = registrations.retryAfter(address, Date.now())
       if (wait > 0) {
-        return yield* new RateLimited({ message: "too many accounts created from this address; try again later", retryAfterMs: wait })
+        return yield* new RateLimited({
+          message: "too many accounts created from this address; try again later",
+          retryAfterMs: wait
+        })
       }
       const username = yield* accounts.register(command.username, command.password, conn.remoteAddress)
       registrations.record(address, Date.now())
@@ -149,7 +159,10 @@ export const makeCommands = Effect.gen(function*() {
               conn.lockedUntil = Date.now() + Math.min(60_000, 1000 * 2 ** (conn.failedLogins - FREE_LOGIN_FAILURES))
             }
             yield* Effect.logWarning("login failed").pipe(
-              Effect.annotateLogs({ user: command.username.slice(0, 64), via: "password" in credentials ? "password" : "token" })
+              Effect.annotateLogs({
+                user: command.username.slice(0, 64),
+                via: "password" in credentials ? "password" : "token"
+              })
             )
           })
         )
@@ -157,7 +170,10 @@ export const makeCommands = Effect.gen(function*() {
       const at = new Date().toISOString()
       const tokenHash = hashToken(identity.token)
       const sessionId = yield* commit.write(
-        Effect.zipLeft(sessions.open(identity.userId, conn.remoteAddress, at, tokenHash), users.touchLogin(identity.userId, at))
+        Effect.zipLeft(
+          sessions.open(identity.userId, conn.remoteAddress, at, tokenHash),
+          users.touchLogin(identity.userId, at)
+        )
       )
       conn.failedLogins = 0
       loginFailures.reset(key)
@@ -202,38 +218,44 @@ export const makeCommands = Effect.gen(function*() {
       metrics.replayed(replay.messages.length)
       for (const f of others) conn.outbox.offer(f, true)
       yield* Effect.logInfo("logged in").pipe(
-        Effect.annotateLogs({ user: identity.username, session: sessionId, via: "password" in credentials ? "password" : "token", replayed: replay.messages.length })
+        Effect.annotateLogs({
+          user: identity.username,
+          session: sessionId,
+          via: "password" in credentials ? "password" : "token",
+          replayed: replay.messages.length
+        })
       )
     })
 
-  const onStored = (conn: Connection, command: Msg, senderName: string, receiverName: string | null) =>
-  (exit: Exit.Exit<StoredRow>): void => {
-    if (Exit.isSuccess(exit)) {
-      const row = exit.value
-      if (!row.duplicate) {
-        const message: Message = {
-          type: "MESSAGE",
+  const onStored =
+    (conn: Connection, command: Msg, senderName: string, receiverName: string | null) =>
+    (exit: Exit.Exit<StoredRow>): void => {
+      if (Exit.isSuccess(exit)) {
+        const row = exit.value
+        if (!row.duplicate) {
+          const message: Message = {
+            type: "MESSAGE",
+            message_id: row.id,
+            from: senderName,
+            to: receiverName,
+            text: row.text,
+            timestamp: row.timestamp
+          }
+          hub.publish(message, row.senderId, row.receiverId, conn)
+        }
+        const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
+          type: "ACK",
           message_id: row.id,
-          from: senderName,
-          to: receiverName,
-          text: row.text,
           timestamp: row.timestamp
         }
-        hub.publish(message, row.senderId, row.receiverId, conn)
+        if (command.client_msg_id !== undefined) ack.client_msg_id = command.client_msg_id
+        if (command.id !== undefined) ack.id = command.id
+        conn.send(ack)
+      } else {
+        conn.send(toErrorFrame(isStorageFault(exit.cause) ? unavailable : internal, command.id))
       }
-      const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
-        type: "ACK",
-        message_id: row.id,
-        timestamp: row.timestamp
-      }
-      if (command.client_msg_id !== undefined) ack.client_msg_id = command.client_msg_id
-      if (command.id !== undefined) ack.id = command.id
-      conn.send(ack)
-    } else {
-      conn.send(toErrorFrame(isStorageFault(exit.cause) ? unavailable : internal, command.id))
+      conn.ackDone()
     }
-    conn.ackDone()
-  }
 
   const msg = (command: Msg, conn: Connection) =>
     Effect.gen(function*() {
@@ -246,7 +268,11 @@ export const makeCommands = Effect.gen(function*() {
       queueMsg(command, conn, receiver)
     })
 
-  const queueMsg = (command: Msg, conn: Connection, receiver: { readonly id: number; readonly username: string } | null) => {
+  const queueMsg = (
+    command: Msg,
+    conn: Connection,
+    receiver: { readonly id: number; readonly username: string } | null
+  ) => {
     const me = conn.auth!
     // counted first (the commit answers on a later turn of the event loop), and uncounted if
     // the message could not even be queued, so the connection's later replies never wait for it
@@ -359,7 +385,9 @@ export const makeCommands = Effect.gen(function*() {
       conn.send(withId({ type: "OK" as const }, command.id))
       // sessions that logged in with a revoked token since the list was taken go too
       const ended = new Map(targets.map((peer) => [peer, peer.auth.sessionId]))
-      for (const peer of openSessions(me.userId)) if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
+      for (const peer of openSessions(me.userId)) {
+        if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
+      }
       for (const peer of ended.keys()) peer.revoke()
       yield* Effect.logInfo("sessions revoked").pipe(
         Effect.annotateLogs({ user: me.username, sessions: [...ended.values()].join(",") })
@@ -374,7 +402,8 @@ export const makeCommands = Effect.gen(function*() {
     READ: { access: "member", handle: read },
     USERS: {
       access: "member",
-      handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: hub.online() }, command.id)))
+      handle: (command, conn) =>
+        Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: hub.online() }, command.id)))
     },
     SESSIONS: { access: "member", handle: listSessions },
     REVOKE: { access: "member", handle: revoke },
@@ -384,7 +413,8 @@ export const makeCommands = Effect.gen(function*() {
     },
     DISCONNECT: {
       access: "any",
-      handle: (command, conn) => Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
+      handle: (command, conn) =>
+        Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     }
   }
   return { table, msgNow, failure } as const

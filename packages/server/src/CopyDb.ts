@@ -25,8 +25,8 @@
  * Rows go across in chunks, each one multi-row INSERT of `unnest`ed arrays (as
  * in `PgMessageStore`): one round trip per 5,000 rows.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { MigrationError } from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import Database from "better-sqlite3"
 import { Console, Data, Effect, Layer, Option } from "effect"
@@ -74,7 +74,10 @@ interface Table {
 const tables: ReadonlyArray<Table> = [
   {
     name: "users",
-    columns: [["id", "int8"], ["username", "text"], ["password_hash", "text"], ["created_at", "text"], ["last_login", "text"]],
+    columns: [["id", "int8"], ["username", "text"], ["password_hash", "text"], ["created_at", "text"], [
+      "last_login",
+      "text"
+    ]],
     key: "id",
     identity: true
   },
@@ -86,7 +89,10 @@ const tables: ReadonlyArray<Table> = [
   },
   {
     name: "sessions",
-    columns: [["id", "int8"], ["user_id", "int8"], ["ip_address", "text"], ["connect_time", "text"], ["disconnect_time", "text"], ["token_hash", "text"]],
+    columns: [["id", "int8"], ["user_id", "int8"], ["ip_address", "text"], ["connect_time", "text"], [
+      "disconnect_time",
+      "text"
+    ], ["token_hash", "text"]],
     key: "id",
     identity: true
   },
@@ -118,7 +124,8 @@ const plural = (n: number, noun: string) => `${n.toLocaleString("en-US")} ${noun
 
 /** "3 users, 120 messages, 7 sessions, 2 tokens" */
 export const describeCounts = (c: Counts) =>
-  [plural(c.users, "user"), plural(c.messages, "message"), plural(c.sessions, "session"), plural(c.tokens, "token")].join(", ")
+  [plural(c.users, "user"), plural(c.messages, "message"), plural(c.sessions, "session"), plural(c.tokens, "token")]
+    .join(", ")
 
 const total = (c: Counts) => c.users + c.messages + c.sessions + c.tokens
 
@@ -144,8 +151,12 @@ const openSource = (file: string) =>
     Effect.try({
       try: () => {
         const stat = Fs.statSync(file, { throwIfNoEntry: false })
-        if (stat === undefined) throw new CopyDbError({ message: `${file}: no such file (--from names the SQLite database to copy)` })
-        if (!stat.isFile()) throw new CopyDbError({ message: `${file} is not a file (--from names the SQLite database to copy)` })
+        if (stat === undefined) {
+          throw new CopyDbError({ message: `${file}: no such file (--from names the SQLite database to copy)` })
+        }
+        if (!stat.isFile()) {
+          throw new CopyDbError({ message: `${file} is not a file (--from names the SQLite database to copy)` })
+        }
         const db = new Database(file, { readonly: true, fileMustExist: true })
         try {
           db.exec("BEGIN")
@@ -158,7 +169,9 @@ const openSource = (file: string) =>
         return db
       },
       catch: (error) =>
-        error instanceof CopyDbError ? error : new CopyDbError({ message: `cannot read ${file} as a SQLite database: ${oneLine(reason(error))}` })
+        error instanceof CopyDbError
+          ? error
+          : new CopyDbError({ message: `cannot read ${file} as a SQLite database: ${oneLine(reason(error))}` })
     }),
     (db) => Effect.sync(() => db.close())
   )
@@ -169,14 +182,17 @@ const migrationIds = Object.keys(migrations).map((name) => Number.parseInt(name,
 const inspect = (db: Database.Database, file: string) =>
   Effect.try({
     try: (): Counts => {
-      const known = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'effect_sql_migrations'").get()
+      const known = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'effect_sql_migrations'")
+        .get()
       const applied = known === undefined
         ? []
         : db.prepare("SELECT migration_id FROM effect_sql_migrations").pluck().all() as Array<number>
       const newer = applied.filter((id) => !migrationIds.includes(id))
       if (newer.length > 0) {
         throw new CopyDbError({
-          message: `${file} was migrated by a newer parley-server (migration ${newer.join(", ")} is unknown to this one): copy it with that version`
+          message: `${file} was migrated by a newer parley-server (migration ${
+            newer.join(", ")
+          } is unknown to this one): copy it with that version`
         })
       }
       const missing = migrationIds.filter((id) => !applied.includes(id))
@@ -194,13 +210,19 @@ const inspect = (db: Database.Database, file: string) =>
       if (withNul.length > 0) {
         const some = withNul.slice(0, 5).join(", ") + (withNul.length > 5 ? ", ..." : "")
         throw new CopyDbError({
-          message: `${file} holds ${plural(withNul.length, "message")} with U+0000 (NUL) in the text or client_msg_id (id ${some}), ` +
+          message:
+            `${file} holds ${
+              plural(withNul.length, "message")
+            } with U+0000 (NUL) in the text or client_msg_id (id ${some}), ` +
             "which PostgreSQL text cannot store: nothing copied (edit or delete them in the SQLite file first)"
         })
       }
       return db.prepare(COUNTS_SQL).get() as Counts
     },
-    catch: (error) => error instanceof CopyDbError ? error : new CopyDbError({ message: `cannot read ${file}: ${oneLine(reason(error))}` })
+    catch: (error) =>
+      error instanceof CopyDbError
+        ? error
+        : new CopyDbError({ message: `cannot read ${file}: ${oneLine(reason(error))}` })
   })
 
 /** Copies one table in chunks, saying how far it got every `PROGRESS_EVERY` rows; returns the rows copied. */
@@ -210,7 +232,10 @@ const copyTable = (db: Database.Database, file: string, table: Table, expected: 
     const insert = insertSql(table)
     const readError = (error: unknown) => new CopyDbError({ message: `cannot read ${file}: ${oneLine(reason(error))}` })
     const rows = yield* Effect.acquireRelease(
-      Effect.try({ try: () => db.prepare(selectSql(table)).raw(true).iterate() as IterableIterator<Array<unknown>>, catch: readError }),
+      Effect.try({
+        try: () => db.prepare(selectSql(table)).raw(true).iterate() as IterableIterator<Array<unknown>>,
+        catch: readError
+      }),
       (rows) => Effect.sync(() => rows.return?.())
     )
     let chunk: Array<Array<unknown>> = []
@@ -230,7 +255,9 @@ const copyTable = (db: Database.Database, file: string, table: Table, expected: 
         chunk = []
         chars = 0
         if (Math.floor(copied / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
-          yield* Console.error(`copy-db: ${copied.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")} ${table.name} copied`)
+          yield* Console.error(
+            `copy-db: ${copied.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")} ${table.name} copied`
+          )
         }
       }
       if (next.done === true) return copied
@@ -255,7 +282,9 @@ const copyAll = (db: Database.Database, options: CopyDbOptions, source: Counts) 
       for (const table of tables) {
         const copied = yield* copyTable(db, options.from, table, source[table.name])
         if (copied !== source[table.name]) {
-          return yield* new CopyDbError({ message: `read ${copied} ${table.name} from ${options.from}, expected ${source[table.name]}: nothing copied` })
+          return yield* new CopyDbError({
+            message: `read ${copied} ${table.name} from ${options.from}, expected ${source[table.name]}: nothing copied`
+          })
         }
       }
       for (const table of tables) {
@@ -280,7 +309,11 @@ const copyAll = (db: Database.Database, options: CopyDbOptions, source: Counts) 
       (error): error is SqlError => error instanceof SqlError,
       (error) =>
         Effect.fail(
-          new CopyDbError({ message: `writing to ${redactUrl(options.to)} failed, nothing copied (rolled back): ${oneLine(reason(error))}` })
+          new CopyDbError({
+            message: `writing to ${redactUrl(options.to)} failed, nothing copied (rolled back): ${
+              oneLine(reason(error))
+            }`
+          })
         )
     )
   )

@@ -77,7 +77,8 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
         Effect.forEach(batchOps, (op) => Effect.exit(Effect.orDie(sql.withTransaction(op.run))))
       ).pipe(
         Effect.matchCauseEffect({
-          onSuccess: (results) => Effect.sync(() => batchOps.forEach((op, i) => Deferred.unsafeDone(op.deferred, results[i]!))),
+          onSuccess: (results) =>
+            Effect.sync(() => batchOps.forEach((op, i) => Deferred.unsafeDone(op.deferred, results[i]!))),
           onFailure: (cause) =>
             Effect.zipRight(
               logFailure(cause),

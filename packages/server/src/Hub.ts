@@ -83,7 +83,6 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       return names.sort((a, b) => a.localeCompare(b))
     }
 
-
     /** Sends an encoded frame to every authenticated connection but one. */
     const broadcast = (frame: Uint8Array, except?: Peer): void => {
       for (const peer of peers) if (peer !== except) peer.deliver(frame)
@@ -112,21 +111,24 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       let delivered = 0
       const recipients = byUser.get(receiverId)
       if (recipients !== undefined) {
-        for (const peer of recipients) if (peer !== sender) {
-          peer.deliver(frame, message.message_id)
-          delivered++
+        for (const peer of recipients) {
+          if (peer !== sender) {
+            peer.deliver(frame, message.message_id)
+            delivered++
+          }
         }
       }
       const own = receiverId === senderId ? undefined : byUser.get(senderId)
       if (own !== undefined) {
-        for (const peer of own) if (peer !== sender) {
-          peer.deliver(frame, message.message_id)
-          delivered++
+        for (const peer of own) {
+          if (peer !== sender) {
+            peer.deliver(frame, message.message_id)
+            delivered++
+          }
         }
       }
       metrics.delivered(delivered)
     }
-
 
     /** A user's connections on this server. */
     const peersOf = (userId: number): ReadonlySet<Peer> => byUser.get(userId) ?? noPeers

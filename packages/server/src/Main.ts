@@ -7,9 +7,9 @@ import { NodeContext } from "@effect/platform-node"
 import { runMain } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
-import { DEFAULT_TLS_PORT, defaults, type TlsSettings } from "./ServerConfig.ts"
-import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
+import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
+import { DEFAULT_TLS_PORT, defaults, type TlsSettings } from "./ServerConfig.ts"
 import { ServerLive } from "./ServerLive.ts"
 import { describeFault, isDatabaseError } from "./StorageHealth.ts"
 import { loadCredentials } from "./Tls.ts"
@@ -18,12 +18,20 @@ const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallb
   options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
 
 const host = withEnv(
-  Options.text("host").pipe(Options.withDescription("Address to listen on (env PARLEY_HOST; default 127.0.0.1). Use 0.0.0.0 to accept other machines.")),
+  Options.text("host").pipe(
+    Options.withDescription(
+      "Address to listen on (env PARLEY_HOST; default 127.0.0.1). Use 0.0.0.0 to accept other machines."
+    )
+  ),
   Config.string("PARLEY_HOST"),
   defaults.host
 )
 const port = withEnv(
-  Options.text("port").pipe(Options.withDescription("TCP port (env PARLEY_PORT; default 5555; 0 picks a free one). off: no plain TCP, TLS only (needs --tls-cert and --tls-key).")),
+  Options.text("port").pipe(
+    Options.withDescription(
+      "TCP port (env PARLEY_PORT; default 5555; 0 picks a free one). off: no plain TCP, TLS only (needs --tls-cert and --tls-key)."
+    )
+  ),
   Config.string("PARLEY_PORT"),
   String(defaults.port)
 )
@@ -46,63 +54,109 @@ const tlsKey = optionalFile(
   "PEM private key of --tls-cert, e.g. /etc/letsencrypt/live/<host>/privkey.pem (env PARLEY_TLS_KEY)."
 )
 const tlsPort = withEnv(
-  Options.integer("tls-port").pipe(Options.withDescription("TLS port, on the same --host, used with --tls-cert and --tls-key (env PARLEY_TLS_PORT; default 5556; 0 picks a free one).")),
+  Options.integer("tls-port").pipe(
+    Options.withDescription(
+      "TLS port, on the same --host, used with --tls-cert and --tls-key (env PARLEY_TLS_PORT; default 5556; 0 picks a free one)."
+    )
+  ),
   // Config.port refuses 0, which picks a free port
   Config.integer("PARLEY_TLS_PORT"),
   DEFAULT_TLS_PORT
 )
 const db = withEnv(
-  Options.text("db").pipe(Options.withDescription("Where to store everything (env PARLEY_DB; default chat_server.db): a SQLite file, created if missing, or a postgres:// or postgresql:// URL, which selects PostgreSQL (the database must exist; its tables are created). The password in a URL is never logged.")),
+  Options.text("db").pipe(
+    Options.withDescription(
+      "Where to store everything (env PARLEY_DB; default chat_server.db): a SQLite file, created if missing, or a postgres:// or postgresql:// URL, which selects PostgreSQL (the database must exist; its tables are created). The password in a URL is never logged."
+    )
+  ),
   Config.string("PARLEY_DB"),
   defaults.db
 )
 const msgRate = withEnv(
-  Options.integer("msg-rate").pipe(Options.withDescription("Messages per second per connection, sustained (env PARLEY_MSG_RATE; default 20). A faster client is slowed, not refused; 0 turns flood control off.")),
+  Options.integer("msg-rate").pipe(
+    Options.withDescription(
+      "Messages per second per connection, sustained (env PARLEY_MSG_RATE; default 20). A faster client is slowed, not refused; 0 turns flood control off."
+    )
+  ),
   Config.integer("PARLEY_MSG_RATE"),
   defaults.msgRate
 )
 const msgBurst = withEnv(
-  Options.integer("msg-burst").pipe(Options.withDescription("Messages a connection may send at once before --msg-rate applies (env PARLEY_MSG_BURST; default 100).")),
+  Options.integer("msg-burst").pipe(
+    Options.withDescription(
+      "Messages a connection may send at once before --msg-rate applies (env PARLEY_MSG_BURST; default 100)."
+    )
+  ),
   Config.integer("PARLEY_MSG_BURST"),
   defaults.msgBurst
 )
 const loginFailures = withEnv(
-  Options.integer("login-failures").pipe(Options.withDescription("Failed logins allowed per (username, address) in any sliding 60 s (env PARLEY_LOGIN_FAILURES; default 5). Past it, CONNECT for that name from that address gets RATE_LIMITED without a password hash being computed; a successful login resets the count; 0 turns it off.")),
+  Options.integer("login-failures").pipe(
+    Options.withDescription(
+      "Failed logins allowed per (username, address) in any sliding 60 s (env PARLEY_LOGIN_FAILURES; default 5). Past it, CONNECT for that name from that address gets RATE_LIMITED without a password hash being computed; a successful login resets the count; 0 turns it off."
+    )
+  ),
   Config.integer("PARLEY_LOGIN_FAILURES"),
   defaults.loginFailures
 )
 const registerRate = withEnv(
-  Options.integer("register-rate").pipe(Options.withDescription("Accounts one address may create in any sliding 10 minutes (env PARLEY_REGISTER_RATE; default 5). Past it REGISTER gets RATE_LIMITED; an IPv6 address counts per /64; 0 turns it off.")),
+  Options.integer("register-rate").pipe(
+    Options.withDescription(
+      "Accounts one address may create in any sliding 10 minutes (env PARLEY_REGISTER_RATE; default 5). Past it REGISTER gets RATE_LIMITED; an IPv6 address counts per /64; 0 turns it off."
+    )
+  ),
   Config.integer("PARLEY_REGISTER_RATE"),
   defaults.registerRate
 )
 const maxConnsPerIp = withEnv(
-  Options.integer("max-conns-per-ip").pipe(Options.withDescription("Connections one address may hold at once (env PARLEY_MAX_CONNS_PER_IP; default 64; an IPv6 address counts per /64). One more gets BYE too_many_connections instead of HELLO and is closed; 0 turns it off.")),
+  Options.integer("max-conns-per-ip").pipe(
+    Options.withDescription(
+      "Connections one address may hold at once (env PARLEY_MAX_CONNS_PER_IP; default 64; an IPv6 address counts per /64). One more gets BYE too_many_connections instead of HELLO and is closed; 0 turns it off."
+    )
+  ),
   Config.integer("PARLEY_MAX_CONNS_PER_IP"),
   defaults.maxConnsPerIp
 )
 const authTimeout = withEnv(
-  Options.integer("auth-timeout").pipe(Options.withDescription("Seconds from accept within which a connection must log in with CONNECT (env PARLEY_AUTH_TIMEOUT; default 30); nothing else extends it. Then BYE auth_timeout and close; 0 turns it off.")),
+  Options.integer("auth-timeout").pipe(
+    Options.withDescription(
+      "Seconds from accept within which a connection must log in with CONNECT (env PARLEY_AUTH_TIMEOUT; default 30); nothing else extends it. Then BYE auth_timeout and close; 0 turns it off."
+    )
+  ),
   Config.integer("PARLEY_AUTH_TIMEOUT"),
   defaults.authTimeoutSeconds
 )
 const idleTimeout = withEnv(
-  Options.integer("idle-timeout").pipe(Options.withDescription("Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables).")),
+  Options.integer("idle-timeout").pipe(
+    Options.withDescription(
+      "Seconds of silence (no frame at all) before a connection gets BYE idle (env PARLEY_IDLE_TIMEOUT; default 120; 0 disables)."
+    )
+  ),
   Config.integer("PARLEY_IDLE_TIMEOUT"),
   defaults.idleTimeoutSeconds
 )
 const synchronous = withEnv(
-  Options.choice("synchronous", ["normal", "full"]).pipe(Options.withDescription("SQLite durability (env PARLEY_SYNCHRONOUS; default normal). normal: an ACKed message survives a crash of the server process; full: it also survives a power loss, at the cost of an fsync per group commit.")),
+  Options.choice("synchronous", ["normal", "full"]).pipe(
+    Options.withDescription(
+      "SQLite durability (env PARLEY_SYNCHRONOUS; default normal). normal: an ACKed message survives a crash of the server process; full: it also survives a power loss, at the cost of an fsync per group commit."
+    )
+  ),
   Config.literal("normal", "full")("PARLEY_SYNCHRONOUS"),
   defaults.synchronous
 )
 const tokenTtl = withEnv(
-  Options.integer("token-ttl").pipe(Options.withDescription("Days a login token stays valid (env PARLEY_TOKEN_TTL; default 7).")),
+  Options.integer("token-ttl").pipe(
+    Options.withDescription("Days a login token stays valid (env PARLEY_TOKEN_TTL; default 7).")
+  ),
   Config.integer("PARLEY_TOKEN_TTL"),
   defaults.tokenTtlDays
 )
 const replayCap = withEnv(
-  Options.integer("replay-cap").pipe(Options.withDescription("Most messages replayed after CONNECT before TRUNCATED (env PARLEY_REPLAY_CAP; default 1000).")),
+  Options.integer("replay-cap").pipe(
+    Options.withDescription(
+      "Most messages replayed after CONNECT before TRUNCATED (env PARLEY_REPLAY_CAP; default 1000)."
+    )
+  ),
   Config.integer("PARLEY_REPLAY_CAP"),
   defaults.replayCap
 )
@@ -110,19 +164,27 @@ const replayCap = withEnv(
 // our own flag: @effect/cli's built-in --log-level is only understood before the other options
 const logLevel = withEnv(
   Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
-    Options.withDescription("Least severe log lines printed (env PARLEY_LOG_LEVEL; default info): debug, info, warning or error.")
+    Options.withDescription(
+      "Least severe log lines printed (env PARLEY_LOG_LEVEL; default info): debug, info, warning or error."
+    )
   ),
   Config.literal("debug", "info", "warning", "error")("PARLEY_LOG_LEVEL"),
   "info"
 )
 
 const metricsPort = Options.integer("metrics-port").pipe(
-  Options.withDescription("Port of an HTTP endpoint serving GET /metrics (Prometheus text format) and GET /healthz (200 while the server accepts connections and can write to its database within 2 s, 503 with the reason otherwise) (env PARLEY_METRICS_PORT; default off: not served; 0 picks a free one, shown at start)."),
+  Options.withDescription(
+    "Port of an HTTP endpoint serving GET /metrics (Prometheus text format) and GET /healthz (200 while the server accepts connections and can write to its database within 2 s, 503 with the reason otherwise) (env PARLEY_METRICS_PORT; default off: not served; 0 picks a free one, shown at start)."
+  ),
   Options.withFallbackConfig(Config.integer("PARLEY_METRICS_PORT")),
   Options.optional
 )
 const metricsHost = withEnv(
-  Options.text("metrics-host").pipe(Options.withDescription("Address the --metrics-port endpoint listens on (env PARLEY_METRICS_HOST; default 127.0.0.1). Anyone who reaches it sees the server's figures.")),
+  Options.text("metrics-host").pipe(
+    Options.withDescription(
+      "Address the --metrics-port endpoint listens on (env PARLEY_METRICS_HOST; default 127.0.0.1). Anyone who reaches it sees the server's figures."
+    )
+  ),
   Config.string("PARLEY_METRICS_HOST"),
   defaults.metricsHost
 )
@@ -169,7 +231,27 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 
 const command = Command.make(
   "parley-server",
-  { host, port, tlsCert, tlsKey, tlsPort, db, msgRate, msgBurst, loginFailures, registerRate, maxConnsPerIp, authTimeout, idleTimeout, synchronous, tokenTtl, replayCap, logLevel, metricsPort, metricsHost },
+  {
+    host,
+    port,
+    tlsCert,
+    tlsKey,
+    tlsPort,
+    db,
+    msgRate,
+    msgBurst,
+    loginFailures,
+    registerRate,
+    maxConnsPerIp,
+    authTimeout,
+    idleTimeout,
+    synchronous,
+    tokenTtl,
+    replayCap,
+    logLevel,
+    metricsPort,
+    metricsHost
+  },
   (o) => {
     const port = parsePort(o.port)
     const tls = port === undefined ? undefined : tlsFromFlags(port, o.tlsPort, o.tlsCert, o.tlsKey)
@@ -200,7 +282,9 @@ const command = Command.make(
       : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
       ? "--db must name a database file or a postgres:// URL (the server opens a SQLite file twice: an in-memory database would be two)"
       : /^[a-z][a-z0-9+.-]*:\/\//i.test(o.db) && !isPostgresUrl(o.db)
-      ? `--db ${o.db.slice(0, o.db.indexOf(":"))}:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
+      ? `--db ${
+        o.db.slice(0, o.db.indexOf(":"))
+      }:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
       : undefined
     if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
       return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
@@ -212,26 +296,29 @@ const command = Command.make(
       ...(tls.tls === undefined ? [] : [{ port: tls.tls.port, flag: "--tls-port" }]),
       ...(Option.isSome(o.metricsPort) ? [{ port: o.metricsPort.value, flag: "--metrics-port" }] : [])
     ]
-    return Effect.zipRight(Effect.zipRight(checkTls, checkPorts(o.host, ports)), Layer.launch(
-      ServerLive({
-        host: o.host,
-        port,
-        tls: tls.tls,
-        db: o.db,
-        msgRate: o.msgRate,
-        msgBurst: o.msgBurst,
-        loginFailures: o.loginFailures,
-        registerRate: o.registerRate,
-        maxConnsPerIp: o.maxConnsPerIp,
-        authTimeoutSeconds: o.authTimeout,
-        idleTimeoutSeconds: o.idleTimeout,
-        synchronous: o.synchronous,
-        tokenTtlDays: o.tokenTtl,
-        replayCap: o.replayCap,
-        metricsPort: Option.getOrUndefined(o.metricsPort),
-        metricsHost: o.metricsHost
-      })
-    )).pipe(
+    return Effect.zipRight(
+      Effect.zipRight(checkTls, checkPorts(o.host, ports)),
+      Layer.launch(
+        ServerLive({
+          host: o.host,
+          port,
+          tls: tls.tls,
+          db: o.db,
+          msgRate: o.msgRate,
+          msgBurst: o.msgBurst,
+          loginFailures: o.loginFailures,
+          registerRate: o.registerRate,
+          maxConnsPerIp: o.maxConnsPerIp,
+          authTimeoutSeconds: o.authTimeout,
+          idleTimeoutSeconds: o.idleTimeout,
+          synchronous: o.synchronous,
+          tokenTtlDays: o.tokenTtl,
+          replayCap: o.replayCap,
+          metricsPort: Option.getOrUndefined(o.metricsPort),
+          metricsHost: o.metricsHost
+        })
+      )
+    ).pipe(
       // after every finalizer: connections said BYE, sessions closed, database closed
       Effect.onInterrupt(() => Effect.logInfo("stopped: every connection closed, database closed")),
       // a database that cannot be opened at start: one line saying what and what to do
@@ -259,8 +346,16 @@ const command = Command.make(
 const copyDbCommand = Command.make(
   "copy-db",
   {
-    from: Options.file("from").pipe(Options.withDescription("The SQLite file to copy (the server's --db, e.g. chat_server.db). Only read; it must have been migrated by this version of the server (start the server on it once if not).")),
-    to: Options.text("to").pipe(Options.withDescription("The PostgreSQL database to copy into, as a postgres:// or postgresql:// URL. It must exist and hold no rows; its tables are created. The password in it is never printed."))
+    from: Options.file("from").pipe(
+      Options.withDescription(
+        "The SQLite file to copy (the server's --db, e.g. chat_server.db). Only read; it must have been migrated by this version of the server (start the server on it once if not)."
+      )
+    ),
+    to: Options.text("to").pipe(
+      Options.withDescription(
+        "The PostgreSQL database to copy into, as a postgres:// or postgresql:// URL. It must exist and hold no rows; its tables are created. The password in it is never printed."
+      )
+    )
   },
   (o): Effect.Effect<void, UsageError | CopyDbError> => {
     // neither echoes the value: a URL may hold a password
@@ -280,7 +375,6 @@ const copyDbCommand = Command.make(
 )
 
 const cli = Command.run(Command.withSubcommands(command, [copyDbCommand]), { name: "parley-server", version: "0.1.0" })
-
 
 cli(process.argv).pipe(
   Effect.tapErrorCause((cause) => {
@@ -304,4 +398,3 @@ cli(process.argv).pipe(
       stillStopping: "already shutting down (saying BYE, closing sessions and the database); it exits within 10 s"
     })
 )
-

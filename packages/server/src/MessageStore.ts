@@ -107,7 +107,14 @@ export const planBatch = (batch: ReadonlyArray<PendingMessage>, existing: Iterab
     const rows: Array<StoredRow> = new Array(batch.length)
     for (let k = 0; k < freshIndex.length; k++) {
       const m = fresh[k]!
-      rows[freshIndex[k]!] = { id: ids[k]!, senderId: m.senderId, receiverId: m.receiverId, text: m.text, timestamp, duplicate: false }
+      rows[freshIndex[k]!] = {
+        id: ids[k]!,
+        senderId: m.senderId,
+        receiverId: m.receiverId,
+        text: m.text,
+        timestamp,
+        duplicate: false
+      }
     }
     for (let i = 0; i < batch.length; i++) {
       const repeat = repeatsStored[i]

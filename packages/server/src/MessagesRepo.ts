@@ -49,7 +49,8 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         const take = q.limit + 1
         let ids
         if (q.withUserId === undefined) {
-          ids = sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
+          ids =
+            sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
         } else {
           const lo = Math.min(q.userId, q.withUserId)
           const hi = Math.max(q.userId, q.withUserId)

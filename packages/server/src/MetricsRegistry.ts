@@ -54,10 +54,30 @@ const readLabelledCounter = <K extends string>(
   })
 
 const gauges = (registry: Registry, { sources }: Metrics): void => {
-  readGauge(registry, "parley_connections_open", "Connections currently open (accepted and not yet closed).", () => sources.connectionsOpen())
-  readGauge(registry, "parley_connections_authenticated", "Open connections that have logged in with CONNECT.", () => sources.connectionsAuthenticated())
-  readGauge(registry, "parley_users_online", "Distinct users with at least one authenticated connection.", () => sources.usersOnline())
-  readGauge(registry, "parley_storage_up", "1 when a write through the group commit succeeded within 2 s at the last probe (cached 1 s), 0 otherwise.", () => sources.storageUp())
+  readGauge(
+    registry,
+    "parley_connections_open",
+    "Connections currently open (accepted and not yet closed).",
+    () => sources.connectionsOpen()
+  )
+  readGauge(
+    registry,
+    "parley_connections_authenticated",
+    "Open connections that have logged in with CONNECT.",
+    () => sources.connectionsAuthenticated()
+  )
+  readGauge(
+    registry,
+    "parley_users_online",
+    "Distinct users with at least one authenticated connection.",
+    () => sources.usersOnline()
+  )
+  readGauge(
+    registry,
+    "parley_storage_up",
+    "1 when a write through the group commit succeeded within 2 s at the last probe (cached 1 s), 0 otherwise.",
+    () => sources.storageUp()
+  )
   new Gauge({
     name: "parley_password_hash_queue",
     help: "Password hashes (REGISTER, CONNECT) waiting for a slot or running.",
@@ -71,12 +91,48 @@ const gauges = (registry: Registry, { sources }: Metrics): void => {
 }
 
 const counters = (registry: Registry, { counts }: Metrics): void => {
-  readCounter(registry, "parley_connections_accepted_total", "TCP connections accepted, including those refused at once with BYE too_many_connections.", () => counts.accepted)
-  readLabelledCounter(registry, "parley_connections_closed_total", "Connections closed, by reason (a BYE reason, disconnect, or peer_closed).", "reason", closeReasons, () => counts.closed)
-  readLabelledCounter(registry, "parley_messages_stored_total", "Messages committed to the database (a resent client_msg_id is not stored again), by kind.", "kind", ["public", "direct"], () => ({ public: counts.storedPublic, direct: counts.storedDirect }))
-  readCounter(registry, "parley_message_deliveries_total", "MESSAGE frames queued to recipients' connections by the live fan-out (one per recipient connection).", () => counts.deliveries)
-  readCounter(registry, "parley_messages_replayed_total", "MESSAGE frames replayed after CONNECT.", () => counts.replayed)
-  readLabelledCounter(registry, "parley_errors_sent_total", "ERROR frames sent to clients, by code.", "code", ErrorCode.literals, () => counts.errors)
+  readCounter(
+    registry,
+    "parley_connections_accepted_total",
+    "TCP connections accepted, including those refused at once with BYE too_many_connections.",
+    () => counts.accepted
+  )
+  readLabelledCounter(
+    registry,
+    "parley_connections_closed_total",
+    "Connections closed, by reason (a BYE reason, disconnect, or peer_closed).",
+    "reason",
+    closeReasons,
+    () => counts.closed
+  )
+  readLabelledCounter(
+    registry,
+    "parley_messages_stored_total",
+    "Messages committed to the database (a resent client_msg_id is not stored again), by kind.",
+    "kind",
+    ["public", "direct"],
+    () => ({ public: counts.storedPublic, direct: counts.storedDirect })
+  )
+  readCounter(
+    registry,
+    "parley_message_deliveries_total",
+    "MESSAGE frames queued to recipients' connections by the live fan-out (one per recipient connection).",
+    () => counts.deliveries
+  )
+  readCounter(
+    registry,
+    "parley_messages_replayed_total",
+    "MESSAGE frames replayed after CONNECT.",
+    () => counts.replayed
+  )
+  readLabelledCounter(
+    registry,
+    "parley_errors_sent_total",
+    "ERROR frames sent to clients, by code.",
+    "code",
+    ErrorCode.literals,
+    () => counts.errors
+  )
 }
 
 const histograms = (registry: Registry, metrics: Metrics): void => {

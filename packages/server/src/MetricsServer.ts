@@ -35,7 +35,11 @@ const reply = (
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
 
-const makeHandler = (registry: Registry, health: HealthCheck, run: Run) => (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
+const makeHandler = (registry: Registry, health: HealthCheck, run: Run) =>
+(
+  req: Http.IncomingMessage,
+  res: Http.ServerResponse
+): void => {
   const path = (req.url ?? "/").split("?", 1)[0]
   if (path !== "/metrics" && path !== "/healthz") return reply(req, res, 404, "not found: try /metrics or /healthz\n")
   if (req.method !== "GET" && req.method !== "HEAD") {

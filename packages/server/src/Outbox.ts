@@ -124,7 +124,6 @@ export class Outbox {
     }
   }
 
-
   private schedule(): void {
     if (this.queued || this.draining) return
     this.queued = true

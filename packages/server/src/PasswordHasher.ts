@@ -62,7 +62,9 @@ export class PasswordHasher extends Effect.Service<PasswordHasher>()("@parley/se
         const key = addressKey(address)
         const line = lines.get(key) ?? []
         if (line.length >= perAddressLimit) {
-          return resume(Effect.fail(busy("too many password checks waiting from this address; retry later", line.length)))
+          return resume(
+            Effect.fail(busy("too many password checks waiting from this address; retry later", line.length))
+          )
         }
         const job: Job = {
           start: () => {

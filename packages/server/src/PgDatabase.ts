@@ -4,14 +4,14 @@
  * once on one database take turns), and `PgMessageStore` under the group
  * commit. Everything PostgreSQL-only lives here, below the storage seam.
  */
+import { PgClient } from "@effect/sql-pg"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { GroupCommit } from "./GroupCommit.ts"
 import { PgMessageStore } from "./PgMessageStore.ts"
-import { pgTypes } from "./PgTypes.ts"
 import { pgMigrations } from "./PgMigrations.ts"
+import { pgTypes } from "./PgTypes.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { StorageHealth } from "./StorageHealth.ts"
 

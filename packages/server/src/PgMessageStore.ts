@@ -75,7 +75,12 @@ export const PgMessageStore = Layer.scoped(
     const connection = Effect.tryPromise({
       try: async () => {
         if (client !== undefined) return client
-        const c = new Pg.Client({ connectionString: config.db, types: pgTypes, application_name: "parley-writer", connectionTimeoutMillis: 1500 })
+        const c = new Pg.Client({
+          connectionString: config.db,
+          types: pgTypes,
+          application_name: "parley-writer",
+          connectionTimeoutMillis: 1500
+        })
         c.on("error", () => {
           if (client === c) client = undefined
         })
@@ -89,7 +94,8 @@ export const PgMessageStore = Layer.scoped(
     const run = <A>(name: string, text: string, values: ReadonlyArray<unknown>) =>
       Effect.flatMap(connection, (c) =>
         Effect.tryPromise({
-          try: () => c.query<A & Pg.QueryResultRow>({ name, text, values: values as Array<unknown> }).then((r) => r.rows),
+          try: () =>
+            c.query<A & Pg.QueryResultRow>({ name, text, values: values as Array<unknown> }).then((r) => r.rows),
           catch: (cause) => {
             // a connection that failed is dropped: the next batch opens a new one
             if (isFaultError(cause) && client === c) {
@@ -105,14 +111,18 @@ export const PgMessageStore = Layer.scoped(
           // repeats within the batch are folded here; repeats of stored keys, by the index
           const plan = planBatch(batch, [])
           if (plan.fresh.length === 0) return plan.finish([], timestamp)
-          const rows = yield* run<{ id: number; sender_id: number; client_msg_id: string | null }>("parley-insert", INSERT, [
-            MESSAGE_LOCK,
-            plan.fresh.map((m) => m.senderId),
-            plan.fresh.map((m) => m.receiverId),
-            plan.fresh.map((m) => m.text),
-            plan.fresh.map((m) => m.clientMsgId ?? null),
-            timestamp
-          ])
+          const rows = yield* run<{ id: number; sender_id: number; client_msg_id: string | null }>(
+            "parley-insert",
+            INSERT,
+            [
+              MESSAGE_LOCK,
+              plan.fresh.map((m) => m.senderId),
+              plan.fresh.map((m) => m.receiverId),
+              plan.fresh.map((m) => m.text),
+              plan.fresh.map((m) => m.clientMsgId ?? null),
+              timestamp
+            ]
+          )
           // ascending ids are the inserted messages in batch order
           const ids = rows.map((r) => r.id).sort((a, b) => a - b)
           if (rows.length === plan.fresh.length) return plan.finish(ids, timestamp)

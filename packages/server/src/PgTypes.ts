@@ -15,6 +15,7 @@ const int8 = (text: string): number => {
 
 /** node-postgres type parsing: int8 as a JS number (refused past 2^53), the rest as node-postgres does. */
 export const pgTypes: Pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? int8 : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig["getTypeParser"]
+  getTypeParser:
+    ((oid: number, format?: "text" | "binary") =>
+      oid === INT8_OID ? int8 : Pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig["getTypeParser"]
 }

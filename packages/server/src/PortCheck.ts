@@ -39,7 +39,9 @@ const tryListen = (host: string, { flag, port }: PortToCheck) =>
     const server = Net.createServer()
     server.once("error", (error) => {
       const line = describeListenError(error, host, port, flag)
-      resume(Effect.fail(new PortError({ message: line ?? `cannot listen on ${host}:${port} (${flag}): ${error.message}` })))
+      resume(
+        Effect.fail(new PortError({ message: line ?? `cannot listen on ${host}:${port} (${flag}): ${error.message}` }))
+      )
     })
     server.listen({ port, host, exclusive: true }, () => server.close(() => resume(Effect.void)))
   })
@@ -50,7 +52,9 @@ export const checkPorts = (host: string, ports: ReadonlyArray<PortToCheck>): Eff
 
 /** The line for a listen that failed after the check (another program took the port meanwhile). */
 export const listenProblem = (cause: Cause.Cause<unknown>, host: string): string | undefined => {
-  for (const defect of [...Chunk.toReadonlyArray(Cause.defects(cause)), ...Chunk.toReadonlyArray(Cause.failures(cause))]) {
+  for (
+    const defect of [...Chunk.toReadonlyArray(Cause.defects(cause)), ...Chunk.toReadonlyArray(Cause.failures(cause))]
+  ) {
     const error = defect as { syscall?: unknown; port?: unknown } | null
     if (error === null || typeof error !== "object" || error.syscall !== "listen") continue
     const line = describeListenError(error, host, typeof error.port === "number" ? error.port : 0, "port")

@@ -6,9 +6,9 @@
  * answered with INTERNAL; it touches no other.
  */
 import {
-  encodeFrame,
   type Command,
   decodeEvent,
+  encodeFrame,
   type FrameEvent,
   FrameTooLarge,
   type ProtocolError,
@@ -21,9 +21,9 @@ import * as Net from "node:net"
 import { addressKey } from "./AddressKey.ts"
 import { checkAccess, type Commands, type CommandTable, makeCommands } from "./Command.ts"
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
-import { flushQueued } from "./Outbox.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Metrics } from "./Metrics.ts"
+import { flushQueued } from "./Outbox.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
@@ -33,7 +33,6 @@ import { TokensRepo } from "./TokensRepo.ts"
 
 const tooLarge = (max: number) =>
   new FrameTooLarge({ message: `the line is longer than ${max} bytes; it was discarded` })
-
 
 /** Answers with an ERROR frame, after any pending ACKs so replies keep request order. */
 const replyError = (conn: Connection, error: ProtocolError, id: RequestId | undefined, command?: string) =>
@@ -235,7 +234,9 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
     )
   })
   // logged by the connection's first worker (its first line, or its end), not by a fiber of its own
-  const first = conn.announced ? work : (conn.announced = true, Effect.zipRight(Effect.logInfo("connection opened"), work))
+  const first = conn.announced
+    ? work
+    : (conn.announced = true, Effect.zipRight(Effect.logInfo("connection opened"), work))
   return first.pipe(
     Effect.catchAllCause((cause) => {
       conn.working = false
@@ -291,7 +292,10 @@ const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }
         )
       }
       yield* Effect.logInfo("connection closed").pipe(
-        Effect.annotateLogs({ reason: conn.closing ?? "peer closed", ...(conn.auth ? { user: conn.auth.username } : {}) })
+        Effect.annotateLogs({
+          reason: conn.closing ?? "peer closed",
+          ...(conn.auth ? { user: conn.auth.username } : {})
+        })
       )
     }).pipe(
       Effect.ensuring(Deferred.done(conn.ended, Exit.void)),
@@ -314,9 +318,10 @@ const sweep = (live: Set<Connection>, timeoutMs: number, authTimeoutMs: number) 
       if (conn.outbox.stalled(now)) conn.outbox.overflow()
       else if (authTimeoutMs > 0 && conn.auth === undefined && now - conn.openedAt >= authTimeoutMs) {
         conn.close("auth_timeout", { type: "BYE", reason: "auth_timeout" })
+      } // a connection with frames still to handle (e.g. slowed by flood control) is not silent
+      else if (timeoutMs > 0 && conn.lastFrameAt <= deadline && !conn.busy) {
+        conn.close("idle", { type: "BYE", reason: "idle" })
       }
-      // a connection with frames still to handle (e.g. slowed by flood control) is not silent
-      else if (timeoutMs > 0 && conn.lastFrameAt <= deadline && !conn.busy) conn.close("idle", { type: "BYE", reason: "idle" })
     }
   })
 
@@ -388,9 +393,11 @@ const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
     tls.server.on("tlsClientError", (error, socket) => {
       // Node leaves a socket whose handshake timed out open: every failed handshake ends here
       socket.destroy()
-      run(Effect.logDebug(`TLS handshake failed: ${error.message.trim()}`).pipe(
-        Effect.annotateLogs({ addr: `${socket.remoteAddress}:${socket.remotePort}` })
-      ))
+      run(
+        Effect.logDebug(`TLS handshake failed: ${error.message.trim()}`).pipe(
+          Effect.annotateLogs({ addr: `${socket.remoteAddress}:${socket.remotePort}` })
+        )
+      )
     })
     const reload = tls.reload.pipe(
       Effect.zipRight(Effect.logInfo(`SIGHUP: reloaded the TLS certificate ${certFile} and key ${keyFile}`)),

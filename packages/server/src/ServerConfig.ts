@@ -2,8 +2,8 @@
  * The server's settings: the operator table of protocol v1 plus the limits
  * that are fixed by default but worth naming in one place.
  */
-import { Context, Layer } from "effect"
 import { MAX_FRAME_BYTES, MAX_TEXT_CHARS } from "@parley/protocol"
+import { Context, Layer } from "effect"
 
 /** The TLS listener: its port, and the PEM files of its certificate (read again on SIGHUP). */
 export interface TlsSettings {

@@ -58,7 +58,9 @@ export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
     Layer.provide(
       settings.metricsPort === undefined
         ? Layer.empty
-        : Layer.unwrapEffect(Effect.promise(() => import("./MetricsServer.ts")).pipe(Effect.map((m) => m.MetricsServer)))
+        : Layer.unwrapEffect(
+          Effect.promise(() => import("./MetricsServer.ts")).pipe(Effect.map((m) => m.MetricsServer))
+        )
     ),
     Layer.provideMerge(Listener.Default),
     Layer.provide(Services),

@@ -5,9 +5,9 @@
  * its DM conversations are indexed by `DirectIndex`. Everything SQLite-only
  * lives here, below the storage seam.
  */
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Runtime } from "effect"
 import { BACKSTOP_PAGES, CHECKPOINT_EVERY_MS, checkpointer } from "./Checkpointer.ts"
 import { DirectIndex } from "./DirectIndex.ts"
@@ -33,8 +33,11 @@ const setup = Layer.scopedDiscard(
     const applied = yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
     for (const [id, name] of applied) yield* Effect.logInfo(`applied migration ${id}_${name}`)
     const runtime = yield* Effect.runtime<never>()
-    yield* checkpointer(config.db, CHECKPOINT_EVERY_MS, (message) =>
-      Runtime.runFork(runtime)(Effect.logWarning("WAL checkpoint failed", message)))
+    yield* checkpointer(
+      config.db,
+      CHECKPOINT_EVERY_MS,
+      (message) => Runtime.runFork(runtime)(Effect.logWarning("WAL checkpoint failed", message))
+    )
   }).pipe(Effect.orDie)
 )
 

@@ -43,13 +43,18 @@ const FAULT_CODES = new Set([
 ])
 
 /** node-postgres messages for a connection that went away (they carry no code). */
-const FAULT_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|the database system is (starting up|shutting down)|Failed to connect|Connection timed out/i
+const FAULT_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|the database system is (starting up|shutting down)|Failed to connect|Connection timed out/i
 
 /** Whether an error (or one in its `cause` chain) means the database cannot be reached or written now. */
 export const isFaultError = (error: unknown, depth = 0): boolean => {
   if (depth > 8 || error === null || typeof error !== "object") return false
   const code = (error as { code?: unknown }).code
-  if (typeof code === "string" && (FAULT_CODES.has(code) || code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_BUSY") || code.startsWith("08"))) return true
+  if (
+    typeof code === "string" &&
+    (FAULT_CODES.has(code) || code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_BUSY") ||
+      code.startsWith("08"))
+  ) return true
   const message = (error as { message?: unknown }).message
   if (typeof message === "string" && FAULT_MESSAGES.test(message)) return true
   return isFaultError((error as { cause?: unknown }).cause, depth + 1)
@@ -105,7 +110,9 @@ export class StorageHealth extends Effect.Service<StorageHealth>()("@parley/serv
       const refused = faults
       downSince = undefined
       faults = 0
-      return Effect.logWarning(`storage available again after ${seconds} s (${refused} commands answered UNAVAILABLE meanwhile)`)
+      return Effect.logWarning(
+        `storage available again after ${seconds} s (${refused} commands answered UNAVAILABLE meanwhile)`
+      )
     })
     return { fault, ok } as const
   }

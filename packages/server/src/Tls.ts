@@ -50,14 +50,19 @@ export const loadCredentials = (files: TlsFiles): Effect.Effect<Tls.SecureContex
       try: () => Tls.createSecureContext(credentials),
       catch: (error) =>
         new TlsError({
-          message: `${files.certFile} and ${files.keyFile} are not a PEM certificate and its private key: ${oneLine(error)}`
+          message: `${files.certFile} and ${files.keyFile} are not a PEM certificate and its private key: ${
+            oneLine(error)
+          }`
         })
     })
     return credentials
   })
 
 /** A TLS server that speaks TLS 1.2 or later with the certificate in the files; `reload` reads them again. */
-export const makeTlsServer = (files: TlsFiles, options: { readonly noDelay: boolean; readonly allowHalfOpen: boolean }) =>
+export const makeTlsServer = (
+  files: TlsFiles,
+  options: { readonly noDelay: boolean; readonly allowHalfOpen: boolean }
+) =>
   Effect.map(loadCredentials(files), (credentials) => {
     const server = Tls.createServer({
       ...credentials,

@@ -24,7 +24,9 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@parley/server/Users
       )
 
     /** Resolves a name to the account's id and registered spelling. */
-    const resolve = (name: string): Effect.Effect<Option.Option<{ readonly id: number; readonly username: string }>> => {
+    const resolve = (
+      name: string
+    ): Effect.Effect<Option.Option<{ readonly id: number; readonly username: string }>> => {
       const cached = byName.get(name.toLowerCase())
       if (cached !== undefined) return Effect.succeed(Option.some(cached))
       return Effect.map(findByName(name), (row) =>

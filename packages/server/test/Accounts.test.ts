@@ -28,7 +28,10 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       }
       // several accounts may be registered on one connection before CONNECT
       yield* wire.request({ command: "REGISTER", username: "bob", password: PASSWORD }, "REGISTERED")
-      const connected = yield* wire.request({ command: "CONNECT", username: "ALICE_01", password: PASSWORD }, "CONNECTED")
+      const connected = yield* wire.request(
+        { command: "CONNECT", username: "ALICE_01", password: PASSWORD },
+        "CONNECTED"
+      )
       assert.strictEqual(connected.user, "Alice_01")
       assert.deepStrictEqual(connected.online, ["Alice_01"])
       const { connected: bob } = yield* logIn(server.port, "BOB")
@@ -43,11 +46,17 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       const server = yield* startServer()
       const spellings = ["zed", "Zed", "ZED", "zEd", "zeD", "ZeD"]
       const wires = yield* Effect.forEach(spellings, (name) => Wire.connect(server.port, name))
-      yield* Effect.forEach(wires, (wire, i) => wire.send({ command: "REGISTER", username: spellings[i], password: PASSWORD }), { concurrency: "unbounded" })
+      yield* Effect.forEach(
+        wires,
+        (wire, i) => wire.send({ command: "REGISTER", username: spellings[i], password: PASSWORD }),
+        { concurrency: "unbounded" }
+      )
       const replies = yield* Effect.forEach(wires, (wire) => wire.next(), { concurrency: "unbounded" })
       const won = replies.filter((r) => r.type === "REGISTERED")
       assert.strictEqual(won.length, 1, JSON.stringify(replies))
-      for (const r of replies) if (r.type !== "REGISTERED") assert.deepStrictEqual([r.type, r.code], ["ERROR", "USERNAME_TAKEN"])
+      for (const r of replies) {
+        if (r.type !== "REGISTERED") assert.deepStrictEqual([r.type, r.code], ["ERROR", "USERNAME_TAKEN"])
+      }
       const { connected } = yield* logIn(server.port, "ZED")
       assert.strictEqual(connected.user, won[0]!.username)
     }))
@@ -63,7 +72,10 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
         assert.strictEqual(error.id, i)
         assert.include(["AUTH_FAILED", "RATE_LIMITED"], error.code)
         if (error.code === "RATE_LIMITED") {
-          assert.isTrue(Number.isInteger(error.retry_after_ms) && (error.retry_after_ms as number) >= 0, JSON.stringify(error))
+          assert.isTrue(
+            Number.isInteger(error.retry_after_ms) && (error.retry_after_ms as number) >= 0,
+            JSON.stringify(error)
+          )
         }
       }
       assert.deepStrictEqual(yield* wire.request({ command: "PING" }, "PONG"), { type: "PONG" })
@@ -74,10 +86,14 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       const server = yield* launchServer({ hashConcurrency: 1, hashQueueLimit: 2 })
       const names = Array.from({ length: 12 }, (_, i) => `storm${i}`)
       const wires = yield* Effect.forEach(names, (name) => Wire.connect(server.port, name))
-      yield* Effect.forEach(wires, (wire, i) => wire.send({ command: "REGISTER", id: i, username: names[i], password: PASSWORD }), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      yield* Effect.forEach(
+        wires,
+        (wire, i) => wire.send({ command: "REGISTER", id: i, username: names[i], password: PASSWORD }),
+        {
+          concurrency: "unbounded",
+          discard: true
+        }
+      )
       const first = yield* Effect.forEach(wires, (wire) => wire.next(), { concurrency: "unbounded" })
       const limited = first.filter((f) => f.type === "ERROR" && f.code === "RATE_LIMITED")
       assert.isAbove(limited.length, 0, JSON.stringify(first))
@@ -107,7 +123,9 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       const first = yield* Effect.forEach(names, (name) => signUp(server.port, name), { concurrency: 4 })
       const tokens = first.map((f) => String(f.connected.token))
       yield* Effect.forEach(first, (f) => f.wire.ask({ command: "DISCONNECT" }, "BYE"), { concurrency: "unbounded" })
-      const again = yield* Effect.forEach(names, (name, i) => logIn(server.port, name, { token: tokens[i] }), { concurrency: "unbounded" })
+      const again = yield* Effect.forEach(names, (name, i) => logIn(server.port, name, { token: tokens[i] }), {
+        concurrency: "unbounded"
+      })
       assert.deepStrictEqual(again.map((a) => a.connected.token), tokens)
       assert.deepStrictEqual(again.map((a) => a.connected.user), names)
     }))
@@ -165,7 +183,10 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       assert.strictEqual(c.unread, 0)
       // another password login: a new session and a new token
       const second = yield* Wire.connect(server.port)
-      const again = yield* second.request({ command: "CONNECT", id: 9, username: "alice", password: PASSWORD }, "CONNECTED")
+      const again = yield* second.request(
+        { command: "CONNECT", id: 9, username: "alice", password: PASSWORD },
+        "CONNECTED"
+      )
       assert.strictEqual(again.id, 9)
       assert.notStrictEqual(again.session_id, c.session_id)
       assert.notStrictEqual(again.token, c.token)

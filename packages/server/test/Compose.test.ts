@@ -24,8 +24,7 @@ const node = (value: unknown, what: string): Node => {
 const interpolate = (text: string) =>
   text.replace(
     /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
-    (match, _braced: string | undefined, fallback: string | undefined) =>
-      match === "$$" ? "$" : fallback ?? ""
+    (match, _braced: string | undefined, fallback: string | undefined) => match === "$$" ? "$" : fallback ?? ""
   )
 
 /** A service's `environment`, in either of its forms (mapping or `KEY=value` list), interpolated. */

@@ -7,8 +7,8 @@
  * a URL that is not PostgreSQL, a missing file, an old schema, U+0000 in a
  * message, a row PostgreSQL rejects halfway through.
  */
-import { assert, describe, it } from "@effect/vitest"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import * as Path from "node:path"
 import { redactUrl } from "../src/PgDatabase.ts"
@@ -24,7 +24,8 @@ const idOf = (frame: Frame) => frame.message_id as number
 const copyDb = (from: string, to: string) => runServerCommand(["copy-db", "--from", from, "--to", to])
 
 /** The output's lines, without the log lines (logfmt, `timestamp=... level=...`). */
-const saidLines = (output: string) => output.trim().split("\n").filter((line) => line !== "" && !line.startsWith("timestamp="))
+const saidLines = (output: string) =>
+  output.trim().split("\n").filter((line) => line !== "" && !line.startsWith("timestamp="))
 
 /** The PostgreSQL URL with a password in it (ignored under trust auth), to check it is never printed. */
 const withPassword = (url: string) => {
@@ -49,7 +50,10 @@ interface Table {
 const TABLES: ReadonlyArray<Table> = [
   { name: "users", query: "SELECT id, username, password_hash, created_at, last_login FROM users ORDER BY id" },
   { name: "tokens", query: "SELECT token_hash, user_id, created_at, expires_at FROM tokens ORDER BY token_hash" },
-  { name: "sessions", query: "SELECT id, user_id, ip_address, connect_time, disconnect_time FROM sessions ORDER BY id" },
+  {
+    name: "sessions",
+    query: "SELECT id, user_id, ip_address, connect_time, disconnect_time FROM sessions ORDER BY id"
+  },
   {
     name: "messages",
     query: "SELECT id, sender_id, receiver_id, message, timestamp, is_read, client_msg_id FROM messages ORDER BY id"
@@ -58,13 +62,25 @@ const TABLES: ReadonlyArray<Table> = [
 
 /** Every copied column of every table, as plain rows (same shape from SQLite and PostgreSQL). */
 const rowsOf = (db: string) =>
-  withDatabase(db, (sql: SqlClient.SqlClient) =>
-    Effect.forEach(TABLES, (t) => Effect.map(sql.unsafe<Record<string, unknown>>(t.query), (rows) => [t.name, rows.map((r) => ({ ...r }))] as const))
-  ).pipe(Effect.map((entries) => Object.fromEntries(entries) as Record<string, Array<Record<string, unknown>>>))
+  withDatabase(
+    db,
+    (sql: SqlClient.SqlClient) =>
+      Effect.forEach(TABLES, (t) =>
+        Effect.map(sql.unsafe<Record<string, unknown>>(t.query), (rows) =>
+          [t.name, rows.map((r) => ({ ...r }))] as const))
+  ).pipe(Effect.map((entries) =>
+    Object.fromEntries(entries) as Record<string, Array<Record<string, unknown>>>
+  ))
 
 /** The tables the target's public schema holds: none until copy-db has migrated it. */
 const pgTables = (url: string) =>
-  withDatabase(url, (sql) => sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)
+  withDatabase(
+    url,
+    (sql) =>
+      sql<
+        { name: string }
+      >`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`
+  )
     .pipe(Effect.map((rows) => rows.map((r) => r.name)))
 
 const pgCounts = (url: string) =>
@@ -79,7 +95,9 @@ const histories = (wire: Wire, others: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const pages: Record<string, unknown> = {}
     pages.public = yield* wire.ask({ command: "HISTORY", limit: 100 }, "HISTORY")
-    for (const other of others) pages[other] = yield* wire.ask({ command: "HISTORY", with: other, limit: 100 }, "HISTORY")
+    for (const other of others) {
+      pages[other] = yield* wire.ask({ command: "HISTORY", with: other, limit: 100 }, "HISTORY")
+    }
     return pages
   })
 
@@ -93,9 +111,13 @@ const writeSqlite = Effect.gen(function*() {
   const hello = yield* say(alice.wire, "hello everyone")
   const lunch = yield* say(alice.wire, "bob, lunch?", { to: "bob", client_msg_id: "alice-1" })
   // what a PostgreSQL array literal must escape, and more than ASCII
-  const tricky = yield* say(bob.wire, "quotes \" and \\ backslash, {braces}, commas, NULL, 'single', héllo ✓ 🎉\nsecond line", {
-    client_msg_id: "bob-1"
-  })
+  const tricky = yield* say(
+    bob.wire,
+    "quotes \" and \\ backslash, {braces}, commas, NULL, 'single', héllo ✓ 🎉\nsecond line",
+    {
+      client_msg_id: "bob-1"
+    }
+  )
   const unread = yield* say(carol.wire, "alice, are you there?", { to: "alice", client_msg_id: "carol-1" })
   const toCarol = yield* say(bob.wire, "carol: not read yet", { to: "carol" })
   yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === lunch.message_id)
@@ -115,210 +137,267 @@ const writeSqlite = Effect.gen(function*() {
 })
 
 describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
-  it.scopedLive("copies a SQLite database written by the server; the server on PostgreSQL then serves the same accounts, messages and ids", () =>
-    Effect.gen(function*() {
-      const { acks, aliceToken, before, file } = yield* writeSqlite
-      const source = yield* rowsOf(file)
-      assert.deepStrictEqual(
-        (source.users ?? []).map((u) => u.username),
-        ["alice", "Bob", "carol"]
-      )
-      assert.strictEqual(source.messages?.length, 5)
-      assert.strictEqual(source.sessions?.length, 3)
-      assert.strictEqual(source.tokens?.length, 3)
-      assert.deepStrictEqual(
-        (source.messages ?? []).map((m) => [m.id, m.is_read, m.client_msg_id]),
-        [
-          [idOf(acks.hello), 0, null],
-          [idOf(acks.lunch), 1, "alice-1"],
-          [idOf(acks.tricky), 0, "bob-1"],
-          [idOf(acks.unread), 0, "carol-1"],
-          [idOf(acks.toCarol), 0, null]
-        ]
-      )
-
-      const url = withPassword(yield* freshPgDatabase)
-      const copied = yield* copyDb(file, url)
-      assert.strictEqual(copied.code, 0, copied.output)
-      assert.deepStrictEqual(
-        saidLines(copied.output),
-        [`copied 3 users, 5 messages, 3 sessions, 3 tokens from ${file} to ${redactUrl(url)}`]
-      )
-      assert.notInclude(copied.output, new URL(url).password)
-      // every column of every row, as SQLite held it
-      assert.deepStrictEqual(yield* rowsOf(url), source)
-
-      // a second copy into the now non-empty database: refused in one line, nothing changed
-      const stored = yield* everythingStored(url)
-      const again = yield* copyDb(file, url)
-      assert.strictEqual(again.code, 1, again.output)
-      assert.deepStrictEqual(saidLines(again.output), [
-        `parley-server copy-db: ${redactUrl(url)} is not empty (it holds 3 users, 5 messages, 3 sessions, 3 tokens): ` +
-        "copy-db copies only into an empty database; nothing was changed"
-      ])
-      assert.notInclude(again.output, new URL(url).password)
-      assert.strictEqual(yield* everythingStored(url), stored)
-
-      // the server on PostgreSQL
-      const server = yield* spawnServer({ db: url })
-      const bob = yield* logIn(server.port, "bob")
-      assert.strictEqual(bob.connected.user, "Bob")
-      assert.strictEqual(bob.connected.unread, 0) // lunch was READ before the move
-      assert.deepStrictEqual(yield* bob.wire.sync(), [])
-      // alice's unread DM from carol is replayed on CONNECT, as on SQLite
-      const alice = yield* logIn(server.port, "alice")
-      assert.strictEqual(alice.connected.unread, 1)
-      assert.deepStrictEqual((yield* alice.wire.sync()).filter((f) => f.type === "MESSAGE"), [
-        { type: "MESSAGE", message_id: idOf(acks.unread), from: "carol", to: "alice", text: "alice, are you there?", timestamp: acks.unread.timestamp }
-      ])
-      // carol's own password (not everyone's), and the token alice got from the SQLite server
-      const wrong = yield* Wire.connect(server.port, "carol, wrong password")
-      assert.strictEqual((yield* wrong.ask({ command: "CONNECT", username: "carol", password: PASSWORD }, "ERROR")).code, "AUTH_FAILED")
-      const carol = yield* logIn(server.port, "carol", { password: CAROL_PASSWORD })
-      assert.strictEqual(carol.connected.unread, 1)
-      const byToken = yield* logIn(server.port, "alice", { token: aliceToken })
-      assert.strictEqual(byToken.connected.user, "alice")
-
-      // HISTORY: the same messages, ids, senders, timestamps and texts
-      assert.deepStrictEqual(
-        {
-          alice: yield* histories(alice.wire, ["bob", "carol"]),
-          carol: yield* histories(carol.wire, ["bob"])
-        },
-        before
-      )
-      const timeline = (before.alice.public as Frame).messages as Array<Frame>
-      assert.deepStrictEqual(timeline.map((m) => [m.message_id, m.from, m.text, m.timestamp]), [
-        [idOf(acks.hello), "alice", "hello everyone", acks.hello.timestamp],
-        [idOf(acks.tricky), "Bob", "quotes \" and \\ backslash, {braces}, commas, NULL, 'single', héllo ✓ 🎉\nsecond line", acks.tricky.timestamp]
-      ])
-
-      // a resent client_msg_id is answered by its original ACK
-      const resent = yield* say(alice.wire, "bob, lunch? (sent again)", { to: "bob", client_msg_id: "alice-1" })
-      assert.deepStrictEqual(resent, acks.lunch)
-      // a new message, a new account and a new session get ids above every copied one
-      const maxMessage = Math.max(...(source.messages ?? []).map((m) => m.id as number))
-      const fresh = yield* say(bob.wire, "first message on PostgreSQL")
-      assert.strictEqual(idOf(fresh), maxMessage + 1)
-      const dave = yield* signUp(server.port, "dave")
-      yield* dave.wire.sync()
-      const daveRow = (yield* users(url)).find((u) => u.username === "dave")
-      assert.strictEqual(daveRow?.id, 4)
-      // sessions 1-3 copied; then bob, alice, carol, alice by token, dave
-      assert.strictEqual(dave.connected.session_id, 8)
-      assert.deepStrictEqual((yield* sessions(url)).map((s) => [s.id, s.user_id]), [
-        [1, 1], [2, 2], [3, 3], [4, 2], [5, 1], [6, 3], [7, 1], [8, 4]
-      ])
-    }), 120_000)
-
-  it.scopedLive("refuses in one line, exit 1, writing nothing: a URL that is not PostgreSQL, a missing file, an old schema, U+0000, a row PostgreSQL rejects", () =>
-    Effect.gen(function*() {
-      const { acks, file } = yield* writeSqlite
-      const url = withPassword(yield* freshPgDatabase)
-      const refused = (from: string, to: string) =>
-        Effect.gen(function*() {
-          const run = yield* copyDb(from, to)
-          assert.strictEqual(run.code, 1, run.output)
-          const lines = saidLines(run.output)
-          assert.strictEqual(lines.length, 1, run.output)
-          assert.notInclude(run.output, "never-printed")
-          return lines[0]!
-        })
-
-      assert.strictEqual(
-        yield* refused(file, "mysql://root:never-printed@127.0.0.1/chat"),
-        "parley-server: --to must be a postgres:// or postgresql:// URL (see --help)"
-      )
-      assert.strictEqual(
-        yield* refused(file, file),
-        "parley-server: --to must be a postgres:// or postgresql:// URL (see --help)"
-      )
-      const missing = Path.join(Path.dirname(file), "nothing-here.db")
-      assert.strictEqual(
-        yield* refused(missing, url),
-        `parley-server copy-db: ${missing}: no such file (--from names the SQLite database to copy)`
-      )
-      assert.deepStrictEqual(yield* pgTables(url), [])
-
-      // written by an older server (the last migration not applied), or by a newer one
-      yield* withDatabase(file, (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 5 WHERE migration_id = 4`)
-      assert.strictEqual(
-        yield* refused(file, url),
-        `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 5 is unknown to this one): copy it with that version`
-      )
-      yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`)
-      assert.strictEqual(
-        yield* refused(file, url),
-        `parley-server copy-db: ${file} is at schema version 3 of 4: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
-      )
-      assert.deepStrictEqual(yield* pgTables(url), [])
-      yield* withDatabase(file, (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (4, 'session_token')`)
-
-      // U+0000, which the protocol no longer accepts but older servers stored
-      yield* withDatabase(file, (sql) =>
-        sql`UPDATE messages SET message = 'nul' || char(0) || 'inside' WHERE id IN (${idOf(acks.hello)}, ${idOf(acks.toCarol)})`)
-      assert.strictEqual(
-        yield* refused(file, url),
-        `parley-server copy-db: ${file} holds 2 messages with U+0000 (NUL) in the text or client_msg_id (id ${idOf(acks.hello)}, ${
-          idOf(acks.toCarol)
-        }), which PostgreSQL text cannot store: nothing copied (edit or delete them in the SQLite file first)`
-      )
-      assert.deepStrictEqual(yield* pgTables(url), [])
-      yield* withDatabase(file, (sql) => sql`UPDATE messages SET message = 'fixed' WHERE id IN (${idOf(acks.hello)}, ${idOf(acks.toCarol)})`)
-
-      // a row PostgreSQL rejects after users, tokens and sessions went in: all of it rolled back
-      const [sender] = yield* withDatabase(file, (sql) => sql<{ sender_id: number }>`SELECT sender_id FROM messages WHERE id = ${idOf(acks.toCarol)}`)
-      assert.strictEqual(sender?.sender_id, 2) // Bob
-      // as a file written with foreign keys off could hold (better-sqlite3 turns them on by default)
-      yield* withDatabase(file, (sql) =>
-        Effect.zipRight(sql`PRAGMA foreign_keys = OFF`, sql`UPDATE messages SET sender_id = 999 WHERE id = ${idOf(acks.toCarol)}`))
-      const rejected = yield* refused(file, url)
-      assert.match(
-        rejected,
-        new RegExp(
-          `^parley-server copy-db: writing to ${redactUrl(url).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} failed, nothing copied \\(rolled back\\): ` +
-            `insert or update on table "messages" violates foreign key constraint`
+  it.scopedLive(
+    "copies a SQLite database written by the server; the server on PostgreSQL then serves the same accounts, messages and ids",
+    () =>
+      Effect.gen(function*() {
+        const { acks, aliceToken, before, file } = yield* writeSqlite
+        const source = yield* rowsOf(file)
+        assert.deepStrictEqual(
+          (source.users ?? []).map((u) => u.username),
+          ["alice", "Bob", "carol"]
         )
-      )
-      assert.deepStrictEqual(yield* pgCounts(url), { users: 0, tokens: 0, sessions: 0, messages: 0 })
-      // and once the row is mended, the same target takes the copy
-      yield* withDatabase(file, (sql) => sql`UPDATE messages SET sender_id = 2 WHERE id = ${idOf(acks.toCarol)}`)
-      const ok = yield* copyDb(file, url)
-      assert.strictEqual(ok.code, 0, ok.output)
-      assert.deepStrictEqual(yield* pgCounts(url), { users: 3, tokens: 3, sessions: 3, messages: 5 })
-    }), 120_000)
+        assert.strictEqual(source.messages?.length, 5)
+        assert.strictEqual(source.sessions?.length, 3)
+        assert.strictEqual(source.tokens?.length, 3)
+        assert.deepStrictEqual(
+          (source.messages ?? []).map((m) => [m.id, m.is_read, m.client_msg_id]),
+          [
+            [idOf(acks.hello), 0, null],
+            [idOf(acks.lunch), 1, "alice-1"],
+            [idOf(acks.tricky), 0, "bob-1"],
+            [idOf(acks.unread), 0, "carol-1"],
+            [idOf(acks.toCarol), 0, null]
+          ]
+        )
 
-  it.scopedLive("a long copy goes in chunks, says how far it got on stderr every 50,000 messages, and keeps every row", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDb
-      const server = yield* spawnServer({ db: file })
-      const alice = yield* signUp(server.port, "alice")
-      yield* signUp(server.port, "bob")
-      const first = yield* say(alice.wire, "the first")
-      yield* stop(server)
-      // 120,000 more, public and DMs, some 4096 characters long
-      yield* withDatabase(file, (sql) =>
-        sql.unsafe(`
+        const url = withPassword(yield* freshPgDatabase)
+        const copied = yield* copyDb(file, url)
+        assert.strictEqual(copied.code, 0, copied.output)
+        assert.deepStrictEqual(
+          saidLines(copied.output),
+          [`copied 3 users, 5 messages, 3 sessions, 3 tokens from ${file} to ${redactUrl(url)}`]
+        )
+        assert.notInclude(copied.output, new URL(url).password)
+        // every column of every row, as SQLite held it
+        assert.deepStrictEqual(yield* rowsOf(url), source)
+
+        // a second copy into the now non-empty database: refused in one line, nothing changed
+        const stored = yield* everythingStored(url)
+        const again = yield* copyDb(file, url)
+        assert.strictEqual(again.code, 1, again.output)
+        assert.deepStrictEqual(saidLines(again.output), [
+          `parley-server copy-db: ${
+            redactUrl(url)
+          } is not empty (it holds 3 users, 5 messages, 3 sessions, 3 tokens): ` +
+          "copy-db copies only into an empty database; nothing was changed"
+        ])
+        assert.notInclude(again.output, new URL(url).password)
+        assert.strictEqual(yield* everythingStored(url), stored)
+
+        // the server on PostgreSQL
+        const server = yield* spawnServer({ db: url })
+        const bob = yield* logIn(server.port, "bob")
+        assert.strictEqual(bob.connected.user, "Bob")
+        assert.strictEqual(bob.connected.unread, 0) // lunch was READ before the move
+        assert.deepStrictEqual(yield* bob.wire.sync(), [])
+        // alice's unread DM from carol is replayed on CONNECT, as on SQLite
+        const alice = yield* logIn(server.port, "alice")
+        assert.strictEqual(alice.connected.unread, 1)
+        assert.deepStrictEqual((yield* alice.wire.sync()).filter((f) => f.type === "MESSAGE"), [
+          {
+            type: "MESSAGE",
+            message_id: idOf(acks.unread),
+            from: "carol",
+            to: "alice",
+            text: "alice, are you there?",
+            timestamp: acks.unread.timestamp
+          }
+        ])
+        // carol's own password (not everyone's), and the token alice got from the SQLite server
+        const wrong = yield* Wire.connect(server.port, "carol, wrong password")
+        assert.strictEqual(
+          (yield* wrong.ask({ command: "CONNECT", username: "carol", password: PASSWORD }, "ERROR")).code,
+          "AUTH_FAILED"
+        )
+        const carol = yield* logIn(server.port, "carol", { password: CAROL_PASSWORD })
+        assert.strictEqual(carol.connected.unread, 1)
+        const byToken = yield* logIn(server.port, "alice", { token: aliceToken })
+        assert.strictEqual(byToken.connected.user, "alice")
+
+        // HISTORY: the same messages, ids, senders, timestamps and texts
+        assert.deepStrictEqual(
+          {
+            alice: yield* histories(alice.wire, ["bob", "carol"]),
+            carol: yield* histories(carol.wire, ["bob"])
+          },
+          before
+        )
+        const timeline = (before.alice.public as Frame).messages as Array<Frame>
+        assert.deepStrictEqual(timeline.map((m) => [m.message_id, m.from, m.text, m.timestamp]), [
+          [idOf(acks.hello), "alice", "hello everyone", acks.hello.timestamp],
+          [
+            idOf(acks.tricky),
+            "Bob",
+            "quotes \" and \\ backslash, {braces}, commas, NULL, 'single', héllo ✓ 🎉\nsecond line",
+            acks.tricky.timestamp
+          ]
+        ])
+
+        // a resent client_msg_id is answered by its original ACK
+        const resent = yield* say(alice.wire, "bob, lunch? (sent again)", { to: "bob", client_msg_id: "alice-1" })
+        assert.deepStrictEqual(resent, acks.lunch)
+        // a new message, a new account and a new session get ids above every copied one
+        const maxMessage = Math.max(...(source.messages ?? []).map((m) => m.id as number))
+        const fresh = yield* say(bob.wire, "first message on PostgreSQL")
+        assert.strictEqual(idOf(fresh), maxMessage + 1)
+        const dave = yield* signUp(server.port, "dave")
+        yield* dave.wire.sync()
+        const daveRow = (yield* users(url)).find((u) => u.username === "dave")
+        assert.strictEqual(daveRow?.id, 4)
+        // sessions 1-3 copied; then bob, alice, carol, alice by token, dave
+        assert.strictEqual(dave.connected.session_id, 8)
+        assert.deepStrictEqual((yield* sessions(url)).map((s) => [s.id, s.user_id]), [
+          [1, 1],
+          [2, 2],
+          [3, 3],
+          [4, 2],
+          [5, 1],
+          [6, 3],
+          [7, 1],
+          [8, 4]
+        ])
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "refuses in one line, exit 1, writing nothing: a URL that is not PostgreSQL, a missing file, an old schema, U+0000, a row PostgreSQL rejects",
+    () =>
+      Effect.gen(function*() {
+        const { acks, file } = yield* writeSqlite
+        const url = withPassword(yield* freshPgDatabase)
+        const refused = (from: string, to: string) =>
+          Effect.gen(function*() {
+            const run = yield* copyDb(from, to)
+            assert.strictEqual(run.code, 1, run.output)
+            const lines = saidLines(run.output)
+            assert.strictEqual(lines.length, 1, run.output)
+            assert.notInclude(run.output, "never-printed")
+            return lines[0]!
+          })
+
+        assert.strictEqual(
+          yield* refused(file, "mysql://root:never-printed@127.0.0.1/chat"),
+          "parley-server: --to must be a postgres:// or postgresql:// URL (see --help)"
+        )
+        assert.strictEqual(
+          yield* refused(file, file),
+          "parley-server: --to must be a postgres:// or postgresql:// URL (see --help)"
+        )
+        const missing = Path.join(Path.dirname(file), "nothing-here.db")
+        assert.strictEqual(
+          yield* refused(missing, url),
+          `parley-server copy-db: ${missing}: no such file (--from names the SQLite database to copy)`
+        )
+        assert.deepStrictEqual(yield* pgTables(url), [])
+
+        // written by an older server (the last migration not applied), or by a newer one
+        yield* withDatabase(
+          file,
+          (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 5 WHERE migration_id = 4`
+        )
+        assert.strictEqual(
+          yield* refused(file, url),
+          `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 5 is unknown to this one): copy it with that version`
+        )
+        yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`)
+        assert.strictEqual(
+          yield* refused(file, url),
+          `parley-server copy-db: ${file} is at schema version 3 of 4: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
+        )
+        assert.deepStrictEqual(yield* pgTables(url), [])
+        yield* withDatabase(
+          file,
+          (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (4, 'session_token')`
+        )
+
+        // U+0000, which the protocol no longer accepts but older servers stored
+        yield* withDatabase(file, (sql) =>
+          sql`UPDATE messages SET message = 'nul' || char(0) || 'inside' WHERE id IN (${idOf(acks.hello)}, ${
+            idOf(acks.toCarol)
+          })`)
+        assert.strictEqual(
+          yield* refused(file, url),
+          `parley-server copy-db: ${file} holds 2 messages with U+0000 (NUL) in the text or client_msg_id (id ${
+            idOf(acks.hello)
+          }, ${
+            idOf(acks.toCarol)
+          }), which PostgreSQL text cannot store: nothing copied (edit or delete them in the SQLite file first)`
+        )
+        assert.deepStrictEqual(yield* pgTables(url), [])
+        yield* withDatabase(file, (sql) =>
+          sql`UPDATE messages SET message = 'fixed' WHERE id IN (${idOf(acks.hello)}, ${idOf(acks.toCarol)})`)
+
+        // a row PostgreSQL rejects after users, tokens and sessions went in: all of it rolled back
+        const [sender] = yield* withDatabase(file, (sql) =>
+          sql<{ sender_id: number }>`SELECT sender_id FROM messages WHERE id = ${idOf(acks.toCarol)}`)
+        assert.strictEqual(sender?.sender_id, 2) // Bob
+        // as a file written with foreign keys off could hold (better-sqlite3 turns them on by default)
+        yield* withDatabase(file, (sql) =>
+          Effect.zipRight(
+            sql`PRAGMA foreign_keys = OFF`,
+            sql`UPDATE messages SET sender_id = 999 WHERE id = ${idOf(acks.toCarol)}`
+          ))
+        const rejected = yield* refused(file, url)
+        assert.match(
+          rejected,
+          new RegExp(
+            `^parley-server copy-db: writing to ${
+              redactUrl(url).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+            } failed, nothing copied \\(rolled back\\): ` +
+              `insert or update on table "messages" violates foreign key constraint`
+          )
+        )
+        assert.deepStrictEqual(yield* pgCounts(url), { users: 0, tokens: 0, sessions: 0, messages: 0 })
+        // and once the row is mended, the same target takes the copy
+        yield* withDatabase(file, (sql) =>
+          sql`UPDATE messages SET sender_id = 2 WHERE id = ${idOf(acks.toCarol)}`)
+        const ok = yield* copyDb(file, url)
+        assert.strictEqual(ok.code, 0, ok.output)
+        assert.deepStrictEqual(yield* pgCounts(url), { users: 3, tokens: 3, sessions: 3, messages: 5 })
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "a long copy goes in chunks, says how far it got on stderr every 50,000 messages, and keeps every row",
+    () =>
+      Effect.gen(function*() {
+        const file = yield* tempDb
+        const server = yield* spawnServer({ db: file })
+        const alice = yield* signUp(server.port, "alice")
+        yield* signUp(server.port, "bob")
+        const first = yield* say(alice.wire, "the first")
+        yield* stop(server)
+        // 120,000 more, public and DMs, some 4096 characters long
+        yield* withDatabase(file, (sql) =>
+          sql.unsafe(`
           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120000)
           INSERT INTO messages (sender_id, receiver_id, message, timestamp, is_read, client_msg_id)
           SELECT 1 + i % 2, CASE WHEN i % 3 = 0 THEN 2 - i % 2 END,
                  CASE WHEN i % 1000 = 0 THEN printf('%.4096c', 'x') ELSE 'message ' || i END,
                  '2026-01-01T00:00:00.000Z', i % 2, CASE WHEN i % 5 = 0 THEN 'k' || i END
           FROM n`))
-      const url = yield* freshPgDatabase
-      const run = yield* copyDb(file, url)
-      assert.strictEqual(run.code, 0, run.output)
-      assert.deepStrictEqual(saidLines(run.output), [
-        "copy-db: 50,000 of 120,001 messages copied",
-        "copy-db: 100,000 of 120,001 messages copied",
-        `copied 2 users, 120,001 messages, 2 sessions, 2 tokens from ${file} to ${redactUrl(url)}`
-      ])
-      const [source, target] = [yield* rowsOf(file), yield* rowsOf(url)]
-      assert.strictEqual(target.messages?.length, 120_001)
-      assert.deepStrictEqual(target, source)
-      assert.strictEqual(target.messages?.[0]?.id, idOf(first))
-      assert.strictEqual((target.messages?.[1000]?.message as string).length, 4096)
-      const [next] = yield* withDatabase(url, (sql) => sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id`)
-      assert.strictEqual(next?.id, 120_002)
-    }), 180_000)
+        const url = yield* freshPgDatabase
+        const run = yield* copyDb(file, url)
+        assert.strictEqual(run.code, 0, run.output)
+        assert.deepStrictEqual(saidLines(run.output), [
+          "copy-db: 50,000 of 120,001 messages copied",
+          "copy-db: 100,000 of 120,001 messages copied",
+          `copied 2 users, 120,001 messages, 2 sessions, 2 tokens from ${file} to ${redactUrl(url)}`
+        ])
+        const [source, target] = [yield* rowsOf(file), yield* rowsOf(url)]
+        assert.strictEqual(target.messages?.length, 120_001)
+        assert.deepStrictEqual(target, source)
+        assert.strictEqual(target.messages?.[0]?.id, idOf(first))
+        assert.strictEqual((target.messages?.[1000]?.message as string).length, 4096)
+        const [next] = yield* withDatabase(
+          url,
+          (sql) => sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id`
+        )
+        assert.strictEqual(next?.id, 120_002)
+      }),
+    180_000
+  )
 })

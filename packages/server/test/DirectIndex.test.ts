@@ -4,8 +4,8 @@
  * catch-ups, a conversation's history pages must equal a plain filter of
  * everything stored.
  */
-import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel } from "effect"
 import { DirectIndex } from "../src/DirectIndex.ts"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
@@ -23,8 +23,7 @@ const Storage = Layer.unwrapScoped(
     MessagesRepo.Default.pipe(
       Layer.provideMerge(SqliteStorage),
       Layer.provide(Layer.merge(ServerConfig.layer({ db }), Metrics.Default))
-    )
-  )
+    ))
 )
 
 type Step =
@@ -51,7 +50,10 @@ interface Row {
 }
 
 /** What a page must hold: the conversation filtered by the cursors, oldest first. */
-const expected = (rows: ReadonlyArray<Row>, q: fc.RecordValue<typeof query extends fc.Arbitrary<infer T> ? T : never>) => {
+const expected = (
+  rows: ReadonlyArray<Row>,
+  q: fc.RecordValue<typeof query extends fc.Arbitrary<infer T> ? T : never>
+) => {
   const between = rows.filter((r) =>
     r.receiver !== null &&
     ((r.sender === q.a && r.receiver === q.b) || (r.sender === q.b && r.receiver === q.a)) &&
@@ -104,7 +106,13 @@ describe("direct index", () => {
         }
         rows.sort((x, y) => x.id - y.id)
         for (const q of queries) {
-          const page = yield* repo.history({ userId: q.a, withUserId: q.b, before: q.before, after: q.after, limit: q.limit })
+          const page = yield* repo.history({
+            userId: q.a,
+            withUserId: q.b,
+            before: q.before,
+            after: q.after,
+            limit: q.limit
+          })
           const want = expected(rows, q)
           assert.deepStrictEqual(page.messages.map((m) => m.message_id), want.ids, JSON.stringify(q))
           assert.strictEqual(page.hasMore, want.hasMore, `has_more for ${JSON.stringify(q)}`)

@@ -6,7 +6,7 @@
  * any other defect. The fault is injected into the command table's `msgNow`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, type Cause } from "effect"
+import { type Cause, Effect } from "effect"
 import type { Commands } from "../src/Command.ts"
 import type { Connection } from "../src/Connection.ts"
 import { fastPath, handleEvent } from "../src/Server.ts"
@@ -26,13 +26,25 @@ describe("the MSG fast path", () => {
         failure: (cause: Cause.Cause<unknown>, command: { readonly id?: unknown }) =>
           Effect.sync(() => {
             failures.push(cause)
-            return { type: "ERROR" as const, code: "INTERNAL" as const, message: "the server failed to handle this request", id: command.id }
+            return {
+              type: "ERROR" as const,
+              code: "INTERNAL" as const,
+              message: "the server failed to handle this request",
+              id: command.id
+            }
           })
       } as unknown as Commands
       const sent: Array<unknown> = []
-      const conn = { closing: undefined, auth: { userId: 1, username: "alice", sessionId: 1 }, send: (f: unknown) => void sent.push(f) } as unknown as Connection
+      const conn = {
+        closing: undefined,
+        auth: { userId: 1, username: "alice", sessionId: 1 },
+        send: (f: unknown) => void sent.push(f)
+      } as unknown as Connection
 
-      const inbound = fastPath(commands)(conn, { _tag: "Line", text: '{"command":"MSG","id":"m1","text":"hello"}' } as never)
+      const inbound = fastPath(commands)(
+        conn,
+        { _tag: "Line", text: "{\"command\":\"MSG\",\"id\":\"m1\",\"text\":\"hello\"}" } as never
+      )
       assert.notStrictEqual(inbound, true)
       assert.strictEqual(typeof inbound === "object" ? inbound._tag : undefined, "Faulted")
       yield* handleEvent(commands, conn, inbound as Exclude<typeof inbound, true>)
@@ -40,6 +52,11 @@ describe("the MSG fast path", () => {
       assert.strictEqual(fastRuns, 1)
       assert.strictEqual(handlerRuns, 0, "the MSG was run a second time")
       assert.strictEqual(failures.length, 1)
-      assert.deepStrictEqual(sent, [{ type: "ERROR", code: "INTERNAL", message: "the server failed to handle this request", id: "m1" }])
+      assert.deepStrictEqual(sent, [{
+        type: "ERROR",
+        code: "INTERNAL",
+        message: "the server failed to handle this request",
+        id: "m1"
+      }])
     }))
 })

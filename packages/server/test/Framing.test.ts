@@ -23,28 +23,39 @@ const assertStaysOpen = (wire: Wire) =>
   })
 
 describe.concurrent("framing", { timeout: contractTimeout }, () => {
-  it.scopedLive("values nested thousands deep or thousands wide, before login: INVALID_COMMAND on that connection, short, and nothing else happens (real process)", () =>
-    Effect.gen(function*() {
-      const server = yield* spawnServer()
-      const { wire: bystander } = yield* signUp(server.port, "bystander")
-      const attacker = yield* Wire.connect(server.port, "attacker")
-      const lines = [
-        `{"command":"MSG","id":1,"text":${"[".repeat(3000)}${"]".repeat(3000)}}`,
-        `{"command":"REGISTER","id":2,"username":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)},"password":"correct horse"}`,
-        `{"command":"CONNECT","id":3,"username":[${Array.from({ length: 5000 }, (_, i) => `"u${i}"`).join(",")}],"password":"x"}`,
-        `{"command":"HISTORY","id":4,"limit":1e999}`
-      ]
-      for (const line of lines) yield* attacker.write(line + "\n")
-      const replies = yield* attacker.take(4, "ERROR")
-      assert.deepStrictEqual(replies.map((r) => [r.id, r.code]), [[1, "INVALID_COMMAND"], [2, "INVALID_COMMAND"], [3, "INVALID_COMMAND"], [4, "INVALID_COMMAND"]])
-      for (const reply of replies) assert.isAtMost(String(reply.message).length, 200, String(reply.message))
-      assert.notInclude(String(replies[2]!.message), "u1")
-      // the connection and the server go on
-      yield* attacker.ask({ command: "PING" }, "PONG")
-      yield* bystander.ask({ command: "PING" }, "PONG")
-      assert.isFalse(bystander.isClosed)
-      assert.notMatch(server.output(), /RangeError|stack size/)
-    }), 60_000)
+  it.scopedLive(
+    "values nested thousands deep or thousands wide, before login: INVALID_COMMAND on that connection, short, and nothing else happens (real process)",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* spawnServer()
+        const { wire: bystander } = yield* signUp(server.port, "bystander")
+        const attacker = yield* Wire.connect(server.port, "attacker")
+        const lines = [
+          `{"command":"MSG","id":1,"text":${"[".repeat(3000)}${"]".repeat(3000)}}`,
+          `{"command":"REGISTER","id":2,"username":${"{\"a\":".repeat(10_000)}1${
+            "}".repeat(10_000)
+          },"password":"correct horse"}`,
+          `{"command":"CONNECT","id":3,"username":[${
+            Array.from({ length: 5000 }, (_, i) => `"u${i}"`).join(",")
+          }],"password":"x"}`,
+          `{"command":"HISTORY","id":4,"limit":1e999}`
+        ]
+        for (const line of lines) yield* attacker.write(line + "\n")
+        const replies = yield* attacker.take(4, "ERROR")
+        assert.deepStrictEqual(replies.map((r) => [r.id, r.code]), [[1, "INVALID_COMMAND"], [2, "INVALID_COMMAND"], [
+          3,
+          "INVALID_COMMAND"
+        ], [4, "INVALID_COMMAND"]])
+        for (const reply of replies) assert.isAtMost(String(reply.message).length, 200, String(reply.message))
+        assert.notInclude(String(replies[2]!.message), "u1")
+        // the connection and the server go on
+        yield* attacker.ask({ command: "PING" }, "PONG")
+        yield* bystander.ask({ command: "PING" }, "PONG")
+        assert.isFalse(bystander.isClosed)
+        assert.notMatch(server.output(), /RangeError|stack size/)
+      }),
+    60_000
+  )
 
   it.scopedLive("HELLO is sent on accept with the limits in force", () =>
     Effect.gen(function*() {
@@ -125,7 +136,9 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       const wire = yield* Wire.connect(server.port)
-      yield* wire.write(Buffer.concat([bytes("{\"command\":\"PING\",\"id\":\""), Buffer.from([0xff, 0xc3, 0x28]), bytes("\"}\n")]))
+      yield* wire.write(
+        Buffer.concat([bytes("{\"command\":\"PING\",\"id\":\""), Buffer.from([0xff, 0xc3, 0x28]), bytes("\"}\n")])
+      )
       yield* wire.expectError("INVALID_JSON")
       yield* assertStaysOpen(wire)
     }))
@@ -134,7 +147,10 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
     Effect.gen(function*() {
       const server = yield* startServer()
       const wire = yield* Wire.connect(server.port)
-      assert.deepStrictEqual(yield* wire.request({ command: "PING", id: 1, type: "BYE", extra: { deep: [1] } }, "PONG"), { type: "PONG", id: 1 })
+      assert.deepStrictEqual(
+        yield* wire.request({ command: "PING", id: 1, type: "BYE", extra: { deep: [1] } }, "PONG"),
+        { type: "PONG", id: 1 }
+      )
     }))
 
   it.scopedLive("a frame split byte by byte, through multi-byte UTF-8 characters, is one frame", () =>
@@ -219,36 +235,40 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
       yield* assertStaysOpen(wire)
     }))
 
-  it.scopedLive("a multi-megabyte line without a newline is discarded unbuffered while another connection is served", () =>
-    Effect.gen(function*() {
-      const server = yield* spawnServer()
-      const { wire: alice } = yield* signUp(server.port, "alice")
-      const { wire: bob } = yield* signUp(server.port, "bob")
-      yield* alice.expect("PRESENCE")
-      const flood = yield* Wire.connect(server.port, "flood")
-      const rssBefore = yield* server.rssKiB
-      let rssMax = rssBefore
-      const chunk = Buffer.alloc(1 << 20, "a".charCodeAt(0))
-      const megabytes = 128
-      for (let i = 0; i < megabytes; i++) {
-        yield* flood.write(chunk)
-        if (i % 16 === 0) {
-          rssMax = Math.max(rssMax, yield* server.rssKiB)
-          // the others are served meanwhile
-          const ack = yield* alice.request({ command: "MSG", text: `while flooding ${i}` }, "ACK")
-          const seen = yield* bob.expect("MESSAGE")
-          assert.strictEqual(seen.message_id, ack.message_id)
+  it.scopedLive(
+    "a multi-megabyte line without a newline is discarded unbuffered while another connection is served",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* spawnServer()
+        const { wire: alice } = yield* signUp(server.port, "alice")
+        const { wire: bob } = yield* signUp(server.port, "bob")
+        yield* alice.expect("PRESENCE")
+        const flood = yield* Wire.connect(server.port, "flood")
+        const rssBefore = yield* server.rssKiB
+        let rssMax = rssBefore
+        const chunk = Buffer.alloc(1 << 20, "a".charCodeAt(0))
+        const megabytes = 128
+        for (let i = 0; i < megabytes; i++) {
+          yield* flood.write(chunk)
+          if (i % 16 === 0) {
+            rssMax = Math.max(rssMax, yield* server.rssKiB)
+            // the others are served meanwhile
+            const ack = yield* alice.request({ command: "MSG", text: `while flooding ${i}` }, "ACK")
+            const seen = yield* bob.expect("MESSAGE")
+            assert.strictEqual(seen.message_id, ack.message_id)
+          }
         }
-      }
-      rssMax = Math.max(rssMax, yield* server.rssKiB)
-      // end the line: one FRAME_TOO_LARGE for it, and the connection works on
-      yield* flood.write("\n")
-      const before = yield* flood.sync()
-      assert.deepStrictEqual(before.map((f) => [f.type, f.code]), [["ERROR", "FRAME_TOO_LARGE"]])
-      yield* assertStaysOpen(flood)
-      // a buffered 128 MiB line would show; allow plenty for allocation churn (~35 MiB seen)
-      assert.isBelow(rssMax - rssBefore, 80 * 1024, `RSS grew from ${rssBefore} KiB to ${rssMax} KiB`)
-    }), 60_000)
+        rssMax = Math.max(rssMax, yield* server.rssKiB)
+        // end the line: one FRAME_TOO_LARGE for it, and the connection works on
+        yield* flood.write("\n")
+        const before = yield* flood.sync()
+        assert.deepStrictEqual(before.map((f) => [f.type, f.code]), [["ERROR", "FRAME_TOO_LARGE"]])
+        yield* assertStaysOpen(flood)
+        // a buffered 128 MiB line would show; allow plenty for allocation churn (~35 MiB seen)
+        assert.isBelow(rssMax - rssBefore, 80 * 1024, `RSS grew from ${rssBefore} KiB to ${rssMax} KiB`)
+      }),
+    60_000
+  )
   it.scopedLive("a client that sends its commands and then closes its side (printf ... | nc -q) gets every reply, then EOF", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
@@ -270,7 +290,15 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
       const frames = received.trim().split("\n").map((l) => JSON.parse(l) as Frame)
       assert.deepStrictEqual(
         frames.map((f) => [f.type, f.code ?? f.id]),
-        [["HELLO", undefined], ["REGISTERED", undefined], ["CONNECTED", undefined], ["ACK", 1], ["ERROR", "INVALID_JSON"], ["ACK", 2], ["PONG", 3]]
+        [
+          ["HELLO", undefined],
+          ["REGISTERED", undefined],
+          ["CONNECTED", undefined],
+          ["ACK", 1],
+          ["ERROR", "INVALID_JSON"],
+          ["ACK", 2],
+          ["PONG", 3]
+        ]
       )
     }))
 })

@@ -25,7 +25,10 @@ const BATCH = 250
 /** Where connection 1 logs in: early, as its failed logins would soon lock it out (RATE_LIMITED). */
 const GUEST_LOGIN_AT = 50
 
-const accounts: Accounts = { names: ["fz_alice", "fz_bob", "fz_carol", "fz_dave", "fz_erin", "fz_frank"], password: PASSWORD }
+const accounts: Accounts = {
+  names: ["fz_alice", "fz_bob", "fz_carol", "fz_dave", "fz_erin", "fz_frank"],
+  password: PASSWORD
+}
 
 interface Plan {
   readonly label: string
@@ -44,7 +47,12 @@ interface Plan {
 const plan = (k: number, count: number): Plan => {
   const disconnects = k === CONNECTIONS - 1
   const login = (serial: number) =>
-    deliberate({ command: "CONNECT", username: accounts.names[k % accounts.names.length], password: PASSWORD, id: `login-${serial}` })
+    deliberate({
+      command: "CONNECT",
+      username: accounts.names[k % accounts.names.length],
+      password: PASSWORD,
+      id: `login-${serial}`
+    })
   function* lines(): Generator<Case> {
     const rng = new Rng(SEED + k)
     if (k % 2 === 0) yield login(0)
@@ -100,7 +108,9 @@ const exchange = (port: number, p: Plan) =>
   })
 
 const describeTally = (label: string, t: Tally) =>
-  `${label}: ${t.matched}/${t.owed} replies; first problems:\n${t.problems.map((p) => `  line ${p.line}: ${p.why}\n    sent ${p.sent}\n    got  ${p.reply}`).join("\n")}`
+  `${label}: ${t.matched}/${t.owed} replies; first problems:\n${
+    t.problems.map((p) => `  line ${p.line}: ${p.why}\n    sent ${p.sent}\n    got  ${p.reply}`).join("\n")
+  }`
 
 /** A new client after the storm: sign up, send, read it back. */
 const freshClientWorks = (port: number) =>
@@ -114,64 +124,116 @@ const freshClientWorks = (port: number) =>
   })
 
 describe("wire fuzz", () => {
-  it.scopedLive(`${LINES.toLocaleString("en-US")} generated lines on ${CONNECTIONS} connections: one typed reply each, the server lives on`, () =>
-    Effect.gen(function*() {
-      const server = yield* spawnServer({ flags: ["--log-level", "warning"] })
-      yield* Effect.scoped(Effect.forEach(accounts.names, (name) =>
-        Effect.flatMap(Wire.connect(server.port, "setup"), (w) => w.request({ command: "REGISTER", username: name, password: PASSWORD }, "REGISTERED"))))
-      const plans = Array.from({ length: CONNECTIONS }, (_, k) => plan(k, LINES / CONNECTIONS))
-      const started = Date.now()
-      const ownCpu = process.cpuUsage()
-      const results = yield* Effect.forEach(plans, (p) => exchange(server.port, p), { concurrency: "unbounded" })
-      const seconds = (Date.now() - started) / 1000
-      const counts: Record<string, number> = {}
-      for (const { tally } of results) {
-        for (const [key, n] of Object.entries(tally.counts)) counts[key] = (counts[key] ?? 0) + n
-      }
-      const sent = results.reduce((n, r) => n + r.sent, 0)
-      const cpu = cpuSeconds(server.pid)
-      const own = process.cpuUsage(ownCpu)
-      console.info(`wire fuzz: ${sent} lines in ${seconds.toFixed(1)} s; CPU: server ${cpu} s, test ${((own.user + own.system) / 1e6).toFixed(1)} s; replies ${JSON.stringify(counts)}`)
-      for (const [i, { tally }] of results.entries()) {
-        assert.deepStrictEqual(tally.problems, [], describeTally(plans[i]!.label, tally))
-        assert.strictEqual(tally.matched, tally.owed, describeTally(plans[i]!.label, tally))
-      }
-      // not vacuous: every kind of answer the lines were built to draw came back
-      for (const key of ["PONG", "ACK", "HISTORY", "OK", "USERS", "CONNECTED", "BYE", "ERROR:INVALID_JSON", "ERROR:INVALID_COMMAND",
-        "ERROR:UNKNOWN_COMMAND", "ERROR:FRAME_TOO_LARGE", "ERROR:NOT_AUTHENTICATED", "ERROR:ALREADY_AUTHENTICATED",
-        "ERROR:AUTH_FAILED", "ERROR:USERNAME_TAKEN", "ERROR:UNKNOWN_USER", "ERROR:NOT_FOUND"]) {
-        assert.isAbove(counts[key] ?? 0, 0, `no ${key} among the replies`)
-      }
-      // (a fuzzed CONNECT may succeed too, where a mutation made its password the right one)
-      assert.strictEqual(results.reduce((n, r) => n + r.logins, 0), CONNECTIONS / 2 + 1, "every deliberate login succeeds")
-      const stillRunning = yield* Effect.timeoutOption(server.exited, Duration.millis(50))
-      assert.isTrue(Option.isNone(stillRunning), `the server exited: ${JSON.stringify(stillRunning)}`)
-      yield* freshClientWorks(server.port)
-      assert.notMatch(server.output(), /level=(ERROR|FATAL)/, server.output().slice(-3000))
-    }), 120_000)
+  it.scopedLive(
+    `${
+      LINES.toLocaleString("en-US")
+    } generated lines on ${CONNECTIONS} connections: one typed reply each, the server lives on`,
+    () =>
+      Effect.gen(function*() {
+        const server = yield* spawnServer({ flags: ["--log-level", "warning"] })
+        yield* Effect.scoped(Effect.forEach(accounts.names, (name) =>
+          Effect.flatMap(Wire.connect(server.port, "setup"), (w) =>
+            w.request({ command: "REGISTER", username: name, password: PASSWORD }, "REGISTERED"))))
+        const plans = Array.from({ length: CONNECTIONS }, (_, k) =>
+          plan(k, LINES / CONNECTIONS))
+        const started = Date.now()
+        const ownCpu = process.cpuUsage()
+        const results = yield* Effect.forEach(plans, (p) => exchange(server.port, p), { concurrency: "unbounded" })
+        const seconds = (Date.now() - started) / 1000
+        const counts: Record<string, number> = {}
+        for (const { tally } of results) {
+          for (const [key, n] of Object.entries(tally.counts)) counts[key] = (counts[key] ?? 0) + n
+        }
+        const sent = results.reduce((n, r) => n + r.sent, 0)
+        const cpu = cpuSeconds(server.pid)
+        const own = process.cpuUsage(ownCpu)
+        console.info(
+          `wire fuzz: ${sent} lines in ${seconds.toFixed(1)} s; CPU: server ${cpu} s, test ${
+            ((own.user + own.system) / 1e6).toFixed(1)
+          } s; replies ${JSON.stringify(counts)}`
+        )
+        for (const [i, { tally }] of results.entries()) {
+          assert.deepStrictEqual(tally.problems, [], describeTally(plans[i]!.label, tally))
+          assert.strictEqual(tally.matched, tally.owed, describeTally(plans[i]!.label, tally))
+        }
+        // not vacuous: every kind of answer the lines were built to draw came back
+        for (
+          const key of [
+            "PONG",
+            "ACK",
+            "HISTORY",
+            "OK",
+            "USERS",
+            "CONNECTED",
+            "BYE",
+            "ERROR:INVALID_JSON",
+            "ERROR:INVALID_COMMAND",
+            "ERROR:UNKNOWN_COMMAND",
+            "ERROR:FRAME_TOO_LARGE",
+            "ERROR:NOT_AUTHENTICATED",
+            "ERROR:ALREADY_AUTHENTICATED",
+            "ERROR:AUTH_FAILED",
+            "ERROR:USERNAME_TAKEN",
+            "ERROR:UNKNOWN_USER",
+            "ERROR:NOT_FOUND"
+          ]
+        ) {
+          assert.isAbove(counts[key] ?? 0, 0, `no ${key} among the replies`)
+        }
+        // (a fuzzed CONNECT may succeed too, where a mutation made its password the right one)
+        assert.strictEqual(
+          results.reduce((n, r) => n + r.logins, 0),
+          CONNECTIONS / 2 + 1,
+          "every deliberate login succeeds"
+        )
+        const stillRunning = yield* Effect.timeoutOption(server.exited, Duration.millis(50))
+        assert.isTrue(Option.isNone(stillRunning), `the server exited: ${JSON.stringify(stillRunning)}`)
+        yield* freshClientWorks(server.port)
+        assert.notMatch(server.output(), /level=(ERROR|FATAL)/, server.output().slice(-3000))
+      }),
+    120_000
+  )
 
-  it.scopedLive("with the login and registration throttles on, fuzzed lines and throttled requests get RATE_LIMITED with retry_after_ms", () =>
-    Effect.gen(function*() {
-      const server = yield* spawnServer({ flags: ["--log-level", "warning", "--login-failures", "2", "--register-rate", "1"] })
-      const rng = new Rng(SEED - 1)
-      const lines: Array<Case> = [
-        deliberate({ command: "REGISTER", username: "fz_first", password: PASSWORD, id: "r1" }),
-        deliberate({ command: "REGISTER", username: "fz_second", password: PASSWORD, id: "r2" })
-      ]
-      for (let i = 0; i < 3; i++) lines.push(deliberate({ command: "CONNECT", username: "fz_first", password: "wrong password", id: `c${i}` }))
-      for (let i = 0; i < 300; i++) lines.push(generateCase(rng, { names: ["fz_first"], password: PASSWORD }, i))
-      lines.push(deliberate({ command: "PING", id: "barrier" }))
-      const peer = yield* FuzzPeer.connect(server.port, "throttled")
-      yield* peer.write(encode(lines))
-      const owed = lines.filter((c) => c.verdict.kind !== "none").length
-      yield* peer.awaitReplies(owed)
-      const tally = walk(lines, peer.replies)
-      assert.deepStrictEqual(tally.problems, [], describeTally("throttled", tally))
-      const byId = (id: string) => peer.replies.find((r) => r.id === id)
-      assert.deepStrictEqual([byId("r1")?.type, byId("r2")?.code, byId("c0")?.code, byId("c1")?.code, byId("c2")?.code], [
-        "REGISTERED", "RATE_LIMITED", "AUTH_FAILED", "AUTH_FAILED", "RATE_LIMITED"
-      ])
-      const limited = peer.replies.filter((r) => r.code === "RATE_LIMITED")
-      for (const r of limited) assert.isAbove(r.retry_after_ms as number, 0, JSON.stringify(r))
-    }), 60_000)
+  it.scopedLive(
+    "with the login and registration throttles on, fuzzed lines and throttled requests get RATE_LIMITED with retry_after_ms",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* spawnServer({
+          flags: ["--log-level", "warning", "--login-failures", "2", "--register-rate", "1"]
+        })
+        const rng = new Rng(SEED - 1)
+        const lines: Array<Case> = [
+          deliberate({ command: "REGISTER", username: "fz_first", password: PASSWORD, id: "r1" }),
+          deliberate({ command: "REGISTER", username: "fz_second", password: PASSWORD, id: "r2" })
+        ]
+        for (let i = 0; i < 3; i++) {
+          lines.push(deliberate({ command: "CONNECT", username: "fz_first", password: "wrong password", id: `c${i}` }))
+        }
+        for (let i = 0; i < 300; i++) lines.push(generateCase(rng, { names: ["fz_first"], password: PASSWORD }, i))
+        lines.push(deliberate({ command: "PING", id: "barrier" }))
+        const peer = yield* FuzzPeer.connect(server.port, "throttled")
+        yield* peer.write(encode(lines))
+        const owed = lines.filter((c) => c.verdict.kind !== "none").length
+        yield* peer.awaitReplies(owed)
+        const tally = walk(lines, peer.replies)
+        assert.deepStrictEqual(tally.problems, [], describeTally("throttled", tally))
+        const byId = (id: string) => peer.replies.find((r) => r.id === id)
+        assert.deepStrictEqual([
+          byId("r1")?.type,
+          byId("r2")?.code,
+          byId("c0")?.code,
+          byId("c1")?.code,
+          byId("c2")?.code
+        ], [
+          "REGISTERED",
+          "RATE_LIMITED",
+          "AUTH_FAILED",
+          "AUTH_FAILED",
+          "RATE_LIMITED"
+        ])
+        const limited = peer.replies.filter((r) => r.code === "RATE_LIMITED")
+        for (const r of limited) assert.isAbove(r.retry_after_ms as number, 0, JSON.stringify(r))
+      }),
+    60_000
+  )
 })

@@ -24,9 +24,12 @@ describe("fuzz check", () => {
     assert.deepStrictEqual(whys(walk([line("{\"command\":\"MSG\",\"text\":\"hi\"}")], [{ type: "ACK" }])), [
       "got ACK, expected one of ERROR:NOT_AUTHENTICATED ERROR:INVALID_COMMAND (guest)"
     ])
-    assert.deepStrictEqual(whys(walk([line("{\"command\":\"PING\"}")], [{ type: "ERROR", code: "INTERNAL", message: "x" }])), [
-      "got ERROR:INTERNAL, expected one of PONG ERROR:INVALID_COMMAND (guest)"
-    ])
+    assert.deepStrictEqual(
+      whys(walk([line("{\"command\":\"PING\"}")], [{ type: "ERROR", code: "INTERNAL", message: "x" }])),
+      [
+        "got ERROR:INTERNAL, expected one of PONG ERROR:INVALID_COMMAND (guest)"
+      ]
+    )
   })
 
   it("a CONNECTED makes the connection a member; after a BYE nothing more is owed", () => {
@@ -41,7 +44,9 @@ describe("fuzz check", () => {
     const unknown = line(JSON.stringify({ command: "X".repeat(300) }))
     const error = (message: string): Reply => ({ type: "ERROR", code: "UNKNOWN_COMMAND", message })
     assert.deepStrictEqual(whys(walk([unknown], [error(`unknown command "${"X".repeat(64)}"`)])), [])
-    assert.deepStrictEqual(whys(walk([unknown], [error(`unknown command "${"X".repeat(120)}"`)])), ["the ERROR message echoes the line"])
+    assert.deepStrictEqual(whys(walk([unknown], [error(`unknown command "${"X".repeat(120)}"`)])), [
+      "the ERROR message echoes the line"
+    ])
     assert.deepStrictEqual(whys(walk([unknown], [error("y".repeat(201))])), ["an ERROR message of 201 characters"])
   })
 })

@@ -4,8 +4,8 @@
  * commits and is answered (it used to kill the writer's fiber, after which
  * every write waited for ever).
  */
-import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { GroupCommit, type StoredRow } from "../src/GroupCommit.ts"
 import { Metrics } from "../src/Metrics.ts"
@@ -14,7 +14,10 @@ import { SqliteStorage } from "../src/SqliteDatabase.ts"
 import { tempDb } from "./support/ServerProcess.ts"
 
 const Storage = Layer.unwrapScoped(
-  Effect.map(tempDb, (db) => SqliteStorage.pipe(Layer.provide(Layer.merge(ServerConfig.layer({ db }), Metrics.Default))))
+  Effect.map(
+    tempDb,
+    (db) => SqliteStorage.pipe(Layer.provide(Layer.merge(ServerConfig.layer({ db }), Metrics.Default)))
+  )
 )
 
 describe("GroupCommit", () => {
@@ -51,7 +54,9 @@ describe("GroupCommit", () => {
       const row = yield* Deferred.await(second).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(row.text, "two")
       // other writes go through the same writer
-      yield* commit.write(sql`UPDATE users SET last_login = 'later' WHERE id = 1`.pipe(Effect.orDie)).pipe(Effect.timeout("5 seconds"))
+      yield* commit.write(sql`UPDATE users SET last_login = 'later' WHERE id = 1`.pipe(Effect.orDie)).pipe(
+        Effect.timeout("5 seconds")
+      )
       const texts = yield* sql<{ message: string }>`SELECT message FROM messages ORDER BY id`
       assert.deepStrictEqual(texts.map((r) => r.message), ["one", "two"])
       assert.isAtLeast(hookCalls, 2)

@@ -120,7 +120,10 @@ describe.concurrent("history", { timeout: contractTimeout }, () => {
       assert.deepStrictEqual(ids(last), [d2, d3])
       assert.isTrue(last.has_more)
       assert.deepStrictEqual(ids(yield* alice.ask({ command: "HISTORY", with: "bob", before: d2 }, "HISTORY")), [d1])
-      assert.deepStrictEqual(ids(yield* alice.ask({ command: "HISTORY", with: "bob", after: d1, limit: 1 }, "HISTORY")), [d2])
+      assert.deepStrictEqual(
+        ids(yield* alice.ask({ command: "HISTORY", with: "bob", after: d1, limit: 1 }, "HISTORY")),
+        [d2]
+      )
       // with yourself: your notes to yourself only
       assert.deepStrictEqual(ids(yield* alice.ask({ command: "HISTORY", with: "alice" }, "HISTORY")), [self])
       // a third party's conversations are not yours
@@ -129,7 +132,9 @@ describe.concurrent("history", { timeout: contractTimeout }, () => {
         [(yield* bob.ask({ command: "HISTORY", with: "carol" }, "HISTORY")).messages as Array<Frame>].flat()
       )
       assert.deepStrictEqual(
-        ((yield* carol.ask({ command: "HISTORY", with: "bob" }, "HISTORY")).messages as Array<Frame>).map((m) => m.text),
+        ((yield* carol.ask({ command: "HISTORY", with: "bob" }, "HISTORY")).messages as Array<Frame>).map((m) =>
+          m.text
+        ),
         ["c->b"]
       )
       for (const name of ["nobody", "no", "bad name!", ""]) {

@@ -23,7 +23,10 @@ const receive = <E>(wire: Wire, ack: Effect.Effect<Frame, E> | Frame) =>
     while (true) {
       const next = yield* wire.next()
       if (next.type === "MESSAGE" && next.message_id === message_id) return next
-      assert.isTrue(next.type === "MESSAGE" && String(next.text).startsWith("barrier"), `${wire.label} got ${JSON.stringify(next)}`)
+      assert.isTrue(
+        next.type === "MESSAGE" && String(next.text).startsWith("barrier"),
+        `${wire.label} got ${JSON.stringify(next)}`
+      )
     }
   })
 
@@ -79,7 +82,14 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       // `to` matches without regard to case; the event reports the registered spelling
       const ack = yield* say(a1, "psst", { to: "BOB", id: 5 })
       assert.strictEqual(ack.id, 5)
-      const expected = { type: "MESSAGE", message_id: ack.message_id, from: "alice", to: "Bob", text: "psst", timestamp: ack.timestamp }
+      const expected = {
+        type: "MESSAGE",
+        message_id: ack.message_id,
+        from: "alice",
+        to: "Bob",
+        text: "psst",
+        timestamp: ack.timestamp
+      }
       for (const wire of [b1, b2, a2]) assert.deepStrictEqual(yield* wire.expect("MESSAGE"), expected)
       assert.deepStrictEqual(yield* a1.sync(), [])
       yield* nothingBefore(carol, a1)
@@ -87,7 +97,14 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       // the other direction, from Bob's second connection
       const reply = yield* say(b2, "hi alice", { to: "alice" })
       for (const wire of [a1, a2, b1]) {
-        assert.deepStrictEqual(yield* receive(wire, reply), { type: "MESSAGE", message_id: reply.message_id, from: "Bob", to: "alice", text: "hi alice", timestamp: reply.timestamp })
+        assert.deepStrictEqual(yield* receive(wire, reply), {
+          type: "MESSAGE",
+          message_id: reply.message_id,
+          from: "Bob",
+          to: "alice",
+          text: "hi alice",
+          timestamp: reply.timestamp
+        })
       }
       yield* nothingBefore(carol, b1)
     }))
@@ -130,7 +147,10 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       assert.include(["INVALID_COMMAND", "UNKNOWN_USER"], error.code)
       const ack = yield* say(wire, "public after all", { to: null })
       const history = yield* wire.request({ command: "HISTORY" }, "HISTORY")
-      assert.deepStrictEqual((history.messages as Array<Frame>).map((m) => [m.message_id, m.to]), [[ack.message_id, null]])
+      assert.deepStrictEqual((history.messages as Array<Frame>).map((m) => [m.message_id, m.to]), [[
+        ack.message_id,
+        null
+      ]])
       const dms = yield* wire.request({ command: "HISTORY", with: "alice" }, "HISTORY")
       assert.deepStrictEqual(dms.messages, [])
     }))
@@ -214,7 +234,10 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
   it.scopedLive("with many senders at once, every connection receives every message once, in message_id order", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
-      const senders = yield* Effect.forEach(["sender1", "sender2", "sender3", "sender4"], (name) => signUp(server.port, name))
+      const senders = yield* Effect.forEach(
+        ["sender1", "sender2", "sender3", "sender4"],
+        (name) => signUp(server.port, name)
+      )
       const { wire: reader } = yield* signUp(server.port, "reader")
       const { wire: target } = yield* signUp(server.port, "target")
       const perSender = 150
@@ -222,10 +245,18 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       yield* Effect.forEach(senders, ({ wire }, s) =>
         wire.write(
           Array.from({ length: perSender }, (_, i) =>
-            JSON.stringify({ command: "MSG", text: `s${s} ${i}`, ...(i % 3 === 0 ? { to: "target" } : {}) }) + "\n").join("")
+            JSON.stringify({ command: "MSG", text: `s${s} ${i}`, ...(i % 3 === 0 ? { to: "target" } : {}) }) + "\n")
+            .join("")
         ), { concurrency: "unbounded", discard: true })
-      const acks = yield* Effect.forEach(senders, ({ wire }) =>
-        Effect.forEach(Array.from({ length: perSender }), () => Effect.map(wire.reply("ACK"), (a) => a.message_id as number)), { concurrency: "unbounded" })
+      const acks = yield* Effect.forEach(
+        senders,
+        ({ wire }) =>
+          Effect.forEach(
+            Array.from({ length: perSender }),
+            () => Effect.map(wire.reply("ACK"), (a) => a.message_id as number)
+          ),
+        { concurrency: "unbounded" }
+      )
       const all = acks.flat().sort((a, b) => a - b)
       const dms = acks.flatMap((list) => list.filter((_, i) => i % 3 === 0)).sort((a, b) => a - b)
       const publics = all.filter((id) => !dms.includes(id))
@@ -264,11 +295,21 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       const again = yield* say(a2, "twice?", { client_msg_id: "k1", id: "again" })
       assert.deepStrictEqual(again, { ...first, id: "again" })
       const dm = yield* say(a2, "as a DM?", { client_msg_id: "k1", to: "bob" })
-      assert.deepStrictEqual(dm, { type: "ACK", message_id: first.message_id, timestamp: first.timestamp, client_msg_id: "k1" })
+      assert.deepStrictEqual(dm, {
+        type: "ACK",
+        message_id: first.message_id,
+        timestamp: first.timestamp,
+        client_msg_id: "k1"
+      })
       // and from a connection opened later
       const { wire: a3 } = yield* logIn(server.port, "alice")
       const later = yield* say(a3, "thrice?", { client_msg_id: "k1" })
-      assert.deepStrictEqual(later, { type: "ACK", message_id: first.message_id, timestamp: first.timestamp, client_msg_id: "k1" })
+      assert.deepStrictEqual(later, {
+        type: "ACK",
+        message_id: first.message_id,
+        timestamp: first.timestamp,
+        client_msg_id: "k1"
+      })
       yield* nothingBefore(bob, a3)
       yield* nothingBefore(a1, a3)
       yield* bob.expect("MESSAGE") // the second barrier
@@ -283,7 +324,9 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
       yield* nothingBefore(bob, a3)
       const history = yield* bob.request({ command: "HISTORY" }, "HISTORY")
       assert.deepStrictEqual(
-        (history.messages as Array<Frame>).filter((m) => !String(m.text).startsWith("barrier")).map((m) => [m.from, m.text]),
+        (history.messages as Array<Frame>).filter((m) => !String(m.text).startsWith("barrier")).map((
+          m
+        ) => [m.from, m.text]),
         [["alice", "once"], ["bob", "bob's own"]]
       )
       const dms = yield* bob.request({ command: "HISTORY", with: "alice" }, "HISTORY")

@@ -13,7 +13,15 @@ import { register as globalRegistry, type Registry } from "prom-client"
 import { Metrics } from "../src/Metrics.ts"
 import { makeRegistry } from "../src/MetricsRegistry.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
-import { type Exposition, metricsPort, parseExposition, request, type Samples, scrape, value } from "./support/Prometheus.ts"
+import {
+  type Exposition,
+  metricsPort,
+  parseExposition,
+  request,
+  type Samples,
+  scrape,
+  value
+} from "./support/Prometheus.ts"
 import { runServerCommand, spawnServer, tempDb } from "./support/ServerProcess.ts"
 import { eventually } from "./support/SqliteFile.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
@@ -22,10 +30,30 @@ import { logIn, say, signUp, Wire } from "./support/Wire.ts"
 const withMetrics = (db: string) => spawnServer({ db, flags: ["--metrics-port", "0"] })
 
 const codes = [
-  "INVALID_JSON", "INVALID_COMMAND", "UNKNOWN_COMMAND", "FRAME_TOO_LARGE", "NOT_AUTHENTICATED", "ALREADY_AUTHENTICATED",
-  "AUTH_FAILED", "USERNAME_TAKEN", "UNKNOWN_USER", "NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"
+  "INVALID_JSON",
+  "INVALID_COMMAND",
+  "UNKNOWN_COMMAND",
+  "FRAME_TOO_LARGE",
+  "NOT_AUTHENTICATED",
+  "ALREADY_AUTHENTICATED",
+  "AUTH_FAILED",
+  "USERNAME_TAKEN",
+  "UNKNOWN_USER",
+  "NOT_FOUND",
+  "RATE_LIMITED",
+  "UNAVAILABLE",
+  "INTERNAL"
 ]
-const reasons = ["idle", "slow_consumer", "shutdown", "too_many_connections", "auth_timeout", "revoked", "disconnect", "peer_closed"]
+const reasons = [
+  "idle",
+  "slow_consumer",
+  "shutdown",
+  "too_many_connections",
+  "auth_timeout",
+  "revoked",
+  "disconnect",
+  "peer_closed"
+]
 
 /** Every counter of ours, with what it must have moved by between two scrapes. */
 const counterDeltas = (expected: Readonly<Record<string, number>>): Record<string, number> => {
@@ -47,9 +75,18 @@ const deltas = (before: Samples, after: Samples, keys: ReadonlyArray<string>) =>
 const assertShape = ({ helped, samples, types }: Exposition) => {
   const ours = [...types.keys()].filter((name) => name.startsWith("parley_"))
   assert.includeMembers(ours, [
-    "parley_connections_open", "parley_connections_authenticated", "parley_users_online", "parley_connections_accepted_total",
-    "parley_connections_closed_total", "parley_messages_stored_total", "parley_message_deliveries_total", "parley_messages_replayed_total",
-    "parley_errors_sent_total", "parley_group_commit_batch_size", "parley_group_commit_duration_seconds", "parley_password_hash_queue",
+    "parley_connections_open",
+    "parley_connections_authenticated",
+    "parley_users_online",
+    "parley_connections_accepted_total",
+    "parley_connections_closed_total",
+    "parley_messages_stored_total",
+    "parley_message_deliveries_total",
+    "parley_messages_replayed_total",
+    "parley_errors_sent_total",
+    "parley_group_commit_batch_size",
+    "parley_group_commit_duration_seconds",
+    "parley_password_hash_queue",
     "parley_storage_up"
   ])
   for (const name of ours) assert.isTrue(helped.has(name), `${name} has no HELP`)
@@ -117,7 +154,10 @@ const countsTheWire = (db: string) =>
       [closed("peer_closed")]: 1
     })
     assert.deepStrictEqual(deltas(before.samples, after.samples, Object.keys(expected)), expected)
-    assert.strictEqual(value(after.samples, "parley_messages_replayed_total") - value(before.samples, "parley_messages_replayed_total"), replayedFrames)
+    assert.strictEqual(
+      value(after.samples, "parley_messages_replayed_total") - value(before.samples, "parley_messages_replayed_total"),
+      replayedFrames
+    )
     assert.strictEqual(value(after.samples, "parley_connections_open"), 3)
     assert.strictEqual(value(after.samples, "parley_connections_authenticated"), 3)
     assert.strictEqual(value(after.samples, "parley_users_online"), 2)
@@ -125,10 +165,17 @@ const countsTheWire = (db: string) =>
     assert.strictEqual(value(after.samples, "parley_password_hash_queue{state=\"waiting\"}"), 0)
     assert.strictEqual(value(after.samples, "parley_password_hash_queue{state=\"running\"}"), 0)
     // a batch holds at least one write, and the histogram's buckets are cumulative
-    const batches = value(after.samples, "parley_group_commit_batch_size_count") - value(before.samples, "parley_group_commit_batch_size_count")
+    const batches = value(after.samples, "parley_group_commit_batch_size_count") -
+      value(before.samples, "parley_group_commit_batch_size_count")
     assert.isAtLeast(batches, 1)
-    assert.strictEqual(value(after.samples, "parley_group_commit_batch_size_bucket{le=\"+Inf\"}"), value(after.samples, "parley_group_commit_batch_size_count"))
-    assert.strictEqual(value(after.samples, "parley_group_commit_duration_seconds_count"), value(after.samples, "parley_group_commit_batch_size_count"))
+    assert.strictEqual(
+      value(after.samples, "parley_group_commit_batch_size_bucket{le=\"+Inf\"}"),
+      value(after.samples, "parley_group_commit_batch_size_count")
+    )
+    assert.strictEqual(
+      value(after.samples, "parley_group_commit_duration_seconds_count"),
+      value(after.samples, "parley_group_commit_batch_size_count")
+    )
     assert.isFalse(alice.isClosed || bob.isClosed || bob2.isClosed)
 
     const healthy = yield* request(port, "/healthz")
@@ -136,76 +183,105 @@ const countsTheWire = (db: string) =>
   })
 
 describe.concurrent("metrics", () => {
-  it.scopedLive("SQLite: /metrics parses, and every counter moves by exactly what happened on the wire", () =>
-    Effect.flatMap(tempDb, countsTheWire), { timeout: 90_000 })
+  it.scopedLive(
+    "SQLite: /metrics parses, and every counter moves by exactly what happened on the wire",
+    () => Effect.flatMap(tempDb, countsTheWire),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive.skipIf(!postgresAvailable)("PostgreSQL: /metrics parses, and every counter moves by exactly what happened on the wire", () =>
-    Effect.flatMap(freshPgDatabase, countsTheWire), { timeout: 90_000 })
+  it.scopedLive.skipIf(!postgresAvailable)(
+    "PostgreSQL: /metrics parses, and every counter moves by exactly what happened on the wire",
+    () => Effect.flatMap(freshPgDatabase, countsTheWire),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive("SQLite held by another process's BEGIN EXCLUSIVE: /healthz 503 with the reason, then 200 once released", () =>
-    Effect.gen(function*() {
-      const db = yield* tempDb
-      const server = yield* withMetrics(db)
-      const port = metricsPort(server)
-      yield* healthzBecomes(port, 200)
-      const other = new Database(db)
-      yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
-      other.exec("BEGIN EXCLUSIVE")
-      const down = yield* healthzBecomes(port, 503)
-      assert.match(down.body, /^storage unavailable: [^\n]+\n$/)
-      assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 0)
-      other.exec("ROLLBACK")
-      const up = yield* healthzBecomes(port, 200)
-      assert.strictEqual(up.body, "ok\n")
-      assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 1)
-    }), { timeout: 90_000 })
+  it.scopedLive(
+    "SQLite held by another process's BEGIN EXCLUSIVE: /healthz 503 with the reason, then 200 once released",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* tempDb
+        const server = yield* withMetrics(db)
+        const port = metricsPort(server)
+        yield* healthzBecomes(port, 200)
+        const other = new Database(db)
+        yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
+        other.exec("BEGIN EXCLUSIVE")
+        const down = yield* healthzBecomes(port, 503)
+        assert.match(down.body, /^storage unavailable: [^\n]+\n$/)
+        assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 0)
+        other.exec("ROLLBACK")
+        const up = yield* healthzBecomes(port, 200)
+        assert.strictEqual(up.body, "ok\n")
+        assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 1)
+      }),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive.skipIf(!postgresAvailable)("PostgreSQL cut off behind a proxy: /healthz 503 with the reason, then 200 once restored", () =>
-    Effect.gen(function*() {
-      const url = new URL(yield* freshPgDatabase)
-      const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
-      url.host = `127.0.0.1:${proxy.port}`
-      const server = yield* withMetrics(url.toString())
-      const port = metricsPort(server)
-      yield* healthzBecomes(port, 200)
-      yield* proxy.cut
-      const down = yield* healthzBecomes(port, 503)
-      assert.match(down.body, /^storage unavailable: [^\n]+\n$/)
-      yield* proxy.restore
-      yield* healthzBecomes(port, 200)
-      assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 1)
-    }), { timeout: 90_000 })
+  it.scopedLive.skipIf(!postgresAvailable)(
+    "PostgreSQL cut off behind a proxy: /healthz 503 with the reason, then 200 once restored",
+    () =>
+      Effect.gen(function*() {
+        const url = new URL(yield* freshPgDatabase)
+        const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
+        url.host = `127.0.0.1:${proxy.port}`
+        const server = yield* withMetrics(url.toString())
+        const port = metricsPort(server)
+        yield* healthzBecomes(port, 200)
+        yield* proxy.cut
+        const down = yield* healthzBecomes(port, 503)
+        assert.match(down.body, /^storage unavailable: [^\n]+\n$/)
+        yield* proxy.restore
+        yield* healthzBecomes(port, 200)
+        assert.strictEqual(value((yield* scrape(port)).samples, "parley_storage_up"), 1)
+      }),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive("other paths are 404, other methods 405 (with Allow); HEAD is GET without a body", () =>
-    Effect.gen(function*() {
-      const server = yield* withMetrics(yield* tempDb)
-      const port = metricsPort(server)
-      for (const path of ["/", "/metric", "/metrics/", "/healthz/x", "/favicon.ico"]) {
-        assert.strictEqual((yield* request(port, path)).status, 404, path)
-      }
-      assert.strictEqual((yield* request(port, "/nope", "POST")).status, 404)
-      for (const [method, path] of [["POST", "/metrics"], ["PUT", "/healthz"], ["DELETE", "/metrics"], ["OPTIONS", "/healthz"]] as const) {
-        const reply = yield* request(port, path, method)
-        assert.strictEqual(reply.status, 405, `${method} ${path}`)
-        assert.strictEqual(reply.headers.allow, "GET, HEAD")
-      }
-      const head = yield* request(port, "/healthz", "HEAD")
-      assert.deepStrictEqual([head.status, head.body], [200, ""])
-      assert.strictEqual((yield* request(port, "/metrics?name[]=parley_users_online")).status, 200)
-    }), { timeout: 90_000 })
+  it.scopedLive(
+    "other paths are 404, other methods 405 (with Allow); HEAD is GET without a body",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* withMetrics(yield* tempDb)
+        const port = metricsPort(server)
+        for (const path of ["/", "/metric", "/metrics/", "/healthz/x", "/favicon.ico"]) {
+          assert.strictEqual((yield* request(port, path)).status, 404, path)
+        }
+        assert.strictEqual((yield* request(port, "/nope", "POST")).status, 404)
+        for (
+          const [method, path] of [["POST", "/metrics"], ["PUT", "/healthz"], ["DELETE", "/metrics"], [
+            "OPTIONS",
+            "/healthz"
+          ]] as const
+        ) {
+          const reply = yield* request(port, path, method)
+          assert.strictEqual(reply.status, 405, `${method} ${path}`)
+          assert.strictEqual(reply.headers.allow, "GET, HEAD")
+        }
+        const head = yield* request(port, "/healthz", "HEAD")
+        assert.deepStrictEqual([head.status, head.body], [200, ""])
+        assert.strictEqual((yield* request(port, "/metrics?name[]=parley_users_online")).status, 200)
+      }),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive("off unless --metrics-port or PARLEY_METRICS_PORT asks for it; a port out of range is refused in one line; --help names both flags", () =>
-    Effect.gen(function*() {
-      const plain = yield* spawnServer()
-      assert.notInclude(plain.output(), "metrics on")
-      const fromEnv = yield* spawnServer({ env: { PARLEY_METRICS_PORT: "0", PARLEY_METRICS_HOST: "127.0.0.1" } })
-      assert.strictEqual((yield* request(metricsPort(fromEnv), "/healthz")).status, 200)
-      const refused = yield* runServerCommand(["--metrics-port", "70000"])
-      assert.strictEqual(refused.code, 1, refused.output)
-      assert.include(refused.output, "parley-server: --metrics-port must be 0..65535 (see --help)")
-      const help = yield* runServerCommand(["--help"])
-      for (const name of ["--metrics-port", "--metrics-host", "PARLEY_METRICS_PORT", "PARLEY_METRICS_HOST"]) assert.include(help.output, name)
-    }), { timeout: 90_000 })
+  it.scopedLive(
+    "off unless --metrics-port or PARLEY_METRICS_PORT asks for it; a port out of range is refused in one line; --help names both flags",
+    () =>
+      Effect.gen(function*() {
+        const plain = yield* spawnServer()
+        assert.notInclude(plain.output(), "metrics on")
+        const fromEnv = yield* spawnServer({ env: { PARLEY_METRICS_PORT: "0", PARLEY_METRICS_HOST: "127.0.0.1" } })
+        assert.strictEqual((yield* request(metricsPort(fromEnv), "/healthz")).status, 200)
+        const refused = yield* runServerCommand(["--metrics-port", "70000"])
+        assert.strictEqual(refused.code, 1, refused.output)
+        assert.include(refused.output, "parley-server: --metrics-port must be 0..65535 (see --help)")
+        const help = yield* runServerCommand(["--help"])
+        for (const name of ["--metrics-port", "--metrics-host", "PARLEY_METRICS_PORT", "PARLEY_METRICS_HOST"]) {
+          assert.include(help.output, name)
+        }
+      }),
+    { timeout: 90_000 }
+  )
 
   it.effect("two servers in one process count apart, and the library's global registry stays empty", () =>
     Effect.gen(function*() {

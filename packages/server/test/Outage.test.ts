@@ -17,7 +17,7 @@ import * as Path from "node:path"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { spawnServer, tempDb, tempDir } from "./support/ServerProcess.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
-import { logIn, signUp, type Wire, wholeTimeline } from "./support/Wire.ts"
+import { logIn, signUp, wholeTimeline, type Wire } from "./support/Wire.ts"
 
 const count = (text: string, pattern: RegExp) => text.split("\n").filter((line) => pattern.test(line)).length
 
@@ -65,81 +65,100 @@ const smallDisk = Effect.acquireRelease(
 )
 
 describe.concurrent("storage outages", () => {
-  it.scopedLive.skipIf(!canMount)("a full disk: UNAVAILABLE (never INTERNAL), SIGTERM still exits 0 keeping every ACK, and a restart with space serves them all", () =>
-    Effect.gen(function*() {
-      const dir = yield* smallDisk
-      const db = Path.join(dir, "chat.db")
-      const first = yield* spawnServer({ db })
-      const { wire: alice } = yield* signUp(first.port, "alice")
-      assert.strictEqual((yield* post(alice, "before", "before the disk filled", "k-before")).type, "ACK")
-      // leave about 200 KB: a few of the 4 KB messages below fit, then the disk is full
-      const free = Number(execFileSync("df", ["-k", "--output=avail", dir], { encoding: "utf8" }).trim().split("\n")[1])
-      Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc((free - 200) * 1024))
-      const text = (i: number) => `${i} ${"x".repeat(4000)}`
-      const acked: Array<number> = []
-      const refused: Array<number> = []
-      for (let i = 0; i < 80; i++) {
-        const reply = yield* post(alice, `m${i}`, text(i), `k${i}`)
-        if (reply.type === "ACK") acked.push(i)
-        else {
-          assert.strictEqual(reply.code, "UNAVAILABLE", JSON.stringify(reply))
-          refused.push(i)
+  it.scopedLive.skipIf(!canMount)(
+    "a full disk: UNAVAILABLE (never INTERNAL), SIGTERM still exits 0 keeping every ACK, and a restart with space serves them all",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* smallDisk
+        const db = Path.join(dir, "chat.db")
+        const first = yield* spawnServer({ db })
+        const { wire: alice } = yield* signUp(first.port, "alice")
+        assert.strictEqual((yield* post(alice, "before", "before the disk filled", "k-before")).type, "ACK")
+        // leave about 200 KB: a few of the 4 KB messages below fit, then the disk is full
+        const free = Number(
+          execFileSync("df", ["-k", "--output=avail", dir], { encoding: "utf8" }).trim().split("\n")[1]
+        )
+        Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc((free - 200) * 1024))
+        const text = (i: number) => `${i} ${"x".repeat(4000)}`
+        const acked: Array<number> = []
+        const refused: Array<number> = []
+        for (let i = 0; i < 80; i++) {
+          const reply = yield* post(alice, `m${i}`, text(i), `k${i}`)
+          if (reply.type === "ACK") acked.push(i)
+          else {
+            assert.strictEqual(reply.code, "UNAVAILABLE", JSON.stringify(reply))
+            refused.push(i)
+          }
         }
-      }
-      assert.isAtLeast(refused.length, 1, "the disk never filled")
-      yield* alice.ask({ command: "PING" }, "PONG")
-      yield* first.kill("SIGTERM")
-      const exited = yield* first.exited
-      assert.deepStrictEqual(exited, { code: 0, signal: null }, first.output())
-      assert.notInclude(first.output(), "INTERNAL")
+        assert.isAtLeast(refused.length, 1, "the disk never filled")
+        yield* alice.ask({ command: "PING" }, "PONG")
+        yield* first.kill("SIGTERM")
+        const exited = yield* first.exited
+        assert.deepStrictEqual(exited, { code: 0, signal: null }, first.output())
+        assert.notInclude(first.output(), "INTERNAL")
 
-      Fs.rmSync(Path.join(dir, "filler"))
-      const second = yield* spawnServer({ db })
-      const { wire: again } = yield* signUp(second.port, "bob")
-      const kept = (yield* wholeTimeline(again)).map((m) => m.text as string)
-      assert.deepStrictEqual(kept, ["before the disk filled", ...acked.map(text)])
-      const { wire: alice2 } = yield* logIn(second.port, "alice")
-      for (const i of refused) yield* resendUntilAcked(alice2, `r${i}`, text(i), `k${i}`)
-      const all = (yield* wholeTimeline(again)).map((m) => m.text as string)
-      assert.strictEqual(all.length, 1 + 80)
-      assert.strictEqual(new Set(all).size, all.length)
-    }), { timeout: 90_000 })
+        Fs.rmSync(Path.join(dir, "filler"))
+        const second = yield* spawnServer({ db })
+        const { wire: again } = yield* signUp(second.port, "bob")
+        const kept = (yield* wholeTimeline(again)).map((m) => m.text as string)
+        assert.deepStrictEqual(kept, ["before the disk filled", ...acked.map(text)])
+        const { wire: alice2 } = yield* logIn(second.port, "alice")
+        for (const i of refused) yield* resendUntilAcked(alice2, `r${i}`, text(i), `k${i}`)
+        const all = (yield* wholeTimeline(again)).map((m) => m.text as string)
+        assert.strictEqual(all.length, 1 + 80)
+        assert.strictEqual(new Set(all).size, all.length)
+      }),
+    { timeout: 90_000 }
+  )
 
-  it.scopedLive("SQLite held by another process's BEGIN EXCLUSIVE: UNAVAILABLE at once, reads and PINGs go on, then every message stored once", () =>
-    Effect.gen(function*() {
-      const db = yield* tempDb
-      const server = yield* spawnServer({ db })
-      const { wire: alice } = yield* signUp(server.port, "alice")
-      const { wire: bob } = yield* signUp(server.port, "bob")
-      yield* alice.expect("PRESENCE")
-      assert.strictEqual((yield* post(alice, "before", "before the lock", "k0")).type, "ACK")
-      yield* bob.expect("MESSAGE")
+  it.scopedLive(
+    "SQLite held by another process's BEGIN EXCLUSIVE: UNAVAILABLE at once, reads and PINGs go on, then every message stored once",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* tempDb
+        const server = yield* spawnServer({ db })
+        const { wire: alice } = yield* signUp(server.port, "alice")
+        const { wire: bob } = yield* signUp(server.port, "bob")
+        yield* alice.expect("PRESENCE")
+        assert.strictEqual((yield* post(alice, "before", "before the lock", "k0")).type, "ACK")
+        yield* bob.expect("MESSAGE")
 
-      const other = new Database(db)
-      yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
-      other.exec("BEGIN EXCLUSIVE")
-      const started = Date.now()
-      const refused = yield* post(alice, "locked", "while locked", "k1")
-      assert.isBelow(Date.now() - started, 2000, "answered within the contract's 2 s")
-      assert.strictEqual(refused.code, "UNAVAILABLE", JSON.stringify(refused))
-      assert.isAbove(refused.retry_after_ms as number, 0)
-      // a burst from another connection: every one refused, none ACKed, nobody closed
-      for (let i = 0; i < 30; i++) assert.strictEqual((yield* post(bob, `b${i}`, `burst ${i}`, `b${i}`)).code, "UNAVAILABLE")
-      // what needs no write goes on
-      yield* alice.ask({ command: "PING" }, "PONG")
-      const during = yield* wholeTimeline(bob)
-      assert.deepStrictEqual(during.map((m) => m.text), ["before the lock"])
-      assert.isFalse(alice.isClosed || bob.isClosed)
-      other.exec("ROLLBACK")
+        const other = new Database(db)
+        yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
+        other.exec("BEGIN EXCLUSIVE")
+        const started = Date.now()
+        const refused = yield* post(alice, "locked", "while locked", "k1")
+        assert.isBelow(Date.now() - started, 2000, "answered within the contract's 2 s")
+        assert.strictEqual(refused.code, "UNAVAILABLE", JSON.stringify(refused))
+        assert.isAbove(refused.retry_after_ms as number, 0)
+        // a burst from another connection: every one refused, none ACKed, nobody closed
+        for (let i = 0; i < 30; i++) {
+          assert.strictEqual((yield* post(bob, `b${i}`, `burst ${i}`, `b${i}`)).code, "UNAVAILABLE")
+        }
+        // what needs no write goes on
+        yield* alice.ask({ command: "PING" }, "PONG")
+        const during = yield* wholeTimeline(bob)
+        assert.deepStrictEqual(
+          during.map((m) => m.text),
+          ["before the lock"]
+        )
+        assert.isFalse(alice.isClosed || bob.isClosed)
+        other.exec("ROLLBACK")
 
-      yield* resendUntilAcked(alice, "again", "while locked", "k1")
-      for (let i = 0; i < 30; i++) yield* resendUntilAcked(bob, `b${i}again`, `burst ${i}`, `b${i}`)
-      const texts = (yield* wholeTimeline(alice)).map((m) => m.text)
-      assert.deepStrictEqual(texts, ["before the lock", "while locked", ...Array.from({ length: 30 }, (_, i) => `burst ${i}`)])
-      assert.strictEqual(count(server.output(), /storage unavailable/), 1, server.output())
-      assert.strictEqual(count(server.output(), /storage available again/), 1, server.output())
-      assert.notInclude(server.output(), "INTERNAL")
-    }), { timeout: 60_000 })
+        yield* resendUntilAcked(alice, "again", "while locked", "k1")
+        for (let i = 0; i < 30; i++) yield* resendUntilAcked(bob, `b${i}again`, `burst ${i}`, `b${i}`)
+        const texts = (yield* wholeTimeline(alice)).map((m) => m.text)
+        assert.deepStrictEqual(texts, [
+          "before the lock",
+          "while locked",
+          ...Array.from({ length: 30 }, (_, i) => `burst ${i}`)
+        ])
+        assert.strictEqual(count(server.output(), /storage unavailable/), 1, server.output())
+        assert.strictEqual(count(server.output(), /storage available again/), 1, server.output())
+        assert.notInclude(server.output(), "INTERNAL")
+      }),
+    { timeout: 60_000 }
+  )
 
   it.scopedLive.skipIf(!postgresAvailable)(
     "PostgreSQL cut off under load and restored: ACK or UNAVAILABLE, never INTERNAL; after it is back each message is stored exactly once",

@@ -110,12 +110,18 @@ describe.concurrent("presence", { timeout: contractTimeout }, () => {
       yield* alice.send({ command: "MSG", id: "m", text: "lost?" })
       const failed = yield* alice.expect("ERROR")
       assert.deepStrictEqual([failed.code, failed.id], ["INTERNAL", "m"])
-      assert.deepStrictEqual(yield* bob.request({ command: "USERS" }, "USERS"), { type: "USERS", online: ["alice", "bob"] })
+      assert.deepStrictEqual(yield* bob.request({ command: "USERS" }, "USERS"), {
+        type: "USERS",
+        online: ["alice", "bob"]
+      })
       // storage back: everything works again on the same connections
       yield* withDatabase(server.db, (sql) => sql`ALTER TABLE messages_away RENAME TO messages`)
       const after = yield* say(alice, "after")
       assert.strictEqual((yield* bob.expect("MESSAGE")).message_id, after.message_id)
       const history = yield* bob.request({ command: "HISTORY" }, "HISTORY")
-      assert.deepStrictEqual((history.messages as Array<Frame>).map((m) => m.message_id), [before.message_id, after.message_id])
+      assert.deepStrictEqual((history.messages as Array<Frame>).map((m) => m.message_id), [
+        before.message_id,
+        after.message_id
+      ])
     }))
 })

@@ -47,8 +47,13 @@ describe.concurrent("receipts", { timeout: contractTimeout }, () => {
       for (const w of [b1, b2, carol]) yield* w.expect("PRESENCE")
 
       // READ d2: d1 and d2 are read, c1 (another sender) and d3 (later) are not
-      assert.deepStrictEqual(yield* first.wire.ask({ command: "READ", message_id: d2, id: "r" }, "OK"), { type: "OK", id: "r" })
-      for (const w of [b1, b2]) assert.deepStrictEqual(yield* w.expect("RECEIPT"), { type: "RECEIPT", message_id: d2, by: "alice" })
+      assert.deepStrictEqual(yield* first.wire.ask({ command: "READ", message_id: d2, id: "r" }, "OK"), {
+        type: "OK",
+        id: "r"
+      })
+      for (const w of [b1, b2]) {
+        assert.deepStrictEqual(yield* w.expect("RECEIPT"), { type: "RECEIPT", message_id: d2, by: "alice" })
+      }
       yield* onlyThese(b1, [])
       yield* onlyThese(b2, [])
       yield* onlyThese(carol, [])
@@ -59,7 +64,9 @@ describe.concurrent("receipts", { timeout: contractTimeout }, () => {
 
       // READ of an already read DM is fine and still tells the sender
       yield* second.wire.ask({ command: "READ", message_id: d1 }, "OK")
-      for (const w of [b1, b2]) assert.deepStrictEqual(yield* w.expect("RECEIPT"), { type: "RECEIPT", message_id: d1, by: "alice" })
+      for (const w of [b1, b2]) {
+        assert.deepStrictEqual(yield* w.expect("RECEIPT"), { type: "RECEIPT", message_id: d1, by: "alice" })
+      }
       yield* second.wire.ask({ command: "READ", message_id: c1 }, "OK")
       assert.deepStrictEqual(yield* carol.expect("RECEIPT"), { type: "RECEIPT", message_id: c1, by: "alice" })
       yield* onlyThese(b1, [])

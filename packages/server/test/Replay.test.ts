@@ -27,8 +27,22 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
       assert.strictEqual(connected.unread, 2)
       const replayed = yield* wire.take(2, "MESSAGE")
       assert.deepStrictEqual(replayed, [
-        { type: "MESSAGE", message_id: acks[0]!.message_id, from: "bob", to: "alice", text: "one", timestamp: acks[0]!.timestamp },
-        { type: "MESSAGE", message_id: acks[2]!.message_id, from: "bob", to: "alice", text: "two", timestamp: acks[2]!.timestamp }
+        {
+          type: "MESSAGE",
+          message_id: acks[0]!.message_id,
+          from: "bob",
+          to: "alice",
+          text: "one",
+          timestamp: acks[0]!.timestamp
+        },
+        {
+          type: "MESSAGE",
+          message_id: acks[2]!.message_id,
+          from: "bob",
+          to: "alice",
+          text: "two",
+          timestamp: acks[2]!.timestamp
+        }
       ])
       assert.deepStrictEqual(yield* wire.sync(), [])
       // unread until READ: the next login replays them again, then not after READ
@@ -64,7 +78,10 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
       const connected = yield* wire.expect("CONNECTED")
       assert.strictEqual(connected.unread, 3) // x0, x6 and the note to self x8
       const stream = yield* wire.sync()
-      assert.deepStrictEqual(stream.map((f) => [f.type, idOf(f)]), [x0, x3, x4, x6, x7, x8, x9].map((id) => ["MESSAGE", id]))
+      assert.deepStrictEqual(
+        stream.map((f) => [f.type, idOf(f)]),
+        [x0, x3, x4, x6, x7, x8, x9].map((id) => ["MESSAGE", id])
+      )
       const byId = new Map(stream.map((f) => [idOf(f), f]))
       assert.deepStrictEqual([byId.get(x3)!.from, byId.get(x3)!.to], ["alice", null])
       assert.deepStrictEqual([byId.get(x4)!.from, byId.get(x4)!.to], ["alice", "bob"])
@@ -86,7 +103,9 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
       const total = 600
       const bob = yield* Wire.connect(server.port, "bob")
       // alice floods; bob logs in with resume_after 0 once a sixth is stored and the rest is in flight
-      yield* alice.write(Array.from({ length: total }, (_, i) => JSON.stringify({ command: "MSG", text: `m${i}` }) + "\n").join(""))
+      yield* alice.write(
+        Array.from({ length: total }, (_, i) => JSON.stringify({ command: "MSG", text: `m${i}` }) + "\n").join("")
+      )
       const acks: Array<Frame> = []
       while (acks.length < total / 6) acks.push(yield* alice.reply("ACK"))
       yield* bob.send({ command: "CONNECT", username: "bob", token: first.connected.token, resume_after: 0 })
@@ -123,6 +142,9 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
       assert.isFalse(older.has_more)
       // exactly the cap: no TRUNCATED
       const exact = yield* logIn(server.port, "bob", { password: PASSWORD, resume_after: all[1] })
-      assert.deepStrictEqual((yield* exact.wire.sync()).map((f) => [f.type, f.message_id]), all.slice(2).map((id) => ["MESSAGE", id]))
+      assert.deepStrictEqual(
+        (yield* exact.wire.sync()).map((f) => [f.type, f.message_id]),
+        all.slice(2).map((id) => ["MESSAGE", id])
+      )
     }))
 })

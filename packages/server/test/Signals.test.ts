@@ -39,7 +39,9 @@ const titledServer = (pgid: number): number | undefined => {
       // field 5 of stat is the process group; the name (field 2) may hold spaces, so split after ')'
       const stat = Fs.readFileSync(`/proc/${name}/stat`, "utf8")
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      if (Number(fields[2]) === pgid && Fs.readFileSync(`/proc/${name}/comm`, "utf8").trim() === "parley-server") return Number(name)
+      if (Number(fields[2]) === pgid && Fs.readFileSync(`/proc/${name}/comm`, "utf8").trim() === "parley-server") {
+        return Number(name)
+      }
     } catch {
       // exited meanwhile
     }
@@ -89,16 +91,20 @@ const startAsReadme = (db: string): Effect.Effect<ReadmeServer, never, Scope.Sco
     // "close": the process has exited and everything it printed has been read
     child.on("close", (code, signal) => {
       Deferred.unsafeDone(exited, Effect.succeed({ code, signal }))
-      Deferred.unsafeDone(port, Effect.fail(new RunFailed({ message: `exited (${code ?? signal}) before listening:\n${output}` })))
+      Deferred.unsafeDone(
+        port,
+        Effect.fail(new RunFailed({ message: `exited (${code ?? signal}) before listening:\n${output}` }))
+      )
     })
     const pgid = child.pid!
     const node = Effect.suspend(() => {
       const pid = titledServer(pgid)
-      return pid === undefined ? Effect.fail(new RunFailed({ message: "no parley-server process yet" })) : Effect.succeed(pid)
+      return pid === undefined
+        ? Effect.fail(new RunFailed({ message: "no parley-server process yet" }))
+        : Effect.succeed(pid)
     }).pipe(Effect.retry({ schedule: every20ms, times: 4500 }))
     return { pgid, port, exited, output: () => output, node }
   })
-
 
 type Target = "group" | "node"
 
@@ -147,7 +153,11 @@ const oneRun = (db: string, run: Run, index: number) =>
     // acted on only once the program has loaded, which on a loaded machine takes a while longer
     const limit = run.duringStartup === true ? 60 : 15
     const exit = yield* Deferred.await(server.exited).pipe(
-      Effect.timeoutFail({ duration: Duration.seconds(limit), onTimeout: () => new RunFailed({ message: `${what}: still running ${limit} s after the signal:\n${server.output()}` }) })
+      Effect.timeoutFail({
+        duration: Duration.seconds(limit),
+        onTimeout: () =>
+          new RunFailed({ message: `${what}: still running ${limit} s after the signal:\n${server.output()}` })
+      })
     )
     const output = server.output()
     assert.notInclude(output, "ELIFECYCLE", `${what}: pnpm saw the server fail:\n${output}`)
@@ -168,7 +178,8 @@ const oneRun = (db: string, run: Run, index: number) =>
       const open = (yield* sessions(db)).filter((s) => s.disconnect_time === null)
       assert.deepStrictEqual(open, [], `${what}: sessions left open`)
       if (acked !== undefined) {
-        const stored = yield* withDatabase(db, (sql) => sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE id = ${acked}`)
+        const stored = yield* withDatabase(db, (sql) =>
+          sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE id = ${acked}`)
         assert.strictEqual(stored[0]!.n, 1, `${what}: acknowledged message ${acked} not stored`)
       }
     }
@@ -193,14 +204,40 @@ const runs = (label: string, count: number, maxDelayMs: number, make: (i: number
 const minutes = (n: number) => n * 60_000
 
 describe.concurrent("stopping the server started as the README does", () => {
-  it.scopedLive("SIGINT to the process group (Ctrl-C), 0-5 s after a login, 10 times", () =>
-    Effect.flatMap(runs("group-int", 10, 5000, (_, delayMs) => ({ target: "group", signal: "SIGINT", delayMs })), chain), minutes(4))
+  it.scopedLive(
+    "SIGINT to the process group (Ctrl-C), 0-5 s after a login, 10 times",
+    () =>
+      Effect.flatMap(
+        runs("group-int", 10, 5000, (_, delayMs) => ({ target: "group", signal: "SIGINT", delayMs })),
+        chain
+      ),
+    minutes(4)
+  )
 
-  it.scopedLive("SIGTERM to the process group (kill -TERM -<pgid>, systemd), 0-5 s after a login, 10 times", () =>
-    Effect.flatMap(runs("group-term", 10, 5000, (_, delayMs) => ({ target: "group", signal: "SIGTERM", delayMs })), chain), minutes(4))
+  it.scopedLive(
+    "SIGTERM to the process group (kill -TERM -<pgid>, systemd), 0-5 s after a login, 10 times",
+    () =>
+      Effect.flatMap(
+        runs("group-term", 10, 5000, (_, delayMs) => ({ target: "group", signal: "SIGTERM", delayMs })),
+        chain
+      ),
+    minutes(4)
+  )
 
-  it.scopedLive("SIGINT or SIGTERM to node alone, 0-5 s after a login, 4 times", () =>
-    Effect.flatMap(runs("node", 4, 5000, (i, delayMs) => ({ target: "node", signal: i % 2 === 0 ? "SIGINT" : "SIGTERM", delayMs })), chain), minutes(3))
+  it.scopedLive(
+    "SIGINT or SIGTERM to node alone, 0-5 s after a login, 4 times",
+    () =>
+      Effect.flatMap(
+        runs(
+          "node",
+          4,
+          5000,
+          (i, delayMs) => ({ target: "node", signal: i % 2 === 0 ? "SIGINT" : "SIGTERM", delayMs })
+        ),
+        chain
+      ),
+    minutes(3)
+  )
 
   it.scopedLive("a second signal 50 ms after the first (group and node alone), 4 times", () =>
     Effect.flatMap(

@@ -25,7 +25,8 @@ describe("SlidingWindow", () => {
     assert.strictEqual(w.size, 0)
   })
 
-  it.prop("admitting whenever retryAfter is 0 never lets more than `limit` events into any window, and refuses only when `limit` are in it [1,000 runs]",
+  it.prop(
+    "admitting whenever retryAfter is 0 never lets more than `limit` events into any window, and refuses only when `limit` are in it [1,000 runs]",
     [
       FastCheck.integer({ min: 1, max: 10 }),
       FastCheck.integer({ min: 1, max: 5000 }),
@@ -56,7 +57,8 @@ describe("SlidingWindow", () => {
         }
       }
     },
-    { fastCheck: { numRuns: 1000 } })
+    { fastCheck: { numRuns: 1000 } }
+  )
 
   it("expired keys are swept: memory follows the keys active in the last window", () => {
     const w = new SlidingWindow(5, 1000)

@@ -25,16 +25,38 @@ describe.concurrent("storage", { timeout: contractTimeout }, () => {
       yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === dm.message_id)
       yield* bob.wire.ask({ command: "READ", message_id: dm.message_id }, "OK")
 
-      assert.includeMembers(yield* columns(server.db, "users"), ["id", "username", "password_hash", "created_at", "last_login"])
-      assert.includeMembers(yield* columns(server.db, "messages"), ["id", "sender_id", "receiver_id", "message", "timestamp", "is_read"])
-      assert.includeMembers(yield* columns(server.db, "sessions"), ["id", "user_id", "ip_address", "connect_time", "disconnect_time"])
+      assert.includeMembers(yield* columns(server.db, "users"), [
+        "id",
+        "username",
+        "password_hash",
+        "created_at",
+        "last_login"
+      ])
+      assert.includeMembers(yield* columns(server.db, "messages"), [
+        "id",
+        "sender_id",
+        "receiver_id",
+        "message",
+        "timestamp",
+        "is_read"
+      ])
+      assert.includeMembers(yield* columns(server.db, "sessions"), [
+        "id",
+        "user_id",
+        "ip_address",
+        "connect_time",
+        "disconnect_time"
+      ])
       const [mode] = yield* withDatabase(server.db, (sql) => sql<{ journal_mode: string }>`PRAGMA journal_mode`)
       assert.strictEqual(mode!.journal_mode.toLowerCase(), "wal")
 
-      const rows = yield* withDatabase(server.db, (sql) =>
-        sql<{ id: number; sender: string; receiver: string | null; message: string; is_read: number }>`
+      const rows = yield* withDatabase(
+        server.db,
+        (sql) =>
+          sql<{ id: number; sender: string; receiver: string | null; message: string; is_read: number }>`
           SELECT m.id, s.username AS sender, r.username AS receiver, m.message, m.is_read
-          FROM messages m JOIN users s ON s.id = m.sender_id LEFT JOIN users r ON r.id = m.receiver_id ORDER BY m.id`)
+          FROM messages m JOIN users s ON s.id = m.sender_id LEFT JOIN users r ON r.id = m.receiver_id ORDER BY m.id`
+      )
       assert.deepStrictEqual(
         rows.map((r) => [r.id, r.sender, r.receiver, r.message, Boolean(r.is_read)]),
         [
@@ -42,7 +64,10 @@ describe.concurrent("storage", { timeout: contractTimeout }, () => {
           [dm.message_id, "alice", "Bob", "to bob", true]
         ]
       )
-      const users = yield* withDatabase(server.db, (sql) => sql<{ username: string }>`SELECT username FROM users ORDER BY id`)
+      const users = yield* withDatabase(
+        server.db,
+        (sql) => sql<{ username: string }>`SELECT username FROM users ORDER BY id`
+      )
       assert.deepStrictEqual(users.map((u) => u.username), ["alice", "Bob"])
     }))
 })

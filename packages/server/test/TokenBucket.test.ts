@@ -20,25 +20,21 @@ describe("TokenBucket", () => {
     assert.strictEqual(taken, 3)
   })
 
-  it.prop("admits at most burst + rate * elapsed, and never refuses when a token is due [1,000 runs]",
-    [
-      FastCheck.integer({ min: 1, max: 200 }),
-      FastCheck.integer({ min: 1, max: 50 }),
-      FastCheck.array(FastCheck.integer({ min: 0, max: 500 }), { maxLength: 200 })
-    ],
-    ([rate, burst, gaps]) => {
-      const bucket = new TokenBucket(rate, burst, 0)
-      let now = 0
-      let taken = 0
-      for (const gap of gaps) {
-        now += gap
-        const wait = bucket.waitMs(now)
-        const ok = bucket.tryTake(now)
-        assert.strictEqual(ok, wait === 0)
-        if (ok) taken++
-        assert.isAtMost(taken, burst + (rate * now) / 1000 + 1e-9)
-      }
-    },
-    { fastCheck: { numRuns: 1000 } }
-  )
+  it.prop("admits at most burst + rate * elapsed, and never refuses when a token is due [1,000 runs]", [
+    FastCheck.integer({ min: 1, max: 200 }),
+    FastCheck.integer({ min: 1, max: 50 }),
+    FastCheck.array(FastCheck.integer({ min: 0, max: 500 }), { maxLength: 200 })
+  ], ([rate, burst, gaps]) => {
+    const bucket = new TokenBucket(rate, burst, 0)
+    let now = 0
+    let taken = 0
+    for (const gap of gaps) {
+      now += gap
+      const wait = bucket.waitMs(now)
+      const ok = bucket.tryTake(now)
+      assert.strictEqual(ok, wait === 0)
+      if (ok) taken++
+      assert.isAtMost(taken, burst + (rate * now) / 1000 + 1e-9)
+    }
+  }, { fastCheck: { numRuns: 1000 } })
 })

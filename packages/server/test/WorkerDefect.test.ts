@@ -32,7 +32,13 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
         access: "any",
         handle: (_: unknown, conn: Connection) =>
           Effect.sync(() => {
-            conn.auth = { userId: ++sessionId, username: `user${sessionId}`, sessionId, tokenHash: "", connectTime: new Date().toISOString() }
+            conn.auth = {
+              userId: ++sessionId,
+              username: `user${sessionId}`,
+              sessionId,
+              tokenHash: "",
+              connectTime: new Date().toISOString()
+            }
             conn.send({ type: "PONG" })
           })
       },
@@ -45,7 +51,10 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
     settings: { ...defaults, msgRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, idleTimeoutSeconds: 0 },
     sessions: {
       close: (id: number) =>
-        Effect.zipRight(Effect.sync(() => void recorded.sessionsClosed.push(id)), Deferred.succeed(sessionClosed, undefined))
+        Effect.zipRight(
+          Effect.sync(() => void recorded.sessionsClosed.push(id)),
+          Deferred.succeed(sessionClosed, undefined)
+        )
     } as unknown as SessionsRepo,
     live: new Set(),
     commands,
@@ -77,7 +86,9 @@ const lineClient = (port: number) =>
     socket.on("end", () => Queue.unsafeOffer(lines, "<end>"))
     socket.on("error", () => Queue.unsafeOffer(lines, "<error>"))
     yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
-    const next = Queue.take(lines).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no line within 5 s") }))
+    const next = Queue.take(lines).pipe(
+      Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no line within 5 s") })
+    )
     return { send: (line: string) => Effect.sync(() => socket.write(line + "\n")), next }
   })
 
@@ -100,26 +111,28 @@ describe("a defect in a connection's worker", () => {
       const bystander = yield* lineClient(port)
       assert.include(yield* victim.next, "HELLO")
       assert.include(yield* bystander.next, "HELLO")
-      yield* victim.send('{"command":"PING"}')
+      yield* victim.send("{\"command\":\"PING\"}")
       assert.include(yield* victim.next, "PONG")
-      yield* bystander.send('{"command":"PING"}')
+      yield* bystander.send("{\"command\":\"PING\"}")
       assert.include(yield* bystander.next, "PONG")
 
-      yield* victim.send('{"command":"USERS","id":"u1"}')
+      yield* victim.send("{\"command\":\"USERS\",\"id\":\"u1\"}")
       const error = JSON.parse(yield* victim.next)
       assert.strictEqual(error.type, "ERROR")
       assert.strictEqual(error.code, "INTERNAL")
       assert.strictEqual(yield* victim.next, "<end>", "the failed connection was not closed")
 
       // its end is recorded like any other: presence departed, session closed, no longer live
-      yield* Deferred.await(sessionClosed).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("the session was never closed") }))
+      yield* Deferred.await(sessionClosed).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("the session was never closed") })
+      )
       assert.deepStrictEqual(recorded.departed, ["user1"])
       assert.deepStrictEqual(recorded.sessionsClosed, [1])
       assert.strictEqual(services.live.size, 1)
       assert.strictEqual(metrics.counts.closed.failed, 1)
 
       // the other connection is untouched
-      yield* bystander.send('{"command":"PING"}')
+      yield* bystander.send("{\"command\":\"PING\"}")
       assert.include(yield* bystander.next, "PONG")
     }).pipe(Effect.provide(Metrics.Default)))
 })

@@ -24,9 +24,23 @@ export const selfSigned = (dir: string, name: string): Effect.Effect<SelfSigned>
     const certFile = Path.join(dir, `${name}.crt`)
     const keyFile = Path.join(dir, `${name}.key`)
     ChildProcess.execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", `/CN=localhost`,
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=localhost`,
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1"
     ], { stdio: "ignore" })
     const cert = Fs.readFileSync(certFile, "utf8")
     return { cert, key: Fs.readFileSync(keyFile, "utf8"), fingerprint: new Crypto.X509Certificate(cert).fingerprint256 }

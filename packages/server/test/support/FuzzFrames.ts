@@ -38,8 +38,20 @@ export class Rng {
 export const FUZZED_COMMANDS = ["REGISTER", "CONNECT", "MSG", "HISTORY", "READ", "USERS", "PING"] as const
 const WHITELIST = new Set<string>([...FUZZED_COMMANDS, "DISCONNECT"])
 const FIELDS = [
-  "username", "password", "token", "text", "to", "with", "client_msg_id",
-  "message_id", "before", "after", "limit", "resume_after", "id", "command"
+  "username",
+  "password",
+  "token",
+  "text",
+  "to",
+  "with",
+  "client_msg_id",
+  "message_id",
+  "before",
+  "after",
+  "limit",
+  "resume_after",
+  "id",
+  "command"
 ] as const
 
 /** What the server must answer a line with. */
@@ -123,15 +135,77 @@ export const classify = (bytes: Uint8Array, valid = false): Verdict => {
 // ---- values ----
 
 const HUGE = [
-  "1e308", "-1e308", "-0", "9007199254740993", "-9007199254740993", "1e400", "-1e400", "1e-400",
-  "123456789012345678901234567890", "0.5", "-1", "0", "1", "4.5e15", "2E0", "1.0", "100", "101"
+  "1e308",
+  "-1e308",
+  "-0",
+  "9007199254740993",
+  "-9007199254740993",
+  "1e400",
+  "-1e400",
+  "1e-400",
+  "123456789012345678901234567890",
+  "0.5",
+  "-1",
+  "0",
+  "1",
+  "4.5e15",
+  "2E0",
+  "1.0",
+  "100",
+  "101"
 ]
-const WRONG_TYPES = ["null", "true", "false", "[]", "{}", "\"\"", "[1,2,3]", "{\"x\":1}", "[null]", "{\"command\":\"PING\"}"]
+const WRONG_TYPES = [
+  "null",
+  "true",
+  "false",
+  "[]",
+  "{}",
+  "\"\"",
+  "[1,2,3]",
+  "{\"x\":1}",
+  "[null]",
+  "{\"command\":\"PING\"}"
+]
 const UNITS = [
-  "a", "Z", "0", "_", "-", " ", "é", "€", "中", "😀", "\n", "\t", "\r", "\"", "\\", "/", "\u2028", "\u00a0",
-  "\u0000", "\ud800", "\udc00", "\udbff", "\u0001", "\u007f", "\ufffe"
+  "a",
+  "Z",
+  "0",
+  "_",
+  "-",
+  " ",
+  "é",
+  "€",
+  "中",
+  "😀",
+  "\n",
+  "\t",
+  "\r",
+  "\"",
+  "\\",
+  "/",
+  "\u2028",
+  "\u00a0",
+  "\u0000",
+  "\ud800",
+  "\udc00",
+  "\udbff",
+  "\u0001",
+  "\u007f",
+  "\ufffe"
 ]
-const BAD_NAMES = ["ab", "a".repeat(33), "bad name", "ÄÖÜ", "x!y", "", " fz_alice", "fz_alice\u0000", "😀😀😀", "\u0000".repeat(64), "\udc00".repeat(65)]
+const BAD_NAMES = [
+  "ab",
+  "a".repeat(33),
+  "bad name",
+  "ÄÖÜ",
+  "x!y",
+  "",
+  " fz_alice",
+  "fz_alice\u0000",
+  "😀😀😀",
+  "\u0000".repeat(64),
+  "\udc00".repeat(65)
+]
 
 /** A string of `n` code units drawn from characters that tend to break things. */
 const oddString = (rng: Rng, n: number): string => {
@@ -166,7 +240,9 @@ const hostile = (rng: Rng, accounts: Accounts): string => {
 export const deep = (rng: Rng): string => {
   const depth = rng.int(1000, 9000)
   const leaf = rng.pick(["1", "\"leaf\"", "null", "{}", "[]"])
-  return rng.chance(0.5) ? "[".repeat(depth) + leaf + "]".repeat(depth) : "{\"a\":".repeat(depth) + leaf + "}".repeat(depth)
+  return rng.chance(0.5)
+    ? "[".repeat(depth) + leaf + "]".repeat(depth)
+    : "{\"a\":".repeat(depth) + leaf + "}".repeat(depth)
 }
 
 /** A very wide array or object of short items (or duplicate keys). */
@@ -235,12 +311,37 @@ const validCommand = (name: string, rng: Rng, accounts: Accounts, serial: number
 }
 
 const COMMAND_VARIANTS = (name: string): ReadonlyArray<string> => [
-  name.toLowerCase(), ` ${name}`, `${name} `, `${name}\u0000`, `${name}\n`, "", "__proto__", "constructor",
-  "hasOwnProperty", "toString", "SESSIONS_X", "C".repeat(10_000), `${name}${name}`, "ΡΙΝG",
+  name.toLowerCase(),
+  ` ${name}`,
+  `${name} `,
+  `${name}\u0000`,
+  `${name}\n`,
+  "",
+  "__proto__",
+  "constructor",
+  "hasOwnProperty",
+  "toString",
+  "SESSIONS_X",
+  "C".repeat(10_000),
+  `${name}${name}`,
+  "ΡΙΝG",
   // characters JSON escapes to six: a quoted name of them is six times its length
-  "\u0000".repeat(64), "\ud800".repeat(70), "\u0001\u001f".repeat(40)
+  "\u0000".repeat(64),
+  "\ud800".repeat(70),
+  "\u0001\u001f".repeat(40)
 ]
-const ODD_KEYS = ["__proto__", "constructor", "prototype", "toString", "", "x_junk", "k".repeat(5000), "ID", "Command", "\u0000"]
+const ODD_KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "",
+  "x_junk",
+  "k".repeat(5000),
+  "ID",
+  "Command",
+  "\u0000"
+]
 
 /** One change to a command: a hostile value, a missing field, an extra or repeated key, an odd name or id. */
 const mutate = (pairs: Pairs, rng: Rng, accounts: Accounts): void => {
@@ -264,7 +365,9 @@ const mutate = (pairs: Pairs, rng: Rng, accounts: Accounts): void => {
     pairs[0] = ["command", rng.chance(0.8) ? JSON.stringify(rng.pick(COMMAND_VARIANTS(name))) : hostile(rng, accounts)]
   } else {
     const at = pairs.findIndex(([k]) => k === "id")
-    const value = rng.chance(0.5) ? hostile(rng, accounts) : rng.pick(["null", "true", "[]", "{}", "1e400", "-0", "9007199254740993", "1e308"])
+    const value = rng.chance(0.5)
+      ? hostile(rng, accounts)
+      : rng.pick(["null", "true", "[]", "{}", "1e400", "-0", "9007199254740993", "1e308"])
     if (at === -1) pairs.push(["id", value])
     else pairs[at] = ["id", value]
   }
@@ -279,9 +382,28 @@ const BAD_UTF8 = [[0xff], [0xc3], [0xe2, 0x82], [0xc0, 0x80], [0xf4, 0x90, 0x80,
 /** A lone surrogate and an emoji as CESU-8 (each half encoded on its own): not UTF-8. */
 const RAW_SURROGATES = [[0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80]]
 const GARBAGE = [
-  "{", "}", "{\"command\":", "PING", "[1,2", "nul", "{'command':'PING'}", "{\"command\":\"PING\",}", "NaN", "Infinity",
-  "{\"command\":\"PING\"} {\"command\":\"PING\"}", "// comment", "{\"command\":\"PING\" /* c */}", "\"unterminated",
-  "{\"command\":\"PING\"}}", "{{}}", "{\"a\":01}", "{\"a\":.5}", "{\"a\":+1}", "{\"a\":0x10}", "{\"a\":\"\\x41\"}", "{\"a\":\"\\u12\"}"
+  "{",
+  "}",
+  "{\"command\":",
+  "PING",
+  "[1,2",
+  "nul",
+  "{'command':'PING'}",
+  "{\"command\":\"PING\",}",
+  "NaN",
+  "Infinity",
+  "{\"command\":\"PING\"} {\"command\":\"PING\"}",
+  "// comment",
+  "{\"command\":\"PING\" /* c */}",
+  "\"unterminated",
+  "{\"command\":\"PING\"}}",
+  "{{}}",
+  "{\"a\":01}",
+  "{\"a\":.5}",
+  "{\"a\":+1}",
+  "{\"a\":0x10}",
+  "{\"a\":\"\\x41\"}",
+  "{\"a\":\"\\u12\"}"
 ]
 const NON_OBJECTS = ["1", "-0", "1e400", "\"PING\"", "[{\"command\":\"PING\"}]", "null", "true", "[]", "\"\"", "[[[]]]"]
 const BLANKS = ["", " ", "\t", "  \t  ", "\u00a0", "\u3000", "\ufeff", " \u2028 "]
@@ -343,13 +465,23 @@ const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
   [40, (rng, a, n) => {
     const pairs = command(rng, a, n)
     const [k] = rng.pick(pairs)
-    pairs.push([k, k === "command" ? JSON.stringify(rng.pick(FUZZED_COMMANDS)) : rng.chance(0.5) ? hostile(rng, a) : pairs.find(([x]) => x === k)![1]])
+    pairs.push([
+      k,
+      k === "command"
+        ? JSON.stringify(rng.pick(FUZZED_COMMANDS))
+        : rng.chance(0.5)
+        ? hostile(rng, a)
+        : pairs.find(([x]) => x === k)![1]
+    ])
     if (rng.chance(0.3)) pairs.unshift(...pairs.slice(0, 2))
     return { bytes: utf8(render(pairs, rng)) }
   }],
   [30, (rng, a, n) => {
     const pairs = command(rng, a, n).filter(([k]) => k !== "id")
-    pairs.push(["id", rng.pick(["null", "true", "false", "[]", "{}", "1e400", "-1e400", "[1]", "{\"id\":1}", deep(rng)])])
+    pairs.push([
+      "id",
+      rng.pick(["null", "true", "false", "[]", "{}", "1e400", "-1e400", "[1]", "{\"id\":1}", deep(rng)])
+    ])
     return { bytes: utf8(render(pairs, rng)) }
   }]
 ]
@@ -410,7 +542,14 @@ const OUTCOMES: Readonly<Record<string, ReadonlyArray<string>>> = {
   DISCONNECT: ["BYE"]
 }
 const ACCESS: Readonly<Record<string, "guest" | "member" | "any">> = {
-  REGISTER: "guest", CONNECT: "guest", MSG: "member", HISTORY: "member", READ: "member", USERS: "member", PING: "any", DISCONNECT: "any"
+  REGISTER: "guest",
+  CONNECT: "guest",
+  MSG: "member",
+  HISTORY: "member",
+  READ: "member",
+  USERS: "member",
+  PING: "any",
+  DISCONNECT: "any"
 }
 
 /** The replies the contract allows to a line with this verdict, on a connection in `state`. */
@@ -436,8 +575,13 @@ const MAX_ECHO = 66
 
 /** A message with the JSON escapes of quoted names undone, so it compares with the strings that were sent. */
 const unescape = (message: string): string =>
-  message.replace(/\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g, (_, hex: string | undefined, c: string | undefined) =>
-    hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : ({ b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c!] ?? c!)
+  message.replace(
+    /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g,
+    (_, hex: string | undefined, c: string | undefined) =>
+      hex !== undefined
+        ? String.fromCharCode(parseInt(hex, 16))
+        : ({ b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c!] ?? c!
+  )
 
 /** Every string in a parsed line, keys included, one after another. */
 const stringsOf = (line: string): string => {
@@ -467,12 +611,19 @@ const echoes = (message: string, c: Case): boolean => {
   const plain = [...unescape(message)]
   if (plain.length <= MAX_ECHO) return false
   const sent = stringsOf(c.bytes.toString("utf8"))
-  for (let i = 0; i + MAX_ECHO < plain.length; i++) if (sent.includes(plain.slice(i, i + MAX_ECHO + 1).join(""))) return true
+  for (let i = 0; i + MAX_ECHO < plain.length; i++) {
+    if (sent.includes(plain.slice(i, i + MAX_ECHO + 1).join(""))) return true
+  }
   return false
 }
 
 /** What is wrong with one reply to one line (undefined: nothing). */
-const judge = (c: Case, verdict: Exclude<Verdict, { kind: "none" }>, reply: Reply, state: State): string | undefined => {
+const judge = (
+  c: Case,
+  verdict: Exclude<Verdict, { kind: "none" }>,
+  reply: Reply,
+  state: State
+): string | undefined => {
   const key = keyOf(reply)
   const ok = allowed(verdict, state)
   if (!ok.includes(key)) return `got ${key}, expected one of ${ok.join(" ")} (${state})`
@@ -486,7 +637,9 @@ const judge = (c: Case, verdict: Exclude<Verdict, { kind: "none" }>, reply: Repl
   if (echoes(message, c)) return "the ERROR message echoes the line"
   if (reply.code === "RATE_LIMITED" || reply.code === "UNAVAILABLE") {
     const after = reply.retry_after_ms
-    if (typeof after !== "number" || !Number.isInteger(after) || after < 0) return `${reply.code} without retry_after_ms`
+    if (typeof after !== "number" || !Number.isInteger(after) || after < 0) {
+      return `${reply.code} without retry_after_ms`
+    }
   }
   return undefined
 }
@@ -521,7 +674,12 @@ export const walk = (cases: ReadonlyArray<Case>, replies: ReadonlyArray<Reply>, 
   let owed = 0
   const report = (line: number, reply: Reply | undefined, why: string) => {
     if (problems.length < 20) {
-      problems.push({ line, sent: cases[line]!.bytes.toString("utf8").slice(0, 200), reply: JSON.stringify(reply)?.slice(0, 300) ?? "none", why })
+      problems.push({
+        line,
+        sent: cases[line]!.bytes.toString("utf8").slice(0, 200),
+        reply: JSON.stringify(reply)?.slice(0, 300) ?? "none",
+        why
+      })
     }
   }
   for (let i = 0; i < cases.length; i++) {
@@ -540,6 +698,8 @@ export const walk = (cases: ReadonlyArray<Case>, replies: ReadonlyArray<Reply>, 
     if (reply.type === "CONNECTED") state = "member"
     if (reply.type === "BYE") break
   }
-  if (next < replies.length) report(cases.length - 1, replies[next], `${replies.length - next} replies more than lines owed one`)
+  if (next < replies.length) {
+    report(cases.length - 1, replies[next], `${replies.length - next} replies more than lines owed one`)
+  }
   return { problems, counts, owed, matched: next }
 }

@@ -31,11 +31,16 @@ export class FuzzPeer {
   }
 
   /** Connects and waits for HELLO. */
-  static connect(port: number, label: string, localAddress?: string): Effect.Effect<FuzzPeer, FuzzPeerError, Scope.Scope> {
+  static connect(
+    port: number,
+    label: string,
+    localAddress?: string
+  ): Effect.Effect<FuzzPeer, FuzzPeerError, Scope.Scope> {
     return Effect.acquireRelease(
       Effect.async<FuzzPeer, FuzzPeerError>((resume) => {
         const socket = Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) })
-        const failed = (error: Error) => resume(Effect.fail(new FuzzPeerError({ message: `${label}: ${error.message}` })))
+        const failed = (error: Error) =>
+          resume(Effect.fail(new FuzzPeerError({ message: `${label}: ${error.message}` })))
         socket.once("error", failed)
         socket.once("connect", () => {
           socket.off("error", failed)
@@ -99,7 +104,13 @@ export class FuzzPeer {
         timer = setTimeout(() => {
           this.wakeUp = undefined
           const last = JSON.stringify(this.replies.at(-1))?.slice(0, 300)
-          resume(Effect.fail(new FuzzPeerError({ message: `${this.label}: nothing for ${stallMs} ms after ${this.replies.length} replies; last: ${last}` })))
+          resume(
+            Effect.fail(
+              new FuzzPeerError({
+                message: `${this.label}: nothing for ${stallMs} ms after ${this.replies.length} replies; last: ${last}`
+              })
+            )
+          )
         }, stallMs)
         this.wakeUp = check
       }

@@ -22,11 +22,23 @@ export interface InProcessServer {
 }
 
 /** Starts a server on 127.0.0.1, port 0, a fresh database, flood control and the abuse limits off, overridden by `settings`. */
-export const launchServer = (settings: Partial<ServerSettings> = {}): Effect.Effect<InProcessServer, never, Scope.Scope> =>
+export const launchServer = (
+  settings: Partial<ServerSettings> = {}
+): Effect.Effect<InProcessServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const db = settings.db ?? (yield* testDb)
     const context = yield* Layer.build(
-      ServerLive({ host: "127.0.0.1", port: 0, msgRate: 0, loginFailures: 0, registerRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, ...settings, db }).pipe(Layer.provide(QuietLogger))
+      ServerLive({
+        host: "127.0.0.1",
+        port: 0,
+        msgRate: 0,
+        loginFailures: 0,
+        registerRate: 0,
+        maxConnsPerIp: 0,
+        authTimeoutSeconds: 0,
+        ...settings,
+        db
+      }).pipe(Layer.provide(QuietLogger))
     ).pipe(Effect.orDie)
     const { address } = Context.get(context, Listener)
     // the settings here always include a TCP port

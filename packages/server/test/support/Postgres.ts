@@ -28,7 +28,9 @@ const probe = async (): Promise<string | undefined> => {
 const problem = await probe()
 if (problem !== undefined) {
   const line = `PostgreSQL at ${adminUrl.replace(/:[^:@/]*@/, ":***@")} is unreachable (${problem})`
-  if (process.env.CI === "true") throw new Error(`${line}: CI runs the PostgreSQL variants (see DEVELOPERS.md to start it)`)
+  if (process.env.CI === "true") {
+    throw new Error(`${line}: CI runs the PostgreSQL variants (see DEVELOPERS.md to start it)`)
+  }
   // vitest.config.ts has said so already when it saw nothing listening
   if (process.env.PARLEY_TEST_PG_SKIPPED !== "1") process.stderr.write(`${line}: skipping the PostgreSQL variants\n`)
 }

@@ -22,14 +22,26 @@ export const request = (port: number, path: string, method = "GET"): Effect.Effe
     const req = Http.request({ host: "127.0.0.1", port, path, method, agent: false }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("end", () =>
-        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") })))
+      res.on(
+        "end",
+        () =>
+          resume(
+            Effect.succeed({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString("utf8")
+            })
+          )
+      )
     })
     req.on("error", (error) => resume(Effect.fail(new HttpError({ message: `${method} ${path}: ${error.message}` }))))
     req.end()
     return Effect.sync(() => req.destroy())
   }).pipe(
-    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new HttpError({ message: `${method} ${path}: no answer within 10 s` }) })
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () => new HttpError({ message: `${method} ${path}: no answer within 10 s` })
+    })
   )
 
 /** The metrics port a server started with `--metrics-port 0` announced. */

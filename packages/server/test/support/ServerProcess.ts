@@ -54,7 +54,9 @@ export const testBackend: "sqlite" | "postgres" = process.env.PARLEY_TEST_DB ===
 
 /** A fresh database of the suite's backend: a SQLite path, or a PostgreSQL URL; removed with the scope. */
 export const testDb: Effect.Effect<string, never, Scope.Scope> = Effect.suspend(() =>
-  testBackend === "postgres" ? Effect.flatMap(Effect.promise(() => import("./Postgres.ts")), (pg) => pg.freshPgDatabase) : tempDb
+  testBackend === "postgres"
+    ? Effect.flatMap(Effect.promise(() => import("./Postgres.ts")), (pg) => pg.freshPgDatabase)
+    : tempDb
 )
 
 /** The start-up line: `listening on host:port`, `... and with TLS on host:port`, or `listening with TLS on host:port`. */
@@ -78,7 +80,9 @@ export interface SpawnOptions {
 }
 
 /** Starts a server process and waits until it listens. */
-export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerProcess, ServerProcessError, Scope.Scope> =>
+export const spawnServer = (
+  options: SpawnOptions = {}
+): Effect.Effect<ServerProcess, ServerProcessError, Scope.Scope> =>
   Effect.gen(function*() {
     const db = options.db === null ? options.env?.PARLEY_DB ?? "" : options.db ?? (yield* testDb)
     const flags = options.flags ?? []
@@ -92,10 +96,18 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       ...(options.db === null ? [] : ["--db", db]),
       ...(flags.includes("--msg-rate") || options.env?.PARLEY_MSG_RATE !== undefined ? [] : ["--msg-rate", "0"]),
       // tests register and fail logins from 127.0.0.1 far past the defaults; the tests of those limits set them
-      ...(flags.includes("--login-failures") || options.env?.PARLEY_LOGIN_FAILURES !== undefined ? [] : ["--login-failures", "0"]),
-      ...(flags.includes("--register-rate") || options.env?.PARLEY_REGISTER_RATE !== undefined ? [] : ["--register-rate", "0"]),
-      ...(flags.includes("--max-conns-per-ip") || options.env?.PARLEY_MAX_CONNS_PER_IP !== undefined ? [] : ["--max-conns-per-ip", "0"]),
-      ...(flags.includes("--auth-timeout") || options.env?.PARLEY_AUTH_TIMEOUT !== undefined ? [] : ["--auth-timeout", "0"]),
+      ...(flags.includes("--login-failures") || options.env?.PARLEY_LOGIN_FAILURES !== undefined
+        ? []
+        : ["--login-failures", "0"]),
+      ...(flags.includes("--register-rate") || options.env?.PARLEY_REGISTER_RATE !== undefined
+        ? []
+        : ["--register-rate", "0"]),
+      ...(flags.includes("--max-conns-per-ip") || options.env?.PARLEY_MAX_CONNS_PER_IP !== undefined
+        ? []
+        : ["--max-conns-per-ip", "0"]),
+      ...(flags.includes("--auth-timeout") || options.env?.PARLEY_AUTH_TIMEOUT !== undefined
+        ? []
+        : ["--auth-timeout", "0"]),
       ...flags
     ]
     const exit = yield* Deferred.make<Exited>()
@@ -125,7 +137,9 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
           Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
           Deferred.unsafeDone(
             listening,
-            Effect.fail(new ServerProcessError({ message: `server exited (${code ?? signal}) before listening:\n${output}` }))
+            Effect.fail(
+              new ServerProcessError({ message: `server exited (${code ?? signal}) before listening:\n${output}` })
+            )
           )
         })
         return child
@@ -162,7 +176,10 @@ export const spawnServer = (options: SpawnOptions = {}): Effect.Effect<ServerPro
       }).pipe(
         Effect.timeoutFail({
           duration: wait,
-          onTimeout: () => new ServerProcessError({ message: `the server did not print ${pattern} within ${Duration.format(wait)}:\n${output}` })
+          onTimeout: () =>
+            new ServerProcessError({
+              message: `the server did not print ${pattern} within ${Duration.format(wait)}:\n${output}`
+            })
         })
       )
     return {

@@ -4,9 +4,9 @@
  * mode), or its PostgreSQL database when `file` is a URL.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -34,7 +34,10 @@ export const withDatabase = <A, E>(file: string, f: (sql: SqlClient.SqlClient) =
 
 /** Every row of `sessions`. */
 export const sessions = (file: string) =>
-  withDatabase(file, (sql) => sql<SessionRow>`SELECT id, user_id, ip_address, connect_time, disconnect_time FROM sessions ORDER BY id`)
+  withDatabase(
+    file,
+    (sql) => sql<SessionRow>`SELECT id, user_id, ip_address, connect_time, disconnect_time FROM sessions ORDER BY id`
+  )
 
 export interface UserRow {
   readonly id: number
@@ -46,7 +49,10 @@ export interface UserRow {
 
 /** Every row of `users`. */
 export const users = (file: string) =>
-  withDatabase(file, (sql) => sql<UserRow>`SELECT id, username, password_hash, created_at, last_login FROM users ORDER BY id`)
+  withDatabase(
+    file,
+    (sql) => sql<UserRow>`SELECT id, username, password_hash, created_at, last_login FROM users ORDER BY id`
+  )
 
 /** Retries `read` (every 50 ms, up to `timeoutMs`) until `done` holds; returns the last value read. */
 export const eventually = <A, E>(read: Effect.Effect<A, E>, done: (a: A) => boolean, timeoutMs = 5000) =>

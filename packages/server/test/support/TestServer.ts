@@ -33,7 +33,9 @@ export interface TestServerOptions {
   readonly authTimeoutSeconds?: number
 }
 
-export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVER === "process" ? "process" : "inprocess"
+export const serverKind: "process" | "inprocess" = process.env.PARLEY_TEST_SERVER === "process"
+  ? "process"
+  : "inprocess"
 
 const flags = (options: TestServerOptions): Array<string> => [
   ...(options.msgRate === undefined ? [] : ["--msg-rate", String(options.msgRate)]),

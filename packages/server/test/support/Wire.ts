@@ -44,16 +44,28 @@ export class Wire {
   /** Opens a connection and reads the HELLO the server sends on accept. */
   static connect(port: number, label = "wire", localAddress?: string): Effect.Effect<Wire, WireError, Scope.Scope> {
     // another 127.0.0.x is another address to the server's per-address limits
-    return Wire.open(label, "connect", () =>
-      Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) }))
+    return Wire.open(
+      label,
+      "connect",
+      () => Net.connect({ host: "127.0.0.1", port, ...(localAddress === undefined ? {} : { localAddress }) })
+    )
   }
 
   /**
    * Opens a TLS connection to 127.0.0.1 trusting only `ca` (PEM), with the
    * server's name checked against 127.0.0.1, and reads the HELLO.
    */
-  static connectTls(port: number, ca: string | Buffer, label = "tls wire", localAddress?: string): Effect.Effect<Wire, WireError, Scope.Scope> {
-    return Wire.open(label, "secureConnect", () => Tls.connect({ host: "127.0.0.1", port, ca, ...(localAddress === undefined ? {} : { localAddress }) }))
+  static connectTls(
+    port: number,
+    ca: string | Buffer,
+    label = "tls wire",
+    localAddress?: string
+  ): Effect.Effect<Wire, WireError, Scope.Scope> {
+    return Wire.open(
+      label,
+      "secureConnect",
+      () => Tls.connect({ host: "127.0.0.1", port, ca, ...(localAddress === undefined ? {} : { localAddress }) })
+    )
   }
 
   private static open(label: string, ready: "connect" | "secureConnect", dial: () => Net.Socket) {
@@ -61,7 +73,8 @@ export class Wire {
       const wire = yield* Effect.acquireRelease(
         Effect.async<Wire, WireError>((resume) => {
           const socket = dial()
-          const onError = (error: Error) => resume(Effect.fail(new WireError({ message: `${label}: ${error.message}` })))
+          const onError = (error: Error) =>
+            resume(Effect.fail(new WireError({ message: `${label}: ${error.message}` })))
           socket.once("error", onError)
           socket.once(ready, () => {
             socket.off("error", onError)
@@ -161,7 +174,9 @@ export class Wire {
     return Effect.flatMap(this.next(wait), (frame) =>
       frame.type === type
         ? Effect.succeed(frame)
-        : Effect.fail(new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })))
+        : Effect.fail(
+          new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })
+        ))
   }
 
   /** The next frame, which must be an ERROR with `code`. */
@@ -169,7 +184,11 @@ export class Wire {
     return Effect.flatMap(this.next(wait), (frame) =>
       frame.type === "ERROR" && frame.code === code
         ? Effect.succeed(frame)
-        : Effect.fail(new WireError({ message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}` })))
+        : Effect.fail(
+          new WireError({
+            message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}`
+          })
+        ))
   }
 
   /**
@@ -182,7 +201,13 @@ export class Wire {
         const at = this.pending.findIndex(pick)
         if (at !== -1) return resume(Effect.succeed(this.pending.splice(at, 1)[0]!))
         if (this.closedFlag) {
-          return resume(Effect.fail(new WireError({ message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}` })))
+          return resume(
+            Effect.fail(
+              new WireError({
+                message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}`
+              })
+            )
+          )
         }
         this.waiters.add(attempt)
       }
@@ -194,7 +219,11 @@ export class Wire {
       Effect.timeoutFail({
         duration: wait,
         onTimeout: () =>
-          new WireError({ message: `${this.label}: nothing expected within ${Duration.format(wait)}; last received:\n  ${show(this.received.slice(-10))}` })
+          new WireError({
+            message: `${this.label}: nothing expected within ${Duration.format(wait)}; last received:\n  ${
+              show(this.received.slice(-10))
+            }`
+          })
       })
     )
   }
@@ -206,28 +235,45 @@ export class Wire {
       (frame) =>
         frame.type === type
           ? Effect.succeed(frame)
-          : Effect.fail(new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` }))
+          : Effect.fail(
+            new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })
+          )
     )
   }
 
   /** The ERROR reply to a request, which must carry `code`, skipping (and keeping) events. */
   replyError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
     return Effect.flatMap(
-      this.pick((f) => f.type === "ERROR" || f.type === "BYE" || f.type === "OK" || f.type === "ACK" || f.type === "HISTORY", wait),
+      this.pick(
+        (f) => f.type === "ERROR" || f.type === "BYE" || f.type === "OK" || f.type === "ACK" || f.type === "HISTORY",
+        wait
+      ),
       (frame) =>
         frame.type === "ERROR" && frame.code === code
           ? Effect.succeed(frame)
-          : Effect.fail(new WireError({ message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}` }))
+          : Effect.fail(
+            new WireError({
+              message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}`
+            })
+          )
     )
   }
 
   /** Sends a frame and returns the next one, which must be of `type`. */
-  request(frame: Readonly<Record<string, unknown>>, type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+  request(
+    frame: Readonly<Record<string, unknown>>,
+    type: string,
+    wait?: Duration.DurationInput
+  ): Effect.Effect<Frame, WireError> {
     return Effect.zipRight(this.send(frame), this.expect(type, wait))
   }
 
   /** Sends a frame and returns its reply of `type`, leaving events that arrive meanwhile queued. */
-  ask(frame: Readonly<Record<string, unknown>>, type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
+  ask(
+    frame: Readonly<Record<string, unknown>>,
+    type: string,
+    wait?: Duration.DurationInput
+  ): Effect.Effect<Frame, WireError> {
     return Effect.zipRight(this.send(frame), this.reply(type, wait))
   }
 
@@ -241,7 +287,10 @@ export class Wire {
   }
 
   /** Frames up to and including the first of `type`; the frames before it are returned too. */
-  until(type: string, wait?: Duration.DurationInput): Effect.Effect<{ readonly frame: Frame; readonly before: Array<Frame> }, WireError> {
+  until(
+    type: string,
+    wait?: Duration.DurationInput
+  ): Effect.Effect<{ readonly frame: Frame; readonly before: Array<Frame> }, WireError> {
     return Effect.gen(this, function*() {
       const before: Array<Frame> = []
       while (true) {
@@ -276,7 +325,13 @@ export class Wire {
       const attempt = () => {
         const frame = this.pending.shift()
         if (frame !== undefined) {
-          return resume(Effect.fail(new WireError({ message: `${this.label}: expected the connection to close, got ${JSON.stringify(frame).slice(0, 500)}` })))
+          return resume(
+            Effect.fail(
+              new WireError({
+                message: `${this.label}: expected the connection to close, got ${JSON.stringify(frame).slice(0, 500)}`
+              })
+            )
+          )
         }
         if (this.closedFlag) return resume(Effect.void)
         this.waiters.add(attempt)
@@ -323,7 +378,11 @@ export const register = (port: number, username: string, password = PASSWORD) =>
   )
 
 /** Logs in an existing account on a fresh connection (with password unless `login` says otherwise). */
-export const logIn = (port: number, username: string, login: Readonly<Record<string, unknown>> = { password: PASSWORD }) =>
+export const logIn = (
+  port: number,
+  username: string,
+  login: Readonly<Record<string, unknown>> = { password: PASSWORD }
+) =>
   Effect.gen(function*() {
     const wire = yield* Wire.connect(port, username)
     const connected = yield* wire.request({ command: "CONNECT", username, ...login }, "CONNECTED")
@@ -341,7 +400,9 @@ export const say = (wire: Wire, text: string, fields: Readonly<Record<string, un
     const ack = yield* wire.reply("ACK")
     const echoed = wire.received.slice(from).find((f) => f.type === "MESSAGE" && f.message_id === ack.message_id)
     if (echoed !== undefined) {
-      return yield* new WireError({ message: `${wire.label}: the sending connection got its own message: ${JSON.stringify(echoed)}` })
+      return yield* new WireError({
+        message: `${wire.label}: the sending connection got its own message: ${JSON.stringify(echoed)}`
+      })
     }
     return ack
   })
@@ -359,7 +420,8 @@ export const sayAll = (wire: Wire, texts: ReadonlyArray<string>, fields: Readonl
   })
 
 /** The message_ids of a HISTORY reply. */
-export const ids = (history: Frame): Array<number> => (history.messages as Array<Frame>).map((m) => m.message_id as number)
+export const ids = (history: Frame): Array<number> =>
+  (history.messages as Array<Frame>).map((m) => m.message_id as number)
 
 /** Every public message, paged forward with HISTORY, oldest first. */
 export const wholeTimeline = (wire: Wire) =>
