@@ -154,3 +154,57 @@ export const Limit = Schema.Int.pipe(
   Schema.between(1, 100, { message: () => "must be an integer 1..100" }),
   Schema.annotations({ identifier: "Limit" })
 )
+
+/** A room name (protocol v1.2): the username rule, unique without regard to case. */
+export const RoomName = Schema.String.pipe(
+  Schema.pattern(USERNAME_PATTERN, {
+    identifier: "RoomName",
+    message: () => "must be 3..32 characters of A-Z a-z 0-9 _ -"
+  })
+)
+
+/** The room every user is in: the public timeline of protocol v1. */
+export const GENERAL_ROOM = "general"
+
+/** One line of `0..max` characters: well-formed, without NUL or line breaks (a topic, a reason). */
+const OneLine = (max: number, what: string) =>
+  Schema.String.pipe(
+    Schema.filter((s) => {
+      const n = codePointLength(s)
+      if (n > max) return `must be at most ${max} characters (got ${n})`
+      if (!isWellFormed(s)) return "must be well-formed Unicode text"
+      if (s.includes("\u0000")) return NUL_RULE
+      if (/[\r\n]/.test(s)) return "must be one line (no line breaks)"
+      return undefined
+    }, {
+      identifier: what,
+      arbitrary: () => (fc) =>
+        fc.string({ unit: "grapheme", maxLength: Math.min(max, 60) }).filter((s) =>
+          codePointLength(s) <= max && !/[\r\n\u0000]/.test(s)
+        )
+    })
+  )
+
+/** A room's topic: 0..256 characters on one line. */
+export const Topic = OneLine(256, "Topic")
+
+/** Why a moderator acted: 0..256 characters on one line. */
+export const Reason = OneLine(256, "Reason")
+
+export const Visibility = Schema.Literal("public", "private")
+export type Visibility = typeof Visibility.Type
+
+export const Role = Schema.Literal("owner", "moderator", "member")
+export type Role = typeof Role.Type
+
+/** How long a ban or mute lasts: 1 s to a year. */
+export const DurationS = Schema.Int.pipe(
+  Schema.between(1, 31_536_000, { message: () => "must be an integer number of seconds 1..31536000" }),
+  Schema.annotations({ identifier: "DurationS" })
+)
+
+/** An audit log entry's id (AUDIT paging). */
+export const AuditId = Schema.Int.pipe(
+  Schema.nonNegative({ message: () => "must be a non-negative integer audit entry id" }),
+  Schema.annotations({ identifier: "AuditId" })
+)

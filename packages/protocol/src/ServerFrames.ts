@@ -8,10 +8,10 @@ import { ClientMsgId, MessageId, RequestId, Token } from "./Fields.ts"
 const id = Schema.optional(RequestId)
 // names are the registered spelling, which the server controls; a client must
 // not reject a whole frame (a HISTORY page) over a name registered under older rules
-const Name = Schema.String
+export const Name = Schema.String
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 /** ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes a real instant. */
-const Timestamp = Schema.String.pipe(
+export const Timestamp = Schema.String.pipe(
   Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
   Schema.filter((s) => {
     const t = Date.parse(s)
