@@ -180,7 +180,7 @@ const OneLine = (max: number, what: string) =>
       identifier: what,
       arbitrary: () => (fc) =>
         fc.string({ unit: "grapheme", maxLength: Math.min(max, 60) }).filter((s) =>
-          codePointLength(s) <= max && !/[\r\n\u0000]/.test(s)
+          codePointLength(s) <= max && !/[\r\n]/.test(s) && !s.includes("\u0000")
         )
     })
   )
