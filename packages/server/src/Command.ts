@@ -59,7 +59,10 @@ type Handler<C> = {
   readonly handle: (command: C, conn: Connection) => Effect.Effect<void, ProtocolError>
 }
 
-export type CommandTable = { readonly [K in CommandName]: Handler<Extract<Command, { command: K }>> }
+/** Each command's type by its name: indexed by a type parameter, it ties a command to its own handler. */
+export type CommandMap = { readonly [K in CommandName]: Extract<Command, { command: K }> }
+
+export type CommandTable = { readonly [K in CommandName]: Handler<CommandMap[K]> }
 
 /** The table, and the MSG fast path beside it. */
 export type Commands = Effect.Effect.Success<typeof makeCommands>
@@ -442,6 +445,23 @@ class RecentRevocations {
 }
 
 const internal = new Internal({ message: "the server failed to handle this request" })
+
+/**
+ * Runs one command through its table entry: the login rule, then the
+ * handler. `name` is `command.command`; taking it as a type parameter lets
+ * the checker see that the entry and the command belong together (a
+ * correlated union), so no cast is needed and nothing is allocated.
+ */
+export const dispatch = <K extends CommandName>(
+  table: CommandTable,
+  name: K,
+  command: CommandMap[K],
+  conn: Connection
+): Effect.Effect<void, ProtocolError> => {
+  const handler = table[name]
+  const denied = checkAccess(handler.access, conn)
+  return denied === undefined ? handler.handle(command, conn) : Effect.fail(denied)
+}
 
 /** The login rule of a command, as an error when it is broken. */
 export const checkAccess = (access: Access, conn: Connection): ProtocolError | undefined => {

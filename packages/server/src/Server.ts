@@ -19,7 +19,7 @@ import {
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { addressKey } from "./AddressKey.ts"
-import { checkAccess, type Commands, type CommandTable, makeCommands } from "./Command.ts"
+import { type Commands, dispatch, makeCommands } from "./Command.ts"
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Metrics } from "./Metrics.ts"
@@ -82,14 +82,9 @@ export const handleEvent = (commands: Commands, conn: Connection, event: Inbound
     command = decoded.right
     if (command.command === "MSG" && commands.msgNow(command, conn)) return Effect.void
   }
-  const handler = commands.table[command.command] as CommandTable["PING"]
-  const denied = checkAccess(handler.access, conn)
-  const run: Effect.Effect<void, ProtocolError> = denied !== undefined
-    ? Effect.fail(denied)
-    : command.command === "MSG"
-    ? handler.handle(command as never, conn)
-    // replies keep request order: anything but a MSG waits for this connection's ACKs
-    : Effect.zipRight(conn.awaitAcks(), handler.handle(command as never, conn))
+  const handled = dispatch(commands.table, command.command, command, conn)
+  // replies keep request order: anything but a MSG waits for this connection's ACKs
+  const run = command.command === "MSG" ? handled : Effect.zipRight(conn.awaitAcks(), handled)
   return run.pipe(
     Effect.catchAll((error) => replyError(conn, error, command.id, command.command)),
     Effect.catchAllCause((cause) => Effect.map(commands.failure(cause, command), (frame) => conn.send(frame)))
