@@ -37,10 +37,10 @@ import {
 import { type Cause, Effect, Exit, Option } from "effect"
 import { Accounts, hashToken } from "./Account.ts"
 import { addressKey } from "./AddressKey.ts"
-import type { Connection } from "./Connection.ts"
+import type { Connection, LoggedIn } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
-import type { Peer } from "./Hub.ts"
+import { isMember, type Member } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
@@ -54,10 +54,13 @@ import { UsersRepo } from "./UsersRepo.ts"
 /** Who may send a command: only before CONNECT, only after, or always. */
 export type Access = "guest" | "member" | "any"
 
-type Handler<C> = {
-  readonly access: Access
-  readonly handle: (command: C, conn: Connection) => Effect.Effect<void, ProtocolError>
-}
+/** A handler beside its login rule; a member's handler is given the connection as logged in. */
+type Handler<C> =
+  | { readonly access: "member"; readonly handle: (command: C, conn: LoggedIn) => Effect.Effect<void, ProtocolError> }
+  | {
+    readonly access: Exclude<Access, "member">
+    readonly handle: (command: C, conn: Connection) => Effect.Effect<void, ProtocolError>
+  }
 
 /** Each command's type by its name: indexed by a type parameter, it ties a command to its own handler. */
 export type CommandMap = { readonly [K in CommandName]: Extract<Command, { command: K }> }
@@ -185,7 +188,7 @@ export const makeCommands = Effect.gen(function*() {
         yield* commit.write(sessions.close(sessionId, new Date().toISOString()))
         return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
       }
-      conn.auth = { userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at }
+      conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
       // hold live frames while the replay is assembled, then merge the two in message_id order
       conn.held = []
       presence.arrive(conn)
@@ -231,15 +234,14 @@ export const makeCommands = Effect.gen(function*() {
     })
 
   const onStored =
-    (conn: Connection, command: Msg, senderName: string, receiverName: string | null) =>
-    (exit: Exit.Exit<StoredRow>): void => {
+    (conn: LoggedIn, command: Msg, receiverName: string | null) => (exit: Exit.Exit<StoredRow>): void => {
       if (Exit.isSuccess(exit)) {
         const row = exit.value
         if (!row.duplicate) {
           const message: Message = {
             type: "MESSAGE",
             message_id: row.id,
-            from: senderName,
+            from: conn.auth.username,
             to: receiverName,
             text: row.text,
             timestamp: row.timestamp
@@ -260,7 +262,7 @@ export const makeCommands = Effect.gen(function*() {
       conn.ackDone()
     }
 
-  const msg = (command: Msg, conn: Connection) =>
+  const msg = (command: Msg, conn: LoggedIn) =>
     Effect.gen(function*() {
       // the schema enforces the protocol's 4096; an embedder may announce (and enforce) less
       if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
@@ -273,10 +275,10 @@ export const makeCommands = Effect.gen(function*() {
 
   const queueMsg = (
     command: Msg,
-    conn: Connection,
+    conn: LoggedIn,
     receiver: { readonly id: number; readonly username: string } | null
   ) => {
-    const me = conn.auth!
+    const me = conn.auth
     // counted first (the commit answers on a later turn of the event loop), and uncounted if
     // the message could not even be queued, so the connection's later replies never wait for it
     conn.ackPending()
@@ -286,7 +288,7 @@ export const makeCommands = Effect.gen(function*() {
         receiverId: receiver === null ? null : receiver.id,
         text: command.text,
         clientMsgId: command.client_msg_id,
-        done: onStored(conn, command, me.username, receiver === null ? null : receiver.username)
+        done: onStored(conn, command, receiver === null ? null : receiver.username)
       })
     } catch (defect) {
       conn.ackDone()
@@ -300,7 +302,7 @@ export const makeCommands = Effect.gen(function*() {
    * False when anything needs the full handler (an error, a wait, a lookup).
    */
   const msgNow = (command: Msg, conn: Connection): boolean => {
-    if (conn.auth === undefined || config.maxTextChars < MAX_TEXT_CHARS) return false
+    if (!isMember(conn) || config.maxTextChars < MAX_TEXT_CHARS) return false
     let receiver: { readonly id: number; readonly username: string } | null = null
     if (command.to !== undefined && command.to !== null) {
       const known = users.cached(command.to)
@@ -312,9 +314,9 @@ export const makeCommands = Effect.gen(function*() {
     return true
   }
 
-  const history = (command: History, conn: Connection) =>
+  const history = (command: History, conn: LoggedIn) =>
     Effect.gen(function*() {
-      const me = conn.auth!
+      const me = conn.auth
       const other = command.with === undefined || command.with === null ? undefined : yield* resolveUser(command.with)
       const page = yield* messages.history({
         userId: me.userId,
@@ -326,9 +328,9 @@ export const makeCommands = Effect.gen(function*() {
       conn.send(withId({ type: "HISTORY" as const, messages: page.messages, has_more: page.hasMore }, command.id))
     })
 
-  const read = (command: Read, conn: Connection) =>
+  const read = (command: Read, conn: LoggedIn) =>
     Effect.gen(function*() {
-      const me = conn.auth!
+      const me = conn.auth
       const sender = yield* messages.dmSender(me.userId, command.message_id)
       if (Option.isNone(sender)) {
         return yield* new NotFound({ message: `no direct message ${command.message_id} addressed to you` })
@@ -339,17 +341,15 @@ export const makeCommands = Effect.gen(function*() {
     })
 
   /** The user's sessions on this server that are not being closed, oldest first. */
-  const openSessions = (userId: number): Array<Peer & { readonly auth: NonNullable<Peer["auth"]> }> => {
-    const open: Array<Peer & { readonly auth: NonNullable<Peer["auth"]> }> = []
-    for (const peer of hub.peersOf(userId)) {
-      if (peer.closing === undefined && peer.auth !== undefined) open.push(peer as typeof open[number])
-    }
+  const openSessions = (userId: number): Array<Member> => {
+    const open: Array<Member> = []
+    for (const peer of hub.peersOf(userId)) if (peer.closing === undefined) open.push(peer)
     return open.sort((a, b) => a.auth.sessionId - b.auth.sessionId)
   }
 
-  const listSessions = (command: Sessions, conn: Connection) =>
+  const listSessions = (command: Sessions, conn: LoggedIn) =>
     Effect.sync(() => {
-      const list: Array<SessionInfo> = openSessions(conn.auth!.userId).map((peer) => ({
+      const list: Array<SessionInfo> = openSessions(conn.auth.userId).map((peer) => ({
         session_id: peer.auth.sessionId,
         ip_address: peer.remoteAddress,
         connect_time: peer.auth.connectTime,
@@ -364,9 +364,9 @@ export const makeCommands = Effect.gen(function*() {
    * of them gets `BYE revoked`. `all_others` keeps the current session's own
    * token, since the current session keeps it.
    */
-  const revoke = (command: Revoke, conn: Connection) =>
+  const revoke = (command: Revoke, conn: LoggedIn) =>
     Effect.gen(function*() {
-      const me = conn.auth!
+      const me = conn.auth
       const mine = openSessions(me.userId)
       const hashes = new Set<string>()
       let targets: typeof mine
@@ -459,17 +459,13 @@ export const dispatch = <K extends CommandName>(
   conn: Connection
 ): Effect.Effect<void, ProtocolError> => {
   const handler = table[name]
-  const denied = checkAccess(handler.access, conn)
-  return denied === undefined ? handler.handle(command, conn) : Effect.fail(denied)
+  if (handler.access === "member") {
+    return isMember(conn) ? handler.handle(command, conn) : Effect.fail(notAuthenticated())
+  }
+  if (handler.access === "guest" && isMember(conn)) return Effect.fail(alreadyAuthenticated())
+  return handler.handle(command, conn)
 }
 
-/** The login rule of a command, as an error when it is broken. */
-export const checkAccess = (access: Access, conn: Connection): ProtocolError | undefined => {
-  if (access === "member" && conn.auth === undefined) {
-    return new NotAuthenticated({ message: "log in first with CONNECT" })
-  }
-  if (access === "guest" && conn.auth !== undefined) {
-    return new AlreadyAuthenticated({ message: "this connection is already logged in" })
-  }
-  return undefined
-}
+const notAuthenticated = () => new NotAuthenticated({ message: "log in first with CONNECT" })
+
+const alreadyAuthenticated = () => new AlreadyAuthenticated({ message: "this connection is already logged in" })

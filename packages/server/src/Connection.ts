@@ -17,7 +17,7 @@ import {
 } from "@parley/protocol"
 import { Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
-import type { Authenticated, Peer } from "./Hub.ts"
+import type { Authenticated, Member, Peer } from "./Hub.ts"
 import type { Metrics } from "./Metrics.ts"
 import { Outbox } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
@@ -68,6 +68,9 @@ export type ClosingReason = ByeReason | "disconnect" | "failed"
 
 export type { Authenticated }
 
+/** A connection whose CONNECT has succeeded (see `isMember`). */
+export type LoggedIn = Connection & Member
+
 /** A frame held back while CONNECT replays history; `messageId` for MESSAGE events. */
 interface Held {
   readonly frame: Uint8Array
@@ -77,7 +80,7 @@ interface Held {
 const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
 
 export class Connection implements Peer {
-  auth: Authenticated | undefined = undefined
+  private session: Authenticated | undefined = undefined
   /** Frames held back while the CONNECT replay is being assembled. */
   held: Array<Held> | undefined = undefined
   /** Why the server is closing this connection, once it is ("failed": its worker hit a defect). */
@@ -125,12 +128,14 @@ export class Connection implements Peer {
       : undefined
   }
 
-  get userId(): number {
-    return this.auth?.userId ?? -1
+  /** Its session once CONNECT has succeeded; none before. */
+  get auth(): Authenticated | undefined {
+    return this.session
   }
 
-  get username(): string {
-    return this.auth?.username ?? ""
+  /** Records a successful CONNECT: from here on the connection is a hub member. */
+  logIn(auth: Authenticated): asserts this is Member {
+    this.session = auth
   }
 
   /** Encodes and queues one frame for this connection only. */

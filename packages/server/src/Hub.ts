@@ -22,9 +22,8 @@ export interface Authenticated {
 /** A connection as the hub sees it. */
 export interface Peer {
   readonly connectionId: number
-  readonly userId: number
-  readonly username: string
   readonly remoteAddress: string
+  /** Its session once CONNECT has succeeded; none before. */
   readonly auth: Authenticated | undefined
   /** Set once the server is closing it. */
   readonly closing: string | undefined
@@ -34,39 +33,47 @@ export interface Peer {
   revoke(): void
 }
 
-const noPeers: ReadonlySet<Peer> = new Set()
+/** A logged-in connection: the only kind the hub indexes and delivers to. */
+export interface Member extends Peer {
+  readonly auth: Authenticated
+}
+
+/** Narrows a connection to a logged-in one. */
+export const isMember = <P extends Peer>(peer: P): peer is P & Member => peer.auth !== undefined
+
+const noPeers: ReadonlySet<Member> = new Set()
 
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
   effect: Effect.gen(function*() {
     const metrics = yield* Metrics
-    const peers = new Set<Peer>()
-    const byUser = new Map<number, Set<Peer>>()
+    const peers = new Set<Member>()
+    const byUser = new Map<number, Set<Member>>()
     // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
     let onlineSorted: Array<string> | undefined
     metrics.source("connectionsAuthenticated", () => peers.size)
     metrics.source("usersOnline", () => byUser.size)
 
     /** Adds an authenticated connection; true when it is the user's first. */
-    const join = (peer: Peer): boolean => {
+    const join = (peer: Member): boolean => {
       peers.add(peer)
-      const own = byUser.get(peer.userId)
+      const own = byUser.get(peer.auth.userId)
       if (own !== undefined) {
         own.add(peer)
         return false
       }
-      byUser.set(peer.userId, new Set([peer]))
+      byUser.set(peer.auth.userId, new Set([peer]))
       onlineSorted = undefined
       return true
     }
 
     /** Removes a connection; true when it was the user's last. */
-    const leave = (peer: Peer): boolean => {
+    const leave = (peer: Member): boolean => {
       if (!peers.delete(peer)) return false
-      const own = byUser.get(peer.userId)
+      const own = byUser.get(peer.auth.userId)
       if (own === undefined) return false
       own.delete(peer)
       if (own.size > 0) return false
-      byUser.delete(peer.userId)
+      byUser.delete(peer.auth.userId)
       onlineSorted = undefined
       return true
     }
@@ -78,7 +85,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       const names: Array<string> = []
       for (const own of byUser.values()) {
         const first = own.values().next().value
-        if (first !== undefined) names.push(first.username)
+        if (first !== undefined) names.push(first.auth.username)
       }
       return names.sort((a, b) => a.localeCompare(b))
     }
@@ -100,7 +107,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
      * connection, a DM to the recipient's connections and the sender's
      * other ones. The sending connection gets the ACK instead.
      */
-    const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Peer): void => {
+    const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Member): void => {
       const frame = encodeFrame(message)
       if (receiverId === null) {
         // counted once per broadcast, not per recipient
@@ -131,7 +138,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     }
 
     /** A user's connections on this server. */
-    const peersOf = (userId: number): ReadonlySet<Peer> => byUser.get(userId) ?? noPeers
+    const peersOf = (userId: number): ReadonlySet<Member> => byUser.get(userId) ?? noPeers
 
     return { join, leave, online, broadcast, toUser, publish, peersOf } as const
   })

@@ -22,6 +22,7 @@ import { addressKey } from "./AddressKey.ts"
 import { type Commands, dispatch, makeCommands } from "./Command.ts"
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { GroupCommit } from "./GroupCommit.ts"
+import { isMember } from "./Hub.ts"
 import { Metrics } from "./Metrics.ts"
 import { flushQueued } from "./Outbox.ts"
 import { Presence } from "./Presence.ts"
@@ -276,13 +277,14 @@ const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }
     conn.socket.end()
     if (conn.closing !== "slow_consumer") setTimeout(() => conn.socket.destroy(), 5000).unref()
     return Effect.gen(function*() {
-      if (conn.auth !== undefined) {
+      if (isMember(conn)) {
         presence.depart(conn)
+        const { sessionId } = conn.auth
         // a database that is out (a full disk, PostgreSQL down) must not stop the close, nor the
         // shutdown: the session stays open in the table, and the next start closes it
-        yield* commit.write(sessions.close(conn.auth.sessionId, new Date().toISOString())).pipe(
+        yield* commit.write(sessions.close(sessionId, new Date().toISOString())).pipe(
           Effect.catchAllCause((cause) =>
-            Effect.logWarning(`could not record the end of session ${conn.auth!.sessionId}: ${describeFault(cause)}`)
+            Effect.logWarning(`could not record the end of session ${sessionId}: ${describeFault(cause)}`)
           )
         )
       }

@@ -11,6 +11,7 @@ import * as Net from "node:net"
 import type { Commands } from "../src/Command.ts"
 import type { Connection } from "../src/Connection.ts"
 import type { GroupCommit } from "../src/GroupCommit.ts"
+import type { Member } from "../src/Hub.ts"
 import { Metrics } from "../src/Metrics.ts"
 import type { Presence } from "../src/Presence.ts"
 import { accept, fastPath, makeWake, type Run, type Services } from "../src/Server.ts"
@@ -32,13 +33,13 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
         access: "any",
         handle: (_: unknown, conn: Connection) =>
           Effect.sync(() => {
-            conn.auth = {
+            conn.logIn({
               userId: ++sessionId,
               username: `user${sessionId}`,
               sessionId,
               tokenHash: "",
               connectTime: new Date().toISOString()
-            }
+            })
             conn.send({ type: "PONG" })
           })
       },
@@ -59,7 +60,7 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
     live: new Set(),
     commands,
     fast: fastPath(commands),
-    presence: { depart: (peer: Connection) => void recorded.departed.push(peer.username) } as unknown as Presence,
+    presence: { depart: (peer: Member) => void recorded.departed.push(peer.auth.username) } as unknown as Presence,
     commit: { write: <A>(effect: Effect.Effect<A>) => effect } as unknown as GroupCommit,
     metrics,
     wake: (conn) => wake(conn)
