@@ -19,7 +19,7 @@ import { Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
 import type { Authenticated, Member, Peer } from "./Hub.ts"
 import type { Metrics } from "./Metrics.ts"
-import { Outbox } from "./Outbox.ts"
+import { Outbox, type OutboxFlusher } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
 
@@ -119,9 +119,10 @@ export class Connection implements Peer {
     readonly socket: Net.Socket,
     readonly remoteAddress: string,
     readonly settings: ServerSettings,
-    private readonly metrics: Pick<Metrics, "errorSent">
+    private readonly metrics: Pick<Metrics, "errorSent">,
+    flusher: OutboxFlusher
   ) {
-    this.outbox = new Outbox(socket, settings.outboundLimitBytes, () => this.dropSlowConsumer())
+    this.outbox = new Outbox(socket, flusher, settings.outboundLimitBytes, () => this.dropSlowConsumer())
     this.framer = new Framer(settings.maxFrameBytes)
     this.bucket = settings.msgRate > 0
       ? new TokenBucket(settings.msgRate, Math.max(1, settings.msgBurst), Date.now())

@@ -20,23 +20,38 @@ function onDrain(this: SocketOf): void {
   this[outboxKey]?.drained()
 }
 
-/** Outboxes with frames queued this turn; all flushed by one setImmediate. */
-let dirty: Array<Outbox> = []
-let flushScheduled = false
-
-const flushAll = () => {
-  flushScheduled = false
-  const batch = dirty
-  dirty = []
-  for (const outbox of batch) outbox.flush()
-}
-
 /**
- * Writes what is queued now rather than on the next turn: after a group
- * commit, so ACKs and MESSAGEs do not wait a whole event-loop iteration.
+ * One server's outboxes with frames queued this turn, all flushed by one
+ * setImmediate. Each server owns one (two servers in a process never flush
+ * each other's connections).
  */
-export const flushQueued = (): void => {
-  if (dirty.length > 0) flushAll()
+export class OutboxFlusher {
+  private dirty: Array<Outbox> = []
+  private scheduled = false
+
+  private readonly flushAll = (): void => {
+    this.scheduled = false
+    const batch = this.dirty
+    this.dirty = []
+    for (const outbox of batch) outbox.flush()
+  }
+
+  /** Flushes `outbox` with the others on the next turn. */
+  add(outbox: Outbox): void {
+    this.dirty.push(outbox)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(this.flushAll)
+    }
+  }
+
+  /**
+   * Writes what is queued now rather than on the next turn: after a group
+   * commit, so ACKs and MESSAGEs do not wait a whole event-loop iteration.
+   */
+  flushQueued(): void {
+    if (this.dirty.length > 0) this.flushAll()
+  }
 }
 
 export class Outbox {
@@ -50,6 +65,7 @@ export class Outbox {
 
   constructor(
     private readonly socket: Net.Socket,
+    private readonly flusher: OutboxFlusher,
     private readonly limitBytes: number,
     private readonly onOverflow: () => void,
     private readonly hardLimitBytes = limitBytes * 8,
@@ -127,11 +143,7 @@ export class Outbox {
   private schedule(): void {
     if (this.queued || this.draining) return
     this.queued = true
-    dirty.push(this)
-    if (!flushScheduled) {
-      flushScheduled = true
-      setImmediate(flushAll)
-    }
+    this.flusher.add(this)
   }
 
   private take(): Uint8Array {

@@ -24,7 +24,7 @@ import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { isMember } from "./Hub.ts"
 import { Metrics } from "./Metrics.ts"
-import { flushQueued } from "./Outbox.ts"
+import { OutboxFlusher } from "./Outbox.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
@@ -92,8 +92,6 @@ export const handleEvent = (commands: Commands, conn: Connection, event: Inbound
   )
 }
 
-let nextConnectionId = 1
-
 export interface Services {
   readonly settings: ServerSettings
   readonly commands: Commands
@@ -107,6 +105,16 @@ export interface Services {
   /** Open connections per address key (IPv6 per /64), for `maxConnsPerIp`. */
   readonly perAddress: Map<string, number>
   readonly metrics: Metrics
+  /** This server's outboxes waiting to be written. */
+  readonly flusher: OutboxFlusher
+  /** The next connection's id (1, 2, … per server, as logged). */
+  readonly nextConnectionId: () => number
+}
+
+/** Connection ids of one server: 1, 2, … */
+export const connectionIds = (): () => number => {
+  let next = 1
+  return () => next++
 }
 
 const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
@@ -129,7 +137,14 @@ export const accept = (socket: Net.Socket, services: Services) => {
     setTimeout(() => socket.destroy(), 1000).unref()
     return
   }
-  const conn = new Connection(nextConnectionId++, socket, remote, services.settings, services.metrics)
+  const conn = new Connection(
+    services.nextConnectionId(),
+    socket,
+    remote,
+    services.settings,
+    services.metrics,
+    services.flusher
+  )
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
@@ -421,10 +436,13 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     metrics.source("connectionsOpen", () => live.size)
     const run = yield* FiberSet.makeRuntime<never>()
     const commit = yield* GroupCommit
-    commit.afterEachBatch(() => flushQueued())
+    const flusher = new OutboxFlusher()
+    commit.afterEachBatch(() => flusher.flushQueued())
     const commands = yield* makeCommands
     const services: Services = {
       perAddress: new Map(),
+      flusher,
+      nextConnectionId: connectionIds(),
       metrics,
       settings,
       sessions,

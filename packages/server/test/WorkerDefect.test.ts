@@ -13,8 +13,9 @@ import type { Connection } from "../src/Connection.ts"
 import type { GroupCommit } from "../src/GroupCommit.ts"
 import type { Member } from "../src/Hub.ts"
 import { Metrics } from "../src/Metrics.ts"
+import { OutboxFlusher } from "../src/Outbox.ts"
 import type { Presence } from "../src/Presence.ts"
-import { accept, fastPath, makeWake, type Run, type Services } from "../src/Server.ts"
+import { accept, connectionIds, fastPath, makeWake, type Run, type Services } from "../src/Server.ts"
 import { defaults } from "../src/ServerConfig.ts"
 import type { SessionsRepo } from "../src/SessionsRepo.ts"
 
@@ -49,6 +50,8 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
   } as unknown as Commands
   const services: Services = {
     perAddress: new Map(),
+    flusher: new OutboxFlusher(),
+    nextConnectionId: connectionIds(),
     settings: { ...defaults, msgRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, idleTimeoutSeconds: 0 },
     sessions: {
       close: (id: number) =>
