@@ -70,9 +70,6 @@ export type CommandTable = { readonly [K in CommandName]: Handler<CommandMap[K]>
 /** The table, and the MSG fast path beside it. */
 export type Commands = Effect.Effect.Success<typeof makeCommands>
 
-/** Failed logins on one connection before further attempts are refused for a while. */
-const FREE_LOGIN_FAILURES = 10
-
 const withId = <F extends object>(
   frame: F,
   id: RequestId | undefined
@@ -138,10 +135,11 @@ export const makeCommands = Effect.gen(function*() {
   const connect = (command: Connect, conn: Connection) =>
     Effect.gen(function*() {
       const now = Date.now()
-      if (conn.lockedUntil > now) {
+      const locked = conn.loginLockedFor(now)
+      if (locked > 0) {
         return yield* new RateLimited({
           message: "too many failed logins on this connection; wait before trying again",
-          retryAfterMs: conn.lockedUntil - now
+          retryAfterMs: locked
         })
       }
       const key = loginKey(command.username, conn)
@@ -159,11 +157,9 @@ export const makeCommands = Effect.gen(function*() {
         Effect.tapError((error) =>
           Effect.gen(function*() {
             if (error._tag !== "AuthFailed") return
-            loginFailures.record(key, Date.now())
-            conn.failedLogins++
-            if (conn.failedLogins >= FREE_LOGIN_FAILURES) {
-              conn.lockedUntil = Date.now() + Math.min(60_000, 1000 * 2 ** (conn.failedLogins - FREE_LOGIN_FAILURES))
-            }
+            const failedAt = Date.now()
+            loginFailures.record(key, failedAt)
+            conn.loginFailed(failedAt)
             yield* Effect.logWarning("login failed").pipe(
               Effect.annotateLogs({
                 user: command.username.slice(0, 64),
@@ -181,7 +177,7 @@ export const makeCommands = Effect.gen(function*() {
           users.touchLogin(identity.userId, at)
         )
       )
-      conn.failedLogins = 0
+      conn.loginSucceeded()
       loginFailures.reset(key)
       // a REVOKE of this token that committed while this login was in flight still wins
       if (revocations.revoked(tokenHash)) {
@@ -190,12 +186,11 @@ export const makeCommands = Effect.gen(function*() {
       }
       conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
       // hold live frames while the replay is assembled, then merge the two in message_id order
-      conn.held = []
+      conn.holdDeliveries()
       presence.arrive(conn)
       const unread = yield* messages.unreadCount(identity.userId)
       const replay = yield* messages.replay(identity.userId, command.resume_after, config.replayCap)
-      const held = conn.held
-      conn.held = undefined
+      const held = conn.releaseHeld()
       conn.send(withId({
         type: "CONNECTED" as const,
         user: identity.username,

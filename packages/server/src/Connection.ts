@@ -22,6 +22,7 @@ import type { Metrics } from "./Metrics.ts"
 import { Outbox, type OutboxFlusher } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
+import { WorkerSchedule } from "./Worker.ts"
 
 /** A frame as the worker takes it: as framed, or already decoded by the fast path. */
 export type Inbound =
@@ -72,24 +73,29 @@ export type { Authenticated }
 export type LoggedIn = Connection & Member
 
 /** A frame held back while CONNECT replays history; `messageId` for MESSAGE events. */
-interface Held {
+export interface Held {
   readonly frame: Uint8Array
   readonly messageId: number | undefined
 }
 
 const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
 
+/** Failed logins on one connection before further attempts are refused for a while. */
+const FREE_LOGIN_FAILURES = 10
+
 export class Connection implements Peer {
   private session: Authenticated | undefined = undefined
   /** Frames held back while the CONNECT replay is being assembled. */
-  held: Array<Held> | undefined = undefined
-  /** Why the server is closing this connection, once it is ("failed": its worker hit a defect). */
-  closing: ClosingReason | undefined = undefined
-  lastFrameAt = Date.now()
+  private held: Array<Held> | undefined = undefined
+  private closingReason: ClosingReason | undefined = undefined
+  private lastFrame = Date.now()
   /** When the socket was accepted: CONNECT must succeed within `authTimeoutSeconds` of it. */
   readonly openedAt = Date.now()
-  failedLogins = 0
-  lockedUntil = 0
+  private failedLogins = 0
+  /** Logins on this connection are refused until then (ms since the epoch). */
+  private lockedUntil = 0
+  /** When this connection's worker runs. */
+  readonly worker = new WorkerSchedule()
   readonly outbox: Outbox
   readonly framer: Framer
   private readonly bucket: TokenBucket | undefined
@@ -99,14 +105,8 @@ export class Connection implements Peer {
   private inbox: Array<Inbound> = []
   private fast: FastPath | undefined = undefined
   private peerGone = false
-  /** A worker fiber is handling this connection's frames (or waiting briefly for more). */
-  working = false
-  /** Set while the worker waits for more frames: wakes it. */
-  resumeWorker: (() => void) | undefined = undefined
-  /** "connection opened" was logged. */
-  announced = false
   /** Recording the end of the connection (session, presence, log) has begun. */
-  cleanedUp = false
+  private cleanedUp = false
   /** Done once the end of the connection is recorded (made when someone waits for it). */
   private endedDeferred: Deferred.Deferred<void> | undefined = undefined
 
@@ -137,6 +137,53 @@ export class Connection implements Peer {
   /** Records a successful CONNECT: from here on the connection is a hub member. */
   logIn(auth: Authenticated): asserts this is Member {
     this.session = auth
+  }
+
+  /** The credentials were right: the count of failed logins starts again. */
+  loginSucceeded(): void {
+    this.failedLogins = 0
+  }
+
+  /** How long until this connection may try to log in again (0: now). */
+  loginLockedFor(now: number): number {
+    return Math.max(0, this.lockedUntil - now)
+  }
+
+  /** A failed login: past the free ones, each locks the connection for longer (1 s, 2 s, … up to a minute). */
+  loginFailed(now: number): void {
+    this.failedLogins++
+    if (this.failedLogins >= FREE_LOGIN_FAILURES) {
+      this.lockedUntil = now + Math.min(60_000, 1000 * 2 ** (this.failedLogins - FREE_LOGIN_FAILURES))
+    }
+  }
+
+  /** Why the server is closing this connection, once it is ("failed": its worker hit a defect). */
+  get closing(): ClosingReason | undefined {
+    return this.closingReason
+  }
+
+  /** When the last frame arrived (for the idle timeout). */
+  get lastFrameAt(): number {
+    return this.lastFrame
+  }
+
+  /** Holds live frames back (see `releaseHeld`) while a CONNECT replay is assembled. */
+  holdDeliveries(): void {
+    this.held = []
+  }
+
+  /** Ends holding frames back; returns those held, for the caller to merge into the replay. */
+  releaseHeld(): ReadonlyArray<Held> {
+    const held = this.held ?? []
+    this.held = undefined
+    return held
+  }
+
+  /** True the first time only: the caller records the connection's end; later callers wait for `ended`. */
+  beginCleanup(): boolean {
+    if (this.cleanedUp) return false
+    this.cleanedUp = true
+    return true
   }
 
   /** Encodes and queues one frame for this connection only. */
@@ -191,8 +238,8 @@ export class Connection implements Peer {
     const before = inbox.length
     this.framer.pushInto(chunk, inbox as Array<FrameEvent>)
     if (inbox.length === before) return
-    this.lastFrameAt = Date.now()
-    if (before === 0 && this.fast !== undefined && (!this.working || this.resumeWorker !== undefined)) {
+    this.lastFrame = Date.now()
+    if (before === 0 && this.fast !== undefined && !this.worker.holdsFrames) {
       let done = 0
       while (done < inbox.length && this.closing === undefined && !this.outbox.overLimit) {
         const result = this.fast(this, inbox[done] as FrameEvent)
@@ -226,7 +273,7 @@ export class Connection implements Peer {
 
   /** Frames are waiting or being handled, or MSGs await their commit. */
   get busy(): boolean {
-    return this.working || this.paused || this.inbox.length > 0 || this.pendingAcks > 0
+    return this.worker.active || this.paused || this.inbox.length > 0 || this.pendingAcks > 0
   }
 
   /** True once no more frames will be handled. */
@@ -295,7 +342,7 @@ export class Connection implements Peer {
   /** The first half of `close`, without starting the worker that records the end. */
   closeQuietly(reason: ClosingReason, frame?: ServerFrame): void {
     if (this.closing !== undefined) return
-    this.closing = reason
+    this.closingReason = reason
     if (frame !== undefined) this.send(frame)
     this.outbox.close()
     this.socket.end()
@@ -307,7 +354,7 @@ export class Connection implements Peer {
 
   private dropSlowConsumer(): void {
     if (this.closing !== undefined) return
-    this.closing = "slow_consumer"
+    this.closingReason = "slow_consumer"
     // what was not yet handed to the socket is dropped; the BYE follows the
     // frames already written (whole lines), then FIN. A peer that resumes
     // reading sees every line it got, then the BYE; one that never does is

@@ -177,38 +177,8 @@ const annotate = (conn: Connection) =>
 
 /** Starts a worker for a connection that has frames (or has ended), unless one is running. */
 export const makeWake = (services: Services, run: Run) => (conn: Connection): void => {
-  if (conn.resumeWorker !== undefined) return conn.resumeWorker()
-  if (conn.working) return
-  conn.working = true
-  run(worker(conn, services))
+  if (conn.worker.wake()) run(worker(conn, services))
 }
-
-/**
- * How long a worker waits for more frames before it ends. A client that
- * keeps sending (the next MSG right after its ACK) keeps its fiber instead
- * of forking one per frame; an idle connection still parks none.
- */
-const LINGER_MS = 50
-
-/** Waits for more frames: true when they came, false when the worker should end. */
-const linger = (conn: Connection) =>
-  Effect.async<boolean>((resume) => {
-    const timer = setTimeout(() => {
-      conn.resumeWorker = undefined
-      // from here a new frame starts a new worker
-      conn.working = false
-      resume(Effect.succeed(false))
-    }, LINGER_MS)
-    conn.resumeWorker = () => {
-      clearTimeout(timer)
-      conn.resumeWorker = undefined
-      resume(Effect.succeed(true))
-    }
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      conn.resumeWorker = undefined
-    })
-  })
 
 /** Handles a connection's frames until none are left; the last one, once it ended, records the end. */
 const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
@@ -221,12 +191,12 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
         return Effect.zipRight(
           conn.awaitAcks(),
           Effect.suspend(() => {
-            conn.working = false
+            conn.worker.stopped()
             return cleanup(conn, services)
           })
         )
       }
-      return Effect.flatMap(linger(conn), (more) => (more ? work : Effect.void))
+      return Effect.flatMap(conn.worker.linger(), (more) => (more ? work : Effect.void))
     }
     return Effect.zipRight(
       Effect.forEach(
@@ -245,12 +215,10 @@ const worker = (conn: Connection, services: Services): Effect.Effect<void> => {
     )
   })
   // logged by the connection's first worker (its first line, or its end), not by a fiber of its own
-  const first = conn.announced
-    ? work
-    : (conn.announced = true, Effect.zipRight(Effect.logInfo("connection opened"), work))
+  const first = conn.worker.firstRun() ? Effect.zipRight(Effect.logInfo("connection opened"), work) : work
   return first.pipe(
     Effect.catchAllCause((cause) => {
-      conn.working = false
+      conn.worker.stopped()
       return Cause.isInterruptedOnly(cause) ? Effect.void : failed(conn, services, cause)
     }),
     annotate(conn)
@@ -284,8 +252,7 @@ const failed = (conn: Connection, services: Services, cause: Cause.Cause<unknown
  */
 const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }: Services): Effect.Effect<void> =>
   Effect.suspend(() => {
-    if (conn.cleanedUp) return Deferred.await(conn.ended)
-    conn.cleanedUp = true
+    if (!conn.beginCleanup()) return Deferred.await(conn.ended)
     live.delete(conn)
     metrics.connectionClosed(conn.closing ?? "peer_closed")
     conn.outbox.close()
