@@ -18,7 +18,6 @@ import {
 } from "@parley/protocol"
 import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
-import { addressKey } from "./AddressKey.ts"
 import { type Commands, dispatch, makeCommands } from "./Command.ts"
 import { Connection, type FastPath, type Inbound } from "./Connection.ts"
 import { GroupCommit } from "./GroupCommit.ts"
@@ -28,6 +27,7 @@ import { OutboxFlusher } from "./Outbox.ts"
 import { Presence } from "./Presence.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
+import { SocketsPerAddress } from "./SocketsPerAddress.ts"
 import { describeFault } from "./StorageHealth.ts"
 import { makeTlsServer } from "./Tls.ts"
 import { TokensRepo } from "./TokensRepo.ts"
@@ -103,7 +103,7 @@ export interface Services {
   readonly wake: (conn: Connection) => void
   readonly fast: FastPath
   /** Open connections per address key (IPv6 per /64), for `maxConnsPerIp`. */
-  readonly perAddress: Map<string, number>
+  readonly perAddress: SocketsPerAddress
   readonly metrics: Metrics
   /** This server's outboxes waiting to be written. */
   readonly flusher: OutboxFlusher
@@ -155,20 +155,8 @@ export const accept = (socket: Net.Socket, services: Services) => {
  * Counts a socket against its address's share (`--max-conns-per-ip`) for as
  * long as it is open; false, counting nothing, when the share is used up.
  */
-const admit = (socket: Net.Socket, services: Services): boolean => {
-  const { maxConnsPerIp } = services.settings
-  if (maxConnsPerIp <= 0) return true
-  const key = addressKey(socket.remoteAddress ?? "unknown")
-  const held = services.perAddress.get(key) ?? 0
-  if (held >= maxConnsPerIp) return false
-  services.perAddress.set(key, held + 1)
-  socket.once("close", () => {
-    const left = (services.perAddress.get(key) ?? 1) - 1
-    if (left <= 0) services.perAddress.delete(key)
-    else services.perAddress.set(key, left)
-  })
-  return true
-}
+const admit = (socket: Net.Socket, { perAddress, settings }: Services): boolean =>
+  settings.maxConnsPerIp <= 0 || perAddress.hold(socket, settings.maxConnsPerIp)
 
 export type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
 
@@ -354,19 +342,10 @@ const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
     // hold the descriptors with handshakes it never finishes (each also ends after 10 s). There
     // is no TLS yet to say BYE in, so a socket past that is closed at once; a finished handshake
     // then counts as a connection like any other (BYE past the share).
-    const tlsSockets = new Map<string, number>()
+    const tlsSockets = new SocketsPerAddress()
     const tlsCap = services.settings.maxConnsPerIp + Math.max(16, services.settings.maxConnsPerIp)
     tls.server.on("connection", (raw: Net.Socket) => {
-      if (services.settings.maxConnsPerIp <= 0) return
-      const key = addressKey(raw.remoteAddress ?? "unknown")
-      const held = tlsSockets.get(key) ?? 0
-      if (held >= tlsCap) return void raw.destroy()
-      tlsSockets.set(key, held + 1)
-      raw.once("close", () => {
-        const left = (tlsSockets.get(key) ?? 1) - 1
-        if (left <= 0) tlsSockets.delete(key)
-        else tlsSockets.set(key, left)
-      })
+      if (services.settings.maxConnsPerIp > 0 && !tlsSockets.hold(raw, tlsCap)) raw.destroy()
     })
     tls.server.on("secureConnection", (socket) => accept(socket, services))
     tls.server.on("tlsClientError", (error, socket) => {
@@ -407,7 +386,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     commit.afterEachBatch(() => flusher.flushQueued())
     const commands = yield* makeCommands
     const services: Services = {
-      perAddress: new Map(),
+      perAddress: new SocketsPerAddress(),
       flusher,
       nextConnectionId: connectionIds(),
       metrics,

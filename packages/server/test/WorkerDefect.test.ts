@@ -18,6 +18,7 @@ import type { Presence } from "../src/Presence.ts"
 import { accept, connectionIds, fastPath, makeWake, type Run, type Services } from "../src/Server.ts"
 import { defaults } from "../src/ServerConfig.ts"
 import type { SessionsRepo } from "../src/SessionsRepo.ts"
+import { SocketsPerAddress } from "../src/SocketsPerAddress.ts"
 
 interface Recorded {
   readonly departed: Array<string>
@@ -49,7 +50,7 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
     failure: () => Effect.die(new Error("injected: answering INTERNAL died too"))
   } as unknown as Commands
   const services: Services = {
-    perAddress: new Map(),
+    perAddress: new SocketsPerAddress(),
     flusher: new OutboxFlusher(),
     nextConnectionId: connectionIds(),
     settings: { ...defaults, msgRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, idleTimeoutSeconds: 0 },
