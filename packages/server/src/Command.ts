@@ -37,14 +37,14 @@ import {
 import { type Cause, Effect, Exit, Option } from "effect"
 import { Accounts, hashToken } from "./Account.ts"
 import { addressKey } from "./AddressKey.ts"
-import type { Connection, LoggedIn } from "./Connection.ts"
+import type { Connection, Held, LoggedIn } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
 import { isMember, type Member } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
-import { ServerConfig } from "./ServerConfig.ts"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { SlidingWindow } from "./SlidingWindow.ts"
 import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
@@ -75,336 +75,61 @@ const withId = <F extends object>(
   id: RequestId | undefined
 ): F => (id === undefined ? frame : { ...frame, id })
 
-export const makeCommands = Effect.gen(function*() {
-  const accounts = yield* Accounts
-  const users = yield* UsersRepo
-  const messages = yield* MessagesRepo
-  const sessions = yield* SessionsRepo
-  const commit = yield* GroupCommit
-  const hub = yield* Hub
-  const presence = yield* Presence
+/** What the handlers share: the services they use and the server-wide login throttles. */
+interface Shared {
+  readonly accounts: Accounts
+  readonly users: UsersRepo
+  readonly messages: MessagesRepo
+  readonly sessions: SessionsRepo
+  readonly commit: GroupCommit
+  readonly hub: Hub
+  readonly presence: Presence
+  readonly config: ServerSettings
+  readonly health: StorageHealth
+  readonly tokens: TokensRepo
+  readonly metrics: Metrics
+  /** Failed logins per (username, address), across connections: checked before any hash is computed. */
+  readonly loginFailures: SlidingWindow
+  /** Accounts created per address. */
+  readonly registrations: SlidingWindow
+  readonly revocations: RecentRevocations
+}
+
+const makeShared = Effect.gen(function*() {
   const config = yield* ServerConfig
-  const health = yield* StorageHealth
-  const tokens = yield* TokensRepo
-  const metrics = yield* Metrics
-  // per (username, address) and per address, across connections: checked before any hash is computed
-  const loginFailures = new SlidingWindow(config.loginFailures, 60_000)
-  const registrations = new SlidingWindow(config.registerRate, 10 * 60_000)
-  const revocations = new RecentRevocations()
-  const loginKey = (username: string, conn: Connection) =>
-    `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
-
-  /**
-   * The reply to a request that failed unexpectedly: UNAVAILABLE for a storage
-   * fault (the outage logged once), INTERNAL for anything else (logged with its cause).
-   */
-  const failure = (
-    cause: Cause.Cause<unknown>,
-    command: { readonly command: string; readonly id?: RequestId | undefined }
-  ) =>
-    isStorageFault(cause)
-      ? Effect.as(health.fault(cause), toErrorFrame(unavailable, command.id))
-      : Effect.as(Effect.logError(`${command.command} failed`, cause), toErrorFrame(internal, command.id))
-
-  /** A username in `to` / `with`: an unknown or malformed one is UNKNOWN_USER. */
-  const resolveUser = (name: string) =>
-    Effect.flatMap(
-      USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
-      Option.match({
-        onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${quoteName(name)}` })),
-        onSome: Effect.succeed
-      })
-    )
-
-  const register = (command: Register, conn: Connection) =>
-    Effect.gen(function*() {
-      const address = addressKey(conn.remoteAddress)
-      const wait = registrations.retryAfter(address, Date.now())
-      if (wait > 0) {
-        return yield* new RateLimited({
-          message: "too many accounts created from this address; try again later",
-          retryAfterMs: wait
-        })
-      }
-      const username = yield* accounts.register(command.username, command.password, conn.remoteAddress)
-      registrations.record(address, Date.now())
-      yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
-      conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
-    })
-
-  const connect = (command: Connect, conn: Connection) =>
-    Effect.gen(function*() {
-      const now = Date.now()
-      const locked = conn.loginLockedFor(now)
-      if (locked > 0) {
-        return yield* new RateLimited({
-          message: "too many failed logins on this connection; wait before trying again",
-          retryAfterMs: locked
-        })
-      }
-      const key = loginKey(command.username, conn)
-      const wait = loginFailures.retryAfter(key, now)
-      if (wait > 0) {
-        return yield* new RateLimited({
-          message: "too many failed logins for this name from this address; wait before trying again",
-          retryAfterMs: wait
-        })
-      }
-      const credentials = command.password !== undefined
-        ? { password: command.password }
-        : { token: command.token! }
-      const identity = yield* accounts.login(command.username, credentials, conn.remoteAddress).pipe(
-        Effect.tapError((error) =>
-          Effect.gen(function*() {
-            if (error._tag !== "AuthFailed") return
-            const failedAt = Date.now()
-            loginFailures.record(key, failedAt)
-            conn.loginFailed(failedAt)
-            yield* Effect.logWarning("login failed").pipe(
-              Effect.annotateLogs({
-                user: command.username.slice(0, 64),
-                via: "password" in credentials ? "password" : "token"
-              })
-            )
-          })
-        )
-      )
-      const at = new Date().toISOString()
-      const tokenHash = hashToken(identity.token)
-      const sessionId = yield* commit.write(
-        Effect.zipLeft(
-          sessions.open(identity.userId, conn.remoteAddress, at, tokenHash),
-          users.touchLogin(identity.userId, at)
-        )
-      )
-      conn.loginSucceeded()
-      loginFailures.reset(key)
-      // a REVOKE of this token that committed while this login was in flight still wins
-      if (revocations.revoked(tokenHash)) {
-        yield* commit.write(sessions.close(sessionId, new Date().toISOString()))
-        return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
-      }
-      conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
-      // hold live frames while the replay is assembled, then merge the two in message_id order
-      conn.holdDeliveries()
-      presence.arrive(conn)
-      const unread = yield* messages.unreadCount(identity.userId)
-      const replay = yield* messages.replay(identity.userId, command.resume_after, config.replayCap)
-      const held = conn.releaseHeld()
-      conn.send(withId({
-        type: "CONNECTED" as const,
-        user: identity.username,
-        session_id: sessionId,
-        token: identity.token,
-        online: hub.online(),
-        unread
-      }, command.id))
-      if (replay.truncated && replay.messages.length > 0) {
-        conn.send({ type: "TRUNCATED", before: replay.messages[0]!.message_id })
-      }
-      const replayed = new Set<number>()
-      const queue: Array<{ id: number; frame: Uint8Array }> = []
-      for (const m of replay.messages) {
-        replayed.add(m.message_id)
-        queue.push({ id: m.message_id, frame: encodeFrame(m) })
-      }
-      const others: Array<Uint8Array> = []
-      for (const h of held) {
-        if (h.messageId === undefined) others.push(h.frame)
-        else if (!replayed.has(h.messageId)) queue.push({ id: h.messageId, frame: h.frame })
-      }
-      queue.sort((a, b) => a.id - b.id)
-      // the replay answers this CONNECT: it is bounded by the replay cap, not the broadcast limit
-      for (const q of queue) conn.outbox.offer(q.frame, true)
-      metrics.replayed(replay.messages.length)
-      for (const f of others) conn.outbox.offer(f, true)
-      yield* Effect.logInfo("logged in").pipe(
-        Effect.annotateLogs({
-          user: identity.username,
-          session: sessionId,
-          via: "password" in credentials ? "password" : "token",
-          replayed: replay.messages.length
-        })
-      )
-    })
-
-  const onStored =
-    (conn: LoggedIn, command: Msg, receiverName: string | null) => (exit: Exit.Exit<StoredRow>): void => {
-      if (Exit.isSuccess(exit)) {
-        const row = exit.value
-        if (!row.duplicate) {
-          const message: Message = {
-            type: "MESSAGE",
-            message_id: row.id,
-            from: conn.auth.username,
-            to: receiverName,
-            text: row.text,
-            timestamp: row.timestamp
-          }
-          hub.publish(message, row.senderId, row.receiverId, conn)
-        }
-        const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
-          type: "ACK",
-          message_id: row.id,
-          timestamp: row.timestamp
-        }
-        if (command.client_msg_id !== undefined) ack.client_msg_id = command.client_msg_id
-        if (command.id !== undefined) ack.id = command.id
-        conn.send(ack)
-      } else {
-        conn.send(toErrorFrame(isStorageFault(exit.cause) ? unavailable : internal, command.id))
-      }
-      conn.ackDone()
-    }
-
-  const msg = (command: Msg, conn: LoggedIn) =>
-    Effect.gen(function*() {
-      // the schema enforces the protocol's 4096; an embedder may announce (and enforce) less
-      if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
-        return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
-      }
-      const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(command.to)
-      yield* conn.throttle()
-      queueMsg(command, conn, receiver)
-    })
-
-  const queueMsg = (
-    command: Msg,
-    conn: LoggedIn,
-    receiver: { readonly id: number; readonly username: string } | null
-  ) => {
-    const me = conn.auth
-    // counted first (the commit answers on a later turn of the event loop), and uncounted if
-    // the message could not even be queued, so the connection's later replies never wait for it
-    conn.ackPending()
-    try {
-      commit.submit({
-        senderId: me.userId,
-        receiverId: receiver === null ? null : receiver.id,
-        text: command.text,
-        clientMsgId: command.client_msg_id,
-        done: onStored(conn, command, receiver === null ? null : receiver.username)
-      })
-    } catch (defect) {
-      conn.ackDone()
-      throw defect
-    }
+  const shared: Shared = {
+    accounts: yield* Accounts,
+    users: yield* UsersRepo,
+    messages: yield* MessagesRepo,
+    sessions: yield* SessionsRepo,
+    commit: yield* GroupCommit,
+    hub: yield* Hub,
+    presence: yield* Presence,
+    config,
+    health: yield* StorageHealth,
+    tokens: yield* TokensRepo,
+    metrics: yield* Metrics,
+    loginFailures: new SlidingWindow(config.loginFailures, 60_000),
+    registrations: new SlidingWindow(config.registerRate, 10 * 60_000),
+    revocations: new RecentRevocations()
   }
+  return shared
+})
 
-  /**
-   * The MSG hot path without an effect: when the sender may send now and the
-   * recipient (if any) is known, the message is queued for commit at once.
-   * False when anything needs the full handler (an error, a wait, a lookup).
-   */
-  const msgNow = (command: Msg, conn: Connection): boolean => {
-    if (!isMember(conn) || config.maxTextChars < MAX_TEXT_CHARS) return false
-    let receiver: { readonly id: number; readonly username: string } | null = null
-    if (command.to !== undefined && command.to !== null) {
-      const known = users.cached(command.to)
-      if (known === undefined) return false
-      receiver = known
-    }
-    if (!conn.tryTakeToken()) return false
-    queueMsg(command, conn, receiver)
-    return true
-  }
-
-  const history = (command: History, conn: LoggedIn) =>
-    Effect.gen(function*() {
-      const me = conn.auth
-      const other = command.with === undefined || command.with === null ? undefined : yield* resolveUser(command.with)
-      const page = yield* messages.history({
-        userId: me.userId,
-        withUserId: other?.id,
-        before: command.before,
-        after: command.after,
-        limit: command.limit ?? DEFAULT_HISTORY_LIMIT
-      })
-      conn.send(withId({ type: "HISTORY" as const, messages: page.messages, has_more: page.hasMore }, command.id))
-    })
-
-  const read = (command: Read, conn: LoggedIn) =>
-    Effect.gen(function*() {
-      const me = conn.auth
-      const sender = yield* messages.dmSender(me.userId, command.message_id)
-      if (Option.isNone(sender)) {
-        return yield* new NotFound({ message: `no direct message ${command.message_id} addressed to you` })
-      }
-      yield* commit.write(messages.markRead(me.userId, sender.value, command.message_id))
-      conn.send(withId({ type: "OK" as const }, command.id))
-      hub.toUser(sender.value, encodeFrame({ type: "RECEIPT", message_id: command.message_id, by: me.username }))
-    })
-
-  /** The user's sessions on this server that are not being closed, oldest first. */
-  const openSessions = (userId: number): Array<Member> => {
-    const open: Array<Member> = []
-    for (const peer of hub.peersOf(userId)) if (peer.closing === undefined) open.push(peer)
-    return open.sort((a, b) => a.auth.sessionId - b.auth.sessionId)
-  }
-
-  const listSessions = (command: Sessions, conn: LoggedIn) =>
-    Effect.sync(() => {
-      const list: Array<SessionInfo> = openSessions(conn.auth.userId).map((peer) => ({
-        session_id: peer.auth.sessionId,
-        ip_address: peer.remoteAddress,
-        connect_time: peer.auth.connectTime,
-        current: peer === conn
-      }))
-      conn.send(withId({ type: "SESSIONS" as const, sessions: list }, command.id))
-    })
-
-  /**
-   * Revokes sessions and the tokens they logged in with: the tokens are
-   * deleted (committed before the OK), then every open session that used one
-   * of them gets `BYE revoked`. `all_others` keeps the current session's own
-   * token, since the current session keeps it.
-   */
-  const revoke = (command: Revoke, conn: LoggedIn) =>
-    Effect.gen(function*() {
-      const me = conn.auth
-      const mine = openSessions(me.userId)
-      const hashes = new Set<string>()
-      let targets: typeof mine
-      if (command.session_id !== undefined) {
-        const target = mine.find((peer) => peer.auth.sessionId === command.session_id)
-        if (target === undefined) {
-          return yield* new NotFound({ message: `no open session ${command.session_id} of yours` })
-        }
-        hashes.add(target.auth.tokenHash)
-        targets = mine.filter((peer) => peer.auth.tokenHash === target.auth.tokenHash)
-      } else {
-        targets = mine.filter((peer) => peer !== conn)
-        for (const peer of targets) if (peer.auth.tokenHash !== me.tokenHash) hashes.add(peer.auth.tokenHash)
-      }
-      if (hashes.size > 0) {
-        yield* commit.write(tokens.revoke(hashes))
-        revocations.add(hashes)
-      }
-      conn.send(withId({ type: "OK" as const }, command.id))
-      // sessions that logged in with a revoked token since the list was taken go too
-      const ended = new Map(targets.map((peer) => [peer, peer.auth.sessionId]))
-      for (const peer of openSessions(me.userId)) {
-        if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
-      }
-      for (const peer of ended.keys()) peer.revoke()
-      yield* Effect.logInfo("sessions revoked").pipe(
-        Effect.annotateLogs({ user: me.username, sessions: [...ended.values()].join(",") })
-      )
-    })
-
+export const makeCommands = Effect.map(makeShared, (shared) => {
   const table: CommandTable = {
-    REGISTER: { access: "guest", handle: register },
-    CONNECT: { access: "guest", handle: connect },
-    MSG: { access: "member", handle: msg },
-    HISTORY: { access: "member", handle: history },
-    READ: { access: "member", handle: read },
+    REGISTER: { access: "guest", handle: register(shared) },
+    CONNECT: { access: "guest", handle: connect(shared) },
+    MSG: { access: "member", handle: msg(shared) },
+    HISTORY: { access: "member", handle: history(shared) },
+    READ: { access: "member", handle: read(shared) },
     USERS: {
       access: "member",
       handle: (command, conn) =>
-        Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: hub.online() }, command.id)))
+        Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: shared.hub.online() }, command.id)))
     },
-    SESSIONS: { access: "member", handle: listSessions },
-    REVOKE: { access: "member", handle: revoke },
+    SESSIONS: { access: "member", handle: listSessions(shared) },
+    REVOKE: { access: "member", handle: revoke(shared) },
     PING: {
       access: "any",
       handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "PONG" as const }, command.id)))
@@ -415,8 +140,351 @@ export const makeCommands = Effect.gen(function*() {
         Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     }
   }
-  return { table, msgNow, failure } as const
+  return { table, msgNow: msgNow(shared), failure: failure(shared) } as const
 })
+
+/**
+ * The reply to a request that failed unexpectedly: UNAVAILABLE for a storage
+ * fault (the outage logged once), INTERNAL for anything else (logged with its cause).
+ */
+const failure = ({ health }: Shared) =>
+(
+  cause: Cause.Cause<unknown>,
+  command: { readonly command: string; readonly id?: RequestId | undefined }
+) =>
+  isStorageFault(cause)
+    ? Effect.as(health.fault(cause), toErrorFrame(unavailable, command.id))
+    : Effect.as(Effect.logError(`${command.command} failed`, cause), toErrorFrame(internal, command.id))
+
+/** A username in `to` / `with`: an unknown or malformed one is UNKNOWN_USER. */
+const resolveUser = ({ users }: Shared, name: string) =>
+  Effect.flatMap(
+    USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
+    Option.match({
+      onNone: () => Effect.fail(new UnknownUser({ message: `no user named ${quoteName(name)}` })),
+      onSome: Effect.succeed
+    })
+  )
+
+const register = ({ accounts, registrations }: Shared) => (command: Register, conn: Connection) =>
+  Effect.gen(function*() {
+    const address = addressKey(conn.remoteAddress)
+    const wait = registrations.retryAfter(address, Date.now())
+    if (wait > 0) {
+      return yield* new RateLimited({
+        message: "too many accounts created from this address; try again later",
+        retryAfterMs: wait
+      })
+    }
+    const username = yield* accounts.register(command.username, command.password, conn.remoteAddress)
+    registrations.record(address, Date.now())
+    yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
+    conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
+  })
+
+/** The key failed logins count under: the name tried, from this address. */
+const loginKey = (username: string, conn: Connection) =>
+  `${username.slice(0, 64).toLowerCase()}\u0000${addressKey(conn.remoteAddress)}`
+
+const viaOf = (command: Connect) => (command.password !== undefined ? "password" : "token")
+
+/** Fails when this connection, or this name from this address, has failed to log in too often lately. */
+const checkLoginAllowed = ({ loginFailures }: Shared, conn: Connection, key: string) =>
+  Effect.suspend(() => {
+    const now = Date.now()
+    const locked = conn.loginLockedFor(now)
+    if (locked > 0) {
+      return new RateLimited({
+        message: "too many failed logins on this connection; wait before trying again",
+        retryAfterMs: locked
+      })
+    }
+    const wait = loginFailures.retryAfter(key, now)
+    if (wait > 0) {
+      return new RateLimited({
+        message: "too many failed logins for this name from this address; wait before trying again",
+        retryAfterMs: wait
+      })
+    }
+    return Effect.void
+  })
+
+/** Checks the credentials; a wrong one counts against the connection and the name from this address. */
+const authenticate = ({ accounts, loginFailures }: Shared, command: Connect, conn: Connection, key: string) =>
+  accounts.login(
+    command.username,
+    command.password !== undefined ? { password: command.password } : { token: command.token! },
+    conn.remoteAddress
+  ).pipe(
+    Effect.tapError((error) => {
+      if (error._tag !== "AuthFailed") return Effect.void
+      const failedAt = Date.now()
+      loginFailures.record(key, failedAt)
+      conn.loginFailed(failedAt)
+      return Effect.logWarning("login failed").pipe(
+        Effect.annotateLogs({ user: command.username.slice(0, 64), via: viaOf(command) })
+      )
+    })
+  )
+
+const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
+  Effect.gen(function*() {
+    const { commit, loginFailures, revocations, sessions, users } = shared
+    const key = loginKey(command.username, conn)
+    yield* checkLoginAllowed(shared, conn, key)
+    const identity = yield* authenticate(shared, command, conn, key)
+    const at = new Date().toISOString()
+    const tokenHash = hashToken(identity.token)
+    const sessionId = yield* commit.write(
+      Effect.zipLeft(
+        sessions.open(identity.userId, conn.remoteAddress, at, tokenHash),
+        users.touchLogin(identity.userId, at)
+      )
+    )
+    conn.loginSucceeded()
+    loginFailures.reset(key)
+    // a REVOKE of this token that committed while this login was in flight still wins
+    if (revocations.revoked(tokenHash)) {
+      yield* commit.write(sessions.close(sessionId, new Date().toISOString()))
+      return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
+    }
+    conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
+    const replayed = yield* welcome(shared, command, conn, identity.token)
+    yield* Effect.logInfo("logged in").pipe(
+      Effect.annotateLogs({ user: identity.username, session: sessionId, via: viaOf(command), replayed })
+    )
+  })
+
+/**
+ * Answers a successful CONNECT: CONNECTED, then the replay merged in
+ * message_id order with what was delivered live meanwhile. Returns how many
+ * messages were replayed.
+ */
+const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string) =>
+  Effect.gen(function*() {
+    const { config, hub, messages, metrics, presence } = shared
+    const { sessionId, userId, username } = conn.auth
+    // hold live frames while the replay is assembled, then merge the two in message_id order
+    conn.holdDeliveries()
+    presence.arrive(conn)
+    const unread = yield* messages.unreadCount(userId)
+    const replay = yield* messages.replay(userId, command.resume_after, config.replayCap)
+    const held = conn.releaseHeld()
+    conn.send(withId({
+      type: "CONNECTED" as const,
+      user: username,
+      session_id: sessionId,
+      token,
+      online: hub.online(),
+      unread
+    }, command.id))
+    if (replay.truncated && replay.messages.length > 0) {
+      conn.send({ type: "TRUNCATED", before: replay.messages[0]!.message_id })
+    }
+    const { ordered, others } = mergeReplay(replay.messages, held)
+    // the replay answers this CONNECT: it is bounded by the replay cap, not the broadcast limit
+    for (const frame of ordered) conn.outbox.offer(frame, true)
+    metrics.replayed(replay.messages.length)
+    for (const frame of others) conn.outbox.offer(frame, true)
+    return replay.messages.length
+  })
+
+/**
+ * The replayed messages and the MESSAGE events held during the replay, in
+ * message_id order without duplicates; `others` are the other held events
+ * (PRESENCE, RECEIPT), to follow in arrival order.
+ */
+const mergeReplay = (
+  replay: ReadonlyArray<Message>,
+  held: ReadonlyArray<Held>
+): { readonly ordered: Array<Uint8Array>; readonly others: Array<Uint8Array> } => {
+  const replayed = new Set<number>()
+  const queue: Array<{ id: number; frame: Uint8Array }> = []
+  for (const m of replay) {
+    replayed.add(m.message_id)
+    queue.push({ id: m.message_id, frame: encodeFrame(m) })
+  }
+  const others: Array<Uint8Array> = []
+  for (const h of held) {
+    if (h.messageId === undefined) others.push(h.frame)
+    else if (!replayed.has(h.messageId)) queue.push({ id: h.messageId, frame: h.frame })
+  }
+  queue.sort((a, b) => a.id - b.id)
+  return { ordered: queue.map((q) => q.frame), others }
+}
+
+/** A MSG's commit came back: fan it out (unless it was a duplicate) and ACK it, or answer the failure. */
+const onStored = (hub: Hub, conn: LoggedIn, command: Msg, receiverName: string | null) =>
+(
+  exit: Exit.Exit<StoredRow>
+): void => {
+  if (Exit.isSuccess(exit)) {
+    const row = exit.value
+    if (!row.duplicate) {
+      const message: Message = {
+        type: "MESSAGE",
+        message_id: row.id,
+        from: conn.auth.username,
+        to: receiverName,
+        text: row.text,
+        timestamp: row.timestamp
+      }
+      hub.publish(message, row.senderId, row.receiverId, conn)
+    }
+    const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
+      type: "ACK",
+      message_id: row.id,
+      timestamp: row.timestamp
+    }
+    if (command.client_msg_id !== undefined) ack.client_msg_id = command.client_msg_id
+    if (command.id !== undefined) ack.id = command.id
+    conn.send(ack)
+  } else {
+    conn.send(toErrorFrame(isStorageFault(exit.cause) ? unavailable : internal, command.id))
+  }
+  conn.ackDone()
+}
+
+const msg = (shared: Shared) => (command: Msg, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const { config } = shared
+    // the schema enforces the protocol's 4096; an embedder may announce (and enforce) less
+    if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
+      return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
+    }
+    const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(shared, command.to)
+    yield* conn.throttle()
+    queueMsg(shared, command, conn, receiver)
+  })
+
+const queueMsg = (
+  { commit, hub }: Shared,
+  command: Msg,
+  conn: LoggedIn,
+  receiver: { readonly id: number; readonly username: string } | null
+) => {
+  // counted first (the commit answers on a later turn of the event loop), and uncounted if
+  // the message could not even be queued, so the connection's later replies never wait for it
+  conn.ackPending()
+  try {
+    commit.submit({
+      senderId: conn.auth.userId,
+      receiverId: receiver === null ? null : receiver.id,
+      text: command.text,
+      clientMsgId: command.client_msg_id,
+      done: onStored(hub, conn, command, receiver === null ? null : receiver.username)
+    })
+  } catch (defect) {
+    conn.ackDone()
+    throw defect
+  }
+}
+
+/**
+ * The MSG hot path without an effect: when the sender may send now and the
+ * recipient (if any) is known, the message is queued for commit at once.
+ * False when anything needs the full handler (an error, a wait, a lookup).
+ */
+const msgNow = (shared: Shared) => (command: Msg, conn: Connection): boolean => {
+  if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS) return false
+  let receiver: { readonly id: number; readonly username: string } | null = null
+  if (command.to !== undefined && command.to !== null) {
+    const known = shared.users.cached(command.to)
+    if (known === undefined) return false
+    receiver = known
+  }
+  if (!conn.tryTakeToken()) return false
+  queueMsg(shared, command, conn, receiver)
+  return true
+}
+
+const history = (shared: Shared) => (command: History, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const other = command.with === undefined || command.with === null
+      ? undefined
+      : yield* resolveUser(shared, command.with)
+    const page = yield* shared.messages.history({
+      userId: conn.auth.userId,
+      withUserId: other?.id,
+      before: command.before,
+      after: command.after,
+      limit: command.limit ?? DEFAULT_HISTORY_LIMIT
+    })
+    conn.send(withId({ type: "HISTORY" as const, messages: page.messages, has_more: page.hasMore }, command.id))
+  })
+
+const read = ({ commit, hub, messages }: Shared) => (command: Read, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const me = conn.auth
+    const sender = yield* messages.dmSender(me.userId, command.message_id)
+    if (Option.isNone(sender)) {
+      return yield* new NotFound({ message: `no direct message ${command.message_id} addressed to you` })
+    }
+    yield* commit.write(messages.markRead(me.userId, sender.value, command.message_id))
+    conn.send(withId({ type: "OK" as const }, command.id))
+    hub.toUser(sender.value, encodeFrame({ type: "RECEIPT", message_id: command.message_id, by: me.username }))
+  })
+
+/** The user's sessions on this server that are not being closed, oldest first. */
+const openSessions = (hub: Hub, userId: number): Array<Member> => {
+  const open: Array<Member> = []
+  for (const peer of hub.peersOf(userId)) if (peer.closing === undefined) open.push(peer)
+  return open.sort((a, b) => a.auth.sessionId - b.auth.sessionId)
+}
+
+const listSessions = ({ hub }: Shared) => (command: Sessions, conn: LoggedIn) =>
+  Effect.sync(() => {
+    const list: Array<SessionInfo> = openSessions(hub, conn.auth.userId).map((peer) => ({
+      session_id: peer.auth.sessionId,
+      ip_address: peer.remoteAddress,
+      connect_time: peer.auth.connectTime,
+      current: peer === conn
+    }))
+    conn.send(withId({ type: "SESSIONS" as const, sessions: list }, command.id))
+  })
+
+/**
+ * Revokes sessions and the tokens they logged in with: the tokens are
+ * deleted (committed before the OK), then every open session that used one
+ * of them gets `BYE revoked`. `all_others` keeps the current session's own
+ * token, since the current session keeps it.
+ */
+const revoke = ({ commit, hub, revocations, tokens }: Shared) => (command: Revoke, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const me = conn.auth
+    const { hashes, targets } = yield* revocationTargets(openSessions(hub, me.userId), command, conn)
+    if (hashes.size > 0) {
+      yield* commit.write(tokens.revoke(hashes))
+      revocations.add(hashes)
+    }
+    conn.send(withId({ type: "OK" as const }, command.id))
+    // sessions that logged in with a revoked token since the list was taken go too
+    const ended = new Map(targets.map((peer) => [peer, peer.auth.sessionId]))
+    for (const peer of openSessions(hub, me.userId)) {
+      if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
+    }
+    for (const peer of ended.keys()) peer.revoke()
+    yield* Effect.logInfo("sessions revoked").pipe(
+      Effect.annotateLogs({ user: me.username, sessions: [...ended.values()].join(",") })
+    )
+  })
+
+/** The sessions a REVOKE ends and the token hashes it revokes; NOT_FOUND for a session that is not the user's. */
+const revocationTargets = (mine: Array<Member>, command: Revoke, conn: LoggedIn) =>
+  Effect.suspend(() => {
+    const hashes = new Set<string>()
+    if (command.session_id !== undefined) {
+      const target = mine.find((peer) => peer.auth.sessionId === command.session_id)
+      if (target === undefined) {
+        return Effect.fail(new NotFound({ message: `no open session ${command.session_id} of yours` }))
+      }
+      hashes.add(target.auth.tokenHash)
+      return Effect.succeed({ hashes, targets: mine.filter((peer) => peer.auth.tokenHash === target.auth.tokenHash) })
+    }
+    const targets = mine.filter((peer) => peer !== conn)
+    for (const peer of targets) if (peer.auth.tokenHash !== conn.auth.tokenHash) hashes.add(peer.auth.tokenHash)
+    return Effect.succeed({ hashes, targets })
+  })
 
 /**
  * Tokens revoked in the last minute. A token login reads the token before

@@ -43,52 +43,77 @@ export const isMember = <P extends Peer>(peer: P): peer is P & Member => peer.au
 
 const noPeers: ReadonlySet<Member> = new Set()
 
+/** The logged-in connections, by user, and the sorted list of who is online. */
+class Members {
+  readonly all = new Set<Member>()
+  readonly byUser = new Map<number, Set<Member>>()
+  // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
+  private onlineSorted: Array<string> | undefined
+
+  /** Adds an authenticated connection; true when it is the user's first. */
+  join(peer: Member): boolean {
+    this.all.add(peer)
+    const own = this.byUser.get(peer.auth.userId)
+    if (own !== undefined) {
+      own.add(peer)
+      return false
+    }
+    this.byUser.set(peer.auth.userId, new Set([peer]))
+    this.onlineSorted = undefined
+    return true
+  }
+
+  /** Removes a connection; true when it was the user's last. */
+  leave(peer: Member): boolean {
+    if (!this.all.delete(peer)) return false
+    const own = this.byUser.get(peer.auth.userId)
+    if (own === undefined) return false
+    own.delete(peer)
+    if (own.size > 0) return false
+    this.byUser.delete(peer.auth.userId)
+    this.onlineSorted = undefined
+    return true
+  }
+
+  /** Usernames with at least one authenticated connection, sorted. */
+  online(): ReadonlyArray<string> {
+    return (this.onlineSorted ??= this.sortedNames())
+  }
+
+  private sortedNames(): Array<string> {
+    const names: Array<string> = []
+    for (const own of this.byUser.values()) {
+      const first = own.values().next().value
+      if (first !== undefined) names.push(first.auth.username)
+    }
+    return names.sort((a, b) => a.localeCompare(b))
+  }
+
+  /** A user's connections on this server. */
+  of(userId: number): ReadonlySet<Member> {
+    return this.byUser.get(userId) ?? noPeers
+  }
+}
+
+/** Delivers a MESSAGE to each of `recipients` but the sender; returns how many got it. */
+const deliverAll = (recipients: ReadonlySet<Member>, frame: Uint8Array, messageId: number, sender?: Member) => {
+  let delivered = 0
+  for (const peer of recipients) {
+    if (peer !== sender) {
+      peer.deliver(frame, messageId)
+      delivered++
+    }
+  }
+  return delivered
+}
+
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
   effect: Effect.gen(function*() {
     const metrics = yield* Metrics
-    const peers = new Set<Member>()
-    const byUser = new Map<number, Set<Member>>()
-    // the sorted online list, rebuilt only after a user comes or goes (every CONNECTED carries it)
-    let onlineSorted: Array<string> | undefined
+    const members = new Members()
+    const peers = members.all
     metrics.source("connectionsAuthenticated", () => peers.size)
-    metrics.source("usersOnline", () => byUser.size)
-
-    /** Adds an authenticated connection; true when it is the user's first. */
-    const join = (peer: Member): boolean => {
-      peers.add(peer)
-      const own = byUser.get(peer.auth.userId)
-      if (own !== undefined) {
-        own.add(peer)
-        return false
-      }
-      byUser.set(peer.auth.userId, new Set([peer]))
-      onlineSorted = undefined
-      return true
-    }
-
-    /** Removes a connection; true when it was the user's last. */
-    const leave = (peer: Member): boolean => {
-      if (!peers.delete(peer)) return false
-      const own = byUser.get(peer.auth.userId)
-      if (own === undefined) return false
-      own.delete(peer)
-      if (own.size > 0) return false
-      byUser.delete(peer.auth.userId)
-      onlineSorted = undefined
-      return true
-    }
-
-    /** Usernames with at least one authenticated connection, sorted. */
-    const online = (): ReadonlyArray<string> => (onlineSorted ??= sortedNames())
-
-    const sortedNames = (): Array<string> => {
-      const names: Array<string> = []
-      for (const own of byUser.values()) {
-        const first = own.values().next().value
-        if (first !== undefined) names.push(first.auth.username)
-      }
-      return names.sort((a, b) => a.localeCompare(b))
-    }
+    metrics.source("usersOnline", () => members.byUser.size)
 
     /** Sends an encoded frame to every authenticated connection but one. */
     const broadcast = (frame: Uint8Array, except?: Peer): void => {
@@ -97,9 +122,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
 
     /** Sends an encoded frame to each connection of a user. */
     const toUser = (userId: number, frame: Uint8Array, except?: Peer): void => {
-      const own = byUser.get(userId)
-      if (own === undefined) return
-      for (const peer of own) if (peer !== except) peer.deliver(frame)
+      for (const peer of members.of(userId)) if (peer !== except) peer.deliver(frame)
     }
 
     /**
@@ -115,31 +138,19 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
         for (const peer of peers) if (peer !== sender) peer.deliver(frame, message.message_id)
         return
       }
-      let delivered = 0
-      const recipients = byUser.get(receiverId)
-      if (recipients !== undefined) {
-        for (const peer of recipients) {
-          if (peer !== sender) {
-            peer.deliver(frame, message.message_id)
-            delivered++
-          }
-        }
-      }
-      const own = receiverId === senderId ? undefined : byUser.get(senderId)
-      if (own !== undefined) {
-        for (const peer of own) {
-          if (peer !== sender) {
-            peer.deliver(frame, message.message_id)
-            delivered++
-          }
-        }
-      }
+      let delivered = deliverAll(members.of(receiverId), frame, message.message_id, sender)
+      if (receiverId !== senderId) delivered += deliverAll(members.of(senderId), frame, message.message_id, sender)
       metrics.delivered(delivered)
     }
 
-    /** A user's connections on this server. */
-    const peersOf = (userId: number): ReadonlySet<Member> => byUser.get(userId) ?? noPeers
-
-    return { join, leave, online, broadcast, toUser, publish, peersOf } as const
+    return {
+      join: (peer: Member) => members.join(peer),
+      leave: (peer: Member) => members.leave(peer),
+      online: () => members.online(),
+      broadcast,
+      toUser,
+      publish,
+      peersOf: (userId: number) => members.of(userId)
+    } as const
   })
 }) {}

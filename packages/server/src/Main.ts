@@ -229,6 +229,54 @@ const tlsFromFlags = (
 
 const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error } as const
 
+/** The numeric flags a server start needs, as parsed. */
+interface NumberFlags {
+  readonly msgRate: number
+  readonly msgBurst: number
+  readonly loginFailures: number
+  readonly registerRate: number
+  readonly maxConnsPerIp: number
+  readonly authTimeout: number
+  readonly idleTimeout: number
+  readonly tokenTtl: number
+  readonly replayCap: number
+  readonly metricsPort: Option.Option<number>
+}
+
+/** What is wrong with the numeric flags, if anything. */
+const numberProblem = (o: NumberFlags): string | undefined =>
+  o.msgRate < 0
+    ? "--msg-rate must be 0 or more"
+    : o.msgBurst < 1
+    ? "--msg-burst must be 1 or more"
+    : o.loginFailures < 0
+    ? "--login-failures must be 0 or more"
+    : o.registerRate < 0
+    ? "--register-rate must be 0 or more"
+    : o.maxConnsPerIp < 0
+    ? "--max-conns-per-ip must be 0 or more"
+    : o.authTimeout < 0
+    ? "--auth-timeout must be 0 or more"
+    : o.idleTimeout < 0
+    ? "--idle-timeout must be 0 or more"
+    : o.tokenTtl < 1
+    ? "--token-ttl must be 1 or more"
+    : o.replayCap < 1
+    ? "--replay-cap must be 1 or more"
+    : Option.isSome(o.metricsPort) && (o.metricsPort.value < 0 || o.metricsPort.value > 65535)
+    ? "--metrics-port must be 0..65535"
+    : undefined
+
+/** What is wrong with `--db`, if anything. */
+const dbProblem = (db: string): string | undefined =>
+  db === "" || db === ":memory:" || db.startsWith("file:")
+    ? "--db must name a database file or a postgres:// URL (the server opens a SQLite file twice: an in-memory database would be two)"
+    : /^[a-z][a-z0-9+.-]*:\/\//i.test(db) && !isPostgresUrl(db)
+    ? `--db ${
+      db.slice(0, db.indexOf(":"))
+    }:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
+    : undefined
+
 const command = Command.make(
   "parley-server",
   {
@@ -259,33 +307,7 @@ const command = Command.make(
       ? "--port must be 0..65535, or off to serve TLS only"
       : tls !== undefined && "problem" in tls
       ? tls.problem
-      : o.msgRate < 0
-      ? "--msg-rate must be 0 or more"
-      : o.msgBurst < 1
-      ? "--msg-burst must be 1 or more"
-      : o.loginFailures < 0
-      ? "--login-failures must be 0 or more"
-      : o.registerRate < 0
-      ? "--register-rate must be 0 or more"
-      : o.maxConnsPerIp < 0
-      ? "--max-conns-per-ip must be 0 or more"
-      : o.authTimeout < 0
-      ? "--auth-timeout must be 0 or more"
-      : o.idleTimeout < 0
-      ? "--idle-timeout must be 0 or more"
-      : o.tokenTtl < 1
-      ? "--token-ttl must be 1 or more"
-      : o.replayCap < 1
-      ? "--replay-cap must be 1 or more"
-      : Option.isSome(o.metricsPort) && (o.metricsPort.value < 0 || o.metricsPort.value > 65535)
-      ? "--metrics-port must be 0..65535"
-      : o.db === "" || o.db === ":memory:" || o.db.startsWith("file:")
-      ? "--db must name a database file or a postgres:// URL (the server opens a SQLite file twice: an in-memory database would be two)"
-      : /^[a-z][a-z0-9+.-]*:\/\//i.test(o.db) && !isPostgresUrl(o.db)
-      ? `--db ${
-        o.db.slice(0, o.db.indexOf(":"))
-      }:// is not a database Parley can use: give a SQLite file path or a postgres:// URL`
-      : undefined
+      : numberProblem(o) ?? dbProblem(o.db)
     if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
       return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     }

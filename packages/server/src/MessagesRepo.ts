@@ -3,6 +3,7 @@
  * replay after CONNECT, unread counts, and marking DMs read.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import type { Message } from "@parley/protocol"
 import { Effect, Option } from "effect"
 
@@ -32,6 +33,41 @@ export interface HistoryQuery {
   readonly limit: number
 }
 
+/** The page's bounds, order and size, as SQL fragments. */
+interface PageBounds {
+  readonly lower: Statement.Fragment
+  readonly upper: Statement.Fragment
+  readonly order: Statement.Fragment
+  readonly take: number
+}
+
+/** The ids of a page of the DM conversation between two users (each dialect reads its own index). */
+const conversationIds = (sql: SqlClient.SqlClient, userId: number, withUserId: number, page: PageBounds) => {
+  const { lower, order, take, upper } = page
+  const lo = Math.min(userId, withUserId)
+  const hi = Math.max(userId, withUserId)
+  return sql.onDialectOrElse({
+    // the conversation's expression index (PgMigrations)
+    pg: () =>
+      sql`SELECT id FROM messages
+          WHERE receiver_id IS NOT NULL AND least(sender_id, receiver_id) = ${lo}
+            AND greatest(sender_id, receiver_id) = ${hi} ${lower} ${upper}
+          ORDER BY id ${order} LIMIT ${take}`,
+    // SQLite: the index table up to its mark, the messages table above it (see DirectIndex)
+    orElse: () =>
+      sql`
+        SELECT id FROM (SELECT id FROM direct_index WHERE lo = ${lo} AND hi = ${hi} ${lower} ${upper}
+                        ORDER BY id ${order} LIMIT ${take})
+        UNION ALL
+        SELECT id FROM (SELECT id FROM messages
+                        WHERE id > (SELECT upto FROM direct_index_state) AND receiver_id IS NOT NULL
+                          AND ((sender_id = ${userId} AND receiver_id = ${withUserId})
+                            OR (sender_id = ${withUserId} AND receiver_id = ${userId}))
+                          ${lower} ${upper}
+                        ORDER BY id ${order} LIMIT ${take})`
+  })
+}
+
 export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server/MessagesRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -47,34 +83,9 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         const lower = q.after === undefined ? sql`` : sql`AND id > ${q.after}`
         const upper = q.before === undefined ? sql`` : sql`AND id < ${q.before}`
         const take = q.limit + 1
-        let ids
-        if (q.withUserId === undefined) {
-          ids =
-            sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
-        } else {
-          const lo = Math.min(q.userId, q.withUserId)
-          const hi = Math.max(q.userId, q.withUserId)
-          ids = sql.onDialectOrElse({
-            // the conversation's expression index (PgMigrations)
-            pg: () =>
-              sql`SELECT id FROM messages
-                  WHERE receiver_id IS NOT NULL AND least(sender_id, receiver_id) = ${lo}
-                    AND greatest(sender_id, receiver_id) = ${hi} ${lower} ${upper}
-                  ORDER BY id ${order} LIMIT ${take}`,
-            // SQLite: the index table up to its mark, the messages table above it (see DirectIndex)
-            orElse: () =>
-              sql`
-                SELECT id FROM (SELECT id FROM direct_index WHERE lo = ${lo} AND hi = ${hi} ${lower} ${upper}
-                                ORDER BY id ${order} LIMIT ${take})
-                UNION ALL
-                SELECT id FROM (SELECT id FROM messages
-                                WHERE id > (SELECT upto FROM direct_index_state) AND receiver_id IS NOT NULL
-                                  AND ((sender_id = ${q.userId} AND receiver_id = ${q.withUserId})
-                                    OR (sender_id = ${q.withUserId} AND receiver_id = ${q.userId}))
-                                  ${lower} ${upper}
-                                ORDER BY id ${order} LIMIT ${take})`
-          })
-        }
+        const ids = q.withUserId === undefined
+          ? sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
+          : conversationIds(sql, q.userId, q.withUserId, { lower, upper, order, take })
         const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${ids}) ORDER BY m.id ${order} LIMIT ${take}`
         const hasMore = rows.length > q.limit
         const page = rows.slice(0, q.limit).map(toMessage)
