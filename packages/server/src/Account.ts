@@ -4,7 +4,7 @@
  * or malformed name costs the same hash as a wrong password.
  */
 import { AuthFailed, RateLimited, USERNAME_PATTERN, UsernameTaken } from "@parley/protocol"
-import { Effect, Option } from "effect"
+import { Clock, DateTime, Effect, Option } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { GroupCommit } from "./GroupCommit.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
@@ -40,7 +40,7 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
         return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       }
       const phc = yield* hasher.hash(address, password)
-      const created = yield* commit.write(users.create(username, phc, new Date().toISOString()))
+      const created = yield* commit.write(users.create(username, phc, DateTime.formatIso(yield* DateTime.now)))
       if (Option.isNone(created)) return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       return username
     })
@@ -48,7 +48,7 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
     const issueToken = (userId: number) =>
       Effect.gen(function*() {
         const token = randomBytes(32).toString("base64url")
-        const now = Date.now()
+        const now = yield* Clock.currentTimeMillis
         yield* commit.write(
           tokens.insert(hashToken(token), userId, new Date(now).toISOString(), new Date(now + ttlMs).toISOString())
         )
@@ -70,7 +70,8 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
     const loginWithToken = (username: string, token: string) =>
       Effect.gen(function*() {
         if (!USERNAME_PATTERN.test(username)) return yield* authFailed
-        const owner = yield* tokens.find(hashToken(token), new Date().toISOString())
+        // expiry is judged by the server's Clock (a TestClock in tests)
+        const owner = yield* tokens.find(hashToken(token), DateTime.formatIso(yield* DateTime.now))
         const account = yield* users.resolve(username)
         if (Option.isNone(owner) || Option.isNone(account) || owner.value !== account.value.id) {
           return yield* authFailed

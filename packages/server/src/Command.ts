@@ -34,7 +34,7 @@ import {
   UnknownUser,
   USERNAME_PATTERN
 } from "@parley/protocol"
-import { type Cause, Effect, Exit, Option } from "effect"
+import { type Cause, Clock, DateTime, Effect, Exit, Option } from "effect"
 import { Accounts, hashToken } from "./Account.ts"
 import { addressKey } from "./AddressKey.ts"
 import type { Connection, Held, LoggedIn } from "./Connection.ts"
@@ -169,7 +169,7 @@ const resolveUser = ({ users }: Shared, name: string) =>
 const register = ({ accounts, registrations }: Shared) => (command: Register, conn: Connection) =>
   Effect.gen(function*() {
     const address = addressKey(conn.remoteAddress)
-    const wait = registrations.retryAfter(address, Date.now())
+    const wait = registrations.retryAfter(address, yield* Clock.currentTimeMillis)
     if (wait > 0) {
       return yield* new RateLimited({
         message: "too many accounts created from this address; try again later",
@@ -177,7 +177,7 @@ const register = ({ accounts, registrations }: Shared) => (command: Register, co
       })
     }
     const username = yield* accounts.register(command.username, command.password, conn.remoteAddress)
-    registrations.record(address, Date.now())
+    registrations.record(address, yield* Clock.currentTimeMillis)
     yield* Effect.logInfo("account registered").pipe(Effect.annotateLogs("user", username))
     conn.send(withId({ type: "REGISTERED" as const, username }, command.id))
   })
@@ -190,8 +190,7 @@ const viaOf = (command: Connect) => (command.password !== undefined ? "password"
 
 /** Fails when this connection, or this name from this address, has failed to log in too often lately. */
 const checkLoginAllowed = ({ loginFailures }: Shared, conn: Connection, key: string) =>
-  Effect.suspend(() => {
-    const now = Date.now()
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const locked = conn.loginLockedFor(now)
     if (locked > 0) {
       return new RateLimited({
@@ -216,15 +215,15 @@ const authenticate = ({ accounts, loginFailures }: Shared, command: Connect, con
     command.password !== undefined ? { password: command.password } : { token: command.token! },
     conn.remoteAddress
   ).pipe(
-    Effect.tapError((error) => {
-      if (error._tag !== "AuthFailed") return Effect.void
-      const failedAt = Date.now()
-      loginFailures.record(key, failedAt)
-      conn.loginFailed(failedAt)
-      return Effect.logWarning("login failed").pipe(
-        Effect.annotateLogs({ user: command.username.slice(0, 64), via: viaOf(command) })
-      )
-    })
+    Effect.tapError((error) =>
+      error._tag !== "AuthFailed" ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (failedAt) => {
+        loginFailures.record(key, failedAt)
+        conn.loginFailed(failedAt)
+        return Effect.logWarning("login failed").pipe(
+          Effect.annotateLogs({ user: command.username.slice(0, 64), via: viaOf(command) })
+        )
+      })
+    )
   )
 
 const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
@@ -233,7 +232,7 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
     const key = loginKey(command.username, conn)
     yield* checkLoginAllowed(shared, conn, key)
     const identity = yield* authenticate(shared, command, conn, key)
-    const at = new Date().toISOString()
+    const at = DateTime.formatIso(yield* DateTime.now)
     const tokenHash = hashToken(identity.token)
     const sessionId = yield* commit.write(
       Effect.zipLeft(
@@ -244,8 +243,9 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
     conn.loginSucceeded()
     loginFailures.reset(key)
     // a REVOKE of this token that committed while this login was in flight still wins
-    if (revocations.revoked(tokenHash)) {
-      yield* commit.write(sessions.close(sessionId, new Date().toISOString()))
+    const now = yield* DateTime.now
+    if (revocations.revoked(tokenHash, now.epochMillis)) {
+      yield* commit.write(sessions.close(sessionId, DateTime.formatIso(now)))
       return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
     }
     conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
@@ -455,7 +455,7 @@ const revoke = ({ commit, hub, revocations, tokens }: Shared) => (command: Revok
     const { hashes, targets } = yield* revocationTargets(openSessions(hub, me.userId), command, conn)
     if (hashes.size > 0) {
       yield* commit.write(tokens.revoke(hashes))
-      revocations.add(hashes)
+      revocations.add(hashes, yield* Clock.currentTimeMillis)
     }
     conn.send(withId({ type: "OK" as const }, command.id))
     // sessions that logged in with a revoked token since the list was taken go too
@@ -495,15 +495,14 @@ class RecentRevocations {
   private readonly at = new Map<string, number>()
   private static readonly KEEP_MS = 60_000
 
-  add(hashes: Iterable<string>): void {
-    const now = Date.now()
+  add(hashes: Iterable<string>, now: number): void {
     for (const [hash, when] of this.at) if (now - when > RecentRevocations.KEEP_MS) this.at.delete(hash)
     for (const hash of hashes) this.at.set(hash, now)
   }
 
-  revoked(hash: string): boolean {
+  revoked(hash: string, now: number): boolean {
     const when = this.at.get(hash)
-    return when !== undefined && Date.now() - when <= RecentRevocations.KEEP_MS
+    return when !== undefined && now - when <= RecentRevocations.KEEP_MS
   }
 }
 

@@ -15,7 +15,7 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame
 } from "@parley/protocol"
-import { Deferred, Effect, FiberId } from "effect"
+import { type Clock, Deferred, Effect, FiberId } from "effect"
 import type * as Net from "node:net"
 import type { Authenticated, Member, Peer } from "./Hub.ts"
 import type { Metrics } from "./Metrics.ts"
@@ -80,6 +80,19 @@ export interface Held {
 
 const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
 
+/**
+ * What a connection needs from its server. Its times come from the server's
+ * Effect `Clock` (a TestClock in tests), read synchronously: the data handler
+ * reads it on every chunk, and `clock.unsafeCurrentTimeMillis()` measured as
+ * cheap as `Date.now()` (35 ns each, 20 M calls).
+ */
+export interface ConnectionContext {
+  readonly settings: ServerSettings
+  readonly metrics: Pick<Metrics, "errorSent">
+  readonly flusher: OutboxFlusher
+  readonly clock: Clock.Clock
+}
+
 /** Failed logins on one connection before further attempts are refused for a while. */
 const FREE_LOGIN_FAILURES = 10
 
@@ -88,14 +101,17 @@ export class Connection implements Peer {
   /** Frames held back while the CONNECT replay is being assembled. */
   private held: Array<Held> | undefined = undefined
   private closingReason: ClosingReason | undefined = undefined
-  private lastFrame = Date.now()
+  private lastFrame: number
   /** When the socket was accepted: CONNECT must succeed within `authTimeoutSeconds` of it. */
-  readonly openedAt = Date.now()
+  readonly openedAt: number
   private failedLogins = 0
   /** Logins on this connection are refused until then (ms since the epoch). */
   private lockedUntil = 0
   /** When this connection's worker runs. */
   readonly worker = new WorkerSchedule()
+  readonly settings: ServerSettings
+  private readonly metrics: Pick<Metrics, "errorSent">
+  private readonly clock: Clock.Clock
   readonly outbox: Outbox
   readonly framer: Framer
   private readonly bucket: TokenBucket | undefined
@@ -118,14 +134,16 @@ export class Connection implements Peer {
     readonly connectionId: number,
     readonly socket: Net.Socket,
     readonly remoteAddress: string,
-    readonly settings: ServerSettings,
-    private readonly metrics: Pick<Metrics, "errorSent">,
-    flusher: OutboxFlusher
+    { clock, flusher, metrics, settings }: ConnectionContext
   ) {
-    this.outbox = new Outbox(socket, flusher, settings.outboundLimitBytes, () => this.dropSlowConsumer())
+    this.settings = settings
+    this.metrics = metrics
+    this.clock = clock
+    this.openedAt = this.lastFrame = clock.unsafeCurrentTimeMillis()
+    this.outbox = new Outbox(socket, flusher, clock, settings.outboundLimitBytes, () => this.dropSlowConsumer())
     this.framer = new Framer(settings.maxFrameBytes)
     this.bucket = settings.msgRate > 0
-      ? new TokenBucket(settings.msgRate, Math.max(1, settings.msgBurst), Date.now())
+      ? new TokenBucket(settings.msgRate, Math.max(1, settings.msgBurst), this.openedAt)
       : undefined
   }
 
@@ -238,7 +256,7 @@ export class Connection implements Peer {
     const before = inbox.length
     this.framer.pushInto(chunk, inbox as Array<FrameEvent>)
     if (inbox.length === before) return
-    this.lastFrame = Date.now()
+    this.lastFrame = this.clock.unsafeCurrentTimeMillis()
     if (before === 0 && this.fast !== undefined && !this.worker.holdsFrames) {
       let done = 0
       while (done < inbox.length && this.closing === undefined && !this.outbox.overLimit) {
@@ -299,14 +317,14 @@ export class Connection implements Peer {
 
   /** Flood control without waiting: true when a MSG may go now (and takes its token). */
   tryTakeToken(): boolean {
-    return this.bucket === undefined || this.bucket.tryTake(Date.now())
+    return this.bucket === undefined || this.bucket.tryTake(this.clock.unsafeCurrentTimeMillis())
   }
 
   /** Flood control: waits (with the socket unread) until this connection may send a MSG. */
   throttle(): Effect.Effect<void> {
     const bucket = this.bucket
-    if (bucket === undefined || bucket.tryTake(Date.now())) return Effect.void
-    return Effect.flatMap(Effect.sleep(bucket.waitMs(Date.now())), () => this.throttle())
+    if (bucket === undefined || bucket.tryTake(this.clock.unsafeCurrentTimeMillis())) return Effect.void
+    return Effect.flatMap(Effect.sleep(bucket.waitMs(this.clock.unsafeCurrentTimeMillis())), () => this.throttle())
   }
 
   /** A MSG was queued for commit; its ACK is pending. */

@@ -11,7 +11,7 @@
  * The writer is a plain callback, not a fiber per connection: an idle
  * connection must cost a few KiB, and 10,000 parked fibers would not.
  */
-import { Effect } from "effect"
+import { type Clock, Effect } from "effect"
 import type * as Net from "node:net"
 
 const outboxKey = Symbol("@parley/server/Outbox")
@@ -66,6 +66,7 @@ export class Outbox {
   constructor(
     private readonly socket: Net.Socket,
     private readonly flusher: OutboxFlusher,
+    private readonly clock: Clock.Clock,
     private readonly limitBytes: number,
     private readonly onOverflow: () => void,
     private readonly hardLimitBytes = limitBytes * 8,
@@ -84,14 +85,14 @@ export class Outbox {
   offer(frame: Uint8Array, own = false): boolean {
     if (this.closed || this.overflowed) return false
     if (!own && this.bytes > this.limitBytes) {
-      if (this.bytes + frame.length > this.hardLimitBytes || this.stalled(Date.now())) {
+      if (this.bytes + frame.length > this.hardLimitBytes || this.stalled(this.clock.unsafeCurrentTimeMillis())) {
         this.overflow()
         return false
       }
     }
     this.bytes += frame.length
     this.chunks.push(frame)
-    if (this.overSince === 0 && this.bytes > this.limitBytes) this.overSince = Date.now()
+    if (this.overSince === 0 && this.bytes > this.limitBytes) this.overSince = this.clock.unsafeCurrentTimeMillis()
     this.schedule()
     return true
   }

@@ -68,6 +68,7 @@ export class PasswordHasher extends Effect.Service<PasswordHasher>()("@parley/se
         }
         const job: Job = {
           start: () => {
+            // the real time a hash took (the Clock, a TestClock in tests, would not see it pass)
             const started = performance.now()
             work().then(
               (a) => resume(Effect.succeed(a)),

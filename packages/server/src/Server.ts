@@ -16,10 +16,10 @@ import {
   type ServerFrame,
   toErrorFrame
 } from "@parley/protocol"
-import { Cause, Deferred, Effect, Exit, FiberSet } from "effect"
+import { Cause, Clock, DateTime, Deferred, Effect, Exit, FiberSet } from "effect"
 import * as Net from "node:net"
 import { type Commands, dispatch, makeCommands } from "./Command.ts"
-import { Connection, type FastPath, type Inbound } from "./Connection.ts"
+import { Connection, type ConnectionContext, type FastPath, type Inbound } from "./Connection.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { isMember } from "./Hub.ts"
 import { Metrics } from "./Metrics.ts"
@@ -92,7 +92,7 @@ export const handleEvent = (commands: Commands, conn: Connection, event: Inbound
   )
 }
 
-export interface Services {
+export interface Services extends ConnectionContext {
   readonly settings: ServerSettings
   readonly commands: Commands
   readonly presence: Presence
@@ -137,14 +137,7 @@ export const accept = (socket: Net.Socket, services: Services) => {
     setTimeout(() => socket.destroy(), 1000).unref()
     return
   }
-  const conn = new Connection(
-    services.nextConnectionId(),
-    socket,
-    remote,
-    services.settings,
-    services.metrics,
-    services.flusher
-  )
+  const conn = new Connection(services.nextConnectionId(), socket, remote, services)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
@@ -252,7 +245,7 @@ const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }
         const { sessionId } = conn.auth
         // a database that is out (a full disk, PostgreSQL down) must not stop the close, nor the
         // shutdown: the session stays open in the table, and the next start closes it
-        yield* commit.write(sessions.close(sessionId, new Date().toISOString())).pipe(
+        yield* commit.write(sessions.close(sessionId, DateTime.formatIso(yield* DateTime.now))).pipe(
           Effect.catchAllCause((cause) =>
             Effect.logWarning(`could not record the end of session ${sessionId}: ${describeFault(cause)}`)
           )
@@ -277,8 +270,7 @@ const cleanup = (conn: Connection, { commit, live, metrics, presence, sessions }
  * and drops readers stalled behind their queue.
  */
 const sweep = (live: Set<Connection>, timeoutMs: number, authTimeoutMs: number) =>
-  Effect.sync(() => {
-    const now = Date.now()
+  Effect.map(Clock.currentTimeMillis, (now) => {
     const deadline = now - timeoutMs
     for (const conn of live) {
       if (conn.closing !== undefined) continue
@@ -297,7 +289,7 @@ const sweep = (live: Set<Connection>, timeoutMs: number, authTimeoutMs: number) 
  * of file descriptors): logged at most every 10 s, never fatal; accepting
  * resumes as descriptors free up.
  */
-const listenOn = (server: Net.Server, port: number, host: string, run: Run) =>
+const listenOn = (server: Net.Server, port: number, host: string, run: Run, clock: Clock.Clock) =>
   Effect.async<Net.AddressInfo, Error>((resume) => {
     const onError = (error: Error) => resume(Effect.fail(error))
     server.once("error", onError)
@@ -305,8 +297,9 @@ const listenOn = (server: Net.Server, port: number, host: string, run: Run) =>
       server.off("error", onError)
       let lastLogged = 0
       server.on("error", (error) => {
-        if (Date.now() - lastLogged < 10_000) return
-        lastLogged = Date.now()
+        const now = clock.unsafeCurrentTimeMillis()
+        if (now - lastLogged < 10_000) return
+        lastLogged = now
         run(Effect.logWarning(`accepting a connection failed: ${error.message}`))
       })
       resume(Effect.succeed(server.address() as Net.AddressInfo))
@@ -373,9 +366,10 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const settings = yield* ServerConfig
     const sessions = yield* SessionsRepo
     const tokens = yield* TokensRepo
-    const closed = yield* sessions.closeAllOpen(new Date().toISOString())
+    const startedAt = DateTime.formatIso(yield* DateTime.now)
+    const closed = yield* sessions.closeAllOpen(startedAt)
     if (closed > 0) yield* Effect.logWarning(`closed ${closed} sessions left open by an earlier crash`)
-    yield* tokens.purgeExpired(new Date().toISOString())
+    yield* tokens.purgeExpired(startedAt)
 
     const live = new Set<Connection>()
     const metrics = yield* Metrics
@@ -388,6 +382,7 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const services: Services = {
       perAddress: new SocketsPerAddress(),
       flusher,
+      clock: yield* Effect.clock,
       nextConnectionId: connectionIds(),
       metrics,
       settings,
@@ -425,10 +420,10 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     )
     const address = plain === undefined || settings.port === "off"
       ? undefined
-      : yield* listenOn(plain, settings.port, settings.host, run)
+      : yield* listenOn(plain, settings.port, settings.host, run, services.clock)
     const tlsAddress = tls.server === undefined || settings.tls === undefined
       ? undefined
-      : yield* listenOn(tls.server, settings.tls.port, settings.host, run)
+      : yield* listenOn(tls.server, settings.tls.port, settings.host, run, services.clock)
     // SIGHUP must never end the server (Node's default): with TLS it reloads the certificate
     yield* onHangup(run, tls.reload)
     /** True while every listener that was started still accepts connections. */

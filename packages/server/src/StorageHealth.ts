@@ -8,7 +8,7 @@
  * simply succeeds once the lock or the space is back.
  */
 import { Unavailable } from "@parley/protocol"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Clock, Effect, Option } from "effect"
 
 /** What a client is told to wait before it retries. */
 export const RETRY_AFTER_MS = 1000
@@ -97,16 +97,16 @@ export class StorageHealth extends Effect.Service<StorageHealth>()("@parley/serv
     let faults = 0
     /** A storage fault happened. */
     const fault = (cause: Cause.Cause<unknown>) =>
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
         faults++
         if (downSince !== undefined) return Effect.void
-        downSince = Date.now()
+        downSince = now
         return Effect.logWarning(`storage unavailable: ${describeFault(cause)}; answering UNAVAILABLE until it is back`)
       })
     /** A write went through. */
-    const ok = Effect.suspend(() => {
-      if (downSince === undefined) return Effect.void
-      const seconds = ((Date.now() - downSince) / 1000).toFixed(1)
+    const ok = Effect.suspend(() => (downSince === undefined ? Effect.void : recovered))
+    const recovered = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const seconds = ((now - (downSince ?? now)) / 1000).toFixed(1)
       const refused = faults
       downSince = undefined
       faults = 0

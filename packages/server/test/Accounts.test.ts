@@ -4,7 +4,7 @@
  * database keeps of them.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
 import { launchServer } from "./support/InProcessServer.ts"
 import { eventually, everythingStored, sessions, users } from "./support/SqliteFile.ts"
 import { contractTimeout, startServer } from "./support/TestServer.ts"
@@ -338,18 +338,44 @@ describe.concurrent("accounts", { timeout: contractTimeout }, () => {
       assert.isNotNull(closed[0]!.disconnect_time)
     }))
 
-  it.scopedLive("a token expires after its lifetime and then fails like a wrong password (in-process, short tokenTtlDays)", () =>
+  // the in-process server runs on the test's TestClock: a lifetime passes by TestClock.adjust, not by waiting
+  it.scoped("a token expires after its lifetime and then fails like a wrong password (in-process, TestClock)", () =>
     Effect.gen(function*() {
-      // 200 ms of validity
-      const server = yield* launchServer({ tokenTtlDays: 0.2 / 86_400 })
+      const server = yield* launchServer({ tokenTtlDays: 60 / 86_400 })
       yield* register(server.port, "alice")
       const { connected } = yield* logIn(server.port, "alice")
       const wire = yield* Wire.connect(server.port)
       yield* wire.send({ command: "CONNECT", username: "alice", password: "wrong password" })
       const wrong = yield* wire.expectError("AUTH_FAILED")
-      yield* Effect.sleep(400) // the token's lifetime is the point here: there is no frame to wait for
+      yield* TestClock.adjust("59 seconds")
+      const stillValid = yield* logIn(server.port, "alice", { token: connected.token })
+      assert.strictEqual(stillValid.connected.token, connected.token)
+      yield* TestClock.adjust("2 seconds")
       yield* wire.send({ command: "CONNECT", username: "alice", token: connected.token })
       const expired = yield* wire.expectError("AUTH_FAILED")
       assert.deepStrictEqual(expired, wrong)
+    }))
+
+  it.scoped("failed logins for a name from an address are refused for the window, then allowed again (in-process, TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* launchServer({ loginFailures: 2 })
+      yield* register(server.port, "alice")
+      const wire = yield* Wire.connect(server.port)
+      const tryWrong = Effect.zipRight(
+        wire.send({ command: "CONNECT", username: "alice", password: "wrong password" }),
+        wire.next()
+      )
+      assert.strictEqual((yield* tryWrong).code, "AUTH_FAILED")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* tryWrong).code, "AUTH_FAILED")
+      // two failures in the last minute: refused, until the first of them is a minute old
+      const limited = yield* tryWrong
+      assert.strictEqual(limited.code, "RATE_LIMITED", JSON.stringify(limited))
+      assert.strictEqual(limited.retry_after_ms, 50_000)
+      yield* TestClock.adjust("49 seconds")
+      assert.strictEqual((yield* tryWrong).retry_after_ms, 1000)
+      yield* TestClock.adjust("1 second")
+      const connected = yield* wire.request({ command: "CONNECT", username: "alice", password: PASSWORD }, "CONNECTED")
+      assert.strictEqual(connected.user, "alice")
     }))
 })

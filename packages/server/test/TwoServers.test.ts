@@ -58,22 +58,25 @@ describe("two servers in one process", () => {
       assert.deepStrictEqual(openedA, [1, 2, 3])
       assert.deepStrictEqual(openedB, [1, 2])
     }))
-  it("flush only their own outboxes after a group commit", () => {
-    // a socket that records what it is given (only `write` and `destroyed` are used)
-    const socket = (written: Array<Uint8Array>) =>
-      ({ destroyed: false, write: (chunk: Uint8Array) => written.push(chunk) > 0 }) as unknown as Net.Socket
-    const writtenA: Array<Uint8Array> = []
-    const writtenB: Array<Uint8Array> = []
-    const flusherA = new OutboxFlusher()
-    const flusherB = new OutboxFlusher()
-    const outboxA = new Outbox(socket(writtenA), flusherA, 1 << 20, () => {})
-    const outboxB = new Outbox(socket(writtenB), flusherB, 1 << 20, () => {})
-    outboxA.offer(new Uint8Array([65, 10]))
-    outboxB.offer(new Uint8Array([66, 10]))
-    flusherA.flushQueued()
-    assert.deepStrictEqual(writtenA, [new Uint8Array([65, 10])])
-    assert.deepStrictEqual(writtenB, [], "server A's flush wrote server B's connection")
-    flusherB.flushQueued()
-    assert.deepStrictEqual(writtenB, [new Uint8Array([66, 10])])
-  })
+
+  it.effect("flush only their own outboxes after a group commit", () =>
+    Effect.gen(function*() {
+      // a socket that records what it is given (only `write` and `destroyed` are used)
+      const socket = (written: Array<Uint8Array>) =>
+        ({ destroyed: false, write: (chunk: Uint8Array) => written.push(chunk) > 0 }) as unknown as Net.Socket
+      const writtenA: Array<Uint8Array> = []
+      const writtenB: Array<Uint8Array> = []
+      const clock = yield* Effect.clock
+      const flusherA = new OutboxFlusher()
+      const flusherB = new OutboxFlusher()
+      const outboxA = new Outbox(socket(writtenA), flusherA, clock, 1 << 20, () => {})
+      const outboxB = new Outbox(socket(writtenB), flusherB, clock, 1 << 20, () => {})
+      outboxA.offer(new Uint8Array([65, 10]))
+      outboxB.offer(new Uint8Array([66, 10]))
+      flusherA.flushQueued()
+      assert.deepStrictEqual(writtenA, [new Uint8Array([65, 10])])
+      assert.deepStrictEqual(writtenB, [], "server A's flush wrote server B's connection")
+      flusherB.flushQueued()
+      assert.deepStrictEqual(writtenB, [new Uint8Array([66, 10])])
+    }))
 })

@@ -6,7 +6,7 @@
  * is injected into the command table; the socket is a real one.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, FiberSet, Queue } from "effect"
+import { type Clock, Deferred, Effect, FiberSet, Queue } from "effect"
 import * as Net from "node:net"
 import type { Commands } from "../src/Command.ts"
 import type { Connection } from "../src/Connection.ts"
@@ -26,7 +26,13 @@ interface Recorded {
 }
 
 /** Services whose PING logs the connection in (as `name`) and whose BOOM dies beyond repair. */
-const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Deferred<void>, metrics: Metrics) => {
+const stubServices = (
+  run: Run,
+  recorded: Recorded,
+  sessionClosed: Deferred.Deferred<void>,
+  metrics: Metrics,
+  clock: Clock.Clock
+) => {
   let sessionId = 0
   const commands = {
     msgNow: () => false,
@@ -52,6 +58,7 @@ const stubServices = (run: Run, recorded: Recorded, sessionClosed: Deferred.Defe
   const services: Services = {
     perAddress: new SocketsPerAddress(),
     flusher: new OutboxFlusher(),
+    clock,
     nextConnectionId: connectionIds(),
     settings: { ...defaults, msgRate: 0, maxConnsPerIp: 0, authTimeoutSeconds: 0, idleTimeoutSeconds: 0 },
     sessions: {
@@ -104,7 +111,7 @@ describe("a defect in a connection's worker", () => {
       const run = yield* FiberSet.makeRuntime<never>()
       const sessionClosed = yield* Deferred.make<void>()
       const metrics = yield* Metrics
-      const services = stubServices(run, recorded, sessionClosed, metrics)
+      const services = stubServices(run, recorded, sessionClosed, metrics, yield* Effect.clock)
       const server = Net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, services))
       yield* Effect.acquireRelease(
         Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
