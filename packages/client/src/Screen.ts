@@ -47,6 +47,10 @@ export const open = (
   Effect.gen(function*() {
     const lines = yield* Queue.unbounded<string | null>()
     const tty = input.isTTY === true && output.isTTY === true
+    // Bound to no interface, the keypress decoder cannot switch readline to its fast path for
+    // pasted text, which writes characters without noting the row the cursor wrapped onto; the
+    // redraw below relies on readline's idea of that row being the cursor's real row.
+    if (tty) readline.emitKeypressEvents(input)
     const rl = yield* Effect.acquireRelease(
       Effect.sync(() =>
         readline.createInterface({
@@ -99,6 +103,14 @@ export const open = (
       // eslint-disable-next-line no-control-regex
       return visibleLength(text) <= width ? text : ellipsis(text.replace(/\x1b\[[0-9;]*m/g, ""), width)
     }
+    // readline redraws the input from the row its cursor was on when it last drew it (the cursor's
+    // row inside a wrapped line), moving up that many rows first. We have just left the cursor at
+    // the start of the row where the prompt belongs, so step down as many rows (newlines scroll
+    // where a cursor move would stop at the bottom) for it to land there; the redrawn input covers them.
+    const redrawInput = (cursorRows: number) => {
+      if (cursorRows > 0) output.write("\n".repeat(cursorRows))
+      rl.prompt(true)
+    }
     const redraw = (above: string | undefined) => {
       if (closed) {
         if (above !== undefined) output.write(above + "\n")
@@ -110,9 +122,8 @@ export const open = (
       readline.cursorTo(output, 0)
       readline.clearScreenDown(output)
       if (above !== undefined) output.write(above + "\n")
-      output.write(style.inverse(fit(statusLine)) + "\n") // readline measures from its last drawn row; we just left it at the start of a fresh one
-      ;(rl as unknown as { prevRows: number }).prevRows = 0
-      rl.prompt(true)
+      output.write(style.inverse(fit(statusLine)) + "\n")
+      redrawInput(rows)
     }
     output.write(style.inverse(fit(statusLine)) + "\n")
     rl.prompt()
@@ -125,8 +136,8 @@ export const open = (
       readline.moveCursor(output, 0, -(rows + 1))
       readline.cursorTo(output, 0)
       readline.clearScreenDown(output)
+      // readline has already forgotten the finished line's rows, so it draws the prompt right here
       output.write(style.inverse(fit(statusLine)) + "\n")
-      ;(rl as unknown as { prevRows: number }).prevRows = 0
       rl.prompt()
       Queue.unsafeOffer(lines, line)
     })
@@ -141,11 +152,11 @@ export const open = (
       lines,
       clear: () => {
         if (closed) return
+        const rows = rl.getCursorPos().rows
         readline.cursorTo(output, 0, 0)
         readline.clearScreenDown(output)
         output.write(style.inverse(fit(statusLine)) + "\n")
-        ;(rl as unknown as { prevRows: number }).prevRows = 0
-        rl.prompt(true)
+        redrawInput(rows)
       }
     }
   })

@@ -129,6 +129,44 @@ describe("the interactive program, in a terminal", () => {
     { timeout: 120_000 }
   )
 
+  it.scopedLive(
+    "a message arriving while the typed line wraps over several rows leaves the line whole, cursor and all",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startServer()
+        const bob = yield* clientOf(server, "bob")
+        const events = yield* bob.subscribe
+        yield* bob.connect
+        const term = yield* openTerminal(program(server.port, "fay", "PARLEY_PASSWORD=fay-password"), {
+          cwd: repoRoot,
+          width: 40,
+          height: 20
+        })
+        yield* term.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · fay"))
+        // 2 + 90 characters: the input takes three rows of 40
+        const typed = "0123456789".repeat(9)
+        yield* term.type(typed)
+        const input = (rows: ReadonlyArray<string>) => rows.slice(promptRow(rows), promptRow(rows) + 3).join("")
+        yield* term.waitFor("the wrapped line", (rows) => input(rows) === "> " + typed)
+        for (const n of [1, 2]) {
+          yield* bob.send(`arrival ${n}`)
+          const rows = yield* term.waitFor(
+            `arrival ${n} above the status line`,
+            (rows) => rows[promptRow(rows) - 2]?.endsWith(`bob: arrival ${n}`) === true
+          )
+          assert.strictEqual(input(rows), "> " + typed, rows.join("\n"))
+          assert.strictEqual(rows.slice(promptRow(rows) + 3).join(""), "", rows.join("\n"))
+        }
+        // the cursor is still at the end of the line: what is typed next joins it
+        yield* term.type("!")
+        yield* term.press("Enter")
+        yield* waitFor(events, isText(typed + "!"))
+        yield* term.press("C-d")
+        yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
+      }),
+    { timeout: 60_000 }
+  )
+
   it.scopedLive("the password is asked without echo; NO_COLOR turns colour off", () =>
     Effect.gen(function*() {
       const server = yield* startServer()
