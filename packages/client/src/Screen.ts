@@ -7,7 +7,7 @@
  */
 import { Effect, Queue, type Scope } from "effect"
 import * as readline from "node:readline"
-import { displayWidth, ellipsis, type Style, visibleLength } from "./Style.ts"
+import { displayWidth, fitWidth, type Style } from "./Style.ts"
 
 /** What the chat program draws on. */
 export interface Screen {
@@ -98,11 +98,7 @@ export const open = (
     }
 
     let statusLine = ""
-    const fit = (text: string) => {
-      const width = Math.max(10, (output.columns ?? 80) - 1)
-      // eslint-disable-next-line no-control-regex
-      return visibleLength(text) <= width ? text : ellipsis(text.replace(/\x1b\[[0-9;]*m/g, ""), width)
-    }
+    const fit = (text: string) => fitWidth(text, Math.max(10, (output.columns ?? 80) - 1))
     // readline redraws the input from the row its cursor was on when it last drew it (the cursor's
     // row inside a wrapped line), moving up that many rows first. We have just left the cursor at
     // the start of the row where the prompt belongs, so step down as many rows (newlines scroll
@@ -127,7 +123,7 @@ export const open = (
     }
     output.write(style.inverse(fit(statusLine)) + "\n")
     rl.prompt()
-    const promptWidth = visibleLength(prompt)
+    const promptWidth = displayWidth(prompt)
     rl.on("line", (line) => {
       // Enter left the typed line on screen with the cursor below it: wipe it
       // (and the status line above it) so what was said appears once, as a message

@@ -5,6 +5,7 @@
  * message cannot move the cursor or repaint the screen.
  */
 import type { Message, Presence, Receipt } from "@parley/protocol"
+import stringWidth from "string-width"
 
 /** ANSI colours, or none. */
 export interface Style {
@@ -121,34 +122,28 @@ export const formatReceipt = (style: Style, receipt: Receipt, text: string | und
   return style.green(`✓ ${receipt.by} read ${what}`)
 }
 
-/** Shortens to `max` characters with an ellipsis. */
+/** Terminal columns a string takes, ANSI colours excluded: wide CJK and emoji (ZWJ sequences included) count 2. */
+export const displayWidth = (s: string): number => stringWidth(s)
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" })
+
+/** Shortens to at most `max` columns with an ellipsis, never cutting a character (or an emoji sequence) in two. */
 export const ellipsis = (s: string, max: number): string => {
-  const chars = Array.from(s)
-  return chars.length <= max ? s : chars.slice(0, Math.max(0, max - 1)).join("") + "…"
+  if (displayWidth(s) <= max) return s
+  let out = ""
+  let width = 0
+  for (const { segment } of graphemes.segment(s)) {
+    const w = displayWidth(segment)
+    if (width + w > max - 1) break
+    out += segment
+    width += w
+  }
+  return out + "…"
 }
 
 // eslint-disable-next-line no-control-regex
 const ansi = /\x1b\[[0-9;]*m/g
 
-/** The printed width of a string, ANSI colours excluded (one column per code point). */
-export const visibleLength = (s: string): number => Array.from(s.replace(ansi, "")).length
-
-const zeroWidth = (cp: number) =>
-  (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
-  (cp >= 0x1ab0 && cp <= 0x1aff) || (cp >= 0x20d0 && cp <= 0x20ff)
-
-const wide = (cp: number) =>
-  (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) ||
-  (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-  (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff) ||
-  (cp >= 0x20000 && cp <= 0x3fffd)
-
-/** Terminal columns a typed string takes (wide CJK and emoji count 2, combining marks 0). */
-export const displayWidth = (s: string): number => {
-  let n = 0
-  for (const c of s.replace(ansi, "")) {
-    const cp = c.codePointAt(0)!
-    n += zeroWidth(cp) ? 0 : wide(cp) ? 2 : 1
-  }
-  return n
-}
+/** A line cut to `columns` terminal columns (an ellipsis where it was cut; colours dropped only then). */
+export const fitWidth = (text: string, columns: number): string =>
+  displayWidth(text) <= columns ? text : ellipsis(text.replace(ansi, ""), columns)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
-import { colorWanted, displayWidth, formatMessage, localTime, makeStyle, sanitize } from "../src/Style.ts"
+import { colorWanted, displayWidth, fitWidth, formatMessage, localTime, makeStyle, sanitize } from "../src/Style.ts"
 
 const message = (m: Partial<Message>): Message => ({
   type: "MESSAGE",
@@ -48,9 +48,26 @@ describe("Style", () => {
     assert.strictEqual(localTime(new Date(2026, 10, 24, 23, 59).toISOString(), now), "2026-11-24 23:59")
   })
 
-  it("measures wide characters as two columns", () => {
+  it("measures wide characters as two columns, an emoji ZWJ sequence as one emoji", () => {
     assert.strictEqual(displayWidth("abc"), 3)
     assert.strictEqual(displayWidth("日本"), 4)
     assert.strictEqual(displayWidth("e\u0301"), 1)
+    assert.strictEqual(displayWidth("👩‍💻"), 2)
+    assert.strictEqual(displayWidth("\x1b[7m日本\x1b[27m"), 4)
+  })
+
+  it("cuts the status line to the terminal's width without splitting an emoji sequence or a wide character", () => {
+    const status = " connected · alice @ 127.0.0.1:7777 · 👩‍💻👩‍💻 日本語のテキスト "
+    for (const columns of [10, 20, 37, 38, 39, 40, 41, 60]) {
+      const fitted = fitWidth(status, columns)
+      assert.isAtMost(displayWidth(fitted), columns, fitted)
+      assert.isTrue(status.startsWith(fitted.replace(/…$/, "")), fitted)
+      assert.notInclude(fitted, "\u200d…", "a ZWJ sequence cut in two")
+    }
+    assert.strictEqual(fitWidth(" 👩‍💻 coding ", 80), " 👩‍💻 coding ")
+    assert.strictEqual(fitWidth("ab👩‍💻cd", 4), "ab…")
+    assert.strictEqual(fitWidth("ab👩‍💻cd", 5), "ab👩‍💻…")
+    assert.strictEqual(fitWidth("日本語", 4), "日…")
+    assert.strictEqual(fitWidth("\x1b[7m 日本語 \x1b[27m", 8), "\x1b[7m 日本語 \x1b[27m")
   })
 })
