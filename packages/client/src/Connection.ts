@@ -82,7 +82,7 @@ export interface Connection {
 const decodeFrame = Schema.decodeUnknownEither(ServerFrame)
 
 /** Decodes one server line, or undefined when it is not a frame this client knows. */
-export const parseServerLine = (line: string): ServerFrame | undefined => {
+const parseServerLine = (line: string): ServerFrame | undefined => {
   let json: unknown
   try {
     json = JSON.parse(line)

@@ -140,7 +140,3 @@ export const move = (
       onLeft: (error) => Effect.fail(error),
       onRight: (next) => Effect.succeed([next, next] as const)
     }))
-
-/** Whether the client has a usable, logged-in link. */
-export const isConnected = (state: ConnectionState): state is Extract<ConnectionState, { _tag: "Connected" }> =>
-  state._tag === "Connected"

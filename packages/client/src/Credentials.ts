@@ -14,7 +14,7 @@ export class PasswordUnavailable extends Data.TaggedError("PasswordUnavailable")
 }
 
 /** Reads a line from the terminal without echoing it (raw mode, restored afterwards). */
-export const askHidden = (prompt: string): Effect.Effect<string, PasswordUnavailable> =>
+const askHidden = (prompt: string): Effect.Effect<string, PasswordUnavailable> =>
   Effect.async<string, PasswordUnavailable>((resume) => {
     const input = process.stdin
     const output = process.stderr

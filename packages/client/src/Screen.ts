@@ -29,7 +29,7 @@ export type Completer = (line: string) => ReadonlyArray<string>
  * ignoring case. One candidate replaces the word; several are listed by
  * readline (a second Tab), as shells do.
  */
-export const completeWord = (candidates: Completer) => (line: string): [Array<string>, string] => {
+const completeWord = (candidates: Completer) => (line: string): [Array<string>, string] => {
   const word = /(\S*)$/.exec(line)?.[1] ?? ""
   const lower = word.toLowerCase()
   const hits = candidates(line).filter((c) => c.toLowerCase().startsWith(lower))

@@ -128,7 +128,7 @@ export const displayWidth = (s: string): number => stringWidth(s)
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" })
 
 /** Shortens to at most `max` columns with an ellipsis, never cutting a character (or an emoji sequence) in two. */
-export const ellipsis = (s: string, max: number): string => {
+const ellipsis = (s: string, max: number): string => {
   if (displayWidth(s) <= max) return s
   let out = ""
   let width = 0
