@@ -13,6 +13,7 @@ import * as Screen from "./Screen.ts"
 import {
   colorWanted,
   formatMessage,
+  formatPending,
   formatPresence,
   formatReceipt,
   isDmTo,
@@ -209,14 +210,26 @@ export const runChat = (options: ChatOptions) =>
       Effect.forkScoped
     )
 
+    // what was said but not yet acknowledged stays in sight, above the status line, until its ACK
+    // (then it is printed as a message like any other) or its failure
+    const unacked = new Set<{ readonly text: string; readonly to: string | null }>()
+    const showUnacked = () => screen.pending(Array.from(unacked, (u) => formatPending(style, u.text, u.to)))
+
     const send = (text: string, to: string | undefined) =>
       Effect.gen(function*() {
         const queued = yield* Effect.either(client.enqueue(text, to))
         if (Either.isLeft(queued)) return fail(queued.left.message)
+        const said = { text, to: to ?? null }
+        unacked.add(said)
+        showUnacked()
         if ((yield* client.state.get)._tag !== "Connected") {
           info("not connected: it will be sent when the connection is back")
         }
         yield* queued.right.pipe(
+          Effect.ensuring(Effect.sync(() => {
+            unacked.delete(said)
+            showUnacked()
+          })),
           Effect.catchAll((error) =>
             Effect.sync(() =>
               fail(
@@ -367,5 +380,7 @@ export const runChat = (options: ChatOptions) =>
     const exit = yield* Effect.exit(Deferred.await(done))
     info("bye")
     yield* client.disconnect.pipe(Effect.timeout("3 seconds"), Effect.ignore)
+    // the last word on the status line is the state the program ends in, not one it raced past
+    yield* render
     if (Exit.isFailure(exit)) return yield* exit
   }))

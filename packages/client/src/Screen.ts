@@ -1,9 +1,11 @@
 /**
  * The interactive terminal: a readline prompt at the bottom, a status line
- * just above it, and everything else printed above both. Printing clears the
- * status line and the (possibly wrapped) input line, writes, then redraws both
- * with the cursor where it was, so a message arriving mid-typing never mixes
- * into the half-typed line.
+ * just above it (and above that, lines still pending, such as messages not yet
+ * acknowledged), and everything else printed above them. Printing clears that
+ * block and the (possibly wrapped) input line, writes, then redraws both with
+ * the cursor where it was, so a message arriving mid-typing never mixes into
+ * the half-typed line. Once the input is closed (Ctrl-D) the block is still
+ * kept up to date, so the last status shown is the true one.
  */
 import { Effect, Queue, type Scope } from "effect"
 import * as readline from "node:readline"
@@ -15,6 +17,8 @@ export interface Screen {
   readonly print: (text: string) => void
   /** Replaces the status line (shown only on a terminal; elsewhere changes are printed). */
   readonly status: (text: string) => void
+  /** Replaces the lines kept just above the status line, one row each (elsewhere new ones are printed). */
+  readonly pending: (lines: ReadonlyArray<string>) => void
   /** Lines typed by the user; ends (`null`) on Ctrl-D, Ctrl-C or a closed input. */
   readonly lines: Queue.Dequeue<string | null>
   /** Clears the terminal, leaving the status line and the prompt (a no-op when not a terminal). */
@@ -64,20 +68,19 @@ export const open = (
       (rl) =>
         Effect.sync(() => {
           // leave the screen ending with the last status, and the shell prompt on a clean row
-          if (tty && !closed) {
-            readline.cursorTo(output, 0)
-            readline.clearScreenDown(output)
-          }
+          if (tty && !closed) wipeInput()
           rl.close()
         })
     )
     let closed = false
+    const wipeInput = () => {
+      readline.moveCursor(output, 0, -rl.getCursorPos().rows)
+      readline.cursorTo(output, 0)
+      readline.clearScreenDown(output)
+    }
     rl.on("close", () => {
       // from here on readline must not be touched: prompt() would resume stdin and keep the process alive
-      if (tty && !closed) {
-        readline.cursorTo(output, 0)
-        readline.clearScreenDown(output)
-      }
+      if (tty && !closed) wipeInput()
       closed = true
       Queue.unsafeOffer(lines, null)
     })
@@ -86,11 +89,16 @@ export const open = (
     if (!tty) {
       rl.on("line", (line) => void Queue.unsafeOffer(lines, line))
       let last = ""
+      let shown: ReadonlyArray<string> = []
       return {
         print: (text) => void output.write(text + "\n"),
         status: (text) => {
           if (text !== last) output.write(text + "\n")
           last = text
+        },
+        pending: (lines) => {
+          for (const line of lines) if (!shown.includes(line)) output.write(line + "\n")
+          shown = lines
         },
         lines,
         clear: () => {}
@@ -98,7 +106,16 @@ export const open = (
     }
 
     let statusLine = ""
+    let pendingLines: ReadonlyArray<string> = []
+    // rows of the block (pending lines, status line) as last drawn, between the printed lines and the prompt
+    let blockRows = 0
     const fit = (text: string) => fitWidth(text, Math.max(10, (output.columns ?? 80) - 1))
+    const writeBlock = () => {
+      // one row each, so the next redraw knows how far up the block starts
+      for (const line of pendingLines) output.write(fit(line) + "\n")
+      output.write(style.inverse(fit(statusLine)) + "\n")
+      blockRows = pendingLines.length + 1
+    }
     // readline redraws the input from the row its cursor was on when it last drew it (the cursor's
     // row inside a wrapped line), moving up that many rows first. We have just left the cursor at
     // the start of the row where the prompt belongs, so step down as many rows (newlines scroll
@@ -108,32 +125,29 @@ export const open = (
       rl.prompt(true)
     }
     const redraw = (above: string | undefined) => {
-      if (closed) {
-        if (above !== undefined) output.write(above + "\n")
-        return
-      }
-      // from the cursor (inside the input, maybe on a wrapped row) up to the status line
-      const rows = rl.getCursorPos().rows
-      readline.moveCursor(output, 0, -(rows + 1))
+      // from the cursor (inside the input, maybe on a wrapped row; after close, the row below the
+      // block) up to the top of the block
+      const rows = closed ? 0 : rl.getCursorPos().rows
+      readline.moveCursor(output, 0, -(rows + blockRows))
       readline.cursorTo(output, 0)
       readline.clearScreenDown(output)
       if (above !== undefined) output.write(above + "\n")
-      output.write(style.inverse(fit(statusLine)) + "\n")
-      redrawInput(rows)
+      writeBlock()
+      if (!closed) redrawInput(rows)
     }
-    output.write(style.inverse(fit(statusLine)) + "\n")
+    writeBlock()
     rl.prompt()
     const promptWidth = displayWidth(prompt)
     rl.on("line", (line) => {
       // Enter left the typed line on screen with the cursor below it: wipe it
-      // (and the status line above it) so what was said appears once, as a message
+      // (and the block above it) so what was said appears once, as a message
       const columns = Math.max(1, output.columns ?? 80)
       const rows = Math.floor((promptWidth + displayWidth(line)) / columns) + 1
-      readline.moveCursor(output, 0, -(rows + 1))
+      readline.moveCursor(output, 0, -(rows + blockRows))
       readline.cursorTo(output, 0)
       readline.clearScreenDown(output)
       // readline has already forgotten the finished line's rows, so it draws the prompt right here
-      output.write(style.inverse(fit(statusLine)) + "\n")
+      writeBlock()
       rl.prompt()
       Queue.unsafeOffer(lines, line)
     })
@@ -145,13 +159,18 @@ export const open = (
         statusLine = text
         redraw(undefined)
       },
+      pending: (lines) => {
+        if (lines.length === pendingLines.length && lines.every((l, i) => l === pendingLines[i])) return
+        pendingLines = lines
+        redraw(undefined)
+      },
       lines,
       clear: () => {
         if (closed) return
         const rows = rl.getCursorPos().rows
         readline.cursorTo(output, 0, 0)
         readline.clearScreenDown(output)
-        output.write(style.inverse(fit(statusLine)) + "\n")
+        writeBlock()
         redrawInput(rows)
       }
     }

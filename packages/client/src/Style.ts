@@ -110,6 +110,12 @@ export const formatMessage = (style: Style, message: Message, me: string | undef
   return head + body.map((l, i) => (i === 0 ? l : indent + l)).join("\n")
 }
 
+/** A message of yours not yet acknowledged: one line, dimmed, and marked so even without colour. */
+export const formatPending = (style: Style, text: string, to: string | null): string => {
+  const oneLine = sanitize(text).replace(/\n/g, " ")
+  return style.dim(`⋯ ${to === null ? "you" : `[DM] you → ${to}`}: ${oneLine} (not sent yet)`)
+}
+
 /** Someone came or went. */
 export const formatPresence = (style: Style, presence: Presence): string =>
   style.dim(`* ${presence.user} ${presence.status === "online" ? "is online" : "went offline"}`)

@@ -1,6 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
-import { colorWanted, displayWidth, fitWidth, formatMessage, localTime, makeStyle, sanitize } from "../src/Style.ts"
+import {
+  colorWanted,
+  displayWidth,
+  fitWidth,
+  formatMessage,
+  formatPending,
+  localTime,
+  makeStyle,
+  sanitize
+} from "../src/Style.ts"
 
 const message = (m: Partial<Message>): Message => ({
   type: "MESSAGE",
@@ -40,6 +49,12 @@ describe("Style", () => {
       formatMessage(plain, message({ text: "one\ntwo" }), "alice", now),
       `${time} bob: one\n${" ".repeat(time.length + 6)}two`
     )
+  })
+
+  it("a message not yet acknowledged is marked as such without colour, on one line", () => {
+    assert.strictEqual(formatPending(makeStyle(false), "two\nlines", null), "⋯ you: two lines (not sent yet)")
+    assert.strictEqual(formatPending(makeStyle(false), "psst", "bob"), "⋯ [DM] you → bob: psst (not sent yet)")
+    assert.strictEqual(formatPending(makeStyle(true), "hi", null), "\x1b[2m⋯ you: hi (not sent yet)\x1b[22m")
   })
 
   it("times are local, with the date when not today", () => {

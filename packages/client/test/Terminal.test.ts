@@ -110,7 +110,13 @@ describe("the interactive program, in a terminal", () => {
         assert.isTrue(rows.some((r) => r.startsWith("! connection lost:")), rows.join("\n"))
         yield* term.type("sent while the server was down")
         yield* term.press("Enter")
-        yield* term.waitFor("the unsent count", (rows) => statusOf(rows).includes("1 unsent"))
+        // shown at once, marked as not sent yet, just above the status line
+        rows = yield* term.waitFor("the unsent count", (rows) => statusOf(rows).includes("1 unsent"))
+        assert.strictEqual(
+          rows[promptRow(rows) - 2],
+          "⋯ you: sent while the server was down (not sent yet)",
+          rows.join("\n")
+        )
         yield* server.restart
         yield* waitFor(bobEvents, isText("sent while the server was down"), "30 seconds")
         rows = yield* term.waitFor(
@@ -121,6 +127,8 @@ describe("the interactive program, in a terminal", () => {
         )
         assert.strictEqual(rows.filter((r) => r.endsWith("you: sent while the server was down")).length, 1)
         assert.notInclude(statusOf(rows), "unsent")
+        rows = yield* term.waitFor("the pending line gone", (rows) => !rows.some((r) => r.includes("(not sent yet)")))
+        assert.strictEqual(rows.filter((r) => r.includes("sent while the server was down")).length, 1, rows.join("\n"))
 
         yield* term.type("/quit")
         yield* term.press("Enter")
@@ -184,8 +192,13 @@ describe("the interactive program, in a terminal", () => {
       assert.isFalse(rows.some((r) => r.includes("carols-secret")), "the password was echoed")
       const raw = yield* term.screen({ colors: true })
       assert.isFalse(raw.some((r) => r.includes("\x1b[")), "colour despite NO_COLOR")
+      // after Ctrl-D the status line says how it ended, not the state it was in when the key was pressed
       yield* term.press("C-d")
-      yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
+      const end = yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 0]"))
+      const exitedAt = end.indexOf("[exited 0]")
+      assert.match(end[exitedAt - 1]!, /^ disconnected · carol @ /, end.join("\n"))
+      assert.strictEqual(end[exitedAt - 2], "-- bye", end.join("\n"))
+      assert.isFalse(end.some((r) => /^ connected · /.test(r)), end.join("\n"))
     }), { timeout: 60_000 })
 
   it.scopedLive(
