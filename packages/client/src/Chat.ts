@@ -12,6 +12,7 @@ import type { ConnectionState } from "./ConnectionState.ts"
 import * as Screen from "./Screen.ts"
 import {
   colorWanted,
+  daySeparator,
   formatMessage,
   formatPending,
   formatPresence,
@@ -172,10 +173,14 @@ export const runChat = (options: ChatOptions) =>
       }
     }).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
 
+    let lastShown: string | undefined
     const show = (event: ChatEvent) => {
       switch (event.type) {
-        case "MESSAGE":
-          screen.print(formatMessage(style, event, me))
+        case "MESSAGE": {
+          const now = new Date()
+          const day = daySeparator(style, lastShown, event.timestamp, now)
+          lastShown = event.timestamp
+          screen.print((day !== undefined ? day + "\n" : "") + formatMessage(style, event, me, now))
           if (event.to !== null && event.from.toLowerCase() === me.toLowerCase()) {
             myDms.set(event.message_id, event.text)
           }
@@ -183,6 +188,7 @@ export const runChat = (options: ChatOptions) =>
             toMark.set(event.from.toLowerCase(), Math.max(event.message_id, toMark.get(event.from.toLowerCase()) ?? 0))
           }
           return
+        }
         case "PRESENCE":
           return screen.print(formatPresence(style, event))
         case "RECEIPT":
@@ -265,10 +271,14 @@ export const runChat = (options: ChatOptions) =>
             withUser === undefined ? "" : ` between you and ${withUser}`
           }`
         if (count === 0) return info(`no ${noun(true)} yet`)
+        const now = new Date()
         screen.print(
           [
             style.dim(count === 1 ? `── the last ${noun(false)} ──` : `── last ${count} ${noun(true)} ──`),
-            ...page.right.messages.map((m: Message) => formatMessage(style, m, me)),
+            ...page.right.messages.flatMap((m: Message, i, all) => {
+              const day = daySeparator(style, all[i - 1]?.timestamp, m.timestamp, now)
+              return day !== undefined ? [day, formatMessage(style, m, me, now)] : [formatMessage(style, m, me, now)]
+            }),
             style.dim("──")
           ].join("\n")
         )

@@ -72,14 +72,52 @@ export const sanitize = (text: string): string => text.replace(/\r\n?/g, "\n").r
 
 const pad = (n: number) => String(n).padStart(2, "0")
 
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December"
+]
+
+const sameLocalDay = (a: Date, b: Date) =>
+  a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate()
+
 /** A server timestamp in local time: `HH:MM`, with the date when it is not today. */
 export const localTime = (iso: string, now: Date = new Date()): string => {
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
   const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`
-  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() &&
-    d.getDate() === now.getDate()
-  return sameDay ? hm : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`
+  return sameLocalDay(d, now) ? hm : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`
+}
+
+/**
+ * The line put before a message whose local day differs from the one shown before it
+ * (`— Tuesday 8 December —`, the year added when not this year, `today` marked), so times
+ * shown as `HH:MM` are never read against the wrong day. With nothing shown before, only
+ * a message from another day than today gets one.
+ */
+export const daySeparator = (
+  style: Style,
+  previous: string | undefined,
+  next: string,
+  now: Date
+): string | undefined => {
+  const d = new Date(next)
+  if (Number.isNaN(d.getTime())) return undefined
+  const before = previous === undefined ? now : new Date(previous)
+  if (!Number.isNaN(before.getTime()) && sameLocalDay(before, d)) return undefined
+  const year = d.getFullYear() === now.getFullYear() ? "" : ` ${d.getFullYear()}`
+  const today = sameLocalDay(d, now) ? " (today)" : ""
+  return style.dim(`— ${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]}${year}${today} —`)
 }
 
 const same = (a: string | null | undefined, b: string | undefined) =>

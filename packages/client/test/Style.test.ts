@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
 import {
   colorWanted,
+  daySeparator,
   displayWidth,
   fitWidth,
   formatMessage,
@@ -55,6 +56,24 @@ describe("Style", () => {
     assert.strictEqual(formatPending(makeStyle(false), "two\nlines", null), "⋯ you: two lines (not sent yet)")
     assert.strictEqual(formatPending(makeStyle(false), "psst", "bob"), "⋯ [DM] you → bob: psst (not sent yet)")
     assert.strictEqual(formatPending(makeStyle(true), "hi", null), "\x1b[2m⋯ you: hi (not sent yet)\x1b[22m")
+  })
+
+  it("a day separator comes before the first message of another day than the one shown before", () => {
+    const plain = makeStyle(false)
+    const now = new Date(2026, 11, 8, 0, 30) // Tuesday 8 December 2026, just after midnight
+    const at = (...parts: [number, number, number, number, number]) => new Date(...parts).toISOString()
+    const lastNight = at(2026, 11, 7, 23, 58)
+    const justNow = at(2026, 11, 8, 0, 1)
+    // the day turns between two messages shown in a row
+    assert.strictEqual(daySeparator(plain, lastNight, justNow, now), "— Tuesday 8 December (today) —")
+    assert.strictEqual(daySeparator(plain, justNow, at(2026, 11, 8, 0, 20), now), undefined)
+    // the first message shown: only when it is not from today
+    assert.strictEqual(daySeparator(plain, undefined, justNow, now), undefined)
+    assert.strictEqual(daySeparator(plain, undefined, lastNight, now), "— Monday 7 December —")
+    assert.strictEqual(daySeparator(plain, undefined, at(2025, 11, 31, 12, 0), now), "— Wednesday 31 December 2025 —")
+    // and the message's own stamp carries the date when it is not today
+    assert.strictEqual(localTime(lastNight, now), "2026-12-07 23:58")
+    assert.strictEqual(localTime(justNow, now), "00:01")
   })
 
   it("times are local, with the date when not today", () => {
