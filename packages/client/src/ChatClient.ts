@@ -142,11 +142,361 @@ interface Run {
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
+/** What one client's parts know and change together; one per client. */
+interface Shared {
+  /** The logged-in link sends go to, if any. */
+  live: Connection.Connection | undefined
+  /** Our registered name, once logged in. */
+  me: string | undefined
+  /** What to log in with next: from the options, then from each CONNECTED. */
+  token: string | undefined
+  /** REGISTER is still to be sent (asked for, and no login has succeeded yet). */
+  registerPending: boolean
+  /** The server's limit on a message, from its HELLO. */
+  maxTextChars: number
+  /** The supervisor, from `connect` until it ends. */
+  run: Run | undefined
+}
+
+/** What the parts of one client are built from. */
+interface Parts {
+  readonly options: ChatClientOptions
+  readonly state: SubscriptionRef.SubscriptionRef<ConnectionState>
+  readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  readonly inbox: Inbox.Inbox
+  readonly outbox: Outbox
+  /** Held while writing MSGs, so resends after a login go out before any new send. */
+  readonly sendLock: Effect.Semaphore
+  readonly authTimeout: Duration.Duration
+  readonly runtime: Runtime.Runtime<never>
+  readonly scope: Scope.Scope
+  readonly shared: Shared
+}
+
 /** A revoked session is not logged in again behind the user's back: whoever revoked it meant it. */
 const isRetryable = (error: ConnectionLost | LoginRejected): boolean =>
   error._tag === "ConnectionLost" && error.revoked !== true
 
 const validText = Schema.decodeUnknownEither(Text)
+
+const msgCommand = (entry: OutboxEntry) =>
+  new Msg({
+    command: "MSG",
+    id: entry.clientMsgId,
+    text: entry.text,
+    ...(entry.to !== null ? { to: entry.to } : {}),
+    client_msg_id: entry.clientMsgId
+  }, true)
+
+// --- sending: the outbox, written to the live link and again after each login ---
+
+/** Checks a message against the server's limits before it takes a place in the outbox. */
+const checkMessage = (text: string, to: string | null | undefined, maxTextChars: number) => {
+  if (codePointLength(text) > maxTextChars) {
+    return new InvalidInput({
+      reason: `a message must be at most ${maxTextChars} characters (this one has ${codePointLength(text)})`
+    })
+  }
+  if (Either.isLeft(validText(text))) {
+    return new InvalidInput({
+      reason: text.trim().length === 0
+        ? "a message cannot be empty"
+        : "a message must be well-formed text (no NUL, no lone surrogate halves)"
+    })
+  }
+  if (to !== undefined && to !== null && !USERNAME_PATTERN.test(to)) {
+    return new RequestRejected({ code: "UNKNOWN_USER", reason: `no user named "${to}"` })
+  }
+  return undefined
+}
+
+const makeEnqueue = (c: Parts) =>
+  Effect.fn("ChatClient.enqueue")(function*(text: string, to?: string | null) {
+    const invalid = checkMessage(text, to, c.shared.maxTextChars)
+    if (invalid !== undefined) return yield* invalid
+    const entry: OutboxEntry = {
+      clientMsgId: randomUUID(),
+      text,
+      to: to ?? null,
+      done: yield* Deferred.make<Ack, SendError>()
+    }
+    yield* c.sendLock.withPermits(1)(Effect.sync(() => {
+      c.outbox.add(entry)
+      if (c.shared.live !== undefined) c.shared.live.write(msgCommand(entry))
+    }))
+    return Deferred.await(entry.done)
+  })
+
+/** An ERROR answering one of our MSGs (called synchronously, in arrival order). */
+const onMsgError = (c: Parts) => (frame: Extract<ServerFrame, { type: "ERROR" }>, clientMsgId: string) => {
+  switch (frame.code) {
+    case "RATE_LIMITED":
+    case "UNAVAILABLE":
+      // the server asks us to wait (too fast, or its database is out for now): send this one
+      // again then, with the same client_msg_id, if still pending and connected
+      Runtime.runFork(c.runtime)(Effect.forkIn(
+        Effect.sleep(Duration.millis(frame.retry_after_ms ?? 1000)).pipe(
+          Effect.zipRight(
+            c.sendLock.withPermits(1)(Effect.sync(() => {
+              const entry = c.outbox.pending().find((e) => e.clientMsgId === clientMsgId)
+              if (entry !== undefined && c.shared.live !== undefined) c.shared.live.write(msgCommand(entry))
+            }))
+          )
+        ),
+        c.scope
+      ))
+      return
+    case "NOT_AUTHENTICATED":
+      // sent on a link that is going away: the outbox sends it again after the next login
+      return
+    default:
+      c.outbox.reject(clientMsgId, new RequestRejected({ code: frame.code, reason: frame.message }))
+  }
+}
+
+// --- receiving: frames from the wire (called synchronously, in arrival order) ---
+
+const onFrame = (c: Parts) => {
+  const msgError = onMsgError(c)
+  return (session: number, holder: { conn?: Connection.Connection }, resumeAfter: () => number | undefined) =>
+  (frame: ServerFrame) => {
+    switch (frame.type) {
+      case "ACK": {
+        const key = frame.client_msg_id ?? (typeof frame.id === "string" ? frame.id : undefined)
+        if (key === undefined) return
+        const entry = c.outbox.ack(key, frame)
+        const me = c.shared.me
+        if (entry === undefined || me === undefined) return
+        c.inbox.offer({
+          _tag: "Own",
+          message: {
+            type: "MESSAGE",
+            message_id: frame.message_id,
+            from: me,
+            to: entry.to,
+            text: entry.text,
+            timestamp: frame.timestamp
+          }
+        })
+        return
+      }
+      case "ERROR":
+        if (typeof frame.id === "string") msgError(frame, frame.id)
+        return
+      case "MESSAGE":
+      case "PRESENCE":
+      case "RECEIPT":
+      case "BYE":
+      case "TRUNCATED":
+        if (holder.conn !== undefined) {
+          c.inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
+        }
+        return
+      default:
+        return
+    }
+  }
+}
+
+// --- one link: dial, log in, serve until it is lost or the client stops ---
+
+/** Dials and logs in (REGISTER first if still asked for); `link` learns the connection and the resume cursor. */
+const dialAndLogin = (
+  c: Parts,
+  frames: ReturnType<typeof onFrame>,
+  session: number,
+  link: { conn?: Connection.Connection; resumeAfter?: number | undefined }
+) =>
+  Effect.gen(function*() {
+    const { options, shared } = c
+    const conn = yield* Connection.open(options, frames(session, link, () => link.resumeAfter))
+    link.conn = conn
+    yield* move(c.state, ConnectionEvent.TcpEstablished()).pipe(Effect.orDie)
+    const hello = yield* conn.hello
+    shared.maxTextChars = hello.limits.max_text_chars
+    let nameTaken = false
+    if (shared.registerPending) {
+      if (options.password === undefined) {
+        return yield* new LoginRejected({ code: "AUTH_FAILED", reason: "--register needs a password" })
+      }
+      nameTaken = (yield* Login.register(conn, options.username, options.password, c.authTimeout)) === "taken"
+    }
+    link.resumeAfter = c.inbox.cursor()
+    const { reply: connected, via } = yield* Login.login(conn, {
+      username: options.username,
+      password: options.password,
+      token: shared.token,
+      resumeAfter: link.resumeAfter,
+      nameTaken,
+      timeout: c.authTimeout
+    })
+    return { _tag: "LoggedIn", conn, connected, via } as const
+  })
+
+/** Records a successful login and sends everything not yet ACKed, in order, before any new send. */
+const loggedIn = (c: Parts, conn: Connection.Connection, connected: Connected, via: "password" | "token") =>
+  Effect.gen(function*() {
+    c.shared.registerPending = false
+    c.shared.token = connected.token
+    c.shared.me = connected.user
+    yield* SubscriptionRef.set(c.online, [...connected.online].sort())
+    const now = yield* Clock.currentTimeMillis
+    yield* move(
+      c.state,
+      ConnectionEvent.Authenticated({ user: connected.user, sessionId: connected.session_id, at: now, via })
+    ).pipe(Effect.orDie)
+    yield* c.sendLock.withPermits(1)(Effect.sync(() => {
+      for (const entry of c.outbox.pending()) conn.write(msgCommand(entry))
+      c.shared.live = conn
+    }))
+  })
+
+const attempt = (c: Parts, frames: ReturnType<typeof onFrame>) =>
+(
+  session: number,
+  backoff: Backoff.Backoff<ConnectionLost | LoginRejected>,
+  current: Run
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const link: { conn?: Connection.Connection; resumeAfter?: number | undefined } = {}
+    const stopped = Deferred.await(current.stop).pipe(Effect.as({ _tag: "Stopped" } as const))
+
+    const first = yield* Effect.raceFirst(dialAndLogin(c, frames, session, link), stopped)
+    if (first._tag === "Stopped") return first satisfies Outcome
+    const { conn, connected, via } = first
+    yield* backoff.reset
+    yield* loggedIn(c, conn, connected, via)
+    if (link.resumeAfter === undefined) c.inbox.offer({ _tag: "Baseline", conn })
+    Deferred.unsafeDone(current.firstLogin, Exit.succeed(connected))
+
+    const end = yield* Effect.raceFirst(
+      Effect.map(conn.closed, (error) => ({ _tag: "Lost", error }) as const),
+      stopped
+    ).pipe(Effect.ensuring(Effect.sync(() => {
+      if (c.shared.live === conn) c.shared.live = undefined
+    })))
+    if (end._tag === "Stopped") {
+      yield* move(c.state, ConnectionEvent.DisconnectRequested({ reason: undefined })).pipe(Effect.orDie)
+      yield* conn.goodbye
+    }
+    return end satisfies Outcome
+  }))
+
+// --- the supervisor: links one after another on the backoff, until stopped or refused ---
+
+const finish = (c: Parts, current: Run, reason: string | undefined) =>
+  Effect.gen(function*() {
+    const now = yield* SubscriptionRef.get(c.state)
+    if (now._tag !== "Disconnecting") {
+      yield* move(c.state, ConnectionEvent.DisconnectRequested({ reason })).pipe(Effect.orDie)
+    }
+    const stopped = new ClientStopped({ reason: reason ?? "the client disconnected" })
+    c.outbox.rejectAll(stopped)
+    Deferred.unsafeDone(current.firstLogin, Exit.fail(stopped))
+    yield* move(c.state, ConnectionEvent.CleanupComplete()).pipe(Effect.orDie)
+  })
+
+const supervise = (c: Parts, current: Run) =>
+  Effect.gen(function*() {
+    const backoff = yield* Backoff.make(Backoff.reconnectSchedule(isRetryable, c.options.backoff))
+    const link = attempt(c, onFrame(c))
+    yield* move(c.state, ConnectionEvent.ConnectRequested()).pipe(Effect.orDie)
+    let session = 0
+    while (true) {
+      session++
+      const outcome = yield* Effect.either(link(session, backoff, current))
+      if (Either.isRight(outcome) && outcome.right._tag === "Stopped") return yield* finish(c, current, undefined)
+      const error = Either.isLeft(outcome)
+        ? outcome.left
+        : (outcome.right as Extract<Outcome, { _tag: "Lost" }>).error
+      if (error._tag === "LoginRejected") {
+        Deferred.unsafeDone(current.firstLogin, Exit.fail(error))
+        return yield* finish(c, current, error.reason)
+      }
+      if (error.revoked === true) return yield* finish(c, current, error.reason)
+      const delay = yield* backoff.next(error)
+      if (Option.isNone(delay)) return yield* finish(c, current, error.reason)
+      const wait = Math.max(Duration.toMillis(delay.value), error.retryAfterMs ?? 0)
+      const now = yield* Clock.currentTimeMillis
+      yield* move(c.state, ConnectionEvent.LinkFailed({ error: error.reason, retryAt: now + wait }))
+        .pipe(Effect.orDie)
+      const stop = yield* Effect.raceFirst(
+        Effect.as(Effect.sleep(Duration.millis(wait)), false),
+        Effect.as(Deferred.await(current.stop), true)
+      )
+      if (stop) return yield* finish(c, current, undefined)
+      yield* move(c.state, ConnectionEvent.Retry()).pipe(Effect.orDie)
+    }
+  })
+
+const makeConnect = (c: Parts) =>
+  Effect.gen(function*() {
+    let current = c.shared.run
+    if (current === undefined) {
+      const started: Run = {
+        stop: Deferred.unsafeMake<void>(FiberId.none),
+        firstLogin: Deferred.unsafeMake<Connected, LoginRejected | ClientStopped>(FiberId.none),
+        fiber: undefined
+      }
+      c.shared.run = current = started
+      started.fiber = yield* supervise(c, started).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (c.shared.run === started) c.shared.run = undefined
+        })),
+        Effect.forkIn(c.scope)
+      )
+    }
+    return yield* Deferred.await(current.firstLogin)
+  })
+
+const makeDisconnect = (c: Parts) =>
+  Effect.suspend(() => {
+    const current = c.shared.run
+    if (current === undefined) return Effect.void
+    Deferred.unsafeDone(current.stop, Exit.void)
+    return current.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.await(current.fiber))
+  })
+
+// --- requests answered on the live link ---
+
+const makeRequests = (c: Parts) => {
+  const liveConnection = Effect.suspend(() =>
+    c.shared.live !== undefined
+      ? Effect.succeed(c.shared.live)
+      : Effect.flatMap(SubscriptionRef.get(c.state), (s) => Effect.fail(new NotConnected({ state: s._tag })))
+  )
+  const request = <A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
+    Effect.gen(function*() {
+      const conn = yield* liveConnection
+      return yield* Reply.expect(what, yield* conn.request(command), accept)
+    })
+  return {
+    history: Effect.fn("ChatClient.history")(function*(query: HistoryQuery = {}) {
+      const conn = yield* liveConnection
+      return yield* Reply.history(conn, query)
+    }),
+    users: request("USERS", new Users({ command: "USERS" }, true), (f) => f.type === "USERS" ? f.online : undefined)
+      .pipe(Effect.withSpan("ChatClient.users")),
+    sessions: request(
+      "SESSIONS",
+      new Sessions({ command: "SESSIONS" }, true),
+      (f) => f.type === "SESSIONS" ? f.sessions : undefined
+    ).pipe(Effect.withSpan("ChatClient.sessions")),
+    revoke: Effect.fn("ChatClient.revoke")(function*(which: number | "all_others") {
+      const command = which === "all_others"
+        ? new Revoke({ command: "REVOKE", all_others: true }, true)
+        : new Revoke({ command: "REVOKE", session_id: which }, true)
+      yield* request("REVOKE", command, (f) => f.type === "OK" ? true : undefined)
+    }),
+    markRead: Effect.fn("ChatClient.markRead")(function*(messageId: number) {
+      yield* request(
+        "READ",
+        new Read({ command: "READ", message_id: messageId }, true),
+        (f) => f.type === "OK" ? true : undefined
+      )
+    })
+  }
+}
 
 /** Builds a client; it lives as long as the scope and starts dialling on `connect`. */
 export const make = (options: ChatClientOptions) =>
@@ -154,321 +504,35 @@ export const make = (options: ChatClientOptions) =>
     const state = yield* SubscriptionRef.make(initial)
     const online = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<ChatEvent>(), PubSub.shutdown)
-    const runtime = yield* Effect.runtime<never>()
-    const scope = yield* Effect.scope
-    const sendLock = yield* Effect.makeSemaphore(1)
-    const outbox = new Outbox()
-    const authTimeout = Duration.decode(options.authTimeout ?? "30 seconds")
-
-    let live: Connection.Connection | undefined
-    let me: string | undefined
-    let token = options.token
-    let registerPending = options.register === true
-    let maxTextChars = 4096
-    let run: Run | undefined
-
-    const inbox = yield* Inbox.make({
-      hub,
-      online,
-      me: () => me,
-      backlog: Math.max(0, Math.min(100, options.backlog ?? 0))
-    })
-
-    const msgCommand = (entry: OutboxEntry) =>
-      new Msg({
-        command: "MSG",
-        id: entry.clientMsgId,
-        text: entry.text,
-        ...(entry.to !== null ? { to: entry.to } : {}),
-        client_msg_id: entry.clientMsgId
-      }, true)
-
-    // --- frames from the wire (called synchronously, in arrival order) ---
-
-    const onMsgError = (frame: Extract<ServerFrame, { type: "ERROR" }>, clientMsgId: string) => {
-      switch (frame.code) {
-        case "RATE_LIMITED":
-        case "UNAVAILABLE":
-          // the server asks us to wait (too fast, or its database is out for now): send this one
-          // again then, with the same client_msg_id, if still pending and connected
-          Runtime.runFork(runtime)(Effect.forkIn(
-            Effect.sleep(Duration.millis(frame.retry_after_ms ?? 1000)).pipe(
-              Effect.zipRight(
-                sendLock.withPermits(1)(Effect.sync(() => {
-                  const entry = outbox.pending().find((e) => e.clientMsgId === clientMsgId)
-                  if (entry !== undefined && live !== undefined) live.write(msgCommand(entry))
-                }))
-              )
-            ),
-            scope
-          ))
-          return
-        case "NOT_AUTHENTICATED":
-          // sent on a link that is going away: the outbox sends it again after the next login
-          return
-        default:
-          outbox.reject(clientMsgId, new RequestRejected({ code: frame.code, reason: frame.message }))
-      }
+    const shared: Shared = {
+      live: undefined,
+      me: undefined,
+      token: options.token,
+      registerPending: options.register === true,
+      maxTextChars: 4096,
+      run: undefined
     }
-
-    const onFrame =
-      (session: number, holder: { conn?: Connection.Connection }, resumeAfter: () => number | undefined) =>
-      (frame: ServerFrame) => {
-        switch (frame.type) {
-          case "ACK": {
-            const key = frame.client_msg_id ?? (typeof frame.id === "string" ? frame.id : undefined)
-            if (key === undefined) return
-            const entry = outbox.ack(key, frame)
-            if (entry === undefined || me === undefined) return
-            inbox.offer({
-              _tag: "Own",
-              message: {
-                type: "MESSAGE",
-                message_id: frame.message_id,
-                from: me,
-                to: entry.to,
-                text: entry.text,
-                timestamp: frame.timestamp
-              }
-            })
-            return
-          }
-          case "ERROR":
-            if (typeof frame.id === "string") onMsgError(frame, frame.id)
-            return
-          case "MESSAGE":
-          case "PRESENCE":
-          case "RECEIPT":
-          case "BYE":
-          case "TRUNCATED":
-            if (holder.conn !== undefined) {
-              inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
-            }
-            return
-          default:
-            return
-        }
-      }
-
-    const attempt = (session: number, backoff: Backoff.Backoff<ConnectionLost | LoginRejected>, current: Run) =>
-      Effect.scoped(Effect.gen(function*() {
-        const holder: { conn?: Connection.Connection } = {}
-        let resumeAfter: number | undefined
-        const stopped = Deferred.await(current.stop).pipe(Effect.as({ _tag: "Stopped" } as const))
-
-        const dialAndLogin = Effect.gen(function*() {
-          const conn = yield* Connection.open(options, onFrame(session, holder, () => resumeAfter))
-          holder.conn = conn
-          yield* move(state, ConnectionEvent.TcpEstablished()).pipe(Effect.orDie)
-          const hello = yield* conn.hello
-          maxTextChars = hello.limits.max_text_chars
-          let nameTaken = false
-          if (registerPending) {
-            if (options.password === undefined) {
-              return yield* new LoginRejected({ code: "AUTH_FAILED", reason: "--register needs a password" })
-            }
-            nameTaken = (yield* Login.register(conn, options.username, options.password, authTimeout)) === "taken"
-          }
-          resumeAfter = inbox.cursor()
-          const { reply: connected, via } = yield* Login.login(conn, {
-            username: options.username,
-            password: options.password,
-            token,
-            resumeAfter,
-            nameTaken,
-            timeout: authTimeout
-          })
-          return { _tag: "LoggedIn", conn, connected, via } as const
-        })
-
-        const first = yield* Effect.raceFirst(dialAndLogin, stopped)
-        if (first._tag === "Stopped") return first satisfies Outcome
-        const { conn, connected, via } = first
-
-        registerPending = false
-        token = connected.token
-        me = connected.user
-        yield* SubscriptionRef.set(online, [...connected.online].sort())
-        yield* backoff.reset
-        const now = yield* Clock.currentTimeMillis
-        yield* move(
-          state,
-          ConnectionEvent.Authenticated({
-            user: connected.user,
-            sessionId: connected.session_id,
-            at: now,
-            via
-          })
-        )
-          .pipe(Effect.orDie)
-        // everything not yet ACKed goes again, in order, before any new send
-        yield* sendLock.withPermits(1)(Effect.sync(() => {
-          for (const entry of outbox.pending()) conn.write(msgCommand(entry))
-          live = conn
-        }))
-        if (resumeAfter === undefined) inbox.offer({ _tag: "Baseline", conn })
-        Deferred.unsafeDone(current.firstLogin, Exit.succeed(connected))
-
-        const end = yield* Effect.raceFirst(
-          Effect.map(conn.closed, (error) => ({ _tag: "Lost", error }) as const),
-          stopped
-        ).pipe(Effect.ensuring(Effect.sync(() => {
-          if (live === conn) live = undefined
-        })))
-        if (end._tag === "Stopped") {
-          yield* move(state, ConnectionEvent.DisconnectRequested({ reason: undefined })).pipe(Effect.orDie)
-          yield* conn.goodbye
-        }
-        return end satisfies Outcome
-      }))
-
-    const finish = (current: Run, reason: string | undefined) =>
-      Effect.gen(function*() {
-        const now = yield* SubscriptionRef.get(state)
-        if (now._tag !== "Disconnecting") {
-          yield* move(state, ConnectionEvent.DisconnectRequested({ reason })).pipe(Effect.orDie)
-        }
-        const stopped = new ClientStopped({ reason: reason ?? "the client disconnected" })
-        outbox.rejectAll(stopped)
-        Deferred.unsafeDone(current.firstLogin, Exit.fail(stopped))
-        yield* move(state, ConnectionEvent.CleanupComplete()).pipe(Effect.orDie)
-      })
-
-    const supervise = (current: Run) =>
-      Effect.gen(function*() {
-        const backoff = yield* Backoff.make(Backoff.reconnectSchedule(isRetryable, options.backoff))
-        yield* move(state, ConnectionEvent.ConnectRequested()).pipe(Effect.orDie)
-        let session = 0
-        while (true) {
-          session++
-          const outcome = yield* Effect.either(attempt(session, backoff, current))
-          if (Either.isRight(outcome)) {
-            if (outcome.right._tag === "Stopped") return yield* finish(current, undefined)
-          }
-          const error = Either.isLeft(outcome)
-            ? outcome.left
-            : (outcome.right as Extract<Outcome, { _tag: "Lost" }>).error
-          if (error._tag === "LoginRejected") {
-            Deferred.unsafeDone(current.firstLogin, Exit.fail(error))
-            return yield* finish(current, error.reason)
-          }
-          if (error.revoked === true) return yield* finish(current, error.reason)
-          const delay = yield* backoff.next(error)
-          if (Option.isNone(delay)) return yield* finish(current, error.reason)
-          const wait = Math.max(Duration.toMillis(delay.value), error.retryAfterMs ?? 0)
-          const now = yield* Clock.currentTimeMillis
-          yield* move(state, ConnectionEvent.LinkFailed({ error: error.reason, retryAt: now + wait }))
-            .pipe(Effect.orDie)
-          const stop = yield* Effect.raceFirst(
-            Effect.as(Effect.sleep(Duration.millis(wait)), false),
-            Effect.as(Deferred.await(current.stop), true)
-          )
-          if (stop) return yield* finish(current, undefined)
-          yield* move(state, ConnectionEvent.Retry()).pipe(Effect.orDie)
-        }
-      })
-
-    // --- the public interface ---
-
-    const connect = Effect.gen(function*() {
-      let current = run
-      if (current === undefined) {
-        const started: Run = {
-          stop: Deferred.unsafeMake<void>(FiberId.none),
-          firstLogin: Deferred.unsafeMake<Connected, LoginRejected | ClientStopped>(FiberId.none),
-          fiber: undefined
-        }
-        run = current = started
-        started.fiber = yield* supervise(started).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            if (run === started) run = undefined
-          })),
-          Effect.forkIn(scope)
-        )
-      }
-      return yield* Deferred.await(current.firstLogin)
-    })
-
-    const disconnect = Effect.suspend(() => {
-      const current = run
-      if (current === undefined) return Effect.void
-      Deferred.unsafeDone(current.stop, Exit.void)
-      return current.fiber === undefined ? Effect.void : Effect.asVoid(Fiber.await(current.fiber))
-    })
-
-    const liveConnection = Effect.suspend(() =>
-      live !== undefined
-        ? Effect.succeed(live)
-        : Effect.flatMap(SubscriptionRef.get(state), (s) => Effect.fail(new NotConnected({ state: s._tag })))
-    )
-
-    const enqueue = Effect.fn("ChatClient.enqueue")(function*(text: string, to?: string | null) {
-      if (codePointLength(text) > maxTextChars) {
-        return yield* new InvalidInput({
-          reason: `a message must be at most ${maxTextChars} characters (this one has ${codePointLength(text)})`
-        })
-      }
-      const valid = validText(text)
-      if (Either.isLeft(valid)) {
-        return yield* new InvalidInput({
-          reason: text.trim().length === 0
-            ? "a message cannot be empty"
-            : "a message must be well-formed text (no NUL, no lone surrogate halves)"
-        })
-      }
-      if (to !== undefined && to !== null && !USERNAME_PATTERN.test(to)) {
-        return yield* new RequestRejected({ code: "UNKNOWN_USER", reason: `no user named "${to}"` })
-      }
-      const entry: OutboxEntry = {
-        clientMsgId: randomUUID(),
-        text,
-        to: to ?? null,
-        done: yield* Deferred.make<Ack, SendError>()
-      }
-      yield* sendLock.withPermits(1)(Effect.sync(() => {
-        outbox.add(entry)
-        if (live !== undefined) live.write(msgCommand(entry))
-      }))
-      return Deferred.await(entry.done)
-    })
-
-    const send = (text: string, to?: string | null) => Effect.flatten(enqueue(text, to))
-
-    const request = <A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
-      Effect.gen(function*() {
-        const conn = yield* liveConnection
-        return yield* Reply.expect(what, yield* conn.request(command), accept)
-      })
-
-    const history = Effect.fn("ChatClient.history")(function*(query: HistoryQuery = {}) {
-      const conn = yield* liveConnection
-      return yield* Reply.history(conn, query)
-    })
-
-    const users = request("USERS", new Users({ command: "USERS" }, true), (f) =>
-      f.type === "USERS" ? f.online : undefined)
-      .pipe(Effect.withSpan("ChatClient.users"))
-
-    const sessions = request("SESSIONS", new Sessions({ command: "SESSIONS" }, true), (f) =>
-      f.type === "SESSIONS" ? f.sessions : undefined).pipe(Effect.withSpan("ChatClient.sessions"))
-
-    const revoke = Effect.fn("ChatClient.revoke")(function*(which: number | "all_others") {
-      const command = which === "all_others"
-        ? new Revoke({ command: "REVOKE", all_others: true }, true)
-        : new Revoke({ command: "REVOKE", session_id: which }, true)
-      yield* request("REVOKE", command, (f) =>
-        f.type === "OK" ? true : undefined)
-    })
-
-    const markRead = Effect.fn("ChatClient.markRead")(function*(messageId: number) {
-      yield* request("READ", new Read({ command: "READ", message_id: messageId }, true), (f) =>
-        f.type === "OK" ? true : undefined)
-    })
-
+    const c: Parts = {
+      options,
+      state,
+      online,
+      inbox: yield* Inbox.make({
+        hub,
+        online,
+        me: () => shared.me,
+        backlog: Math.max(0, Math.min(100, options.backlog ?? 0))
+      }),
+      outbox: new Outbox(),
+      sendLock: yield* Effect.makeSemaphore(1),
+      authTimeout: Duration.decode(options.authTimeout ?? "30 seconds"),
+      runtime: yield* Effect.runtime<never>(),
+      scope: yield* Effect.scope,
+      shared
+    }
+    const enqueue = makeEnqueue(c)
+    const disconnect = makeDisconnect(c)
     // leaving the scope says goodbye first (finalizers run last-added first)
-    yield* Effect.addFinalizer(() =>
-      disconnect
-    )
+    yield* Effect.addFinalizer(() => disconnect)
 
     return ChatClient.of({
       options,
@@ -476,17 +540,11 @@ export const make = (options: ChatClientOptions) =>
       online,
       events: Stream.fromPubSub(hub),
       subscribe: PubSub.subscribe(hub),
-      connect,
-      send,
+      connect: makeConnect(c),
+      send: (text, to) => Effect.flatten(enqueue(text, to)),
       enqueue,
-      history,
-      users,
-      sessions,
-      revoke,
-      markRead,
-      pending: Effect.sync(() =>
-        outbox.size
-      ),
+      ...makeRequests(c),
+      pending: Effect.sync(() => c.outbox.size),
       disconnect
     })
   })
