@@ -4,7 +4,7 @@
  * them, reconnecting on the way as often as it takes (or, with a timeout,
  * until the time is up).
  */
-import { Duration, Effect, Fiber, type Redacted, Stream } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Fiber, type Redacted, Scope, Stream } from "effect"
 import * as readline from "node:readline"
 import { ChatEnded } from "./Chat.ts"
 import { ChatClient } from "./ChatClient.ts"
@@ -72,6 +72,14 @@ const interruptedReport = (progress: { connected: boolean; total: number; acked:
     : `${progress.acked} of ${progress.total} message(s) acknowledged, ${progress.total - progress.acked} not; ` +
       "one the server received just before the interruption may still have been stored"
 
+/**
+ * How long an interrupted `send` waits for the ACKs of what it already sent on a live link. Ctrl-C
+ * right after the last line usually lands while the server's answers are on their way; without
+ * this the report would call stored messages "not acknowledged" and exit 1. Short, so Ctrl-C still
+ * ends at once for a person, and well inside the main's shutdown grace.
+ */
+const ACK_GRACE = Duration.seconds(1)
+
 const sendAll = (options: SendOptions, progress: { connected: boolean; total: number; acked: number }) =>
   Effect.scoped(Effect.gen(function*() {
     const client = yield* ChatClient.make({
@@ -89,6 +97,16 @@ const sendAll = (options: SendOptions, progress: { connected: boolean; total: nu
 
     const failures: Array<string> = []
     const waits: Array<Fiber.Fiber<void>> = []
+    // the ACK waits live in a scope closed after the grace below (finalizers run last-added first)
+    const acks = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    yield* Effect.addFinalizer((exit) =>
+      Effect.gen(function*() {
+        if (!Exit.isInterrupted(exit) || progress.acked === progress.total) return
+        if ((yield* client.state.get)._tag !== "Connected") return
+        // finalizers run uninterruptibly: without this the timeout could not stop the wait
+        yield* Effect.interruptible(Fiber.awaitAll(waits)).pipe(Effect.timeout(ACK_GRACE), Effect.ignore)
+      })
+    )
     let number = 0
     const post = (text: string) =>
       Effect.gen(function*() {
@@ -110,7 +128,7 @@ const sendAll = (options: SendOptions, progress: { connected: boolean; total: nu
               onSuccess: () => Effect.sync(() => void progress.acked++)
             }),
             // scoped, not a child of whichever fiber runs the stdin stream
-            Effect.forkScoped
+            Effect.forkIn(acks)
           )
         )
       })
