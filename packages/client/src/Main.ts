@@ -2,12 +2,16 @@
  * The `parley` program: its command line under a main that ends it cleanly on
  * SIGINT/SIGTERM.
  */
+import { CliConfig } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { runMain } from "@parley/runtime"
+import { runMain, withCleanCliOutput } from "@parley/runtime"
 import { Effect } from "effect"
 import { run } from "./Cli.ts"
 
 run(process.argv).pipe(
+  // help for people: no filler, no ANSI in a pipe, none of the wizard/completions/log-level built-ins
+  withCleanCliOutput,
+  Effect.provide(CliConfig.layer({ showBuiltIns: false })),
   Effect.tapError((error) =>
     Effect.sync(() => {
       // option errors are already printed by @effect/cli with the usage

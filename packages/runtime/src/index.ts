@@ -1,2 +1,3 @@
 /** Process plumbing shared by Parley's programs. */
+export * from "./CliOutput.ts"
 export * from "./RunMain.ts"
