@@ -20,7 +20,8 @@ import {
   isDmTo,
   localTime,
   makeStyle,
-  sanitize
+  sanitize,
+  type Style
 } from "./Style.ts"
 
 /** Who and where. */
@@ -84,11 +85,285 @@ export const statusLine = (
   }
 }
 
+/** What the parts of the running chat share: the client, the screen, and what it has shown. */
+interface View {
+  readonly client: ChatClient.Service
+  readonly screen: Screen.Screen
+  readonly style: Style
+  readonly address: string
+  /** Ends the chat: /quit, Ctrl-D, Ctrl-C, or (failed) a login refused for good. */
+  readonly done: Deferred.Deferred<void, ChatEnded>
+  /** Our name as the server spells it, once logged in. */
+  me: string
+  /** Our DMs by message_id, so a receipt can quote the one read. */
+  readonly myDms: Map<number, string>
+  /** Per sender (lower case), the newest DM to us not yet marked read. */
+  readonly toMark: Map<string, number>
+  /** The timestamp of the last message shown, for day separators. */
+  lastShown: string | undefined
+  /** What was said but not yet acknowledged, shown above the status line until its ACK or failure. */
+  readonly unacked: Set<{ readonly text: string; readonly to: string | null }>
+}
+
+const info = (v: View, s: string) => v.screen.print(v.style.dim(`-- ${s}`))
+const warn = (v: View, s: string) => v.screen.print(v.style.yellow(`! ${s}`))
+const fail = (v: View, s: string) => v.screen.print(v.style.red(`! ${s}`))
+
+const render = (v: View) =>
+  Effect.gen(function*() {
+    const state = yield* v.client.state.get
+    const online = (yield* v.client.online.get).length
+    const unsent = yield* v.client.pending
+    v.screen.status(statusLine(state, { address: v.address, user: v.me, online, unsent }, Date.now()))
+  })
+
+/** The status line follows the state, with a line printed for the moments a person should notice. */
+const followState = (v: View) => {
+  let previous: ConnectionState["_tag"] = "Disconnected"
+  let everConnected = false
+  return v.client.state.changes.pipe(
+    Stream.runForEach((state) =>
+      Effect.gen(function*() {
+        if (state._tag === "Connected") {
+          v.me = state.user
+          if (everConnected) {
+            info(v, `reconnected (${state.via === "token" ? "with the session token" : "with the password"})`)
+          }
+          everConnected = true
+        }
+        if (state._tag === "Reconnecting" && previous === "Connected") {
+          warn(v, `connection lost: ${state.error}`)
+        }
+        if (state._tag === "Disconnected" && state.reason !== undefined) {
+          yield* Deferred.fail(v.done, new ChatEnded({ reason: state.reason }))
+        }
+        previous = state._tag
+        yield* render(v)
+      })
+    ),
+    Effect.forkScoped
+  )
+}
+
+/** DMs shown to you are marked read, one READ per sender per half second at most. */
+const markShownDmsRead = (v: View) =>
+  Effect.gen(function*() {
+    for (const [sender, id] of Array.from(v.toMark)) {
+      const result = yield* Effect.either(v.client.markRead(id))
+      if (Either.isRight(result) || result.left._tag === "RequestRejected") {
+        if (v.toMark.get(sender) === id) v.toMark.delete(sender)
+      }
+    }
+  }).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
+
+const showMessage = (v: View, message: Message) => {
+  const now = new Date()
+  const day = daySeparator(v.style, v.lastShown, message.timestamp, now)
+  v.lastShown = message.timestamp
+  v.screen.print((day !== undefined ? day + "\n" : "") + formatMessage(v.style, message, v.me, now))
+  const me = v.me.toLowerCase()
+  const from = message.from.toLowerCase()
+  if (message.to !== null && from === me) v.myDms.set(message.message_id, message.text)
+  if (isDmTo(message, v.me) && from !== me) v.toMark.set(from, Math.max(message.message_id, v.toMark.get(from) ?? 0))
+}
+
+const showEvent = (v: View, event: ChatEvent) => {
+  switch (event.type) {
+    case "MESSAGE":
+      return showMessage(v, event)
+    case "PRESENCE":
+      return v.screen.print(formatPresence(v.style, event))
+    case "RECEIPT":
+      return v.screen.print(formatReceipt(v.style, event, v.myDms.get(event.message_id)))
+    case "BYE":
+      // the "connection lost" line that follows gives the reason
+      return
+  }
+}
+
+/** Starts the connection; the first login says who else is here, a refused one ends the chat. */
+const connect = (v: View) =>
+  v.client.connect.pipe(
+    Effect.tap((connected) =>
+      Effect.sync(() => {
+        const others = connected.online.filter((n) => n.toLowerCase() !== connected.user.toLowerCase())
+        info(
+          v,
+          `connected as ${connected.user}; ${
+            others.length === 0 ? "nobody else is online" : `online: ${others.join(", ")}`
+          }` +
+            (connected.unread > 0 ? `; ${connected.unread} unread direct message(s) follow` : "")
+        )
+      })
+    ),
+    Effect.catchAll((error) => Deferred.fail(v.done, new ChatEnded({ reason: error.message }))),
+    Effect.forkScoped
+  )
+
+const showUnacked = (v: View) => v.screen.pending(Array.from(v.unacked, (u) => formatPending(v.style, u.text, u.to)))
+
+const send = (v: View, text: string, to: string | undefined) =>
+  Effect.gen(function*() {
+    const queued = yield* Effect.either(v.client.enqueue(text, to))
+    if (Either.isLeft(queued)) return fail(v, queued.left.message)
+    const said = { text, to: to ?? null }
+    v.unacked.add(said)
+    showUnacked(v)
+    if ((yield* v.client.state.get)._tag !== "Connected") {
+      info(v, "not connected: it will be sent when the connection is back")
+    }
+    yield* queued.right.pipe(
+      Effect.ensuring(Effect.sync(() => {
+        v.unacked.delete(said)
+        showUnacked(v)
+      })),
+      Effect.catchAll((error) =>
+        Effect.sync(() =>
+          fail(
+            v,
+            `not delivered${to !== undefined ? ` to ${to}` : ""}: ${
+              error._tag === "RequestRejected" && error.code === "UNKNOWN_USER"
+                ? `no user named "${to}"`
+                : error.message
+            }`
+          )
+        )
+      ),
+      Effect.zipRight(render(v)),
+      Effect.forkScoped
+    )
+  })
+
+const notNow = (v: View, error: RequestError) =>
+  fail(
+    v,
+    error._tag === "NotConnected"
+      ? "not connected right now: try again once the status line says connected"
+      : error.message
+  )
+
+const printHistory = (v: View, withUser: string | undefined) =>
+  Effect.gen(function*() {
+    const page = yield* Effect.either(v.client.history({ with: withUser, limit: 20 }))
+    if (Either.isLeft(page)) {
+      const e = page.left
+      return e._tag === "RequestRejected" && e.code === "UNKNOWN_USER"
+        ? fail(v, `no user named "${withUser}"`)
+        : notNow(v, e)
+    }
+    const count = page.right.messages.length
+    const noun = (plural: boolean) =>
+      `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${
+        withUser === undefined ? "" : ` between you and ${withUser}`
+      }`
+    if (count === 0) return info(v, `no ${noun(true)} yet`)
+    const now = new Date()
+    v.screen.print(
+      [
+        v.style.dim(count === 1 ? `── the last ${noun(false)} ──` : `── last ${count} ${noun(true)} ──`),
+        ...page.right.messages.flatMap((m: Message, i, all) => {
+          const day = daySeparator(v.style, all[i - 1]?.timestamp, m.timestamp, now)
+          const line = formatMessage(v.style, m, v.me, now)
+          return day !== undefined ? [day, line] : [line]
+        }),
+        v.style.dim("──")
+      ].join("\n")
+    )
+  })
+
+const who = (v: View) =>
+  Effect.gen(function*() {
+    const users = yield* Effect.either(v.client.users)
+    if (Either.isLeft(users)) {
+      return fail(v, users.left._tag === "NotConnected" ? "not connected right now" : users.left.message)
+    }
+    info(v, `online (${users.right.length}): ${[...users.right].sort().join(", ")}`)
+  })
+
+const listSessions = (v: View) =>
+  Effect.gen(function*() {
+    const sessions = yield* Effect.either(v.client.sessions)
+    if (Either.isLeft(sessions)) return notNow(v, sessions.left)
+    v.screen.print(
+      [
+        v.style.dim(`── your sessions (${sessions.right.length}) ──`),
+        ...sessions.right.map((s) =>
+          `  ${String(s.session_id).padStart(6)}  ${sanitize(s.ip_address).padEnd(20)} since ${
+            localTime(s.connect_time)
+          }` +
+          (s.current ? v.style.dim("  (this one)") : "")
+        ),
+        v.style.dim("── /revoke <number> logs one out; /revoke others all but this one ──")
+      ].join("\n")
+    )
+  })
+
+const revoke = (v: View, which: string | undefined) =>
+  Effect.gen(function*() {
+    const target = which === "others"
+      ? "all_others" as const
+      : which !== undefined && /^\d{1,15}$/.test(which)
+      ? Number(which)
+      : undefined
+    if (target === undefined) return fail(v, "usage: /revoke <session number> (see /sessions), or /revoke others")
+    const done = yield* Effect.either(v.client.revoke(target))
+    if (Either.isLeft(done)) {
+      const e = done.left
+      return e._tag === "RequestRejected" && e.code === "NOT_FOUND"
+        ? fail(v, `no open session ${which} of yours: /sessions lists them`)
+        : notNow(v, e)
+    }
+    info(v, target === "all_others" ? "every other session is logged out" : `session ${target} is logged out`)
+  })
+
+/** A slash command; false ends the chat. */
+const command = (v: View, text: string): Effect.Effect<boolean, never, Scope.Scope> => {
+  const [name = "", ...rest] = text.split(/\s+/)
+  const usage = (s: string) => Effect.sync(() => fail(v, s)).pipe(Effect.as(true))
+  switch (name.toLowerCase()) {
+    case "/quit":
+    case "/exit":
+      return Effect.succeed(false)
+    case "/help":
+      return Effect.sync(() => v.screen.print(v.style.dim(HELP.join("\n")))).pipe(Effect.as(true))
+    case "/who":
+      return Effect.as(who(v), true)
+    case "/history":
+      return Effect.as(printHistory(v, rest[0]), true)
+    case "/sessions":
+      return Effect.as(listSessions(v), true)
+    case "/clear":
+      return Effect.sync(() => v.screen.clear()).pipe(Effect.as(true))
+    case "/me": {
+      const action = /^\/me\s+([\s\S]+)$/i.exec(text)
+      return action === null
+        ? usage("usage: /me <action>, e.g. /me waves")
+        : Effect.as(send(v, `* ${v.me} ${action[1]!}`, undefined), true)
+    }
+    case "/revoke":
+      return Effect.as(revoke(v, rest[0]?.toLowerCase()), true)
+    case "/msg": {
+      const match = /^\/msg\s+(\S+)\s+([\s\S]+)$/i.exec(text)
+      return match === null ? usage("usage: /msg <user> <text>") : Effect.as(send(v, match[2]!, match[1]!), true)
+    }
+    default:
+      return usage(`unknown command ${name}: type /help for the list`)
+  }
+}
+
+/** A line typed: a message, or a command; false ends the chat. */
+const handle = (v: View, line: string): Effect.Effect<boolean, never, Scope.Scope> => {
+  const text = line.trim()
+  if (text === "") return Effect.succeed(true)
+  if (text.startsWith("//")) return Effect.as(send(v, line.trimEnd().replace(/^\s*\//, ""), undefined), true)
+  if (!text.startsWith("/")) return Effect.as(send(v, line, undefined), true)
+  return command(v, text)
+}
+
 /** Runs the chat until /quit, Ctrl-D or Ctrl-C; fails with `ChatEnded` when the login is refused. */
 export const runChat = (options: ChatOptions) =>
   Effect.scoped(Effect.gen(function*() {
     const style = makeStyle(colorWanted(process.stdout))
-    const address = `${options.host}:${options.port}`
     const client = yield* ChatClient.make({
       host: options.host,
       port: options.port,
@@ -107,290 +382,51 @@ export const runChat = (options: ChatOptions) =>
     )
     const screen = yield* Screen.open(style, undefined, undefined, undefined, (line) =>
       /^\/\S*$/.test(line) ? COMMANDS : onlineNow.names)
-    const done = yield* Deferred.make<void, ChatEnded>()
-    const info = (s: string) =>
-      screen.print(style.dim(`-- ${s}`))
-    const warn = (s: string) =>
-      screen.print(style.yellow(`! ${s}`))
-    const fail = (s: string) =>
-      screen.print(style.red(`! ${s}`))
+    const v: View = {
+      client,
+      screen,
+      style,
+      address: `${options.host}:${options.port}`,
+      done: yield* Deferred.make<void, ChatEnded>(),
+      me: options.user,
+      myDms: new Map(),
+      toMark: new Map(),
+      lastShown: undefined,
+      unacked: new Set()
+    }
 
-    let me = options.user
-    const myDms = new Map<number, string>()
-    const toMark = new Map<string, number>()
-
-    const render = Effect.gen(function*() {
-      const state = yield* client.state.get
-      const online = (yield* client.online.get).length
-      const unsent = yield* client.pending
-      screen.status(statusLine(state, { address, user: me, online, unsent }, Date.now()))
-    })
-
-    info("Parley: type a message and press Enter; /help lists the commands.")
-    yield* render
-
-    // the state: status line, plus a line for the moments a person should notice
-    let previous: ConnectionState["_tag"] = "Disconnected"
-    let everConnected = false
-    yield* client.state.changes.pipe(
-      Stream.runForEach((state) =>
-        Effect.gen(function*() {
-          if (state._tag === "Connected") {
-            me = state.user
-            if (everConnected) {
-              info(`reconnected (${state.via === "token" ? "with the session token" : "with the password"})`)
-            }
-            everConnected = true
-          }
-          if (state._tag === "Reconnecting" && previous === "Connected") {
-            warn(`connection lost: ${state.error}`)
-          }
-          if (state._tag === "Disconnected" && state.reason !== undefined) {
-            yield* Deferred.fail(done, new ChatEnded({ reason: state.reason }))
-          }
-          previous = state._tag
-          yield* render
-        })
-      ),
-      Effect.forkScoped
-    )
+    info(v, "Parley: type a message and press Enter; /help lists the commands.")
+    yield* render(v)
+    yield* followState(v)
     yield* client.online.changes.pipe(
       Stream.runForEach(() =>
-        render
+        render(v)
       ),
       Effect.forkScoped
     )
     // the reconnect countdown and the unsent count move without a state change
-    yield* render.pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
-
-    // DMs shown to you are marked read, one READ per sender per half second at most
-    yield* Effect.gen(function*() {
-      for (const [sender, id] of Array.from(toMark)) {
-        const result = yield* Effect.either(client.markRead(id))
-        if (Either.isRight(result) || result.left._tag === "RequestRejected") {
-          if (toMark.get(sender) === id) toMark.delete(sender)
-        }
-      }
-    }).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
-
-    let lastShown: string | undefined
-    const show = (event: ChatEvent) => {
-      switch (event.type) {
-        case "MESSAGE": {
-          const now = new Date()
-          const day = daySeparator(style, lastShown, event.timestamp, now)
-          lastShown = event.timestamp
-          screen.print((day !== undefined ? day + "\n" : "") + formatMessage(style, event, me, now))
-          if (event.to !== null && event.from.toLowerCase() === me.toLowerCase()) {
-            myDms.set(event.message_id, event.text)
-          }
-          if (isDmTo(event, me) && event.from.toLowerCase() !== me.toLowerCase()) {
-            toMark.set(event.from.toLowerCase(), Math.max(event.message_id, toMark.get(event.from.toLowerCase()) ?? 0))
-          }
-          return
-        }
-        case "PRESENCE":
-          return screen.print(formatPresence(style, event))
-        case "RECEIPT":
-          return screen.print(formatReceipt(style, event, myDms.get(event.message_id)))
-        case "BYE":
-          // the "connection lost" line that follows gives the reason
-          return
-      }
-    }
-    yield* Queue.take(events).pipe(Effect.map(show), Effect.forever, Effect.forkScoped)
-
-    yield* client.connect.pipe(
-      Effect.tap((connected) =>
-        Effect.sync(() => {
-          const others = connected.online.filter((n) => n.toLowerCase() !== connected.user.toLowerCase())
-          info(
-            `connected as ${connected.user}; ${
-              others.length === 0 ? "nobody else is online" : `online: ${others.join(", ")}`
-            }` +
-              (connected.unread > 0 ? `; ${connected.unread} unread direct message(s) follow` : "")
-          )
-        })
+    yield* render(v).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
+    yield* markShownDmsRead(v)
+    yield* Queue.take(events).pipe(
+      Effect.map((event) =>
+        showEvent(v, event)
       ),
-      Effect.catchAll((error) => Deferred.fail(done, new ChatEnded({ reason: error.message }))),
+      Effect.forever,
       Effect.forkScoped
     )
-
-    // what was said but not yet acknowledged stays in sight, above the status line, until its ACK
-    // (then it is printed as a message like any other) or its failure
-    const unacked = new Set<{ readonly text: string; readonly to: string | null }>()
-    const showUnacked = () => screen.pending(Array.from(unacked, (u) => formatPending(style, u.text, u.to)))
-
-    const send = (text: string, to: string | undefined) =>
-      Effect.gen(function*() {
-        const queued = yield* Effect.either(client.enqueue(text, to))
-        if (Either.isLeft(queued)) return fail(queued.left.message)
-        const said = { text, to: to ?? null }
-        unacked.add(said)
-        showUnacked()
-        if ((yield* client.state.get)._tag !== "Connected") {
-          info("not connected: it will be sent when the connection is back")
-        }
-        yield* queued.right.pipe(
-          Effect.ensuring(Effect.sync(() => {
-            unacked.delete(said)
-            showUnacked()
-          })),
-          Effect.catchAll((error) =>
-            Effect.sync(() =>
-              fail(
-                `not delivered${to !== undefined ? ` to ${to}` : ""}: ${
-                  error._tag === "RequestRejected" && error.code === "UNKNOWN_USER"
-                    ? `no user named "${to}"`
-                    : error.message
-                }`
-              )
-            )
-          ),
-          Effect.zipRight(render),
-          Effect.forkScoped
-        )
-      })
-
-    const printHistory = (withUser: string | undefined) =>
-      Effect.gen(function*() {
-        const page = yield* Effect.either(client.history({ with: withUser, limit: 20 }))
-        if (Either.isLeft(page)) {
-          const e = page.left
-          return fail(
-            e._tag === "RequestRejected" && e.code === "UNKNOWN_USER"
-              ? `no user named "${withUser}"`
-              : e._tag === "NotConnected"
-              ? "not connected right now: try again once the status line says connected"
-              : e.message
-          )
-        }
-        const count = page.right.messages.length
-        const noun = (plural: boolean) =>
-          `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${
-            withUser === undefined ? "" : ` between you and ${withUser}`
-          }`
-        if (count === 0) return info(`no ${noun(true)} yet`)
-        const now = new Date()
-        screen.print(
-          [
-            style.dim(count === 1 ? `── the last ${noun(false)} ──` : `── last ${count} ${noun(true)} ──`),
-            ...page.right.messages.flatMap((m: Message, i, all) => {
-              const day = daySeparator(style, all[i - 1]?.timestamp, m.timestamp, now)
-              return day !== undefined ? [day, formatMessage(style, m, me, now)] : [formatMessage(style, m, me, now)]
-            }),
-            style.dim("──")
-          ].join("\n")
-        )
-      })
-
-    const who = Effect.gen(function*() {
-      const users = yield* Effect.either(client.users)
-      if (Either.isLeft(users)) {
-        return fail(users.left._tag === "NotConnected" ? "not connected right now" : users.left.message)
-      }
-      info(`online (${users.right.length}): ${[...users.right].sort().join(", ")}`)
-    })
-
-    const notNow = (error: RequestError) =>
-      fail(
-        error._tag === "NotConnected"
-          ? "not connected right now: try again once the status line says connected"
-          : error.message
-      )
-
-    const listSessions = Effect.gen(function*() {
-      const sessions = yield* Effect.either(client.sessions)
-      if (Either.isLeft(sessions)) return notNow(sessions.left)
-      screen.print(
-        [
-          style.dim(`── your sessions (${sessions.right.length}) ──`),
-          ...sessions.right.map((s) =>
-            `  ${String(s.session_id).padStart(6)}  ${sanitize(s.ip_address).padEnd(20)} since ${
-              localTime(s.connect_time)
-            }` +
-            (s.current ? style.dim("  (this one)") : "")
-          ),
-          style.dim("── /revoke <number> logs one out; /revoke others all but this one ──")
-        ].join("\n")
-      )
-    })
-
-    const revoke = (which: string | undefined) =>
-      Effect.gen(function*() {
-        const target = which === "others"
-          ? "all_others" as const
-          : which !== undefined && /^\d{1,15}$/.test(which)
-          ? Number(which)
-          : undefined
-        if (target === undefined) return fail("usage: /revoke <session number> (see /sessions), or /revoke others")
-        const done = yield* Effect.either(client.revoke(target))
-        if (Either.isLeft(done)) {
-          const e = done.left
-          return e._tag === "RequestRejected" && e.code === "NOT_FOUND"
-            ? fail(`no open session ${which} of yours: /sessions lists them`)
-            : notNow(e)
-        }
-        info(target === "all_others" ? "every other session is logged out" : `session ${target} is logged out`)
-      })
-
-    const handle = (line: string): Effect.Effect<boolean, never, Scope.Scope> => {
-      const text = line.trim()
-      if (text === "") return Effect.succeed(true)
-      if (text.startsWith("//")) return Effect.as(send(line.trimEnd().replace(/^\s*\//, ""), undefined), true)
-      if (!text.startsWith("/")) return Effect.as(send(line, undefined), true)
-      const [command = "", ...rest] = text.split(/\s+/)
-      switch (command.toLowerCase()) {
-        case "/quit":
-        case "/exit":
-          return Effect.succeed(false)
-        case "/help":
-          screen.print(style.dim(HELP.join("\n")))
-          return Effect.succeed(true)
-        case "/who":
-          return Effect.as(who, true)
-        case "/history":
-          return Effect.as(printHistory(rest[0]), true)
-        case "/sessions":
-          return Effect.as(listSessions, true)
-        case "/clear":
-          screen.clear()
-          return Effect.succeed(true)
-        case "/me": {
-          const action = /^\/me\s+([\s\S]+)$/i.exec(text)
-          if (action === null) {
-            fail("usage: /me <action>, e.g. /me waves")
-            return Effect.succeed(true)
-          }
-          return Effect.as(send(`* ${me} ${action[1]!}`, undefined), true)
-        }
-        case "/revoke":
-          return Effect.as(revoke(rest[0]?.toLowerCase()), true)
-        case "/msg": {
-          const match = /^\/msg\s+(\S+)\s+([\s\S]+)$/i.exec(text)
-          if (match === null) {
-            fail("usage: /msg <user> <text>")
-            return Effect.succeed(true)
-          }
-          return Effect.as(send(match[2]!, match[1]!), true)
-        }
-        default:
-          fail(`unknown command ${command}: type /help for the list`)
-          return Effect.succeed(true)
-      }
-    }
+    yield* connect(v)
 
     yield* Effect.gen(function*() {
       while (true) {
         const line = yield* Queue.take(screen.lines)
-        if (line === null || !(yield* handle(line))) return yield* Deferred.succeed(done, undefined)
+        if (line === null || !(yield* handle(v, line))) return yield* Deferred.succeed(v.done, undefined)
       }
     }).pipe(Effect.forkScoped)
 
-    const exit = yield* Effect.exit(Deferred.await(done))
-    info("bye")
+    const exit = yield* Effect.exit(Deferred.await(v.done))
+    info(v, "bye")
     yield* client.disconnect.pipe(Effect.timeout("3 seconds"), Effect.ignore)
     // the last word on the status line is the state the program ends in, not one it raced past
-    yield* render
+    yield* render(v)
     if (Exit.isFailure(exit)) return yield* exit
   }))
