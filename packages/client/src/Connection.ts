@@ -21,7 +21,7 @@ import {
   type RequestId,
   ServerFrame
 } from "@parley/protocol"
-import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, Option, Queue, Schema } from "effect"
+import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, type FiberId, Option, Queue, Schema } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
@@ -179,6 +179,200 @@ const dial = (options: ConnectionOptions): Effect.Effect<Socket.Socket, Socket.S
   )
 }
 
+/** One link's moving parts, shared by its reader, writer, heartbeat and requests. */
+interface Link {
+  readonly address: string
+  readonly fiberId: FiberId.FiberId
+  readonly closed: Deferred.Deferred<ConnectionLost>
+  readonly hello: Deferred.Deferred<Hello, LoginRejected>
+  /** Requests waiting for the reply with their `id`. */
+  readonly pending: Map<RequestId, Deferred.Deferred<ServerFrame, ConnectionLost>>
+  readonly outgoing: Queue.Queue<Uint8Array>
+  nextId: number
+  /** Lines (or oversized frames) received so far: any of them shows the link alive. */
+  received: number
+  /** Why the server said BYE, when it did. */
+  byeReason: string | undefined
+  revoked: boolean
+  isClosed: boolean
+  /** A TLS failure a retry cannot fix (an untrusted certificate), once the dial has failed with one. */
+  rejected: LoginRejected | undefined
+}
+
+const terminate = (link: Link, reason: string) => {
+  if (link.isClosed) return
+  link.isClosed = true
+  const lost = new ConnectionLost(link.revoked ? { reason, revoked: link.revoked } : { reason })
+  for (const waiter of link.pending.values()) Deferred.unsafeDone(waiter, Exit.fail(lost))
+  link.pending.clear()
+  Deferred.unsafeDone(link.closed, Exit.succeed(lost))
+}
+
+/**
+ * A HELLO that did not decode: lenient with one that is v1 but not quite to the letter (say,
+ * limits missing), where the protocol's defaults apply; anything but protocol 1 is refused
+ * clearly. Undefined when the line is not a HELLO at all.
+ */
+const lenientHello = (text: string, address: string): Exit.Exit<Hello, LoginRejected> | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof json !== "object" || json === null || (json as { type?: unknown }).type !== "HELLO") return undefined
+  const raw = json as { protocol?: unknown; server?: unknown; limits?: { max_text_chars?: unknown } }
+  if (raw.protocol !== PROTOCOL_VERSION) {
+    return Exit.fail(
+      new LoginRejected({
+        code: "PROTOCOL",
+        reason: `${address} speaks protocol ${JSON.stringify(raw.protocol)}; this client speaks ${PROTOCOL_VERSION}: ` +
+          `use a client that matches the server`
+      })
+    )
+  }
+  const chars = raw.limits?.max_text_chars
+  return Exit.succeed({
+    type: "HELLO",
+    protocol: 1,
+    server: typeof raw.server === "string" ? raw.server : "unknown",
+    limits: {
+      max_frame_bytes: MAX_FRAME_BYTES,
+      max_text_chars: typeof chars === "number" && Number.isInteger(chars) && chars > 0 ? chars : MAX_TEXT_CHARS
+    }
+  })
+}
+
+/** One line from the server: the HELLO, a reply to a request, or (to `onFrame`) anything else. */
+const onLine = (link: Link, onFrame: (frame: ServerFrame) => void) => (text: string) => {
+  const frame = parseServerLine(text)
+  if (frame === undefined) {
+    const hello = lenientHello(text, link.address)
+    if (hello !== undefined) Deferred.unsafeDone(link.hello, hello)
+    return
+  }
+  if (frame.type === "HELLO") {
+    Deferred.unsafeDone(link.hello, Exit.succeed(frame))
+    return
+  }
+  if (frame.type === "BYE" && frame.id === undefined) {
+    link.byeReason = frame.reason === undefined ? "no reason given" : (byeReasons[frame.reason] ?? frame.reason)
+    link.revoked = frame.reason === "revoked"
+  }
+  const id = "id" in frame ? frame.id : undefined
+  if (id !== undefined) {
+    const waiter = link.pending.get(id)
+    if (waiter !== undefined) {
+      link.pending.delete(id)
+      Deferred.unsafeDone(waiter, Exit.succeed(frame))
+      return
+    }
+  }
+  onFrame(frame)
+}
+
+/** Reads the socket in the scope; when it ends, the link ends with the reason a person can act on. */
+const readSocket = (
+  link: Link,
+  socket: Socket.Socket,
+  options: ConnectionOptions,
+  opened: Deferred.Deferred<void>,
+  onFrame: (frame: ServerFrame) => void
+) => {
+  const framer = new Framer(MAX_SERVER_FRAME_BYTES)
+  const line = onLine(link, onFrame)
+  const onEvent = (event: FrameEvent) => {
+    link.received++
+    // an oversized or non-UTF-8 line from the server is not ours to fix: skip it
+    if (event._tag === "Line") line(event.text)
+  }
+  return socket.run((chunk) => framer.push(chunk, onEvent), {
+    onOpen: Deferred.succeed(opened, undefined)
+  }).pipe(
+    Effect.onExit((exit) =>
+      Effect.sync(() => {
+        if (link.byeReason !== undefined) return terminate(link, `the server said goodbye (${link.byeReason})`)
+        if (Exit.isSuccess(exit)) {
+          // a TLS server drops a client that never starts the handshake
+          const hint = link.received === 0 && options.tls === undefined
+            ? " before its HELLO (a TLS port needs --tls)"
+            : ""
+          return terminate(link, `${link.address} closed the connection${hint}`)
+        }
+        const error = Cause.failureOption(exit.cause)
+        if (Option.isSome(error)) link.rejected ??= tlsRejection(error.value, link.address)
+        terminate(
+          link,
+          Option.isSome(error)
+            ? describeDialError(error.value, link.address)
+            : `the link to ${link.address} was interrupted`
+        )
+      })
+    ),
+    Effect.forkScoped
+  )
+}
+
+/** Writes what is queued, in batches, in the scope. */
+const writeQueued = (
+  link: Link,
+  write: (chunk: Uint8Array) => Effect.Effect<void, Socket.SocketError>
+) =>
+  Effect.gen(function*() {
+    while (true) {
+      const chunks = yield* Queue.takeBetween(link.outgoing, 1, 4096)
+      const ok = yield* write(concat(chunks)).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      if (!ok) return terminate(link, `lost the connection to ${link.address} while writing`)
+    }
+  }).pipe(Effect.forkScoped)
+
+const makeRequest = (link: Link) => (command: Outgoing): Effect.Effect<ServerFrame, ConnectionLost> =>
+  Effect.suspend(() => {
+    if (link.isClosed) return Effect.fail(new ConnectionLost({ reason: `not connected to ${link.address}` }))
+    const id = link.nextId++
+    const waiter = Deferred.unsafeMake<ServerFrame, ConnectionLost>(link.fiberId)
+    link.pending.set(id, waiter)
+    Queue.unsafeOffer(link.outgoing, encodeCommand(withId(command, id)))
+    return Deferred.await(waiter).pipe(Effect.ensuring(Effect.sync(() => link.pending.delete(id))))
+  })
+
+const awaitHello = (link: Link, options: ConnectionOptions): Effect.Effect<Hello, ConnectionLost | LoginRejected> => {
+  const helloTimeout = Duration.decode(options.helloTimeout ?? "10 seconds")
+  return Effect.raceFirst(
+    Deferred.await(link.hello),
+    Effect.flatMap(Deferred.await(link.closed), (lost) => Effect.fail(lost))
+  ).pipe(
+    Effect.timeoutFail({
+      duration: helloTimeout,
+      onTimeout: () =>
+        new ConnectionLost({
+          reason: `${link.address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server` +
+            (options.tls === undefined ? " (a TLS port needs --tls)?" : "?")
+        })
+    })
+  )
+}
+
+/** A PING after a quiet interval; no PONG in time means the link is dead. */
+const heartbeat = (link: Link, request: ReturnType<typeof makeRequest>, options: ConnectionOptions) => {
+  const interval = Duration.decode(options.heartbeatInterval ?? "5 seconds")
+  const timeout = Duration.decode(options.heartbeatTimeout ?? "5 seconds")
+  return Effect.gen(function*() {
+    while (true) {
+      const before = link.received
+      yield* Effect.sleep(interval)
+      if (link.received !== before) continue
+      const pong = yield* request(new Ping({ command: "PING" }, true)).pipe(Effect.timeout(timeout), Effect.option)
+      if (Option.isNone(pong)) {
+        return terminate(
+          link,
+          `no reply to PING from ${link.address} within ${Duration.format(timeout)}: the link is dead`
+        )
+      }
+    }
+  }).pipe(Effect.forkScoped)
+}
+
 /**
  * Dials and returns once TCP (and TLS) is up. The link lives as long as the scope; use
  * `closed` to learn when the server or the network ended it first.
@@ -194,197 +388,44 @@ export const open = (
     const socket = yield* dial(options).pipe(
       Effect.mapError((e) => new ConnectionLost({ reason: describeDialError(e, address) }))
     )
-
     const fiberId = yield* Effect.fiberId
-    const closed = Deferred.unsafeMake<ConnectionLost>(fiberId)
+    const link: Link = {
+      address,
+      fiberId,
+      closed: Deferred.unsafeMake<ConnectionLost>(fiberId),
+      hello: Deferred.unsafeMake<Hello, LoginRejected>(fiberId),
+      pending: new Map(),
+      outgoing: yield* Queue.unbounded<Uint8Array>(),
+      nextId: 1,
+      received: 0,
+      byeReason: undefined,
+      revoked: false,
+      isClosed: false,
+      rejected: undefined
+    }
     const opened = Deferred.unsafeMake<void>(fiberId)
-    const hello = Deferred.unsafeMake<Hello, LoginRejected>(fiberId)
-    const pending = new Map<RequestId, Deferred.Deferred<ServerFrame, ConnectionLost>>()
-    const outgoing = yield* Queue.unbounded<Uint8Array>()
-    let nextId = 1
-    let received = 0
-    let byeReason: string | undefined
-    let revoked = false
-    let isClosed = false
-    /** A TLS failure a retry cannot fix (an untrusted certificate), once the dial has failed with one. */
-    let rejected: LoginRejected | undefined
-
-    const terminate = (reason: string) => {
-      if (isClosed) return
-      isClosed = true
-      const lost = new ConnectionLost(revoked ? { reason, revoked } : { reason })
-      for (const waiter of pending.values()) Deferred.unsafeDone(waiter, Exit.fail(lost))
-      pending.clear()
-      Deferred.unsafeDone(closed, Exit.succeed(lost))
-    }
-
-    const onLine = (text: string) => {
-      const frame = parseServerLine(text)
-      if (frame === undefined) return onUnknownLine(text)
-      if (frame.type === "HELLO") {
-        Deferred.unsafeDone(hello, Exit.succeed(frame))
-        return
-      }
-      if (frame.type === "BYE" && frame.id === undefined) {
-        byeReason = frame.reason === undefined ? "no reason given" : (byeReasons[frame.reason] ?? frame.reason)
-        revoked = frame.reason === "revoked"
-      }
-      const id = "id" in frame ? frame.id : undefined
-      if (id !== undefined) {
-        const waiter = pending.get(id)
-        if (waiter !== undefined) {
-          pending.delete(id)
-          Deferred.unsafeDone(waiter, Exit.succeed(frame))
-          return
-        }
-      }
-      onFrame(frame)
-    }
-
-    // be lenient with a greeting that is v1 but not quite to the letter (say, limits missing):
-    // the defaults of the protocol apply; anything but protocol 1 is refused clearly
-    const onUnknownLine = (text: string) => {
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch {
-        return
-      }
-      if (typeof json !== "object" || json === null || (json as { type?: unknown }).type !== "HELLO") return
-      const raw = json as { protocol?: unknown; server?: unknown; limits?: { max_text_chars?: unknown } }
-      if (raw.protocol !== PROTOCOL_VERSION) {
-        return Deferred.unsafeDone(
-          hello,
-          Exit.fail(
-            new LoginRejected({
-              code: "PROTOCOL",
-              reason:
-                `${address} speaks protocol ${JSON.stringify(raw.protocol)}; this client speaks ${PROTOCOL_VERSION}: ` +
-                `use a client that matches the server`
-            })
-          )
-        )
-      }
-      const chars = raw.limits?.max_text_chars
-      Deferred.unsafeDone(
-        hello,
-        Exit.succeed({
-          type: "HELLO",
-          protocol: 1,
-          server: typeof raw.server === "string" ? raw.server : "unknown",
-          limits: {
-            max_frame_bytes: MAX_FRAME_BYTES,
-            max_text_chars: typeof chars === "number" && Number.isInteger(chars) && chars > 0 ? chars : MAX_TEXT_CHARS
-          }
-        })
-      )
-    }
-
-    const framer = new Framer(MAX_SERVER_FRAME_BYTES)
-    const onEvent = (event: FrameEvent) => {
-      received++
-      // an oversized or non-UTF-8 line from the server is not ours to fix: skip it
-      if (event._tag === "Line") onLine(event.text)
-    }
-
-    yield* socket.run((chunk) => framer.push(chunk, onEvent), {
-      onOpen: Deferred.succeed(opened, undefined)
-    }).pipe(
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          if (byeReason !== undefined) return terminate(`the server said goodbye (${byeReason})`)
-          if (Exit.isSuccess(exit)) {
-            // a TLS server drops a client that never starts the handshake
-            const hint = received === 0 && options.tls === undefined ? " before its HELLO (a TLS port needs --tls)" : ""
-            return terminate(`${address} closed the connection${hint}`)
-          }
-          const error = Cause.failureOption(exit.cause)
-          if (Option.isSome(error)) rejected ??= tlsRejection(error.value, address)
-          terminate(
-            Option.isSome(error) ? describeDialError(error.value, address) : `the link to ${address} was interrupted`
-          )
-        })
-      ),
-      Effect.forkScoped
-    )
-
+    yield* readSocket(link, socket, options, opened, onFrame)
     // dial: succeed when the link is up, fail when the socket ends first
     yield* Effect.raceFirst(
       Deferred.await(opened),
-      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(rejected ?? lost))
+      Effect.flatMap(Deferred.await(link.closed), (lost) => Effect.fail(link.rejected ?? lost))
     )
-
-    const write = yield* socket.writer
-    yield* Effect.gen(function*() {
-      while (true) {
-        const chunks = yield* Queue.takeBetween(outgoing, 1, 4096)
-        const bytes = concat(chunks)
-        const ok = yield* write(bytes).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
-        if (!ok) return terminate(`lost the connection to ${address} while writing`)
-      }
-    }).pipe(Effect.forkScoped)
-
-    const writeCommand = (command: Outgoing): boolean => {
-      if (isClosed) return false
-      return Queue.unsafeOffer(outgoing, encodeCommand(command))
-    }
-
-    const request = (command: Outgoing): Effect.Effect<ServerFrame, ConnectionLost> =>
-      Effect.suspend(() => {
-        if (isClosed) return Effect.fail(new ConnectionLost({ reason: `not connected to ${address}` }))
-        const id = nextId++
-        const waiter = Deferred.unsafeMake<ServerFrame, ConnectionLost>(fiberId)
-        pending.set(id, waiter)
-        Queue.unsafeOffer(outgoing, encodeCommand(withId(command, id)))
-        return Deferred.await(waiter).pipe(Effect.ensuring(Effect.sync(() => pending.delete(id))))
-      })
-
-    const kill = (reason: string) => Effect.sync(() => terminate(reason))
-
-    const helloTimeout = Duration.decode(options.helloTimeout ?? "10 seconds")
-    const awaitHello: Effect.Effect<Hello, ConnectionLost | LoginRejected> = Effect.raceFirst(
-      Deferred.await(hello),
-      Effect.flatMap(Deferred.await(closed), (lost) => Effect.fail(lost))
-    ).pipe(
-      Effect.timeoutFail({
-        duration: helloTimeout,
-        onTimeout: () =>
-          new ConnectionLost({
-            reason: `${address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server` +
-              (options.tls === undefined ? " (a TLS port needs --tls)?" : "?")
-          })
-      })
-    )
-
-    // heartbeat: a PING after a quiet interval; no PONG in time means the link is dead
-    const interval = Duration.decode(options.heartbeatInterval ?? "5 seconds")
-    const timeout = Duration.decode(options.heartbeatTimeout ?? "5 seconds")
-    yield* Effect.gen(function*() {
-      while (true) {
-        const before = received
-        yield* Effect.sleep(interval)
-        if (received !== before) continue
-        const pong = yield* request(new Ping({ command: "PING" }, true)).pipe(Effect.timeout(timeout), Effect.option)
-        if (Option.isNone(pong)) {
-          return terminate(`no reply to PING from ${address} within ${Duration.format(timeout)}: the link is dead`)
-        }
-      }
-    }).pipe(Effect.forkScoped)
-
-    const goodbye = request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
-      Effect.zipRight(Deferred.await(closed)),
-      Effect.timeout("2 seconds"),
-      Effect.ignore
-    )
+    yield* writeQueued(link, yield* socket.writer)
+    const request = makeRequest(link)
+    yield* heartbeat(link, request, options)
 
     return {
       address,
-      hello: awaitHello,
+      hello: awaitHello(link, options),
       request,
-      write: writeCommand,
-      closed: Deferred.await(closed),
-      kill,
-      goodbye
+      write: (command) => !link.isClosed && Queue.unsafeOffer(link.outgoing, encodeCommand(command)),
+      closed: Deferred.await(link.closed),
+      kill: (reason) => Effect.sync(() => terminate(link, reason)),
+      goodbye: request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
+        Effect.zipRight(Deferred.await(link.closed)),
+        Effect.timeout("2 seconds"),
+        Effect.ignore
+      )
     } satisfies Connection
   })
 
