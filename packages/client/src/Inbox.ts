@@ -35,6 +35,105 @@ export interface Inbox {
   readonly cursor: () => number | undefined
 }
 
+/** What the inbox fiber keeps between jobs. */
+interface InboxState {
+  readonly hub: PubSub.PubSub<ChatEvent>
+  readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  readonly me: () => string | undefined
+  readonly backlog: number
+  readonly seen: SeenMessages
+  /** DM partners, to page their DMs after a TRUNCATED (the protocol pages DMs one partner at a time). */
+  readonly partners: Map<string, string>
+  /** Links whose replay was given up (they died while a gap was paged). */
+  readonly abandoned: Set<number>
+}
+
+const notePartner = (st: InboxState, name: string | null) => {
+  const self = st.me()
+  if (name !== null && self !== undefined && name.toLowerCase() !== self.toLowerCase()) {
+    st.partners.set(name.toLowerCase(), name)
+  }
+}
+
+/** Hands a message out, unless it already was. */
+const publish = (st: InboxState, message: Message) =>
+  Effect.suspend(() => {
+    if (!st.seen.deliver(message)) return Effect.void
+    notePartner(st, message.from === st.me() ? message.to : message.from)
+    return PubSub.publish(st.hub, message)
+  })
+
+/** Every message of one timeline with after < id < before, oldest first. */
+const pageGap = (conn: Connection.Connection, withUser: string | undefined, after: number, before: number) =>
+  Effect.gen(function*() {
+    const out: Array<Message> = []
+    let cursor = after
+    while (true) {
+      const page = yield* Reply.history(conn, { with: withUser, after: cursor, limit: 100 })
+      for (const m of page.messages) if (m.message_id < before) out.push(m)
+      const last = page.messages.at(-1)
+      if (!page.has_more || last === undefined || last.message_id >= before - 1) return out
+      cursor = last.message_id
+    }
+  })
+
+/** The server replayed only the newest messages: fetch the older ones it skipped. */
+const fillGap = (st: InboxState, conn: Connection.Connection, resumeAfter: number | undefined, before: number) =>
+  Effect.gen(function*() {
+    // without resume_after only unread DMs were due, and those cannot be paged as such
+    if (resumeAfter === undefined) return
+    const found = new Map<number, Message>()
+    for (const m of yield* pageGap(conn, undefined, resumeAfter, before)) found.set(m.message_id, m)
+    for (const partner of st.partners.values()) {
+      const dms = yield* pageGap(conn, partner, resumeAfter, before).pipe(
+        Effect.catchTag("RequestRejected", () => Effect.succeed([] as Array<Message>))
+      )
+      for (const m of dms) found.set(m.message_id, m)
+    }
+    for (const m of Array.from(found.values()).sort((a, b) => a.message_id - b.message_id)) yield* publish(st, m)
+  })
+
+/** The first login did not resume: the newest public message marks where "now" is. */
+const baseline = (st: InboxState, conn: Connection.Connection) =>
+  Effect.gen(function*() {
+    const page = yield* Reply.history(conn, { limit: Math.max(1, st.backlog) })
+    if (st.backlog > 0) { for (const m of page.messages) yield* publish(st, m) }
+    // an empty timeline starts at 0
+    st.seen.advance(page.messages.at(-1)?.message_id ?? 0)
+  })
+
+const handleFrame = (st: InboxState, job: Extract<InboxJob, { _tag: "Frame" }>): Effect.Effect<void> => {
+  if (st.abandoned.has(job.session)) return Effect.void
+  const frame = job.frame
+  switch (frame.type) {
+    case "MESSAGE":
+      return publish(st, frame)
+    case "TRUNCATED":
+      return fillGap(st, job.conn, job.resumeAfter, frame.before).pipe(
+        // the link died while paging: skip the rest of its replay; the next resume sends it again
+        Effect.catchAll(() => Effect.sync(() => st.abandoned.add(job.session)))
+      )
+    case "PRESENCE":
+      return SubscriptionRef.update(st.online, (names) => {
+        const rest = names.filter((n) => n.toLowerCase() !== frame.user.toLowerCase())
+        return frame.status === "online" ? [...rest, frame.user].sort() : rest
+      }).pipe(Effect.zipRight(PubSub.publish(st.hub, frame)))
+    default:
+      return PubSub.publish(st.hub, frame)
+  }
+}
+
+const handle = (st: InboxState, job: InboxJob): Effect.Effect<void> => {
+  switch (job._tag) {
+    case "Own":
+      return st.seen.acknowledge(job.message.message_id) ? PubSub.publish(st.hub, job.message) : Effect.void
+    case "Baseline":
+      return Effect.ignore(baseline(st, job.conn))
+    case "Frame":
+      return handleFrame(st, job)
+  }
+}
+
 /** Starts the inbox fiber in the scope. */
 export const make = (options: {
   readonly hub: PubSub.PubSub<ChatEvent>
@@ -45,98 +144,11 @@ export const make = (options: {
   readonly backlog: number
 }): Effect.Effect<Inbox, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { hub, me, online } = options
+    const st: InboxState = { ...options, seen: new SeenMessages(), partners: new Map(), abandoned: new Set() }
     const jobs = yield* Queue.unbounded<InboxJob>()
-    const seen = new SeenMessages()
-    // DM partners, to page their DMs after a TRUNCATED (the protocol pages DMs one partner at a time)
-    const partners = new Map<string, string>()
-    const abandoned = new Set<number>()
-
-    const notePartner = (name: string | null) => {
-      const self = me()
-      if (name !== null && self !== undefined && name.toLowerCase() !== self.toLowerCase()) {
-        partners.set(name.toLowerCase(), name)
-      }
-    }
-
-    const publish = (message: Message) =>
-      Effect.suspend(() => {
-        if (!seen.deliver(message)) return Effect.void
-        notePartner(message.from === me() ? message.to : message.from)
-        return PubSub.publish(hub, message)
-      })
-
-    // every message of one timeline with after < id < before, oldest first
-    const pageGap = (conn: Connection.Connection, withUser: string | undefined, after: number, before: number) =>
-      Effect.gen(function*() {
-        const out: Array<Message> = []
-        let cursor = after
-        while (true) {
-          const page = yield* Reply.history(conn, { with: withUser, after: cursor, limit: 100 })
-          for (const m of page.messages) if (m.message_id < before) out.push(m)
-          const last = page.messages.at(-1)
-          if (!page.has_more || last === undefined || last.message_id >= before - 1) return out
-          cursor = last.message_id
-        }
-      })
-
-    // the server replayed only the newest messages: fetch the older ones it skipped
-    const fillGap = (conn: Connection.Connection, resumeAfter: number | undefined, before: number) =>
-      Effect.gen(function*() {
-        // without resume_after only unread DMs were due, and those cannot be paged as such
-        if (resumeAfter === undefined) return
-        const found = new Map<number, Message>()
-        for (const m of yield* pageGap(conn, undefined, resumeAfter, before)) found.set(m.message_id, m)
-        for (const partner of partners.values()) {
-          const dms = yield* pageGap(conn, partner, resumeAfter, before).pipe(
-            Effect.catchTag("RequestRejected", () => Effect.succeed([] as Array<Message>))
-          )
-          for (const m of dms) found.set(m.message_id, m)
-        }
-        for (const m of Array.from(found.values()).sort((a, b) => a.message_id - b.message_id)) yield* publish(m)
-      })
-
-    const baseline = (conn: Connection.Connection) =>
-      Effect.gen(function*() {
-        const page = yield* Reply.history(conn, { limit: Math.max(1, options.backlog) })
-        if (options.backlog > 0) { for (const m of page.messages) yield* publish(m) }
-        // the newest public message marks where "now" is; an empty timeline starts at 0
-        seen.advance(page.messages.at(-1)?.message_id ?? 0)
-      })
-
-    const handle = (job: InboxJob): Effect.Effect<void> => {
-      switch (job._tag) {
-        case "Own":
-          return seen.acknowledge(job.message.message_id) ? PubSub.publish(hub, job.message) : Effect.void
-        case "Baseline":
-          return Effect.ignore(baseline(job.conn))
-        case "Frame": {
-          if (abandoned.has(job.session)) return Effect.void
-          const frame = job.frame
-          switch (frame.type) {
-            case "MESSAGE":
-              return publish(frame)
-            case "TRUNCATED":
-              return fillGap(job.conn, job.resumeAfter, frame.before).pipe(
-                // the link died while paging: skip the rest of its replay; the next resume sends it again
-                Effect.catchAll(() => Effect.sync(() => abandoned.add(job.session)))
-              )
-            case "PRESENCE":
-              return SubscriptionRef.update(online, (names) => {
-                const rest = names.filter((n) => n.toLowerCase() !== frame.user.toLowerCase())
-                return frame.status === "online" ? [...rest, frame.user].sort() : rest
-              }).pipe(Effect.zipRight(PubSub.publish(hub, frame)))
-            default:
-              return PubSub.publish(hub, frame)
-          }
-        }
-      }
-    }
-
-    yield* Queue.take(jobs).pipe(Effect.flatMap(handle), Effect.forever, Effect.forkScoped)
-
+    yield* Queue.take(jobs).pipe(Effect.flatMap((job) => handle(st, job)), Effect.forever, Effect.forkScoped)
     return {
       offer: (job) => void Queue.unsafeOffer(jobs, job),
-      cursor: () => seen.cursor
+      cursor: () => st.seen.cursor
     }
   })

@@ -40,12 +40,112 @@ const completeWord = (candidates: Completer) => (line: string): [Array<string>, 
   return [hits, word]
 }
 
+type Output = NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
+
+/** Not a terminal: lines are printed as they come, status changes and new pending lines too. */
+const plainScreen = (output: Output, lines: Queue.Queue<string | null>): Screen => {
+  let last = ""
+  let shown: ReadonlyArray<string> = []
+  return {
+    print: (text) => void output.write(text + "\n"),
+    status: (text) => {
+      if (text !== last) output.write(text + "\n")
+      last = text
+    },
+    pending: (next) => {
+      for (const line of next) if (!shown.includes(line)) output.write(line + "\n")
+      shown = next
+    },
+    lines,
+    clear: () => {}
+  }
+}
+
+/** A terminal: the block (pending lines, status line) and the prompt stay at the bottom. */
+const terminalScreen = (
+  rl: readline.Interface,
+  output: Output,
+  style: Style,
+  prompt: string,
+  lines: Queue.Queue<string | null>,
+  input: { readonly closed: boolean }
+): Screen => {
+  let statusLine = ""
+  let pendingLines: ReadonlyArray<string> = []
+  // rows of the block as last drawn, between the printed lines and the prompt
+  let blockRows = 0
+  const fit = (text: string) => fitWidth(text, Math.max(10, (output.columns ?? 80) - 1))
+  const writeBlock = () => {
+    // one row each, so the next redraw knows how far up the block starts
+    for (const line of pendingLines) output.write(fit(line) + "\n")
+    output.write(style.inverse(fit(statusLine)) + "\n")
+    blockRows = pendingLines.length + 1
+  }
+  // readline redraws the input from the row its cursor was on when it last drew it (the cursor's
+  // row inside a wrapped line), moving up that many rows first. We have just left the cursor at
+  // the start of the row where the prompt belongs, so step down as many rows (newlines scroll
+  // where a cursor move would stop at the bottom) for it to land there; the redrawn input covers them.
+  const redrawInput = (cursorRows: number) => {
+    if (cursorRows > 0) output.write("\n".repeat(cursorRows))
+    rl.prompt(true)
+  }
+  const redraw = (above: string | undefined) => {
+    // from the cursor (inside the input, maybe on a wrapped row; after close, the row below the
+    // block) up to the top of the block
+    const rows = input.closed ? 0 : rl.getCursorPos().rows
+    readline.moveCursor(output, 0, -(rows + blockRows))
+    readline.cursorTo(output, 0)
+    readline.clearScreenDown(output)
+    if (above !== undefined) output.write(above + "\n")
+    writeBlock()
+    if (!input.closed) redrawInput(rows)
+  }
+  writeBlock()
+  rl.prompt()
+  const promptWidth = displayWidth(prompt)
+  rl.on("line", (line) => {
+    // Enter left the typed line on screen with the cursor below it: wipe it
+    // (and the block above it) so what was said appears once, as a message
+    const columns = Math.max(1, output.columns ?? 80)
+    const rows = Math.floor((promptWidth + displayWidth(line)) / columns) + 1
+    readline.moveCursor(output, 0, -(rows + blockRows))
+    readline.cursorTo(output, 0)
+    readline.clearScreenDown(output)
+    // readline has already forgotten the finished line's rows, so it draws the prompt right here
+    writeBlock()
+    rl.prompt()
+    Queue.unsafeOffer(lines, line)
+  })
+  return {
+    print: (text) => redraw(text),
+    status: (text) => {
+      if (text === statusLine) return
+      statusLine = text
+      redraw(undefined)
+    },
+    pending: (next) => {
+      if (next.length === pendingLines.length && next.every((l, i) => l === pendingLines[i])) return
+      pendingLines = next
+      redraw(undefined)
+    },
+    lines,
+    clear: () => {
+      if (input.closed) return
+      const rows = rl.getCursorPos().rows
+      readline.cursorTo(output, 0, 0)
+      readline.clearScreenDown(output)
+      writeBlock()
+      redrawInput(rows)
+    }
+  }
+}
+
 /** Opens the screen on stdin/stdout; closes readline with the scope. */
 export const open = (
   style: Style,
   prompt = "> ",
   input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
-  output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout,
+  output: Output = process.stdout,
   candidates: Completer = () => []
 ): Effect.Effect<Screen, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -53,8 +153,14 @@ export const open = (
     const tty = input.isTTY === true && output.isTTY === true
     // Bound to no interface, the keypress decoder cannot switch readline to its fast path for
     // pasted text, which writes characters without noting the row the cursor wrapped onto; the
-    // redraw below relies on readline's idea of that row being the cursor's real row.
+    // redraw relies on readline's idea of that row being the cursor's real row.
     if (tty) readline.emitKeypressEvents(input)
+    const state = { closed: false }
+    const wipeInput = (rl: readline.Interface) => {
+      readline.moveCursor(output, 0, -rl.getCursorPos().rows)
+      readline.cursorTo(output, 0)
+      readline.clearScreenDown(output)
+    }
     const rl = yield* Effect.acquireRelease(
       Effect.sync(() =>
         readline.createInterface({
@@ -68,110 +174,18 @@ export const open = (
       (rl) =>
         Effect.sync(() => {
           // leave the screen ending with the last status, and the shell prompt on a clean row
-          if (tty && !closed) wipeInput()
+          if (tty && !state.closed) wipeInput(rl)
           rl.close()
         })
     )
-    let closed = false
-    const wipeInput = () => {
-      readline.moveCursor(output, 0, -rl.getCursorPos().rows)
-      readline.cursorTo(output, 0)
-      readline.clearScreenDown(output)
-    }
     rl.on("close", () => {
       // from here on readline must not be touched: prompt() would resume stdin and keep the process alive
-      if (tty && !closed) wipeInput()
-      closed = true
+      if (tty && !state.closed) wipeInput(rl)
+      state.closed = true
       Queue.unsafeOffer(lines, null)
     })
     rl.on("SIGINT", () => void Queue.unsafeOffer(lines, null))
-
-    if (!tty) {
-      rl.on("line", (line) => void Queue.unsafeOffer(lines, line))
-      let last = ""
-      let shown: ReadonlyArray<string> = []
-      return {
-        print: (text) => void output.write(text + "\n"),
-        status: (text) => {
-          if (text !== last) output.write(text + "\n")
-          last = text
-        },
-        pending: (lines) => {
-          for (const line of lines) if (!shown.includes(line)) output.write(line + "\n")
-          shown = lines
-        },
-        lines,
-        clear: () => {}
-      }
-    }
-
-    let statusLine = ""
-    let pendingLines: ReadonlyArray<string> = []
-    // rows of the block (pending lines, status line) as last drawn, between the printed lines and the prompt
-    let blockRows = 0
-    const fit = (text: string) => fitWidth(text, Math.max(10, (output.columns ?? 80) - 1))
-    const writeBlock = () => {
-      // one row each, so the next redraw knows how far up the block starts
-      for (const line of pendingLines) output.write(fit(line) + "\n")
-      output.write(style.inverse(fit(statusLine)) + "\n")
-      blockRows = pendingLines.length + 1
-    }
-    // readline redraws the input from the row its cursor was on when it last drew it (the cursor's
-    // row inside a wrapped line), moving up that many rows first. We have just left the cursor at
-    // the start of the row where the prompt belongs, so step down as many rows (newlines scroll
-    // where a cursor move would stop at the bottom) for it to land there; the redrawn input covers them.
-    const redrawInput = (cursorRows: number) => {
-      if (cursorRows > 0) output.write("\n".repeat(cursorRows))
-      rl.prompt(true)
-    }
-    const redraw = (above: string | undefined) => {
-      // from the cursor (inside the input, maybe on a wrapped row; after close, the row below the
-      // block) up to the top of the block
-      const rows = closed ? 0 : rl.getCursorPos().rows
-      readline.moveCursor(output, 0, -(rows + blockRows))
-      readline.cursorTo(output, 0)
-      readline.clearScreenDown(output)
-      if (above !== undefined) output.write(above + "\n")
-      writeBlock()
-      if (!closed) redrawInput(rows)
-    }
-    writeBlock()
-    rl.prompt()
-    const promptWidth = displayWidth(prompt)
-    rl.on("line", (line) => {
-      // Enter left the typed line on screen with the cursor below it: wipe it
-      // (and the block above it) so what was said appears once, as a message
-      const columns = Math.max(1, output.columns ?? 80)
-      const rows = Math.floor((promptWidth + displayWidth(line)) / columns) + 1
-      readline.moveCursor(output, 0, -(rows + blockRows))
-      readline.cursorTo(output, 0)
-      readline.clearScreenDown(output)
-      // readline has already forgotten the finished line's rows, so it draws the prompt right here
-      writeBlock()
-      rl.prompt()
-      Queue.unsafeOffer(lines, line)
-    })
-
-    return {
-      print: (text) => redraw(text),
-      status: (text) => {
-        if (text === statusLine) return
-        statusLine = text
-        redraw(undefined)
-      },
-      pending: (lines) => {
-        if (lines.length === pendingLines.length && lines.every((l, i) => l === pendingLines[i])) return
-        pendingLines = lines
-        redraw(undefined)
-      },
-      lines,
-      clear: () => {
-        if (closed) return
-        const rows = rl.getCursorPos().rows
-        readline.cursorTo(output, 0, 0)
-        readline.clearScreenDown(output)
-        writeBlock()
-        redrawInput(rows)
-      }
-    }
+    if (tty) return terminalScreen(rl, output, style, prompt, lines, state)
+    rl.on("line", (line) => void Queue.unsafeOffer(lines, line))
+    return plainScreen(output, lines)
   })
