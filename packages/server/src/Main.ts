@@ -2,9 +2,9 @@
  * The `parley-server` program: its command line, and the server under a main
  * that shuts it down gracefully on SIGINT/SIGTERM.
  */
-import { Command, Options, ValidationError } from "@effect/cli"
+import { CliConfig, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { runMain } from "@parley/runtime"
+import { runMain, withCleanCliOutput } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
@@ -399,6 +399,9 @@ const copyDbCommand = Command.make(
 const cli = Command.run(Command.withSubcommands(command, [copyDbCommand]), { name: "parley-server", version: "0.1.0" })
 
 cli(process.argv).pipe(
+  // help for people: no filler paragraphs, no ANSI in a pipe, no --wizard/--completions or a second --log-level
+  withCleanCliOutput,
+  Effect.provide(CliConfig.layer({ showBuiltIns: false })),
   Effect.tapErrorCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
     const failure = Cause.failureOption(cause)
