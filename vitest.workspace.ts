@@ -39,4 +39,4 @@ export const serverOnPostgres = {
   }
 }
 
-export default [pkg("protocol"), pkg("runtime"), pkg("server"), pkg("client"), pkg("bench")]
+export default [pkg("protocol"), pkg("runtime"), pkg("testkit"), pkg("server"), pkg("client"), pkg("bench")]

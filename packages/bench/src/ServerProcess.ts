@@ -2,14 +2,17 @@
  * A server under test, in its own process: Parley (`packages/server`), the
  * baseline, or an external one reached by host and port. Started on port 0 (a
  * restart reuses the port it got) and told apart by its start-up line
- * `listening on <host>:<port>`. Parley gets a store of its own (a SQLite temp
+ * `listening on <host>:<port>`, through the launcher the tests use
+ * (`@parley/testkit`). The process's life here is a Promise-based class
+ * because the scenarios are plain async code timed in microseconds. Parley gets a store of its own (a SQLite temp
  * file or a fresh PostgreSQL database, see `Backend.ts`), removed once it stops.
  */
+import { launch, parleyArgs } from "@parley/testkit"
 import { Data, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { type Backend, createStore, serverName, sqlite, type Store } from "./Backend.ts"
 import { type Endpoint, nowUs } from "./Client.ts"
-import { benchBin, repoRoot, serverBin, withFileLimit } from "./Paths.ts"
+import { benchBin, withFileLimit } from "./Paths.ts"
 
 export class ServerError extends Data.TaggedError("ServerError")<{ readonly reason: string }> {
   // what the failed run prints: without it, "An error has occurred"
@@ -19,8 +22,6 @@ export class ServerError extends Data.TaggedError("ServerError")<{ readonly reas
 }
 
 export type ServerKind = "parley" | "baseline" | "external"
-
-const LISTENING = /listening on [^\s:]+:(\d+)/
 
 export interface ServerSpec {
   readonly kind: ServerKind
@@ -68,80 +69,43 @@ export class ManagedServer {
     }
     return [
       ...node,
-      "--import",
-      "tsx",
-      serverBin,
-      "--host",
-      host,
-      "--port",
-      String(port),
-      "--db",
-      this.store!.db,
       // every run registers 65 accounts and opens thousands of connections from 127.0.0.1, and the
       // login storm fails logins on purpose: the abuse limits would measure themselves (but for
       // the login flood, which measures them)
-      ...(this.spec.abuseLimits === "default" ? [] : [
-        "--msg-rate",
-        "0",
-        "--register-rate",
-        "0",
-        "--login-failures",
-        "0",
-        "--max-conns-per-ip",
-        "0",
-        "--auth-timeout",
-        "0"
-      ]),
-      "--idle-timeout",
-      "3600",
-      ...(this.spec.extraArgs ?? [])
+      ...parleyArgs({
+        host,
+        port,
+        db: this.store!.db,
+        flags: ["--idle-timeout", "3600", ...(this.spec.extraArgs ?? [])],
+        defaultLimits: this.spec.abuseLimits === "default"
+      })
     ]
   }
 
   /** Starts the process and resolves once it listens; returns when that was (monotonic µs). */
-  start(port = this.endpoint.port): Promise<number> {
-    if (!this.managed) return Promise.resolve(nowUs())
-    const [cmd, args] = withFileLimit(this.argv(port))
-    const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+  async start(port = this.endpoint.port): Promise<number> {
+    if (!this.managed) return nowUs()
+    const [command, args] = withFileLimit(this.argv(port))
+    const launched = await Effect.runPromise(
+      launch({
+        command,
+        args,
+        startTimeout: "60 seconds",
+        onLine: (line) => {
+          this.log.push(line)
+          if (this.log.length > 200) this.log.splice(0, this.log.length - 200)
+        }
+      }).pipe(Effect.mapError((e) => new Error(`${this.name} ${e.message}`)))
+    )
+    const listeningUs = nowUs()
+    const child = launched.child
     this.child = child
     this.pid = child.pid
-    return new Promise<number>((resolve, reject) => {
-      let listening = false
-      const timer = setTimeout(() => reject(new Error(`${this.name} did not start in 60 s:\n${this.tail()}`)), 60_000)
-      const onLine = (text: string) => {
-        this.log.push(text)
-        if (this.log.length > 200) this.log.splice(0, this.log.length - 200)
-        const m = listening ? null : LISTENING.exec(text)
-        if (m !== null) {
-          listening = true
-          clearTimeout(timer)
-          this.endpoint = { host: this.spec.host, port: Number(m[1]) }
-          resolve(nowUs())
-        }
-      }
-      const lines = (stream: NodeJS.ReadableStream) => {
-        let pending = ""
-        stream.setEncoding("utf8")
-        // keep reading always: a full pipe would block the server
-        stream.on("data", (chunk: string) => {
-          pending += chunk
-          let nl: number
-          while ((nl = pending.indexOf("\n")) >= 0) {
-            onLine(pending.slice(0, nl))
-            pending = pending.slice(nl + 1)
-          }
-        })
-      }
-      lines(child.stdout!)
-      lines(child.stderr!)
-      child.once("exit", (code, signal) => {
-        if (this.child === child) this.child = undefined
-        if (!listening) {
-          clearTimeout(timer)
-          reject(new Error(`${this.name} exited (${code ?? signal}) before listening:\n${this.tail()}`))
-        }
-      })
+    this.endpoint = { host: this.spec.host, port: launched.port }
+    child.once("exit", () => {
+      if (this.child === child) this.child = undefined
     })
+    return listeningUs
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */

@@ -4,9 +4,9 @@
  * protocol v1.1 against the real server process.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { spawnServer } from "@parley/testkit"
 import { Effect } from "effect"
 import * as Net from "node:net"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, waitState } from "./Support.ts"
 
 describe("BYE reasons, as the client says them", () => {
@@ -14,7 +14,7 @@ describe("BYE reasons, as the client says them", () => {
     "too_many_connections: the client reports it in words and keeps retrying",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer(["--max-conns-per-ip", "1"])
+        const server = yield* spawnServer({ flags: ["--max-conns-per-ip", "1"] })
         // the address's one connection, held open
         const holder = yield* Effect.acquireRelease(
           Effect.async<Net.Socket>((resume) => {

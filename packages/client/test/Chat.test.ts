@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message, Presence, Receipt } from "@parley/protocol"
+import { spawnServer } from "@parley/testkit"
 import { Effect, Redacted } from "effect"
 import type { ChatEvent } from "../src/ChatClient.ts"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, illegalEdges, passwordOf, recordStates, waitFor } from "./Support.ts"
 
 const isMessage = (pred: (m: Message) => boolean) => (e: ChatEvent): e is Message => e.type === "MESSAGE" && pred(e)
@@ -12,7 +12,7 @@ const isPresence = (user: string, status: "online" | "offline") => (e: ChatEvent
 describe("ChatClient against the real server", () => {
   it.scopedLive("two clients chat: public messages, DMs, receipts, presence", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       const alice = yield* clientOf(server, "alice")
       const aliceEvents = yield* alice.subscribe
       const aliceStates = yield* recordStates(alice)
@@ -79,7 +79,7 @@ describe("ChatClient against the real server", () => {
 
   it.scopedLive("a wrong password is refused once, not retried", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       const owner = yield* clientOf(server, "carol")
       yield* owner.connect
       const intruder = yield* clientOf(server, "carol", {
@@ -99,7 +99,7 @@ describe("ChatClient against the real server", () => {
 
   it.scopedLive("--register on a name someone else owns says so; on your own name it just logs in", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       yield* (yield* clientOf(server, "dave")).connect
       const again = yield* clientOf(server, "DAVE", { password: Redacted.make(passwordOf("dave")) })
       const connected = yield* again.connect
@@ -111,7 +111,7 @@ describe("ChatClient against the real server", () => {
 
   it.scopedLive("a token the server does not know falls back to the password on the same link", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       yield* (yield* clientOf(server, "erin")).connect
       const client = yield* clientOf(server, "erin", { register: false, token: "not-a-token-the-server-issued" })
       yield* client.connect

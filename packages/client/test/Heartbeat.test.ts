@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { spawnServer } from "@parley/testkit"
 import { Effect, Queue, type Scope } from "effect"
 import * as Net from "node:net"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, illegalEdges, recordStates, waitState } from "./Support.ts"
 
 /**
@@ -53,7 +53,7 @@ describe("ChatClient heartbeat", () => {
     "a server that stops answering (SIGSTOP: TCP stays up) is noticed by a missing PONG",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const relay = yield* pongWatchingRelay(server.port)
         const alice = yield* clientOf({ host: "127.0.0.1", port: relay.port }, "alice", {
           heartbeatInterval: "300 millis",

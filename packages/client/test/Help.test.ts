@@ -4,9 +4,9 @@
  * paragraphs, no built-in options a chat user has no use for.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { repoRoot } from "@parley/testkit"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { repoRoot } from "./ServerProcess.ts"
 
 const help = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.async<{ readonly stdout: string; readonly stderr: string }, Error>((resume) => {

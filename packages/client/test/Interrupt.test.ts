@@ -7,11 +7,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
+import { repoRoot, spawnServer } from "@parley/testkit"
 import { Deferred, Effect, Schedule, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import type { ChatEvent } from "../src/ChatClient.ts"
-import { repoRoot, startServer } from "./ServerProcess.ts"
 import { clientOf, waitFor } from "./Support.ts"
 import { openTerminal } from "./Tmux.ts"
 
@@ -107,7 +107,7 @@ describe.concurrent("Ctrl-C on the client programs", () => {
 
   it.scopedLive("send, with every line acknowledged before Ctrl-C: says so, exits 0", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       const bob = yield* clientOf(server, "bob")
       const events = yield* bob.subscribe
       yield* bob.connect
@@ -124,13 +124,13 @@ describe.concurrent("Ctrl-C on the client programs", () => {
       // on their way when the signal lands: send waits a moment for the ACKs of what the server has
       process.kill(-send.pgid, "SIGINT")
       yield* send.closed
-      assert.include(send.stderr(), "parley: interrupted: all 3 message(s) were acknowledged")
+      assert.include(send.stderr(), "parley: interrupted: all 3 message(s) were acknowledged", send.stderr())
       assert.notInclude(send.stderr(), "ELIFECYCLE")
     }), { timeout: 60_000 })
 
   it.scopedLive("listen: ends cleanly, and the server records the session's end", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       const bob = yield* clientOf(server, "bob")
       const events = yield* bob.subscribe
       yield* bob.connect
@@ -165,7 +165,7 @@ describe.concurrent("Ctrl-C on the client programs", () => {
     "the interactive chat: Ctrl-C leaves, the terminal is clean and echoes again",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const term = yield* openTerminal(
           `PARLEY_PASSWORD=dave-password NO_COLOR=1 npx -y pnpm@12.4.2 start:client --port ${server.port} --user dave --register`,
           { cwd: repoRoot }

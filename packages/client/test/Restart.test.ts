@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
+import { spawnServer } from "@parley/testkit"
 import { Effect, Fiber, Queue } from "effect"
 import type { ChatClient } from "../src/ChatClient.ts"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, eventsBefore, illegalEdges, recordStates, waitState } from "./Support.ts"
 
 const TOTAL = 200
@@ -26,7 +26,7 @@ describe("ChatClient through a server crash", () => {
     `SIGKILL and restart while one client sends ${TOTAL} messages: each stored once, shown once`,
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const alice = yield* clientOf(server, "alice")
         const bob = yield* clientOf(server, "bob")
         const aliceStates = yield* recordStates(alice)

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import { repoRoot, spawnServer } from "@parley/testkit"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
-import { repoRoot, startServer } from "./ServerProcess.ts"
 import { clientOf } from "./Support.ts"
 
 interface Run {
@@ -53,7 +53,7 @@ describe("parley send and listen", () => {
     "send (stdin, 150 lines) survives a server restart; listen --json prints every message once",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const port = String(server.port)
         // accounts exist first
         yield* (yield* clientOf(server, "alice")).connect
@@ -116,7 +116,7 @@ describe("parley send and listen", () => {
     "send exits 1 with a reason when a message cannot be delivered or the login is refused",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const port = String(server.port)
         yield* (yield* clientOf(server, "alice")).connect
         const env = { PARLEY_PASSWORD: "password-of-alice" }

@@ -4,8 +4,8 @@
  * says why and does not log in again behind the user's back.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { spawnServer } from "@parley/testkit"
 import { Effect } from "effect"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, illegalEdges, recordStates, waitState } from "./Support.ts"
 
 describe("sessions from the client", () => {
@@ -13,7 +13,7 @@ describe("sessions from the client", () => {
     "sessions lists both; revoke logs the other out for good, with the reason in words",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const laptop = yield* clientOf(server, "alice")
         const laptopLogin = yield* laptop.connect
         const phone = yield* clientOf(server, "alice", { register: false })

@@ -1,10 +1,10 @@
 /**
  * Shared test helpers: clients of a test server and waiting on their events.
  */
+import type { ServerProcess } from "@parley/testkit"
 import { Duration, Effect, Queue, Redacted, type Scope, Stream } from "effect"
 import { ChatClient, type ChatClientOptions, type ChatEvent } from "../src/ChatClient.ts"
 import type { ConnectionState, StateName } from "../src/ConnectionState.ts"
-import type { ServerProcess } from "./ServerProcess.ts"
 
 export const passwordOf = (user: string) => `password-of-${user}`
 

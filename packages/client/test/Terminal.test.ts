@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message, Receipt } from "@parley/protocol"
+import { repoRoot, spawnServer } from "@parley/testkit"
 import { Effect } from "effect"
 import type { ChatEvent } from "../src/ChatClient.ts"
-import { repoRoot, startServer } from "./ServerProcess.ts"
 import { clientOf, waitFor } from "./Support.ts"
 import { openTerminal } from "./Tmux.ts"
 
@@ -20,7 +20,7 @@ describe("the interactive program, in a terminal", () => {
     "chat as a person sees it: typing, arrivals mid-line, DMs, receipts, a server restart, /quit",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const bob = yield* clientOf(server, "bob")
         const bobEvents = yield* bob.subscribe
         yield* bob.connect
@@ -141,7 +141,7 @@ describe("the interactive program, in a terminal", () => {
     "a message arriving while the typed line wraps over several rows leaves the line whole, cursor and all",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const bob = yield* clientOf(server, "bob")
         const events = yield* bob.subscribe
         yield* bob.connect
@@ -177,7 +177,7 @@ describe("the interactive program, in a terminal", () => {
 
   it.scopedLive("the password is asked without echo; NO_COLOR turns colour off", () =>
     Effect.gen(function*() {
-      const server = yield* startServer()
+      const server = yield* spawnServer()
       const term = yield* openTerminal(
         `NO_COLOR=1 ${process.execPath} --import tsx packages/client/src/bin.ts --port ${server.port} --user carol --register`,
         { cwd: repoRoot }
@@ -205,7 +205,7 @@ describe("the interactive program, in a terminal", () => {
     "/sessions lists where you are logged in; /revoke logs a session out, and the revoked program says so and exits",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const here = yield* openTerminal(program(server.port, "dana", "PARLEY_PASSWORD=dana-password"), {
           cwd: repoRoot,
           width: 100,
@@ -252,7 +252,7 @@ describe("the interactive program, in a terminal", () => {
     "Tab completes commands and names of people online; /me sends an action; /clear clears the screen",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const bobby = yield* clientOf(server, "bobby")
         const bobbyEvents = yield* bobby.subscribe
         yield* bobby.connect

@@ -5,13 +5,13 @@
  * one-line error without `--ca`).
  */
 import { assert, describe, it } from "@effect/vitest"
+import { repoRoot, spawnServer } from "@parley/testkit"
 import { Effect, Either, Queue } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { ChatEvent } from "../src/ChatClient.ts"
-import { repoRoot, startServer } from "./ServerProcess.ts"
 import { clientOf, illegalEdges, passwordOf, recordStates, waitFor, waitState } from "./Support.ts"
 
 /** A fresh directory, removed with the scope. */
@@ -51,7 +51,7 @@ const selfSigned = (dir: string, names = "DNS:localhost,IP:127.0.0.1") =>
 const tlsServer = (names?: string) =>
   Effect.gen(function*() {
     const certificate = yield* selfSigned(yield* tempDir, names)
-    const server = yield* startServer(["--tls-cert", certificate.certFile, "--tls-key", certificate.keyFile])
+    const server = yield* spawnServer({ flags: ["--tls-cert", certificate.certFile, "--tls-key", certificate.keyFile] })
     assert.isDefined(server.tlsPort, server.output())
     return { server, tlsPort: server.tlsPort!, certificate } as const
   })

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
+import { spawnServer } from "@parley/testkit"
 import { Effect, Fiber, Queue } from "effect"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, eventsBefore } from "./Support.ts"
 
 // the server replays at most --replay-cap messages after CONNECT, then says TRUNCATED
@@ -13,7 +13,7 @@ describe("ChatClient resume", () => {
     `after missing ${MISSED} public and direct messages (over the replay cap of ${CAP}) it shows each once, in order`,
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer(["--replay-cap", String(CAP)])
+        const server = yield* spawnServer({ flags: ["--replay-cap", String(CAP)] })
         const alice = yield* clientOf(server, "alice")
         const bob = yield* clientOf(server, "bob")
         yield* alice.connect

@@ -7,10 +7,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
+import { spawnServer } from "@parley/testkit"
 import Database from "better-sqlite3"
 import { Effect, Fiber, Schedule } from "effect"
 import type { ChatEvent } from "../src/ChatClient.ts"
-import { startServer } from "./ServerProcess.ts"
 import { clientOf, waitFor } from "./Support.ts"
 
 describe("a database outage, as the client library sees it", () => {
@@ -18,7 +18,7 @@ describe("a database outage, as the client library sees it", () => {
     "send waits out UNAVAILABLE and the message is stored once when the database is back",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer()
+        const server = yield* spawnServer()
         const bob = yield* clientOf(server, "bob")
         const events = yield* bob.subscribe
         yield* bob.connect

@@ -37,7 +37,7 @@ const withPassword = (url: string) => {
 /** Stops a server as an operator would (SIGTERM) and waits for its clean exit. */
 const stop = (server: ServerProcess) =>
   Effect.gen(function*() {
-    yield* server.kill("SIGTERM")
+    yield* server.signal("SIGTERM")
     const exit = yield* server.exited.pipe(Effect.timeout(Duration.seconds(15)))
     assert.deepStrictEqual(exit, { code: 0, signal: null }, server.output())
   })

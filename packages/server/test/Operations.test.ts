@@ -61,7 +61,7 @@ describe.concurrent("operations", () => {
         const open = yield* sessions(server.db)
         assert.strictEqual(open.length, 4)
         const started = Date.now()
-        yield* server.kill("SIGTERM")
+        yield* server.signal("SIGTERM")
         for (const w of clients) {
           const bye = yield* w.pick((f) => f.type === "BYE")
           assert.deepStrictEqual(bye, { type: "BYE", reason: "shutdown" }, w.label)
@@ -137,7 +137,7 @@ describe.concurrent("operations", () => {
         ))
 
         // SIGINT shuts down like SIGTERM
-        yield* server.kill("SIGINT")
+        yield* server.signal("SIGINT")
         assert.deepStrictEqual(yield* busy.wire.pick((f) => f.type === "BYE"), { type: "BYE", reason: "shutdown" })
         assert.deepStrictEqual(yield* server.exited.pipe(Effect.timeout(Duration.seconds(10))), {
           code: 0,

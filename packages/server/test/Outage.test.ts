@@ -92,7 +92,7 @@ describe.concurrent("storage outages", () => {
         }
         assert.isAtLeast(refused.length, 1, "the disk never filled")
         yield* alice.ask({ command: "PING" }, "PONG")
-        yield* first.kill("SIGTERM")
+        yield* first.signal("SIGTERM")
         const exited = yield* first.exited
         assert.deepStrictEqual(exited, { code: 0, signal: null }, first.output())
         assert.notInclude(first.output(), "INTERNAL")

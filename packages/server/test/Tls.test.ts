@@ -235,7 +235,7 @@ describe("TLS", () => {
         const second = yield* selfSigned(dir, "second")
         assert.notStrictEqual(second.fingerprint, first.fingerprint)
         yield* install(second, certFile, keyFile)
-        yield* server.kill("SIGHUP")
+        yield* server.signal("SIGHUP")
         yield* server.waitForOutput(/SIGHUP: reloaded the TLS certificate/)
 
         // the open connection goes on, with the certificate it was opened with
@@ -261,17 +261,17 @@ describe("TLS", () => {
 
         // not PEM at all
         Fs.writeFileSync(certFile, "this is not a certificate\n")
-        yield* server.kill("SIGHUP")
+        yield* server.signal("SIGHUP")
         yield* server.waitForOutput(/level=WARN .*SIGHUP: kept the TLS certificate in use: .*not a PEM certificate/)
         // a certificate with a key that is not its own
         const second = yield* selfSigned(dir, "second")
         Fs.writeFileSync(certFile, second.cert)
         Fs.writeFileSync(keyFile, first.key)
-        yield* server.kill("SIGHUP")
+        yield* server.signal("SIGHUP")
         yield* server.waitForOutput(/kept the TLS certificate in use[\s\S]*kept the TLS certificate in use/)
         // a missing file
         Fs.rmSync(keyFile)
-        yield* server.kill("SIGHUP")
+        yield* server.signal("SIGHUP")
         yield* server.waitForOutput(
           /kept the TLS certificate in use: cannot read the TLS key \(--tls-key\) .*: no such file/
         )
@@ -296,7 +296,7 @@ describe("TLS", () => {
                 : Effect.fail(new ServerProcessError({ message: "not named parley-server yet" }))
             ).pipe(Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 1500 }))
         })
-        yield* server.kill("SIGHUP")
+        yield* server.signal("SIGHUP")
         yield* server.waitForOutput(/SIGHUP ignored: no --tls-cert\/--tls-key to reload/)
         const wire = yield* Wire.connect(server.port)
         yield* wire.sync()
