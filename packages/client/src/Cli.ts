@@ -7,10 +7,9 @@ import { USERNAME_PATTERN } from "@parley/protocol"
 import { Config, Effect, Option } from "effect"
 import { X509Certificate } from "node:crypto"
 import * as Fs from "node:fs"
-import * as readline from "node:readline/promises"
 import { ChatEnded, runChat } from "./Chat.ts"
 import type { TlsOptions } from "./Connection.ts"
-import { resolvePassword } from "./Credentials.ts"
+import { askUsername, resolvePassword } from "./Credentials.ts"
 import { runListen } from "./Listen.ts"
 import { runSend } from "./Send.ts"
 
@@ -100,15 +99,6 @@ type ConnectionConfig = {
   readonly passwordFile: Option.Option<string>
 }
 
-const askUser = Effect.promise(async () => {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
-  try {
-    return (await rl.question("Username: ")).trim()
-  } finally {
-    rl.close()
-  }
-})
-
 /** The TLS settings the options ask for (`--ca` implies `--tls`), its CA file read and checked. */
 const tlsOptions = (config: ConnectionConfig): Effect.Effect<TlsOptions | undefined, ChatEnded> =>
   Effect.gen(function*() {
@@ -139,7 +129,9 @@ const credentials = (config: ConnectionConfig, interactive: boolean) =>
       return yield* new ChatEnded({ reason: `--port must be 1..65535 (got ${port})` })
     }
     let name = Option.getOrUndefined(config.user)
-    if (name === undefined && interactive && process.stdin.isTTY) name = yield* askUser
+    if (name === undefined && interactive && process.stdin.isTTY) {
+      name = yield* askUsername.pipe(Effect.mapError((e) => new ChatEnded({ reason: e.message })))
+    }
     if (name === undefined || name === "") {
       return yield* new ChatEnded({ reason: "who are you? pass --user <name> (or set PARLEY_USER)" })
     }

@@ -1,10 +1,16 @@
 /**
- * Where the password comes from: `--password-file`, else `PARLEY_PASSWORD`,
- * else asked on the terminal without echo. Scripts (stdin not a terminal)
- * must use one of the first two.
+ * Who you are and your password. The password comes from `--password-file`,
+ * else `PARLEY_PASSWORD`, else it is asked on the terminal without echo;
+ * scripts (stdin not a terminal) must use one of the first two. Both questions
+ * are `@effect/cli` prompts on the terminal below.
  */
-import { Data, Effect, Redacted } from "effect"
+import { Prompt } from "@effect/cli"
+import { Terminal } from "@effect/platform"
+import { NodeFileSystem, NodePath, NodeTerminal } from "@effect/platform-node"
+import { USERNAME_PATTERN } from "@parley/protocol"
+import { Data, Effect, Layer, Redacted } from "effect"
 import { readFile } from "node:fs/promises"
+import { colorWanted, withoutColour } from "./Style.ts"
 
 /** No usable password; the message says how to give one. */
 export class PasswordUnavailable extends Data.TaggedError("PasswordUnavailable")<{ readonly reason: string }> {
@@ -13,40 +19,84 @@ export class PasswordUnavailable extends Data.TaggedError("PasswordUnavailable")
   }
 }
 
-/** Reads a line from the terminal without echoing it (raw mode, restored afterwards). */
-const askHidden = (prompt: string): Effect.Effect<string, PasswordUnavailable> =>
-  Effect.async<string, PasswordUnavailable>((resume) => {
-    const input = process.stdin
+/** No username was typed (the question was cancelled). */
+export class UsernameUnavailable extends Data.TaggedError("UsernameUnavailable")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * Node's terminal for the keys (raw mode, restored when the question ends; Ctrl-C and Ctrl-D cancel
+ * it), with the questions drawn on standard error, as every status line is: standard output belongs
+ * to what `listen` prints, which may be a file. The prompt colours unconditionally, so its colours
+ * are dropped where Parley prints none (`NO_COLOR`, `TERM=dumb`, not a terminal).
+ */
+const questionTerminal: Layer.Layer<Terminal.Terminal> = Layer.scoped(
+  Terminal.Terminal,
+  Effect.map(NodeTerminal.make(), (keys) => {
     const output = process.stderr
-    output.write(prompt)
-    const wasRaw = input.isRaw
-    input.setRawMode(true)
-    input.resume()
-    let buffer = ""
-    const finish = (result: Effect.Effect<string, PasswordUnavailable>) => {
-      input.off("data", onData)
-      input.setRawMode(wasRaw)
-      input.pause()
-      output.write("\n")
-      resume(result)
-    }
-    const onData = (data: Buffer) => {
-      for (const ch of data.toString("utf8")) {
-        if (ch === "\r" || ch === "\n") return finish(Effect.succeed(buffer))
-        if (ch === "\u0003" || (ch === "\u0004" && buffer === "")) {
-          return finish(Effect.fail(new PasswordUnavailable({ reason: "no password entered" })))
-        }
-        if (ch === "\u007f" || ch === "\b") buffer = Array.from(buffer).slice(0, -1).join("")
-        else if (ch === "\u0015") buffer = "" // Ctrl-U
-        else if (ch >= " ") buffer += ch
-      }
-    }
-    input.on("data", onData)
-    return Effect.sync(() => {
-      input.off("data", onData)
-      input.setRawMode(wasRaw)
-      input.pause()
+    const colour = colorWanted(output)
+    return Terminal.Terminal.of({
+      ...keys,
+      columns: Effect.sync(() => output.columns ?? 0),
+      rows: Effect.sync(() => output.rows ?? 0),
+      isTTY: Effect.sync(() => output.isTTY === true),
+      display: (text) =>
+        Effect.async<void>((resume) =>
+          void output.write(colour ? text : withoutColour(text), () => resume(Effect.void))
+        )
     })
+  })
+)
+
+// a prompt's environment also names the file system and paths, which only its file picker uses
+const promptEnvironment = Layer.mergeAll(questionTerminal, NodeFileSystem.layer, NodePath.layer)
+
+const ask = <A, E>(prompt: Prompt.Prompt<A>, cancelled: E): Effect.Effect<A, E> =>
+  Prompt.run(prompt).pipe(
+    // the prompt leaves the cursor on its line when cancelled; the error goes on the next one
+    Effect.catchTag("QuitException", () =>
+      Effect.zipRight(Effect.sync(() => process.stderr.write("\n")), Effect.fail(cancelled))),
+    Effect.provide(promptEnvironment)
+  )
+
+/** Asks for the username until it is a valid one. */
+export const askUsername: Effect.Effect<string, UsernameUnavailable> = ask(
+  Prompt.text({
+    message: "Username",
+    validate: (typed) => {
+      const name = typed.trim()
+      return USERNAME_PATTERN.test(name) ? Effect.succeed(name) : Effect.fail("3..32 of A-Z a-z 0-9 _ -")
+    }
+  }),
+  new UsernameUnavailable({ reason: "no username entered" })
+)
+
+/** Asks for a password without echo: `Prompt.hidden`, as `Prompt.password`'s one `*` per character tells its length. */
+const askHidden = (message: string) =>
+  ask(
+    Prompt.hidden({
+      message,
+      validate: (typed) => typed === "" ? Effect.fail("type the password, or Ctrl-C to give up") : Effect.succeed(typed)
+    }),
+    new PasswordUnavailable({ reason: "no password entered" })
+  )
+
+/** The first line of `--password-file`. */
+const readPasswordFile = (path: string): Effect.Effect<Redacted.Redacted<string>, PasswordUnavailable> =>
+  Effect.gen(function*() {
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (e) =>
+        new PasswordUnavailable({
+          reason: `cannot read --password-file ${path}: ${(e as Error).message}`
+        })
+    })
+    // the first line, so a trailing newline from `echo` does not count
+    const line = text.split(/\r?\n/)[0] ?? ""
+    if (line === "") return yield* new PasswordUnavailable({ reason: `--password-file ${path} is empty` })
+    return Redacted.make(line)
   })
 
 /** The password for `user`, from the file, the environment or the terminal. */
@@ -58,20 +108,7 @@ export const resolvePassword = (options: {
   readonly canPrompt: boolean
 }): Effect.Effect<Redacted.Redacted<string>, PasswordUnavailable> =>
   Effect.gen(function*() {
-    if (options.passwordFile !== undefined) {
-      const path = options.passwordFile
-      const text = yield* Effect.tryPromise({
-        try: () => readFile(path, "utf8"),
-        catch: (e) =>
-          new PasswordUnavailable({
-            reason: `cannot read --password-file ${path}: ${(e as Error).message}`
-          })
-      })
-      // the first line, so a trailing newline from `echo` does not count
-      const line = text.split(/\r?\n/)[0] ?? ""
-      if (line === "") return yield* new PasswordUnavailable({ reason: `--password-file ${path} is empty` })
-      return Redacted.make(line)
-    }
+    if (options.passwordFile !== undefined) return yield* readPasswordFile(options.passwordFile)
     const env = process.env.PARLEY_PASSWORD
     if (env !== undefined && env !== "") return Redacted.make(env)
     if (!options.canPrompt) {
@@ -80,11 +117,12 @@ export const resolvePassword = (options: {
           `(standard input is not a terminal, so it cannot be asked)`
       })
     }
-    const first = yield* askHidden(`Password for ${options.user}: `)
-    if (first === "") return yield* new PasswordUnavailable({ reason: "no password entered" })
+    const first = yield* askHidden(`Password for ${options.user}`)
     if (options.register) {
-      const again = yield* askHidden("Repeat it: ")
-      if (again !== first) return yield* new PasswordUnavailable({ reason: "the two passwords differ: try again" })
+      const again = yield* askHidden("Repeat it")
+      if (Redacted.value(again) !== Redacted.value(first)) {
+        return yield* new PasswordUnavailable({ reason: "the two passwords differ: try again" })
+      }
     }
-    return Redacted.make(first)
+    return first
   })

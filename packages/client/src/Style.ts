@@ -188,6 +188,9 @@ const ellipsis = (s: string, max: number): string => {
 // eslint-disable-next-line no-control-regex
 const ansi = /\x1b\[[0-9;]*m/g
 
+/** Text with its colours (SGR sequences) dropped and every other escape kept. */
+export const withoutColour = (text: string): string => text.replace(ansi, "")
+
 /** A line cut to `columns` terminal columns (an ellipsis where it was cut; colours dropped only then). */
 export const fitWidth = (text: string, columns: number): string =>
   displayWidth(text) <= columns ? text : ellipsis(text.replace(ansi, ""), columns)

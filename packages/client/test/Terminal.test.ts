@@ -12,6 +12,10 @@ const isText = (text: string) => (e: ChatEvent): e is Message => e.type === "MES
 const promptRow = (rows: ReadonlyArray<string>) => rows.findLastIndex((r) => r === ">" || r.startsWith("> "))
 const statusOf = (rows: ReadonlyArray<string>) => rows[promptRow(rows) - 1] ?? ""
 
+// the password itself, or a mask as long as it (which tells its length)
+const echoes = (password: string) => (row: string) =>
+  row.includes(password) || row.includes("*".repeat(password.length))
+
 const program = (port: number, user: string, env: string) =>
   `env -u NO_COLOR ${env} ${process.execPath} --import tsx packages/client/src/bin.ts --port ${port} --user ${user} --register`
 
@@ -182,14 +186,16 @@ describe("the interactive program, in a terminal", () => {
         `NO_COLOR=1 ${process.execPath} --import tsx packages/client/src/bin.ts --port ${server.port} --user carol --register`,
         { cwd: repoRoot }
       )
-      yield* term.waitFor("the password prompt", (rows) => rows.some((r) => r.startsWith("Password for carol:")))
+      yield* term.waitFor("the password prompt", (rows) => rows.some((r) => r.startsWith("? Password for carol")))
       yield* term.type("carols-secret")
       yield* term.press("Enter")
-      yield* term.waitFor("the second prompt", (rows) => rows.some((r) => r.startsWith("Repeat it:")))
+      // the first answer is drawn in its final form by the time the second question is asked
+      const asked = yield* term.waitFor("the second prompt", (rows) => rows.some((r) => r.startsWith("? Repeat it")))
+      assert.isFalse(asked.some(echoes("carols-secret")), `the password was echoed:\n${asked.join("\n")}`)
       yield* term.type("carols-secret")
       yield* term.press("Enter")
       const rows = yield* term.waitFor("connected", (rows) => statusOf(rows).trim().startsWith("connected · carol"))
-      assert.isFalse(rows.some((r) => r.includes("carols-secret")), "the password was echoed")
+      assert.isFalse(rows.some(echoes("carols-secret")), `the password was echoed:\n${rows.join("\n")}`)
       const raw = yield* term.screen({ colors: true })
       assert.isFalse(raw.some((r) => r.includes("\x1b[")), "colour despite NO_COLOR")
       // after Ctrl-D the status line says how it ended, not the state it was in when the key was pressed
@@ -200,6 +206,68 @@ describe("the interactive program, in a terminal", () => {
       assert.strictEqual(end[exitedAt - 2], "-- bye", end.join("\n"))
       assert.isFalse(end.some((r) => /^ connected · /.test(r)), end.join("\n"))
     }), { timeout: 60_000 })
+
+  it.scopedLive(
+    "Ctrl-C at the password prompt: one line saying so under it, no stack trace, exit 1",
+    () =>
+      Effect.gen(function*() {
+        // no server is needed: the question comes before any connection
+        const term = yield* openTerminal(
+          `env -u PARLEY_PASSWORD NO_COLOR=1 ${process.execPath} --import tsx packages/client/src/bin.ts --user carol`,
+          { cwd: repoRoot }
+        )
+        yield* term.waitFor("the password prompt", (rows) => rows.some((r) => r.startsWith("? Password for carol")))
+        yield* term.type("half-typed")
+        yield* term.press("C-c")
+        const rows = yield* term.waitFor("the program to exit", (rows) => rows.some((r) => /^\[exited \d+\]$/.test(r)))
+        assert.deepStrictEqual(
+          rows.filter((r) => r !== ""),
+          ["? Password for carol ›", "parley: no password entered", "[exited 1]"],
+          rows.join("\n")
+        )
+      }),
+    { timeout: 30_000 }
+  )
+
+  it.scopedLive(
+    "without a user the chat asks for the name, refusing one that is not a username on the spot",
+    () =>
+      Effect.gen(function*() {
+        const term = yield* openTerminal(
+          `env -u PARLEY_USER -u PARLEY_PASSWORD NO_COLOR=1 ${process.execPath} --import tsx packages/client/src/bin.ts`,
+          { cwd: repoRoot }
+        )
+        yield* term.waitFor("the username prompt", (rows) => rows.some((r) => r.startsWith("? Username")))
+        yield* term.type("x!")
+        yield* term.press("Enter")
+        yield* term.waitFor(
+          "the rule for usernames",
+          (rows) => rows.some((r) => r.includes("3..32 of A-Z a-z 0-9 _ -"))
+        )
+        yield* term.press("BSpace", "BSpace")
+        yield* term.type("carol")
+        yield* term.press("Enter")
+        yield* term.waitFor("the password prompt", (rows) => rows.some((r) => r.startsWith("? Password for carol")))
+        yield* term.press("C-c")
+        yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 1]"))
+      }),
+    { timeout: 30_000 }
+  )
+
+  it.scopedLive(
+    "listen with its output in a file asks for the password on the terminal, not in the file",
+    () =>
+      Effect.gen(function*() {
+        const term = yield* openTerminal(
+          `env -u PARLEY_PASSWORD ${process.execPath} --import tsx packages/client/src/bin.ts --user carol listen > /dev/null`,
+          { cwd: repoRoot }
+        )
+        yield* term.waitFor("the password prompt", (rows) => rows.some((r) => r.startsWith("? Password for carol")))
+        yield* term.press("C-c")
+        yield* term.waitFor("the program to exit", (rows) => rows.includes("[exited 1]"))
+      }),
+    { timeout: 30_000 }
+  )
 
   it.scopedLive(
     "/sessions lists where you are logged in; /revoke logs a session out, and the revoked program says so and exits",
