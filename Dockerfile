@@ -15,6 +15,7 @@ COPY packages/runtime/package.json packages/runtime/
 COPY packages/server/package.json packages/server/
 COPY packages/client/package.json packages/client/
 COPY packages/bench/package.json packages/bench/
+COPY packages/testkit/package.json packages/testkit/
 RUN pnpm install --frozen-lockfile
 COPY packages ./packages
 RUN pnpm typecheck \
@@ -30,7 +31,9 @@ ENV NODE_ENV=production \
     PARLEY_DB=/data/chat_server.db
 WORKDIR /app
 COPY --from=build --chown=node:node /out ./
-RUN mkdir -p /data && chown node:node /data
+# `parley-server` is a command in the image (e.g. `docker compose exec parley parley-server --help`)
+RUN mkdir -p /data && chown node:node /data \
+ && ln -s /app/dist/parley-server.js /usr/local/bin/parley-server
 VOLUME ["/data"]
 USER node
 EXPOSE 5555
