@@ -4,13 +4,13 @@
  */
 import { CliConfig } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { runMain, withCleanCliOutput } from "@parley/runtime"
+import { invokedAs, runMain, withCleanCliOutput } from "@parley/runtime"
 import { Effect } from "effect"
 import { run } from "./Cli.ts"
 
 run(process.argv).pipe(
   // help for people: no filler, no ANSI in a pipe, none of the wizard/completions/log-level built-ins
-  withCleanCliOutput,
+  withCleanCliOutput({ program: "parley", invokedAs: invokedAs("parley", "start:client") }),
   Effect.provide(CliConfig.layer({ showBuiltIns: false })),
   Effect.tapError((error) =>
     Effect.sync(() => {

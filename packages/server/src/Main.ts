@@ -4,7 +4,7 @@
  */
 import { CliConfig, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { runMain, withCleanCliOutput } from "@parley/runtime"
+import { invokedAs, runMain, withCleanCliOutput } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
@@ -400,7 +400,7 @@ const cli = Command.run(Command.withSubcommands(command, [copyDbCommand]), { nam
 
 cli(process.argv).pipe(
   // help for people: no filler paragraphs, no ANSI in a pipe, no --wizard/--completions or a second --log-level
-  withCleanCliOutput,
+  withCleanCliOutput({ program: "parley-server", invokedAs: invokedAs("parley-server", "start:server") }),
   Effect.provide(CliConfig.layer({ showBuiltIns: false })),
   Effect.tapErrorCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
