@@ -20,6 +20,8 @@ const connectFrom = (port: number, address: string, username: string, password: 
     return yield* wire.pick((f) => f.type === "CONNECTED" || f.type === "ERROR")
   }))
 
+const FLOOD = 60
+
 describe.concurrent("throttles", () => {
   it.scopedLive(
     "--login-failures 3: the 4th try for a name from one address is RATE_LIMITED, across connections and even with the right password; other addresses and names are not",
@@ -147,8 +149,9 @@ describe.concurrent("throttles", () => {
       Effect.gen(function*() {
         const server = yield* startServer()
         yield* register(server.port, "legit")
-        // 40 logins of unknown names from 127.0.0.1, each on its own connection: 40 decoy hashes queued
-        const flood = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+        // 60 logins of unknown names from 127.0.0.1, each on its own connection: 60 decoy hashes queued
+        // (within the 64 one address may have waiting)
+        const flood = yield* Effect.forEach(Array.from({ length: FLOOD }, (_, i) => i), (i) =>
           Effect.tap(Wire.connect(server.port, `flood ${i}`, "127.0.0.1"), (w) =>
             w.send({ command: "CONNECT", username: `nobody${i}`, password: "guess guess" })))
         const answered = () =>
@@ -165,9 +168,16 @@ describe.concurrent("throttles", () => {
         const before = answered()
         yield* legit.ask({ command: "CONNECT", username: "legit", password: PASSWORD }, "CONNECTED", "30 seconds")
         const overtaken = answered() - before
-        // round robin over two addresses with two hashing slots: at most a few flood hashes finish first
-        assert.isAtMost(overtaken, 6, `${overtaken} of the flood's logins were answered before the user from 127.0.0.2`)
-        assert.isBelow(answered(), 40, "the flood was still queued when the user was served")
+        // Round robin over two addresses with two hashing slots: the user's hash starts after at most
+        // one more flood hash. What else finishes meanwhile is the two slots working on while the
+        // user's name is looked up before its hash and its session written after: a few hashes,
+        // more on a loaded machine. A FIFO would put the user behind the whole backlog (~57).
+        assert.isAtMost(
+          overtaken,
+          12,
+          `${overtaken} of the flood's logins were answered before the user from 127.0.0.2`
+        )
+        assert.isAtMost(answered(), FLOOD / 2, "most of the flood was still queued when the user was served")
       }),
     contractTimeout
   )
