@@ -28,6 +28,27 @@ export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable"
   retryAfterMs: Schema.NonNegativeInt
 }) {}
 export class Internal extends Schema.TaggedError<Internal>()("Internal", fields) {}
+/** No room has that name, or it is private and the actor may not know of it (v1.2). */
+export class NoSuchRoom extends Schema.TaggedError<NoSuchRoom>()("NoSuchRoom", fields) {}
+/** The actor is not a member of the room, and the command needs them to be (v1.2). */
+export class NotMember extends Schema.TaggedError<NotMember>()("NotMember", fields) {}
+/** The actor's role does not allow it; `action` says what was refused (v1.2). */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
+  message: Schema.String,
+  action: Schema.String
+}) {}
+/** Banned from the room until `expiresAt` (null: until lifted) (v1.2). */
+export class Banned extends Schema.TaggedError<Banned>()("Banned", {
+  message: Schema.String,
+  expiresAt: Schema.NullOr(Schema.String)
+}) {}
+/** Muted in the room until `expiresAt` (null: until lifted) (v1.2). */
+export class Muted extends Schema.TaggedError<Muted>()("Muted", {
+  message: Schema.String,
+  expiresAt: Schema.NullOr(Schema.String)
+}) {}
+/** ROOM_CREATE with a name that exists, ignoring case (v1.2). */
+export class RoomNameTaken extends Schema.TaggedError<RoomNameTaken>()("RoomNameTaken", fields) {}
 
 /** Every error a request can be answered with. */
 export type ProtocolError =
@@ -44,6 +65,12 @@ export type ProtocolError =
   | RateLimited
   | Unavailable
   | Internal
+  | NoSuchRoom
+  | NotMember
+  | Forbidden
+  | Banned
+  | Muted
+  | RoomNameTaken
 
 /** The wire code of each error tag. */
 export const errorCodes: { readonly [K in ProtocolError["_tag"]]: ErrorCode } = {
@@ -59,7 +86,13 @@ export const errorCodes: { readonly [K in ProtocolError["_tag"]]: ErrorCode } = 
   NotFound: "NOT_FOUND",
   RateLimited: "RATE_LIMITED",
   Unavailable: "UNAVAILABLE",
-  Internal: "INTERNAL"
+  Internal: "INTERNAL",
+  NoSuchRoom: "NO_SUCH_ROOM",
+  NotMember: "NOT_MEMBER",
+  Forbidden: "FORBIDDEN",
+  Banned: "BANNED",
+  Muted: "MUTED",
+  RoomNameTaken: "ROOM_NAME_TAKEN"
 }
 
 /** Turns a protocol error into its `ERROR` frame, echoing the request's id. */
@@ -70,6 +103,8 @@ export const toErrorFrame = (error: ProtocolError, id?: RequestId): ErrorFrame =
     message: error.message
   }
   if (error._tag === "RateLimited" || error._tag === "Unavailable") frame.retry_after_ms = error.retryAfterMs
+  if (error._tag === "Forbidden") frame.action = error.action
+  if (error._tag === "Banned" || error._tag === "Muted") frame.expires_at = error.expiresAt
   if (id !== undefined) frame.id = id
   return frame
 }

@@ -208,3 +208,24 @@ export const AuditId = Schema.Int.pipe(
   Schema.nonNegative({ message: () => "must be a non-negative integer audit entry id" }),
   Schema.annotations({ identifier: "AuditId" })
 )
+
+// names are the registered spelling, which the server controls; a client must
+// not reject a whole frame (a HISTORY page) over a name registered under older rules
+export const Name = Schema.String
+/** ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes a real instant. */
+export const Timestamp = Schema.String.pipe(
+  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+  Schema.filter((s) => {
+    const t = Date.parse(s)
+    return !Number.isNaN(t) && new Date(t).toISOString() === s
+  }, {
+    identifier: "Timestamp",
+    message: () => "must be an ISO 8601 UTC timestamp with milliseconds",
+    arbitrary: () => (fc) =>
+      fc.date({
+        min: new Date("0000-01-01T00:00:00.000Z"),
+        max: new Date("9999-12-31T23:59:59.999Z"),
+        noInvalidDate: true
+      }).map((d) => d.toISOString())
+  })
+)

@@ -4,8 +4,7 @@
  * `ServerFrames.ts`, so the server builds them as literals and encodes once.
  */
 import { Schema } from "effect"
-import { AuditId, MessageId, RequestId, Role, Visibility } from "./Fields.ts"
-import { Name, Timestamp } from "./ServerFrames.ts"
+import { AuditId, MessageId, Name, RequestId, Role, Timestamp, Visibility } from "./Fields.ts"
 
 const id = Schema.optional(RequestId)
 

@@ -3,30 +3,11 @@
  * the server can build them as object literals and encode them once.
  */
 import { Schema } from "effect"
-import { ClientMsgId, MessageId, RequestId, Token } from "./Fields.ts"
+import { ClientMsgId, MessageId, Name, RequestId, Timestamp, Token } from "./Fields.ts"
+import { RoomInfo } from "./RoomFrames.ts"
 
 const id = Schema.optional(RequestId)
-// names are the registered spelling, which the server controls; a client must
-// not reject a whole frame (a HISTORY page) over a name registered under older rules
-export const Name = Schema.String
 const PositiveInt = Schema.Int.pipe(Schema.positive())
-/** ISO 8601 UTC with milliseconds, as `Date.prototype.toISOString` writes a real instant. */
-export const Timestamp = Schema.String.pipe(
-  Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
-  Schema.filter((s) => {
-    const t = Date.parse(s)
-    return !Number.isNaN(t) && new Date(t).toISOString() === s
-  }, {
-    identifier: "Timestamp",
-    message: () => "must be an ISO 8601 UTC timestamp with milliseconds",
-    arbitrary: () => (fc) =>
-      fc.date({
-        min: new Date("0000-01-01T00:00:00.000Z"),
-        max: new Date("9999-12-31T23:59:59.999Z"),
-        noInvalidDate: true
-      }).map((d) => d.toISOString())
-  })
-)
 
 export const ErrorCode = Schema.Literal(
   "INVALID_JSON",
@@ -41,7 +22,13 @@ export const ErrorCode = Schema.Literal(
   "NOT_FOUND",
   "RATE_LIMITED",
   "UNAVAILABLE",
-  "INTERNAL"
+  "INTERNAL",
+  "NO_SUCH_ROOM",
+  "NOT_MEMBER",
+  "FORBIDDEN",
+  "BANNED",
+  "MUTED",
+  "ROOM_NAME_TAKEN"
 )
 export type ErrorCode = typeof ErrorCode.Type
 
@@ -59,7 +46,9 @@ export const Hello = Schema.Struct({
   type: Schema.Literal("HELLO"),
   protocol: Schema.Literal(1),
   server: Schema.String,
-  limits: Schema.Struct({ max_frame_bytes: PositiveInt, max_text_chars: PositiveInt })
+  limits: Schema.Struct({ max_frame_bytes: PositiveInt, max_text_chars: PositiveInt }),
+  /** `["rooms"]` from a server that speaks protocol v1.2. */
+  features: Schema.optional(Schema.Array(Schema.String))
 })
 export const Registered = Schema.Struct({ type: Schema.Literal("REGISTERED"), username: Name, id })
 export const Connected = Schema.Struct({
@@ -69,6 +58,8 @@ export const Connected = Schema.Struct({
   token: Token,
   online: Schema.Array(Name),
   unread: Schema.NonNegativeInt,
+  /** With `"rooms": true` (v1.2): the rooms you are a member of, `general` first. */
+  rooms: Schema.optional(Schema.Array(RoomInfo)),
   id
 })
 export const Ack = Schema.Struct({
@@ -83,8 +74,12 @@ export const Message = Schema.Struct({
   message_id: MessageId,
   from: Name,
   to: Schema.NullOr(Name),
+  /** v1.2: the room's name, or null for a DM (absent from a v1 server). */
+  room: Schema.optional(Schema.NullOr(Name)),
   text: Schema.String,
-  timestamp: Timestamp
+  timestamp: Timestamp,
+  /** v1.2: when the text was last edited. */
+  edited_at: Schema.optional(Timestamp)
 })
 export const HistoryPage = Schema.Struct({
   type: Schema.Literal("HISTORY"),
@@ -108,6 +103,10 @@ export const ErrorFrame = Schema.Struct({
   code: ErrorCode,
   message: Schema.String,
   retry_after_ms: Schema.optional(Schema.NonNegativeInt),
+  /** FORBIDDEN: what was refused (v1.2). */
+  action: Schema.optional(Schema.String),
+  /** BANNED, MUTED: until when (null: until lifted) (v1.2). */
+  expires_at: Schema.optional(Schema.NullOr(Timestamp)),
   id
 })
 export const Presence = Schema.Struct({

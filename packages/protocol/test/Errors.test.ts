@@ -2,15 +2,21 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   AlreadyAuthenticated,
   AuthFailed,
+  Banned,
   ErrorFrame,
+  Forbidden,
   FrameTooLarge,
   Internal,
   InvalidCommand,
   InvalidJson,
+  Muted,
+  NoSuchRoom,
   NotAuthenticated,
   NotFound,
+  NotMember,
   type ProtocolError,
   RateLimited,
+  RoomNameTaken,
   toErrorFrame,
   Unavailable,
   UnknownCommand,
@@ -33,7 +39,13 @@ const cases: ReadonlyArray<readonly [ProtocolError, string]> = [
   [new NotFound({ message: "m" }), "NOT_FOUND"],
   [new RateLimited({ message: "m", retryAfterMs: 250 }), "RATE_LIMITED"],
   [new Unavailable({ message: "m", retryAfterMs: 250 }), "UNAVAILABLE"],
-  [new Internal({ message: "m" }), "INTERNAL"]
+  [new Internal({ message: "m" }), "INTERNAL"],
+  [new NoSuchRoom({ message: "m" }), "NO_SUCH_ROOM"],
+  [new NotMember({ message: "m" }), "NOT_MEMBER"],
+  [new Forbidden({ message: "m", action: "KICK" }), "FORBIDDEN"],
+  [new Banned({ message: "m", expiresAt: null }), "BANNED"],
+  [new Muted({ message: "m", expiresAt: "2026-12-07T15:10:00.000Z" }), "MUTED"],
+  [new RoomNameTaken({ message: "m" }), "ROOM_NAME_TAKEN"]
 ]
 
 describe("toErrorFrame", () => {
@@ -47,6 +59,8 @@ describe("toErrorFrame", () => {
         const frame = toErrorFrame(error, id)
         const expected: Record<string, unknown> = { type: "ERROR", code, message: "m" }
         if (error._tag === "RateLimited" || error._tag === "Unavailable") expected.retry_after_ms = 250
+        if (error._tag === "Forbidden") expected.action = "KICK"
+        if (error._tag === "Banned" || error._tag === "Muted") expected.expires_at = error.expiresAt
         if (id !== undefined) expected.id = id
         assert.deepStrictEqual(frame, expected)
         // no `id` key at all when the request had none

@@ -97,9 +97,86 @@ const sessionToken = Effect.gen(function*() {
   yield* sql`ALTER TABLE sessions ADD COLUMN token_hash TEXT`
 })
 
+/**
+ * Rooms, roles and moderation (protocol v1.2). `general` is the row with id
+ * 0, so roles, bans, mutes and the audit log name it like any room, while its
+ * messages keep `room_id` NULL: the public timeline needs no backfill, and
+ * every public query reads `receiver_id IS NULL AND room_id IS NULL`. A room
+ * is deleted softly (its messages and audit entries keep pointing at it), so
+ * its name is unique among the rooms not deleted only.
+ */
+const rooms = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE rooms (
+      id INTEGER PRIMARY KEY,
+      name TEXT NOT NULL COLLATE NOCASE,
+      visibility TEXT NOT NULL,
+      topic TEXT NOT NULL DEFAULT '',
+      created_by INTEGER REFERENCES users(id),
+      created_at TEXT NOT NULL,
+      deleted_at TEXT
+    )`
+  yield* sql`CREATE UNIQUE INDEX rooms_name ON rooms (name) WHERE deleted_at IS NULL`
+  yield* sql`INSERT INTO rooms (id, name, visibility, topic, created_at) VALUES (0, 'general', 'public', '', '')`
+  yield* sql`
+    CREATE TABLE room_members (
+      room_id INTEGER NOT NULL REFERENCES rooms(id),
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      role TEXT NOT NULL,
+      read_mark INTEGER NOT NULL DEFAULT 0,
+      joined_at TEXT NOT NULL,
+      PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID`
+  yield* sql`CREATE INDEX room_members_user ON room_members (user_id, room_id)`
+  yield* sql`
+    CREATE TABLE room_invites (
+      room_id INTEGER NOT NULL REFERENCES rooms(id),
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      invited_by INTEGER NOT NULL REFERENCES users(id),
+      expires_at TEXT NOT NULL,
+      PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID`
+  for (const table of ["room_bans", "room_mutes"]) {
+    yield* sql`
+      CREATE TABLE ${sql(table)} (
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        expires_at TEXT,
+        by_id INTEGER NOT NULL REFERENCES users(id),
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID`
+  }
+  yield* sql`
+    CREATE TABLE room_audit (
+      id INTEGER PRIMARY KEY,
+      room_id INTEGER NOT NULL REFERENCES rooms(id),
+      actor_id INTEGER NOT NULL REFERENCES users(id),
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      reason TEXT,
+      expires_at TEXT,
+      timestamp TEXT NOT NULL
+    )`
+  yield* sql`CREATE INDEX room_audit_room ON room_audit (room_id, id)`
+  yield* sql`ALTER TABLE messages ADD COLUMN room_id INTEGER REFERENCES rooms(id)`
+  yield* sql`ALTER TABLE messages ADD COLUMN edited_at TEXT`
+  yield* sql`ALTER TABLE messages ADD COLUMN deleted_at TEXT`
+  yield* sql`ALTER TABLE messages ADD COLUMN deleted_by INTEGER REFERENCES users(id)`
+  yield* sql`ALTER TABLE messages ADD COLUMN delete_reason TEXT`
+  yield* sql`DROP INDEX IF EXISTS messages_public`
+  yield* sql`CREATE INDEX messages_public ON messages (id) WHERE receiver_id IS NULL AND room_id IS NULL`
+  yield* sql`CREATE INDEX messages_room ON messages (room_id, id) WHERE room_id IS NOT NULL`
+  yield* sql`ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0`
+  yield* sql`ALTER TABLE users ADD COLUMN locked_at TEXT`
+})
+
 export const migrations = {
   "1_initial": initial,
   "2_lean_indexes": leanIndexes,
   "3_direct_index": directIndex,
-  "4_session_token": sessionToken
+  "4_session_token": sessionToken,
+  "5_rooms": rooms
 }
