@@ -33,6 +33,7 @@ export const serverOnPostgres = {
       "test/Presence.test.ts",
       "test/Receipts.test.ts",
       "test/Replay.test.ts",
+      "test/Rooms.test.ts",
       "test/Sessions.test.ts"
     ],
     env: { PARLEY_TEST_DB: "postgres" }

@@ -3,7 +3,8 @@
  * `command`; unknown fields are stripped on decode and never trusted.
  */
 import { Schema } from "effect"
-import { ClientMsgId, Limit, LoginSecret, MessageId, Password, RequestId, Text, Username } from "./Fields.ts"
+import { ClientMsgId, Limit, LoginSecret, MessageId, Password, RequestId, RoomName, Text, Username } from "./Fields.ts"
+import { Invite, Join, Members, Part, RoomCreate, RoomDelete, Rooms, SetTopic } from "./RoomCommands.ts"
 
 const id = Schema.optional(RequestId)
 
@@ -27,7 +28,9 @@ export class Connect extends Schema.Class<Connect>("Connect")(
     username: Schema.String,
     password: Schema.optional(LoginSecret(1024, "password")),
     token: Schema.optional(LoginSecret(512, "token")),
-    resume_after: Schema.optional(MessageId)
+    resume_after: Schema.optional(MessageId),
+    /** v1.2: receive the traffic of your rooms on this connection. */
+    rooms: Schema.optional(Schema.Boolean)
   }).pipe(
     Schema.filter((c) =>
       (c.password === undefined) === (c.token === undefined)
@@ -37,29 +40,49 @@ export class Connect extends Schema.Class<Connect>("Connect")(
   )
 ) {}
 
-/** MSG: a public message, or a DM when `to` names a user. */
-export class Msg extends Schema.Class<Msg>("Msg")({
-  command: Schema.tag("MSG"),
-  id,
-  text: Text,
-  to: Schema.optional(Schema.NullOr(Schema.String)),
-  client_msg_id: Schema.optional(ClientMsgId)
-}) {}
+const given = (value: unknown) => value !== undefined && value !== null
 
-/** HISTORY: a page of the public timeline (no `with`, or null), or of the DMs `with` one user. */
-export class History extends Schema.Class<History>("History")({
-  command: Schema.tag("HISTORY"),
-  id,
-  with: Schema.optional(Schema.NullOr(Schema.String)),
-  before: Schema.optional(MessageId),
-  after: Schema.optional(MessageId),
-  limit: Schema.optional(Limit)
-}) {}
+/** MSG: a public message (to `general`), a DM when `to` names a user, or a message to `room` (v1.2). */
+export class Msg extends Schema.Class<Msg>("Msg")(
+  Schema.Struct({
+    command: Schema.tag("MSG"),
+    id,
+    text: Text,
+    to: Schema.optional(Schema.NullOr(Schema.String)),
+    room: Schema.optional(RoomName),
+    client_msg_id: Schema.optional(ClientMsgId)
+  }).pipe(
+    Schema.filter((c) =>
+      given(c.to) && c.room !== undefined ? "room/to: a MSG goes to a room or to a user, not both" : undefined
+    )
+  )
+) {}
 
-/** READ: mark a DM addressed to you (and every earlier one from its sender) as read. */
+/** HISTORY: a page of the public timeline (no `with`, or null), of the DMs `with` one user, or of `room` (v1.2). */
+export class History extends Schema.Class<History>("History")(
+  Schema.Struct({
+    command: Schema.tag("HISTORY"),
+    id,
+    with: Schema.optional(Schema.NullOr(Schema.String)),
+    room: Schema.optional(RoomName),
+    before: Schema.optional(MessageId),
+    after: Schema.optional(MessageId),
+    limit: Schema.optional(Limit)
+  }).pipe(
+    Schema.filter((c) =>
+      given(c.with) && c.room !== undefined ? "room/with: HISTORY of a room or with a user, not both" : undefined
+    )
+  )
+) {}
+
+/**
+ * READ: mark a DM addressed to you (and every earlier one from its sender) as
+ * read; with `room` (v1.2), move your read mark in that room.
+ */
 export class Read extends Schema.Class<Read>("Read")({
   command: Schema.tag("READ"),
   id,
+  room: Schema.optional(RoomName),
   message_id: MessageId
 }) {}
 
@@ -113,7 +136,26 @@ export class Disconnect extends Schema.Class<Disconnect>("Disconnect")({
 }) {}
 
 /** Any client command. */
-export const Command = Schema.Union(Register, Connect, Msg, History, Read, Users, Sessions, Revoke, Ping, Disconnect)
+export const Command = Schema.Union(
+  Register,
+  Connect,
+  Msg,
+  History,
+  Read,
+  Users,
+  Sessions,
+  Revoke,
+  Ping,
+  Disconnect,
+  RoomCreate,
+  Join,
+  Part,
+  Rooms,
+  Members,
+  SetTopic,
+  Invite,
+  RoomDelete
+)
 export type Command = typeof Command.Type
 
 export type CommandName = Command["command"]
@@ -129,7 +171,15 @@ export const commandSchemas = {
   SESSIONS: Sessions,
   REVOKE: Revoke,
   PING: Ping,
-  DISCONNECT: Disconnect
+  DISCONNECT: Disconnect,
+  ROOM_CREATE: RoomCreate,
+  JOIN: Join,
+  PART: Part,
+  ROOMS: Rooms,
+  MEMBERS: Members,
+  TOPIC: SetTopic,
+  INVITE: Invite,
+  ROOM_DELETE: RoomDelete
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a schema's encoded type is invariant: any, not unknown
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
 

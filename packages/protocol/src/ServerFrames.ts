@@ -4,7 +4,16 @@
  */
 import { Schema } from "effect"
 import { ClientMsgId, MessageId, Name, RequestId, Timestamp, Token } from "./Fields.ts"
-import { RoomInfo } from "./RoomFrames.ts"
+import {
+  Invited,
+  MemberEvent,
+  MembersList,
+  RoomDeleted,
+  RoomInfo,
+  RoomReply,
+  RoomsList,
+  TopicChanged
+} from "./RoomFrames.ts"
 
 const id = Schema.optional(RequestId)
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -133,7 +142,14 @@ export const ServerFrame = Schema.Union(
   ErrorFrame,
   Presence,
   Receipt,
-  Truncated
+  Truncated,
+  RoomReply,
+  RoomsList,
+  MembersList,
+  MemberEvent,
+  TopicChanged,
+  RoomDeleted,
+  Invited
 )
 export type ServerFrame = typeof ServerFrame.Type
 export type ServerFrameType = ServerFrame["type"]

@@ -93,7 +93,26 @@ describe("Classification", () => {
   it("the whitelist is exactly the contract's commands", () => {
     assert.deepStrictEqual(
       [...commandNames].sort(),
-      ["CONNECT", "DISCONNECT", "HISTORY", "MSG", "PING", "READ", "REGISTER", "REVOKE", "SESSIONS", "USERS"]
+      [
+        "CONNECT",
+        "DISCONNECT",
+        "HISTORY",
+        "INVITE",
+        "JOIN",
+        "MEMBERS",
+        "MSG",
+        "PART",
+        "PING",
+        "READ",
+        "REGISTER",
+        "REVOKE",
+        "ROOMS",
+        "ROOM_CREATE",
+        "ROOM_DELETE",
+        "SESSIONS",
+        "TOPIC",
+        "USERS"
+      ]
     )
   })
 

@@ -30,6 +30,10 @@ const isClientMsgId = (s: unknown) =>
   typeof s === "string" && codePoints(s) >= 1 && codePoints(s) <= 64 && wellFormed(s)
 const isMessageId = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0
 const isLimit = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 100
+const isRoomName = (s: unknown) => isUsername(s)
+const isOneLine = (s: unknown) =>
+  typeof s === "string" && codePoints(s) <= 256 && wellFormed(s) && !/[\r\n]/.test(s) && !s.includes("\u0000")
+const isVisibility = (s: unknown) => s === "public" || s === "private"
 const isId = (id: unknown) => typeof id === "string" || (typeof id === "number" && Number.isFinite(id))
 const optional = <A>(value: A | undefined, rule: (a: A) => boolean) => value === undefined || rule(value)
 
@@ -47,20 +51,43 @@ const assertFieldRules = (c: Command) => {
       assert.isTrue(optional(c.password, (p) => codePoints(p) <= 1024), "password")
       assert.isTrue(optional(c.token, (t) => codePoints(t) <= 512), "token")
       assert.isTrue(optional(c.resume_after, isMessageId), "resume_after")
+      assert.isTrue(optional(c.rooms, (r) => typeof r === "boolean"), "rooms")
       return
     case "MSG":
       assert.isTrue(isText(c.text), "text")
       assert.isTrue(c.to === undefined || c.to === null || typeof c.to === "string", "to")
+      assert.isTrue(optional(c.room, isRoomName), "room")
+      assert.isFalse(c.room !== undefined && c.to !== undefined && c.to !== null, "room and to")
       assert.isTrue(optional(c.client_msg_id, isClientMsgId), "client_msg_id")
       return
     case "HISTORY":
       assert.isTrue(optional(c.with, (w) => w === null || typeof w === "string"), "with")
+      assert.isTrue(optional(c.room, isRoomName), "room")
+      assert.isFalse(c.room !== undefined && c.with !== undefined && c.with !== null, "room and with")
       assert.isTrue(optional(c.before, isMessageId), "before")
       assert.isTrue(optional(c.after, isMessageId), "after")
       assert.isTrue(optional(c.limit, isLimit), "limit")
       return
     case "READ":
       assert.isTrue(isMessageId(c.message_id), "message_id")
+      assert.isTrue(optional(c.room, isRoomName), "room")
+      return
+    case "ROOM_CREATE":
+      assert.isTrue(isRoomName(c.room) && isVisibility(c.visibility) && optional(c.topic, isOneLine))
+      return
+    case "TOPIC":
+      assert.isTrue(isRoomName(c.room) && isOneLine(c.topic))
+      return
+    case "INVITE":
+      assert.isTrue(isRoomName(c.room) && typeof c.user === "string")
+      return
+    case "JOIN":
+    case "PART":
+    case "MEMBERS":
+    case "ROOM_DELETE":
+      assert.isTrue(isRoomName(c.room), "room")
+      return
+    case "ROOMS":
       return
     case "REVOKE":
       assert.notStrictEqual(
@@ -211,6 +238,11 @@ const fieldNames = [
   "message_id",
   "session_id",
   "all_others",
+  "room",
+  "rooms",
+  "visibility",
+  "topic",
+  "user",
   "from",
   "type"
 ] as const
@@ -317,6 +349,7 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
       field("password", (u) => anyString(u) && codePoints(u as string) <= 1024)
       field("token", (u) => anyString(u) && codePoints(u as string) <= 512)
       field("resume_after", isMessageId)
+      field("rooms", (u) => typeof u === "boolean")
       if (failing.length === 0 && Object.hasOwn(frame, "password") === Object.hasOwn(frame, "token")) {
         failing.push("password/token")
       }
@@ -324,16 +357,44 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
     case "MSG":
       field("text", isText, true)
       field("to", (u) => u === null || anyString(u))
+      field("room", isRoomName)
       field("client_msg_id", isClientMsgId)
+      if (failing.length === 0 && Object.hasOwn(frame, "room") && frame.to !== undefined && frame.to !== null) {
+        failing.push("room/to")
+      }
       break
     case "HISTORY":
       field("with", (u) => u === null || anyString(u))
+      field("room", isRoomName)
       field("before", isMessageId)
       field("after", isMessageId)
       field("limit", isLimit)
+      if (failing.length === 0 && Object.hasOwn(frame, "room") && frame.with !== undefined && frame.with !== null) {
+        failing.push("room/with")
+      }
       break
     case "READ":
+      field("room", isRoomName)
       field("message_id", isMessageId, true)
+      break
+    case "ROOM_CREATE":
+      field("room", isRoomName, true)
+      field("visibility", isVisibility, true)
+      field("topic", isOneLine)
+      break
+    case "TOPIC":
+      field("room", isRoomName, true)
+      field("topic", isOneLine, true)
+      break
+    case "INVITE":
+      field("room", isRoomName, true)
+      field("user", anyString, true)
+      break
+    case "JOIN":
+    case "PART":
+    case "MEMBERS":
+    case "ROOM_DELETE":
+      field("room", isRoomName, true)
       break
     case "REVOKE":
       field("session_id", isMessageId)

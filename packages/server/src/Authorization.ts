@@ -24,6 +24,7 @@ export type RoomAction =
   | "PART"
   | "SEND"
   | "READ"
+  | "MARK_READ"
   | "MEMBERS"
   | "TOPIC"
   | "INVITE"
@@ -81,6 +82,9 @@ const OPEN_TO_VISITORS: ReadonlySet<RoomAction> = new Set(["READ", "MEMBERS"])
 /** What a banned user is refused with BANNED (anything else, as a non-member, is NOT_MEMBER). */
 const BARRED: ReadonlySet<RoomAction> = new Set(["JOIN", "READ", "SEND", "MEMBERS"])
 
+/** What needs a membership even of a server admin: leaving, and a read mark. */
+const MEMBERS_ONLY: ReadonlySet<RoomAction> = new Set(["PART", "MARK_READ"])
+
 /** Moderators and owners only (server admins too). */
 const MODERATION: ReadonlySet<RoomAction> = new Set(["TOPIC", "AUDIT"])
 
@@ -114,7 +118,8 @@ export const authorize = (
     return new Banned({ message: bannedMessage(room, actor.ban), expiresAt: actor.ban.expiresAt })
   }
   if (action === "JOIN") return undefined
-  if (!member && !actor.admin && !(OPEN_TO_VISITORS.has(action) && room.visibility === "public")) {
+  const visiting = OPEN_TO_VISITORS.has(action) && room.visibility === "public"
+  if (!member && ((!actor.admin && !visiting) || MEMBERS_ONLY.has(action))) {
     return new NotMember({ message: `you are not a member of ${room.name}` })
   }
   return allowedByRole(actor, action, room, target)
@@ -138,6 +143,7 @@ const allowedByRole = (actor: Actor, action: RoomAction, room: RoomFacts, target
         expiresAt: actor.mute.expiresAt
       })
     case "READ":
+    case "MARK_READ":
     case "MEMBERS":
       return undefined
     case "PART":

@@ -1,5 +1,6 @@
 /**
- * The command table: every command of protocol v1 with its login rule and
+ * The command table: every command of protocol v1 (and v1.2's rooms, whose
+ * handlers live in RoomHandlers.ts) with its login rule and
  * its handler, in one total record (a new command does not compile until it
  * has both). Handlers fail with protocol errors; the connection turns those
  * into ERROR frames.
@@ -13,6 +14,7 @@ import {
   type Connect,
   DEFAULT_HISTORY_LIMIT,
   encodeFrame,
+  GENERAL_ROOM,
   type History,
   Internal,
   InvalidCommand,
@@ -44,6 +46,8 @@ import { isMember, type Member } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
+import { roomCommands, roomFor } from "./RoomHandlers.ts"
+import { RoomsRepo } from "./RoomsRepo.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { SlidingWindow } from "./SlidingWindow.ts"
@@ -70,13 +74,13 @@ export type CommandTable = { readonly [K in CommandName]: Handler<CommandMap[K]>
 /** The table, and the MSG fast path beside it. */
 export type Commands = Effect.Effect.Success<typeof makeCommands>
 
-const withId = <F extends object>(
+export const withId = <F extends object>(
   frame: F,
   id: RequestId | undefined
 ): F => (id === undefined ? frame : { ...frame, id })
 
 /** What the handlers share: the services they use and the server-wide login throttles. */
-interface Shared {
+export interface Shared {
   readonly accounts: Accounts
   readonly users: UsersRepo
   readonly messages: MessagesRepo
@@ -93,6 +97,9 @@ interface Shared {
   /** Accounts created per address. */
   readonly registrations: SlidingWindow
   readonly revocations: RecentRevocations
+  readonly rooms: RoomsRepo
+  /** Rooms created per account (20 an hour). */
+  readonly roomCreations: SlidingWindow
 }
 
 const makeShared = Effect.gen(function*() {
@@ -111,7 +118,9 @@ const makeShared = Effect.gen(function*() {
     metrics: yield* Metrics,
     loginFailures: new SlidingWindow(config.loginFailures, 60_000),
     registrations: new SlidingWindow(config.registerRate, 10 * 60_000),
-    revocations: new RecentRevocations()
+    revocations: new RecentRevocations(),
+    rooms: yield* RoomsRepo,
+    roomCreations: new SlidingWindow(20, 60 * 60_000)
   }
   return shared
 })
@@ -138,7 +147,8 @@ export const makeCommands = Effect.map(makeShared, (shared) => {
       access: "any",
       handle: (command, conn) =>
         Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
-    }
+    },
+    ...roomCommands(shared)
   }
   return { table, msgNow: msgNow(shared), failure: failure(shared) } as const
 })
@@ -157,7 +167,7 @@ const failure = ({ health }: Shared) =>
     : Effect.as(Effect.logError(`${command.command} failed`, cause), toErrorFrame(internal, command.id))
 
 /** A username in `to` / `with`: an unknown or malformed one is UNKNOWN_USER. */
-const resolveUser = ({ users }: Shared, name: string) =>
+export const resolveUser = ({ users }: Shared, name: string) =>
   Effect.flatMap(
     USERNAME_PATTERN.test(name) ? users.resolve(name) : Effect.succeed(Option.none()),
     Option.match({
@@ -248,7 +258,14 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
       yield* commit.write(sessions.close(sessionId, DateTime.formatIso(now)))
       return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
     }
-    conn.logIn({ userId: identity.userId, username: identity.username, sessionId, tokenHash, connectTime: at })
+    conn.logIn({
+      userId: identity.userId,
+      username: identity.username,
+      sessionId,
+      tokenHash,
+      connectTime: at,
+      rooms: command.rooms === true
+    })
     const replayed = yield* welcome(shared, command, conn, identity.token)
     yield* Effect.logInfo("logged in").pipe(
       Effect.annotateLogs({ user: identity.username, session: sessionId, via: viaOf(command), replayed })
@@ -262,13 +279,16 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
  */
 const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string) =>
   Effect.gen(function*() {
-    const { config, hub, messages, metrics, presence } = shared
+    const { config, hub, messages, metrics, presence, rooms } = shared
     const { sessionId, userId, username } = conn.auth
     // hold live frames while the replay is assembled, then merge the two in message_id order
     conn.holdDeliveries()
     presence.arrive(conn)
+    // in the hub before the memberships are read: a JOIN committed after the read adds it too
+    if (conn.auth.rooms) hub.enterRooms(conn, yield* rooms.memberships(userId))
     const unread = yield* messages.unreadCount(userId)
-    const replay = yield* messages.replay(userId, command.resume_after, config.replayCap)
+    const replay = yield* messages.replay(userId, command.resume_after, config.replayCap, conn.auth.rooms)
+    const roomList = conn.auth.rooms ? yield* rooms.list(userId, true) : undefined
     const held = conn.releaseHeld()
     conn.send(withId({
       type: "CONNECTED" as const,
@@ -276,7 +296,8 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
       session_id: sessionId,
       token,
       online: hub.online(),
-      unread
+      unread,
+      ...(roomList === undefined ? {} : { rooms: roomList })
     }, command.id))
     if (replay.truncated && replay.messages.length > 0) {
       conn.send({ type: "TRUNCATED", before: replay.messages[0]!.message_id })
@@ -313,8 +334,16 @@ const mergeReplay = (
   return { ordered: queue.map((q) => q.frame), others }
 }
 
+/** Where a MSG goes: a user (a DM), a room, or neither (`general`). */
+interface Destination {
+  readonly receiver: { readonly id: number; readonly username: string } | null
+  readonly room: { readonly id: number; readonly name: string } | null
+}
+
+const toGeneral: Destination = { receiver: null, room: null }
+
 /** A MSG's commit came back: fan it out (unless it was a duplicate) and ACK it, or answer the failure. */
-const onStored = (hub: Hub, conn: LoggedIn, command: Msg, receiverName: string | null) =>
+const onStored = (hub: Hub, conn: LoggedIn, command: Msg, to: Destination) =>
 (
   exit: Exit.Exit<StoredRow>
 ): void => {
@@ -325,11 +354,12 @@ const onStored = (hub: Hub, conn: LoggedIn, command: Msg, receiverName: string |
         type: "MESSAGE",
         message_id: row.id,
         from: conn.auth.username,
-        to: receiverName,
+        to: to.receiver === null ? null : to.receiver.username,
+        room: to.receiver !== null ? null : to.room === null ? GENERAL_ROOM : to.room.name,
         text: row.text,
         timestamp: row.timestamp
       }
-      hub.publish(message, row.senderId, row.receiverId, conn)
+      hub.publish(message, row.senderId, row.receiverId, row.roomId, conn)
     }
     const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
       type: "ACK",
@@ -352,16 +382,23 @@ const msg = (shared: Shared) => (command: Msg, conn: LoggedIn) =>
     if (config.maxTextChars < MAX_TEXT_CHARS && codePointLength(command.text) > config.maxTextChars) {
       return yield* new InvalidCommand({ message: `text: must be 1..${config.maxTextChars} characters` })
     }
-    const receiver = command.to === undefined || command.to === null ? null : yield* resolveUser(shared, command.to)
+    const to: Destination = command.to !== undefined && command.to !== null
+      ? { receiver: yield* resolveUser(shared, command.to), room: null }
+      : isRoom(command.room)
+      ? { receiver: null, room: (yield* roomFor(shared, command.room, conn, "SEND")).room }
+      : toGeneral
     yield* conn.throttle()
-    queueMsg(shared, command, conn, receiver)
+    queueMsg(shared, command, conn, to)
   })
+
+/** A `room` that names a room other than `general`. */
+const isRoom = (room: string | undefined): room is string => room !== undefined && room.toLowerCase() !== GENERAL_ROOM
 
 const queueMsg = (
   { commit, hub }: Shared,
   command: Msg,
   conn: LoggedIn,
-  receiver: { readonly id: number; readonly username: string } | null
+  to: Destination
 ) => {
   // counted first (the commit answers on a later turn of the event loop), and uncounted if
   // the message could not even be queued, so the connection's later replies never wait for it
@@ -369,10 +406,11 @@ const queueMsg = (
   try {
     commit.submit({
       senderId: conn.auth.userId,
-      receiverId: receiver === null ? null : receiver.id,
+      receiverId: to.receiver === null ? null : to.receiver.id,
+      roomId: to.room === null ? null : to.room.id,
       text: command.text,
       clientMsgId: command.client_msg_id,
-      done: onStored(hub, conn, command, receiver === null ? null : receiver.username)
+      done: onStored(hub, conn, command, to)
     })
   } catch (defect) {
     conn.ackDone()
@@ -386,15 +424,15 @@ const queueMsg = (
  * False when anything needs the full handler (an error, a wait, a lookup).
  */
 const msgNow = (shared: Shared) => (command: Msg, conn: Connection): boolean => {
-  if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS) return false
-  let receiver: { readonly id: number; readonly username: string } | null = null
+  if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS || isRoom(command.room)) return false
+  let to = toGeneral
   if (command.to !== undefined && command.to !== null) {
     const known = shared.users.cached(command.to)
     if (known === undefined) return false
-    receiver = known
+    to = { receiver: known, room: null }
   }
   if (!conn.tryTakeToken()) return false
-  queueMsg(shared, command, conn, receiver)
+  queueMsg(shared, command, conn, to)
   return true
 }
 
@@ -403,9 +441,11 @@ const history = (shared: Shared) => (command: History, conn: LoggedIn) =>
     const other = command.with === undefined || command.with === null
       ? undefined
       : yield* resolveUser(shared, command.with)
+    const room = isRoom(command.room) ? (yield* roomFor(shared, command.room, conn, "READ")).room : undefined
     const page = yield* shared.messages.history({
       userId: conn.auth.userId,
       withUserId: other?.id,
+      roomId: room?.id,
       before: command.before,
       after: command.after,
       limit: command.limit ?? DEFAULT_HISTORY_LIMIT
@@ -413,7 +453,22 @@ const history = (shared: Shared) => (command: History, conn: LoggedIn) =>
     conn.send(withId({ type: "HISTORY" as const, messages: page.messages, has_more: page.hasMore }, command.id))
   })
 
-const read = ({ commit, hub, messages }: Shared) => (command: Read, conn: LoggedIn) =>
+const read = (shared: Shared) => (command: Read, conn: LoggedIn) =>
+  command.room !== undefined ? readInRoom(shared, command, command.room, conn) : readDm(shared, command, conn)
+
+/** READ in a room: moves the read mark forward; no receipt. */
+const readInRoom = (shared: Shared, command: Read, name: string, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const { room } = yield* roomFor(shared, name, conn, "MARK_READ")
+    if (!(yield* shared.rooms.hasMessage(room.id, command.message_id))) {
+      return yield* new NotFound({ message: `no message ${command.message_id} in ${room.name}` })
+    }
+    const now = DateTime.formatIso(yield* DateTime.now)
+    yield* shared.commit.write(shared.rooms.markRead(room.id, conn.auth.userId, command.message_id, now))
+    conn.send(withId({ type: "OK" as const }, command.id))
+  })
+
+const readDm = ({ commit, hub, messages }: Shared, command: Read, conn: LoggedIn) =>
   Effect.gen(function*() {
     const me = conn.auth
     const sender = yield* messages.dmSender(me.userId, command.message_id)

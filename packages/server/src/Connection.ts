@@ -80,6 +80,9 @@ export interface Held {
 
 const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
 
+/** What this server speaks beyond protocol v1 (HELLO `features`). */
+const features = ["rooms"] as const
+
 /**
  * What a connection needs from its server. Its times come from the server's
  * Effect `Clock` (a TestClock in tests), read synchronously: the data handler
@@ -222,7 +225,8 @@ export class Connection implements Peer {
       type: "HELLO",
       protocol: PROTOCOL_VERSION,
       server: SERVER_NAME,
-      limits: { max_frame_bytes: this.settings.maxFrameBytes, max_text_chars: this.settings.maxTextChars }
+      limits: { max_frame_bytes: this.settings.maxFrameBytes, max_text_chars: this.settings.maxTextChars },
+      features
     })
   }
 

@@ -7,6 +7,7 @@
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
 import { Metrics } from "./Metrics.ts"
+import { GENERAL_ID } from "./RoomsRepo.ts"
 
 /** A logged-in connection's session. */
 export interface Authenticated {
@@ -17,6 +18,8 @@ export interface Authenticated {
   readonly tokenHash: string
   /** When its CONNECT succeeded (ISO 8601). */
   readonly connectTime: string
+  /** Its CONNECT asked for room traffic (`"rooms": true`, protocol v1.2). */
+  readonly rooms: boolean
 }
 
 /** A connection as the hub sees it. */
@@ -95,6 +98,59 @@ class Members {
   }
 }
 
+/**
+ * Per room (not `general`): the opted-in connections of its members, kept
+ * up to date on login, logout, JOIN, PART, KICK, BAN and ROOM_DELETE, so a
+ * room message costs one encode and a push per member connection.
+ */
+class RoomSets {
+  readonly byRoom = new Map<number, Set<Member>>()
+  private readonly ofPeer = new Map<Member, Set<number>>()
+
+  add(roomId: number, peer: Member): void {
+    let set = this.byRoom.get(roomId)
+    if (set === undefined) this.byRoom.set(roomId, set = new Set())
+    set.add(peer)
+    let rooms = this.ofPeer.get(peer)
+    if (rooms === undefined) this.ofPeer.set(peer, rooms = new Set())
+    rooms.add(roomId)
+  }
+
+  remove(roomId: number, peer: Member): void {
+    const set = this.byRoom.get(roomId)
+    if (set !== undefined) {
+      set.delete(peer)
+      if (set.size === 0) this.byRoom.delete(roomId)
+    }
+    this.ofPeer.get(peer)?.delete(roomId)
+  }
+
+  /** Forgets a connection that is going away. */
+  removePeer(peer: Member): void {
+    const rooms = this.ofPeer.get(peer)
+    if (rooms === undefined) return
+    this.ofPeer.delete(peer)
+    for (const roomId of rooms) {
+      const set = this.byRoom.get(roomId)
+      set?.delete(peer)
+      if (set?.size === 0) this.byRoom.delete(roomId)
+    }
+  }
+
+  /** Forgets a room; returns who was in it. */
+  drop(roomId: number): ReadonlySet<Member> {
+    const set = this.byRoom.get(roomId)
+    if (set === undefined) return noPeers
+    this.byRoom.delete(roomId)
+    for (const peer of set) this.ofPeer.get(peer)?.delete(roomId)
+    return set
+  }
+}
+
+function* optedIn(peers: ReadonlySet<Member>): Generator<Member> {
+  for (const peer of peers) if (peer.auth.rooms) yield peer
+}
+
 /** Delivers a MESSAGE to each of `recipients` but the sender; returns how many got it. */
 const deliverAll = (recipients: ReadonlySet<Member>, frame: Uint8Array, messageId: number, sender?: Member) => {
   let delivered = 0
@@ -112,6 +168,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
     const metrics = yield* Metrics
     const members = new Members()
     const peers = members.all
+    const rooms = new RoomSets()
     metrics.source("connectionsAuthenticated", () => peers.size)
     metrics.source("usersOnline", () => members.byUser.size)
 
@@ -125,13 +182,38 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       for (const peer of members.of(userId)) if (peer !== except) peer.deliver(frame)
     }
 
+    /** The opted-in connections of a room's members (for `general`, every opted-in connection). */
+    const roomPeers = (roomId: number): Iterable<Member> =>
+      roomId === GENERAL_ID ? optedIn(peers) : rooms.byRoom.get(roomId) ?? noPeers
+
+    /** Sends an encoded room event to the room's opted-in member connections but one. */
+    const toRoom = (roomId: number, frame: Uint8Array, except?: Peer): void => {
+      for (const peer of roomPeers(roomId)) if (peer !== except) peer.deliver(frame)
+    }
+
+    /** Sends an encoded frame to a user's opted-in connections. */
+    const toUserInRooms = (userId: number, frame: Uint8Array): void => {
+      for (const peer of members.of(userId)) if (peer.auth.rooms) peer.deliver(frame)
+    }
+
     /**
      * Fans out a committed message: public to everyone but the sending
      * connection, a DM to the recipient's connections and the sender's
-     * other ones. The sending connection gets the ACK instead.
+     * other ones, a room message to its members' opted-in connections. The
+     * sending connection gets the ACK instead.
      */
-    const publish = (message: Message, senderId: number, receiverId: number | null, sender?: Member): void => {
+    const publish = (
+      message: Message,
+      senderId: number,
+      receiverId: number | null,
+      roomId: number | null,
+      sender?: Member
+    ): void => {
       const frame = encodeFrame(message)
+      if (roomId !== null) {
+        metrics.delivered(deliverAll(rooms.byRoom.get(roomId) ?? noPeers, frame, message.message_id, sender))
+        return
+      }
       if (receiverId === null) {
         // counted once per broadcast, not per recipient
         metrics.delivered(sender !== undefined && peers.has(sender) ? peers.size - 1 : peers.size)
@@ -143,9 +225,31 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       metrics.delivered(delivered)
     }
 
+    /** A user's opted-in connections enter (or leave) a room's set. */
+    const enterRoom = (roomId: number, userId: number): void => {
+      for (const peer of members.of(userId)) if (peer.auth.rooms) rooms.add(roomId, peer)
+    }
+    const exitRoom = (roomId: number, userId: number): void => {
+      for (const peer of members.of(userId)) rooms.remove(roomId, peer)
+    }
+
     return {
       join: (peer: Member) => members.join(peer),
-      leave: (peer: Member) => members.leave(peer),
+      leave: (peer: Member) => {
+        rooms.removePeer(peer)
+        return members.leave(peer)
+      },
+      /** An opted-in connection that just logged in enters its user's rooms. */
+      enterRooms: (peer: Member, roomIds: ReadonlyArray<number>) => {
+        if (peer.closing !== undefined || !members.all.has(peer)) return
+        for (const roomId of roomIds) rooms.add(roomId, peer)
+      },
+      enterRoom,
+      exitRoom,
+      dropRoom: (roomId: number) => rooms.drop(roomId),
+      toRoom,
+      toUserInRooms,
+      isOnline: (userId: number) => members.of(userId).size > 0,
       online: () => members.online(),
       broadcast,
       toUser,

@@ -15,6 +15,8 @@ import { Context, type Effect, type Exit } from "effect"
 export interface PendingMessage {
   readonly senderId: number
   readonly receiverId: number | null
+  /** The room (not `general`, whose messages have none). */
+  readonly roomId: number | null
   readonly text: string
   readonly clientMsgId: string | undefined
   /** Called after commit (or on failure), in message_id order. */
@@ -26,6 +28,7 @@ export interface StoredRow {
   readonly id: number
   readonly senderId: number
   readonly receiverId: number | null
+  readonly roomId: number | null
   readonly text: string
   readonly timestamp: string
   readonly duplicate: boolean
@@ -36,6 +39,7 @@ export interface KeyedRow {
   readonly id: number
   readonly senderId: number
   readonly receiverId: number | null
+  readonly roomId: number | null
   readonly text: string
   readonly timestamp: string
   readonly clientMsgId: string
@@ -73,6 +77,7 @@ export const planBatch = (batch: ReadonlyArray<PendingMessage>, existing: Iterab
       id: row.id,
       senderId: row.senderId,
       receiverId: row.receiverId,
+      roomId: row.roomId,
       text: row.text,
       timestamp: row.timestamp,
       duplicate: true
@@ -111,6 +116,7 @@ export const planBatch = (batch: ReadonlyArray<PendingMessage>, existing: Iterab
         id: ids[k]!,
         senderId: m.senderId,
         receiverId: m.receiverId,
+        roomId: m.roomId,
         text: m.text,
         timestamp,
         duplicate: false

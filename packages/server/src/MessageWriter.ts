@@ -26,12 +26,12 @@ import { BACKSTOP_PAGES } from "./Checkpointer.ts"
 import { type KeyedRow, keysOf, MessageStore, type PendingMessage, planBatch, type StoredRow } from "./MessageStore.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
-/** Rows per INSERT: a handful of statement shapes serve every batch (5 bound parameters a row, SQLite allows 32,766). */
+/** Rows per INSERT: a handful of statement shapes serve every batch (6 bound parameters a row, SQLite allows 32,766). */
 const INSERT_SIZES = [256, 64, 16, 4, 1] as const
 
 const insertSql = (rows: number) =>
-  "INSERT INTO messages (sender_id, receiver_id, message, timestamp, is_read, client_msg_id) VALUES " +
-  Array.from({ length: rows }, () => "(?, ?, ?, ?, 0, ?)").join(", ") +
+  "INSERT INTO messages (sender_id, receiver_id, room_id, message, timestamp, is_read, client_msg_id) VALUES " +
+  Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, 0, ?)").join(", ") +
   " RETURNING id"
 
 /** The synchronous writer; `store` throws if the transaction fails (rolled back). */
@@ -64,7 +64,8 @@ export const makeMessageWriter = Effect.gen(function*() {
   }
   // one JSON parameter keeps the statement the same for any number of keys
   const existing = db.prepare<[string], KeyedRow>(
-    `SELECT id, sender_id AS senderId, receiver_id AS receiverId, message AS text, timestamp, client_msg_id AS clientMsgId
+    `SELECT id, sender_id AS senderId, receiver_id AS receiverId, room_id AS roomId, message AS text, timestamp,
+            client_msg_id AS clientMsgId
      FROM messages WHERE client_msg_id IS NOT NULL AND (sender_id, client_msg_id) IN (
        SELECT value ->> 0, value ->> 1 FROM json_each(?))`
   )
@@ -79,7 +80,7 @@ export const makeMessageWriter = Effect.gen(function*() {
         const params: Array<unknown> = []
         for (let k = start; k < start + rows; k++) {
           const m = plan.fresh[k]!
-          params.push(m.senderId, m.receiverId, m.text, timestamp, m.clientMsgId ?? null)
+          params.push(m.senderId, m.receiverId, m.roomId, m.text, timestamp, m.clientMsgId ?? null)
         }
         // one writer: ids are given in insertion order, whatever order RETURNING lists them in
         for (const id of insert(rows).all(params).map((r) => r.id).sort((a, b) => a - b)) ids.push(id)

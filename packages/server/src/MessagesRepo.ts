@@ -11,23 +11,41 @@ interface MessageRow {
   readonly message_id: number
   readonly from: string
   readonly to: string | null
+  readonly room: string | null
   readonly text: string
   readonly timestamp: string
+  readonly edited_at: string | null
+  readonly deleted_at: string | null
 }
 
-const toMessage = (row: MessageRow): Message => ({
-  type: "MESSAGE",
-  message_id: row.message_id,
-  from: row.from,
-  to: row.to,
-  text: row.text,
-  timestamp: row.timestamp
-})
+const toMessage = (row: MessageRow): Message =>
+  row.edited_at === null
+    ? {
+      type: "MESSAGE",
+      message_id: row.message_id,
+      from: row.from,
+      to: row.to,
+      room: row.room,
+      text: row.text,
+      timestamp: row.timestamp
+    }
+    : {
+      type: "MESSAGE",
+      message_id: row.message_id,
+      from: row.from,
+      to: row.to,
+      room: row.room,
+      text: row.text,
+      timestamp: row.timestamp,
+      edited_at: row.edited_at
+    }
 
 export interface HistoryQuery {
   readonly userId: number
-  /** The other party of a DM conversation; undefined for the public timeline. */
+  /** The other party of a DM conversation; undefined for a room's. */
   readonly withUserId: number | undefined
+  /** The room (not `general`); undefined for `general` or a DM conversation. */
+  readonly roomId: number | undefined
   readonly before: number | undefined
   readonly after: number | undefined
   readonly limit: number
@@ -71,9 +89,13 @@ const conversationIds = (sql: SqlClient.SqlClient, userId: number, withUserId: n
 export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server/MessagesRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // a DM has no room; a public message without one is in general
     const select = sql`
-      SELECT m.id AS message_id, su.username AS "from", ru.username AS "to", m.message AS text, m.timestamp
-      FROM messages m JOIN users su ON su.id = m.sender_id LEFT JOIN users ru ON ru.id = m.receiver_id`
+      SELECT m.id AS message_id, su.username AS "from", ru.username AS "to",
+        CASE WHEN m.receiver_id IS NOT NULL THEN NULL WHEN m.room_id IS NULL THEN 'general' ELSE rm.name END AS room,
+        m.message AS text, m.timestamp, m.edited_at, m.deleted_at
+      FROM messages m JOIN users su ON su.id = m.sender_id LEFT JOIN users ru ON ru.id = m.receiver_id
+        LEFT JOIN rooms rm ON rm.id = m.room_id`
 
     /** A page of history, oldest first, and whether more exist in the paging direction. */
     const history = (q: HistoryQuery) =>
@@ -83,30 +105,42 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         const lower = q.after === undefined ? sql`` : sql`AND id > ${q.after}`
         const upper = q.before === undefined ? sql`` : sql`AND id < ${q.before}`
         const take = q.limit + 1
-        const ids = q.withUserId === undefined
-          ? sql`SELECT id FROM messages WHERE receiver_id IS NULL ${lower} ${upper} ORDER BY id ${order} LIMIT ${take}`
-          : conversationIds(sql, q.userId, q.withUserId, { lower, upper, order, take })
+        // deleted messages are left out, so a page may be short while has_more is true
+        const ids = q.withUserId !== undefined
+          ? conversationIds(sql, q.userId, q.withUserId, { lower, upper, order, take })
+          : q.roomId !== undefined
+          ? sql`SELECT id FROM messages WHERE room_id = ${q.roomId} ${lower} ${upper}
+                ORDER BY id ${order} LIMIT ${take}`
+          : sql`SELECT id FROM messages WHERE receiver_id IS NULL AND room_id IS NULL ${lower} ${upper}
+                ORDER BY id ${order} LIMIT ${take}`
         const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${ids}) ORDER BY m.id ${order} LIMIT ${take}`
         const hasMore = rows.length > q.limit
-        const page = rows.slice(0, q.limit).map(toMessage)
+        const page = rows.slice(0, q.limit).filter((row) => row.deleted_at === null).map(toMessage)
         if (!forward) page.reverse()
         return { messages: page, hasMore }
       }).pipe(Effect.orDie)
 
     /**
      * What CONNECT replays: every unread DM to the user and, with
-     * `resumeAfter`, every public message and DM to or from them after it.
-     * Newest `cap` only, oldest first; `truncated` when more were due.
+     * `resumeAfter`, every public message and DM to or from them after it,
+     * and with `rooms` every message of the rooms they are a member of now;
+     * never a deleted one. Newest `cap` only, oldest first; `truncated` when
+     * more were due.
      */
-    const replay = (userId: number, resumeAfter: number | undefined, cap: number) =>
+    const replay = (userId: number, resumeAfter: number | undefined, cap: number, rooms: boolean) =>
       Effect.gen(function*() {
         // each part reads its own index (unread DMs; the id range after the cursor) and at most
         // cap + 1 rows, so a reconnect never scans the table
         const unread = sql`SELECT id FROM (SELECT id FROM messages WHERE receiver_id = ${userId} AND is_read = 0
                            ORDER BY id DESC LIMIT ${cap + 1}) AS unread`
         const due = resumeAfter === undefined ? unread : sql`${unread} UNION ALL
-          SELECT id FROM (SELECT id FROM messages WHERE id > ${resumeAfter}
-            AND (receiver_id IS NULL OR receiver_id = ${userId} OR sender_id = ${userId})
+          SELECT id FROM (SELECT id FROM messages WHERE id > ${resumeAfter} AND deleted_at IS NULL
+            AND ((room_id IS NULL AND (receiver_id IS NULL OR receiver_id = ${userId} OR sender_id = ${userId}))
+              ${
+          rooms
+            ? sql`OR room_id IN (SELECT room_id FROM room_members WHERE user_id = ${userId} AND room_id <> 0)`
+            : sql``
+        })
             ORDER BY id DESC LIMIT ${cap + 1}) AS after_cursor`
         const rows = yield* sql<MessageRow>`${select} WHERE m.id IN (${due}) ORDER BY m.id DESC LIMIT ${cap + 1}`
         const truncated = rows.length > cap

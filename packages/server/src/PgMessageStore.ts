@@ -49,16 +49,16 @@ export const MESSAGE_LOCK = 0x5041524c45592d4dn.toString()
 // before the first id is drawn (nextval runs per row, in the SELECT's order)
 const INSERT = `
   WITH writer AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::int8))
-  INSERT INTO messages (sender_id, receiver_id, message, timestamp, is_read, client_msg_id)
-  SELECT s, r, t, $6, 0, c FROM writer, unnest($2::int8[], $3::int8[], $4::text[], $5::text[])
-    WITH ORDINALITY AS b(s, r, t, c, n)
+  INSERT INTO messages (sender_id, receiver_id, room_id, message, timestamp, is_read, client_msg_id)
+  SELECT s, r, g, t, $6, 0, c FROM writer, unnest($2::int8[], $3::int8[], $4::text[], $5::text[], $7::int8[])
+    WITH ORDINALITY AS b(s, r, t, c, g, n)
   WHERE c IS NULL OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.sender_id = b.s AND m.client_msg_id = b.c)
   ORDER BY n
   ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
   RETURNING id, sender_id, client_msg_id`
 
 const LOOKUP = `
-  SELECT m.id, m.sender_id AS "senderId", m.receiver_id AS "receiverId", m.message AS text,
+  SELECT m.id, m.sender_id AS "senderId", m.receiver_id AS "receiverId", m.room_id AS "roomId", m.message AS text,
          m.timestamp, m.client_msg_id AS "clientMsgId"
   FROM messages m JOIN unnest($1::int8[], $2::text[]) AS k(sender_id, client_msg_id)
     ON m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id`
@@ -120,7 +120,8 @@ export const PgMessageStore = Layer.scoped(
               plan.fresh.map((m) => m.receiverId),
               plan.fresh.map((m) => m.text),
               plan.fresh.map((m) => m.clientMsgId ?? null),
-              timestamp
+              timestamp,
+              plan.fresh.map((m) => m.roomId)
             ]
           )
           // ascending ids are the inserted messages in batch order

@@ -11,6 +11,7 @@ import { Metrics } from "./Metrics.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
 import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
+import { RoomsRepo } from "./RoomsRepo.ts"
 import { Listener } from "./Server.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
@@ -22,6 +23,7 @@ import { UsersRepo } from "./UsersRepo.ts"
 const Services = Accounts.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(
     MessagesRepo.Default,
+    RoomsRepo.Default,
     SessionsRepo.Default,
     UsersRepo.Default,
     TokensRepo.Default,

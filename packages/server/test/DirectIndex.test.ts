@@ -72,6 +72,7 @@ const store = (commit: GroupCommit, messages: ReadonlyArray<readonly [number, nu
         commit.submit({
           senderId: sender,
           receiverId: receiver,
+          roomId: null,
           text: `m${i}`,
           clientMsgId: undefined,
           done: (exit) => resume(Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.die(exit))
@@ -109,6 +110,7 @@ describe("direct index", () => {
           const page = yield* repo.history({
             userId: q.a,
             withUserId: q.b,
+            roomId: undefined,
             before: q.before,
             after: q.after,
             limit: q.limit

@@ -66,7 +66,8 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
       assert.match(String(hello.server), /^\S+ \S+$/, "server is \"<name> <version>\"")
       assert.deepStrictEqual(hello.limits, { max_frame_bytes: 65536, max_text_chars: 4096 })
       assert.notProperty(hello, "id")
-      assert.deepStrictEqual(Object.keys(hello).sort(), ["limits", "protocol", "server", "type"])
+      assert.deepStrictEqual(hello.features, ["rooms"])
+      assert.deepStrictEqual(Object.keys(hello).sort(), ["features", "limits", "protocol", "server", "type"])
     }))
 
   it.scopedLive("ids are echoed verbatim, string or number, on replies and errors, and absent when not sent", () =>
@@ -114,7 +115,7 @@ describe.concurrent("framing", { timeout: contractTimeout }, () => {
         ["{\"command\":\"PING\",\"id\":{}}", "INVALID_COMMAND", /\bid\b/],
         ["{\"command\":\"ping\"}", "UNKNOWN_COMMAND"],
         ["{\"command\":\"Ping\"}", "UNKNOWN_COMMAND"],
-        ["{\"command\":\"JOIN\"}", "UNKNOWN_COMMAND"],
+        ["{\"command\":\"KNOCK\"}", "UNKNOWN_COMMAND"],
         ["{\"command\":\"\"}", "UNKNOWN_COMMAND"],
         ["{\"command\":\"toString\"}", "UNKNOWN_COMMAND"],
         ["{\"command\":\"__proto__\"}", "UNKNOWN_COMMAND"]

@@ -35,6 +35,7 @@ describe("GroupCommit", () => {
       commit.submit({
         senderId: 1,
         receiverId: null,
+        roomId: null,
         text: "one",
         clientMsgId: undefined,
         done: () => {
@@ -47,6 +48,7 @@ describe("GroupCommit", () => {
       commit.submit({
         senderId: 1,
         receiverId: null,
+        roomId: null,
         text: "two",
         clientMsgId: undefined,
         done: (exit) => Deferred.unsafeDone(second, exit)

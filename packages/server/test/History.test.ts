@@ -25,8 +25,22 @@ describe.concurrent("history", { timeout: contractTimeout }, () => {
       assert.deepStrictEqual(ids(all), m)
       assert.isFalse(all.has_more)
       const first = (all.messages as Array<Frame>)[0]!
-      assert.deepStrictEqual(Object.keys(first).sort(), ["from", "message_id", "text", "timestamp", "to", "type"])
-      assert.deepStrictEqual([first.type, first.from, first.to, first.text], ["MESSAGE", "alice", null, "p1"])
+      assert.deepStrictEqual(Object.keys(first).sort(), [
+        "from",
+        "message_id",
+        "room",
+        "text",
+        "timestamp",
+        "to",
+        "type"
+      ])
+      assert.deepStrictEqual([first.type, first.from, first.to, first.room, first.text], [
+        "MESSAGE",
+        "alice",
+        null,
+        "general",
+        "p1"
+      ])
 
       const cases: ReadonlyArray<readonly [Record<string, unknown>, Array<number>, boolean]> = [
         [{ limit: 3 }, m.slice(4), true],

@@ -58,6 +58,7 @@ const send: fc.Arbitrary<Send> = fc.record({
 const pending = (s: Send, text: string): PendingMessage => ({
   senderId: s.sender,
   receiverId: s.receiver,
+  roomId: null,
   text,
   clientMsgId: s.key,
   done: () => {}
@@ -105,6 +106,7 @@ for (const backend of backends) {
                 id: row.id,
                 senderId: m.senderId,
                 receiverId: m.receiverId,
+                roomId: null,
                 text: m.text,
                 timestamp,
                 duplicate: false

@@ -54,6 +54,7 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
         message_id: ack.message_id,
         from: "alice",
         to: null,
+        room: "general",
         text: "hello, all",
         timestamp: ack.timestamp
       }
@@ -87,6 +88,7 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
         message_id: ack.message_id,
         from: "alice",
         to: "Bob",
+        room: null,
         text: "psst",
         timestamp: ack.timestamp
       }
@@ -102,6 +104,7 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
           message_id: reply.message_id,
           from: "Bob",
           to: "alice",
+          room: null,
           text: "hi alice",
           timestamp: reply.timestamp
         })
@@ -123,6 +126,7 @@ describe.concurrent("messages", { timeout: contractTimeout }, () => {
         message_id: ack.message_id,
         from: "alice",
         to: "alice",
+        room: null,
         text: "note to self",
         timestamp: ack.timestamp
       })

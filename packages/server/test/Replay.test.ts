@@ -32,6 +32,7 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
           message_id: acks[0]!.message_id,
           from: "bob",
           to: "alice",
+          room: null,
           text: "one",
           timestamp: acks[0]!.timestamp
         },
@@ -40,6 +41,7 @@ describe.concurrent("replay", { timeout: contractTimeout }, () => {
           message_id: acks[2]!.message_id,
           from: "bob",
           to: "alice",
+          room: null,
           text: "two",
           timestamp: acks[2]!.timestamp
         }

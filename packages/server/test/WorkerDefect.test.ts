@@ -44,6 +44,7 @@ const stubServices = (
             conn.logIn({
               userId: ++sessionId,
               username: `user${sessionId}`,
+              rooms: false,
               sessionId,
               tokenHash: "",
               connectTime: new Date().toISOString()
