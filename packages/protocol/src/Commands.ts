@@ -4,7 +4,23 @@
  */
 import { Schema } from "effect"
 import { ClientMsgId, Limit, LoginSecret, MessageId, Password, RequestId, RoomName, Text, Username } from "./Fields.ts"
-import { Invite, Join, Members, Part, RoomCreate, RoomDelete, Rooms, SetTopic } from "./RoomCommands.ts"
+import {
+  Audit,
+  Ban,
+  Invite,
+  Join,
+  Kick,
+  Members,
+  Mute,
+  Part,
+  RoomCreate,
+  RoomDelete,
+  Rooms,
+  SetRole,
+  SetTopic,
+  Unban,
+  Unmute
+} from "./RoomCommands.ts"
 
 const id = Schema.optional(RequestId)
 
@@ -154,7 +170,14 @@ export const Command = Schema.Union(
   Members,
   SetTopic,
   Invite,
-  RoomDelete
+  RoomDelete,
+  SetRole,
+  Kick,
+  Ban,
+  Unban,
+  Mute,
+  Unmute,
+  Audit
 )
 export type Command = typeof Command.Type
 
@@ -179,7 +202,14 @@ export const commandSchemas = {
   MEMBERS: Members,
   TOPIC: SetTopic,
   INVITE: Invite,
-  ROOM_DELETE: RoomDelete
+  ROOM_DELETE: RoomDelete,
+  ROLE: SetRole,
+  KICK: Kick,
+  BAN: Ban,
+  UNBAN: Unban,
+  MUTE: Mute,
+  UNMUTE: Unmute,
+  AUDIT: Audit
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a schema's encoded type is invariant: any, not unknown
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
 

@@ -5,6 +5,7 @@
 import { Schema } from "effect"
 import { ClientMsgId, MessageId, Name, RequestId, Timestamp, Token } from "./Fields.ts"
 import {
+  AuditPage,
   Invited,
   MemberEvent,
   MembersList,
@@ -149,7 +150,8 @@ export const ServerFrame = Schema.Union(
   MemberEvent,
   TopicChanged,
   RoomDeleted,
-  Invited
+  Invited,
+  AuditPage
 )
 export type ServerFrame = typeof ServerFrame.Type
 export type ServerFrameType = ServerFrame["type"]

@@ -94,23 +94,30 @@ describe("Classification", () => {
     assert.deepStrictEqual(
       [...commandNames].sort(),
       [
+        "AUDIT",
+        "BAN",
         "CONNECT",
         "DISCONNECT",
         "HISTORY",
         "INVITE",
         "JOIN",
+        "KICK",
         "MEMBERS",
         "MSG",
+        "MUTE",
         "PART",
         "PING",
         "READ",
         "REGISTER",
         "REVOKE",
+        "ROLE",
         "ROOMS",
         "ROOM_CREATE",
         "ROOM_DELETE",
         "SESSIONS",
         "TOPIC",
+        "UNBAN",
+        "UNMUTE",
         "USERS"
       ]
     )

@@ -34,6 +34,8 @@ const isRoomName = (s: unknown) => isUsername(s)
 const isOneLine = (s: unknown) =>
   typeof s === "string" && codePoints(s) <= 256 && wellFormed(s) && !/[\r\n]/.test(s) && !s.includes("\u0000")
 const isVisibility = (s: unknown) => s === "public" || s === "private"
+const isRole = (s: unknown) => s === "owner" || s === "moderator" || s === "member"
+const isDuration = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 31_536_000
 const isId = (id: unknown) => typeof id === "string" || (typeof id === "number" && Number.isFinite(id))
 const optional = <A>(value: A | undefined, rule: (a: A) => boolean) => value === undefined || rule(value)
 
@@ -86,6 +88,24 @@ const assertFieldRules = (c: Command) => {
     case "MEMBERS":
     case "ROOM_DELETE":
       assert.isTrue(isRoomName(c.room), "room")
+      return
+    case "ROLE":
+      assert.isTrue(isRoomName(c.room) && typeof c.user === "string" && isRole(c.role))
+      return
+    case "KICK":
+      assert.isTrue(isRoomName(c.room) && typeof c.user === "string" && optional(c.reason, isOneLine))
+      return
+    case "BAN":
+    case "MUTE":
+      assert.isTrue(isRoomName(c.room) && typeof c.user === "string" && optional(c.reason, isOneLine))
+      assert.isTrue(optional(c.duration_s, isDuration), "duration_s")
+      return
+    case "UNBAN":
+    case "UNMUTE":
+      assert.isTrue(isRoomName(c.room) && typeof c.user === "string")
+      return
+    case "AUDIT":
+      assert.isTrue(isRoomName(c.room) && optional(c.before, isMessageId) && optional(c.limit, isLimit))
       return
     case "ROOMS":
       return
@@ -243,6 +263,9 @@ const fieldNames = [
   "visibility",
   "topic",
   "user",
+  "role",
+  "reason",
+  "duration_s",
   "from",
   "type"
 ] as const
@@ -395,6 +418,29 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
     case "MEMBERS":
     case "ROOM_DELETE":
       field("room", isRoomName, true)
+      break
+    case "ROLE":
+      field("room", isRoomName, true)
+      field("user", anyString, true)
+      field("role", isRole, true)
+      break
+    case "KICK":
+    case "BAN":
+    case "MUTE":
+      field("room", isRoomName, true)
+      field("user", anyString, true)
+      if (frame.command !== "KICK") field("duration_s", isDuration)
+      field("reason", isOneLine)
+      break
+    case "UNBAN":
+    case "UNMUTE":
+      field("room", isRoomName, true)
+      field("user", anyString, true)
+      break
+    case "AUDIT":
+      field("room", isRoomName, true)
+      field("before", isMessageId)
+      field("limit", isLimit)
       break
     case "REVOKE":
       field("session_id", isMessageId)

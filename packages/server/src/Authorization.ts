@@ -91,6 +91,9 @@ const MODERATION: ReadonlySet<RoomAction> = new Set(["TOPIC", "AUDIT"])
 /** Actions on another user that need outranking them. */
 const ON_A_USER: ReadonlySet<RoomAction> = new Set(["KICK", "BAN", "UNBAN", "MUTE", "UNMUTE"])
 
+/** Everyone is in general for good: what would put someone out of it. */
+const NOT_IN_GENERAL: ReadonlySet<RoomAction> = new Set(["KICK", "BAN", "UNBAN"])
+
 /** What nobody may do to themselves (PART is the way out). */
 const NOT_ON_SELF: ReadonlySet<RoomAction> = new Set(["KICK", "BAN", "MUTE"])
 
@@ -167,7 +170,14 @@ const allowedByRole = (actor: Actor, action: RoomAction, room: RoomFacts, target
       if (MODERATION.has(action)) {
         return actor.admin || role >= 1 ? undefined : forbidden(action, `only moderators and owners may use ${action}`)
       }
-      return ON_A_USER.has(action) ? onUser(actor, action, target!) : forbidden(action, `${action} is not allowed`)
+      if (!ON_A_USER.has(action)) return forbidden(action, `${action} is not allowed`)
+      if (isGeneral(room) && NOT_IN_GENERAL.has(action)) {
+        return forbidden(
+          action,
+          "nobody is kicked or banned from general: mute them, or have an admin lock the account"
+        )
+      }
+      return onUser(actor, action, target!)
   }
 }
 

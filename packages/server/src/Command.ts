@@ -45,6 +45,7 @@ import { Hub } from "./Hub.ts"
 import { isMember, type Member } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
+import { moderationCommands } from "./ModerationHandlers.ts"
 import { Presence } from "./Presence.ts"
 import { roomCommands, roomFor } from "./RoomHandlers.ts"
 import { RoomsRepo } from "./RoomsRepo.ts"
@@ -100,10 +101,18 @@ export interface Shared {
   readonly rooms: RoomsRepo
   /** Rooms created per account (20 an hour). */
   readonly roomCreations: SlidingWindow
+  /**
+   * Users who may be muted in general (loaded at start, kept by this
+   * server's MUTE and UNMUTE): their MSGs to general leave the fast path
+   * and are checked against the database.
+   */
+  readonly generalMutes: Set<number>
 }
 
 const makeShared = Effect.gen(function*() {
   const config = yield* ServerConfig
+  const rooms = yield* RoomsRepo
+  const muted = yield* rooms.generalMutes(DateTime.formatIso(yield* DateTime.now))
   const shared: Shared = {
     accounts: yield* Accounts,
     users: yield* UsersRepo,
@@ -119,8 +128,9 @@ const makeShared = Effect.gen(function*() {
     loginFailures: new SlidingWindow(config.loginFailures, 60_000),
     registrations: new SlidingWindow(config.registerRate, 10 * 60_000),
     revocations: new RecentRevocations(),
-    rooms: yield* RoomsRepo,
-    roomCreations: new SlidingWindow(20, 60 * 60_000)
+    rooms,
+    roomCreations: new SlidingWindow(20, 60 * 60_000),
+    generalMutes: new Set(muted.map((m) => m.user_id))
   }
   return shared
 })
@@ -148,7 +158,8 @@ export const makeCommands = Effect.map(makeShared, (shared) => {
       handle: (command, conn) =>
         Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     },
-    ...roomCommands(shared)
+    ...roomCommands(shared),
+    ...moderationCommands(shared)
   }
   return { table, msgNow: msgNow(shared), failure: failure(shared) } as const
 })
@@ -386,10 +397,16 @@ const msg = (shared: Shared) => (command: Msg, conn: LoggedIn) =>
       ? { receiver: yield* resolveUser(shared, command.to), room: null }
       : isRoom(command.room)
       ? { receiver: null, room: (yield* roomFor(shared, command.room, conn, "SEND")).room }
-      : toGeneral
+      : yield* toGeneralChecked(shared, conn)
     yield* conn.throttle()
     queueMsg(shared, command, conn, to)
   })
+
+/** General, after the database confirms a possible mute there (see `Shared.generalMutes`). */
+const toGeneralChecked = (shared: Shared, conn: LoggedIn) =>
+  shared.generalMutes.has(conn.auth.userId)
+    ? Effect.as(roomFor(shared, GENERAL_ROOM, conn, "SEND"), toGeneral)
+    : Effect.succeed(toGeneral)
 
 /** A `room` that names a room other than `general`. */
 const isRoom = (room: string | undefined): room is string => room !== undefined && room.toLowerCase() !== GENERAL_ROOM
@@ -425,6 +442,8 @@ const queueMsg = (
  */
 const msgNow = (shared: Shared) => (command: Msg, conn: Connection): boolean => {
   if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS || isRoom(command.room)) return false
+  const toUser = command.to !== undefined && command.to !== null
+  if (!toUser && shared.generalMutes.has(conn.auth.userId)) return false
   let to = toGeneral
   if (command.to !== undefined && command.to !== null) {
     const known = shared.users.cached(command.to)

@@ -191,6 +191,11 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       for (const peer of roomPeers(roomId)) if (peer !== except) peer.deliver(frame)
     }
 
+    /** Sends an encoded room event to the opted-in connections of some of its members (moderators) but one. */
+    const toRoomUsers = (roomId: number, userIds: ReadonlySet<number>, frame: Uint8Array, except?: Peer): void => {
+      for (const peer of roomPeers(roomId)) if (peer !== except && userIds.has(peer.auth.userId)) peer.deliver(frame)
+    }
+
     /** Sends an encoded frame to a user's opted-in connections. */
     const toUserInRooms = (userId: number, frame: Uint8Array): void => {
       for (const peer of members.of(userId)) if (peer.auth.rooms) peer.deliver(frame)
@@ -248,6 +253,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       exitRoom,
       dropRoom: (roomId: number) => rooms.drop(roomId),
       toRoom,
+      toRoomUsers,
       toUserInRooms,
       isOnline: (userId: number) => members.of(userId).size > 0,
       online: () => members.online(),

@@ -16,18 +16,18 @@ import {
   NoSuchRoom,
   type Part,
   RateLimited,
+  type Role,
   type RoomCreate,
   type RoomDelete,
   RoomNameTaken,
   type Rooms,
-  type SetTopic,
-  type UnknownUser
+  type SetTopic
 } from "@parley/protocol"
 import { Clock, DateTime, Effect, Option } from "effect"
 import { type Actor, authorize, type RoomAction, type Target } from "./Authorization.ts"
 import { type CommandTable, resolveUser, type Shared, withId } from "./Command.ts"
 import type { LoggedIn } from "./Connection.ts"
-import { GENERAL_ID, type RoomRow } from "./RoomsRepo.ts"
+import { GENERAL_ID } from "./RoomsRepo.ts"
 
 /** How long an invitation lasts. */
 const INVITE_MS = 7 * 24 * 60 * 60_000
@@ -40,18 +40,29 @@ const NEEDS_COUNTS: ReadonlySet<RoomAction> = new Set(["PART", "ROLE"])
 
 const ok = (conn: LoggedIn, id: Parameters<typeof withId>[1]) => conn.send(withId({ type: "OK" as const }, id))
 
+/** The user a command names, resolved, with their standing in the room. */
+export interface Subject {
+  readonly id: number
+  readonly username: string
+  readonly standing: Actor
+}
+
+/** Whom an action is about (ROLE, KICK, BAN, …): their name, and for ROLE the role to give. */
+export interface About {
+  readonly user: string
+  readonly newRole?: Role
+}
+
+/** Stands in for a user nobody registered, so a refusal of the actor still comes before UNKNOWN_USER. */
+const nobody: Target = { userId: -1, admin: false, role: null }
+
 /**
  * The room named `name`, if `authorize` lets the connection's user do
- * `action` in it: a room nobody created is NO_SUCH_ROOM; the refusal is the
- * one `authorize` gives. `target` is built from the room once it is known.
+ * `action` in it (on `about.user`, if given): a room nobody created is
+ * NO_SUCH_ROOM, a refusal is the one `authorize` gives, and only then is an
+ * unknown user UNKNOWN_USER (a private room stays hidden from outsiders).
  */
-export const roomFor = (
-  shared: Shared,
-  name: string,
-  conn: LoggedIn,
-  action: RoomAction,
-  target?: (room: RoomRow, now: string) => Effect.Effect<Target, UnknownUser>
-) =>
+export const roomFor = (shared: Shared, name: string, conn: LoggedIn, action: RoomAction, about?: About) =>
   Effect.gen(function*() {
     const { rooms } = shared
     const found = yield* rooms.find(name)
@@ -61,10 +72,24 @@ export const roomFor = (
     const actor: Actor = yield* rooms.actor(room.id, conn.auth.userId, now)
     const counts = NEEDS_COUNTS.has(action) ? yield* rooms.counts(room.id) : { members: 0, owners: 0 }
     const facts = { name: room.name, visibility: room.visibility, ...counts }
-    const refusal = authorize(actor, action, facts, target === undefined ? undefined : yield* target(room, now))
+    let subject: Subject | undefined
+    let target: Target | undefined
+    if (about !== undefined) {
+      const known = yield* Effect.either(resolveUser(shared, about.user))
+      if (known._tag === "Left") {
+        const refusal = authorize(actor, action, facts, { ...nobody, ...withRole(about) })
+        return yield* (refusal ?? known.left)
+      }
+      const standing = yield* rooms.actor(room.id, known.right.id, now)
+      subject = { ...known.right, standing }
+      target = { userId: subject.id, admin: standing.admin, role: standing.role, ...withRole(about) }
+    }
+    const refusal = authorize(actor, action, facts, target)
     if (refusal !== undefined) return yield* refusal
-    return { room, actor, now } as const
+    return { room, actor, now, subject } as const
   })
+
+const withRole = (about: About): { newRole?: Role } => (about.newRole === undefined ? {} : { newRole: about.newRole })
 
 const roomCreate = (shared: Shared) => (command: RoomCreate, conn: LoggedIn) =>
   Effect.gen(function*() {

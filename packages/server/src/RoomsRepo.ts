@@ -8,7 +8,7 @@
  * a row there only records a role other than `member` or a read mark.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { Role, RoomInfo, Visibility } from "@parley/protocol"
+import type { AuditAction, Role, RoomInfo, Visibility } from "@parley/protocol"
 import { Effect, Option } from "effect"
 import type { Actor, Sanction } from "./Authorization.ts"
 
@@ -34,7 +34,7 @@ export interface MemberRow {
 }
 
 /** "never" stands for a sanction without expiry, so that no row (null) stays distinct from it. */
-const sanction = (value: string | null): Sanction | undefined =>
+const sanctionOf = (value: string | null): Sanction | undefined =>
   value === null ? undefined : { expiresAt: value === "never" ? null : value }
 
 const roleOrder = (sql: SqlClient.SqlClient) => sql`CASE role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END`
@@ -87,8 +87,8 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
             userId,
             admin: Number(row.admin) === 1,
             role: row.role ?? (roomId === GENERAL_ID ? "member" : null),
-            ban: sanction(row.ban),
-            mute: sanction(row.mute),
+            ban: sanctionOf(row.ban),
+            mute: sanctionOf(row.mute),
             invited: row.invited !== null
           }
         }),
@@ -234,7 +234,85 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
           VALUES (${entry.roomId}, ${entry.actorId}, ${entry.action}, ${entry.target}, ${entry.reason},
                   ${entry.expiresAt}, ${entry.at})`.pipe(Effect.asVoid, Effect.orDie)
 
+    /** Gives a member (in `general`, any user) a role; false when they are not a member. */
+    const setRole = (roomId: number, userId: number, role: Role, now: string) =>
+      (roomId === GENERAL_ID
+        ? sql<{ user_id: number }>`
+          INSERT INTO room_members (room_id, user_id, role, read_mark, joined_at) VALUES (${roomId}, ${userId}, ${role}, 0, ${now})
+          ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role RETURNING user_id`
+        : sql<{ user_id: number }>`
+          UPDATE room_members SET role = ${role} WHERE room_id = ${roomId} AND user_id = ${userId} RETURNING user_id`)
+        .pipe(Effect.map((rows) => rows.length > 0), Effect.orDie)
+
+    /** Bans (or mutes) a user, replacing an earlier one; a ban also ends their membership and invitation. */
+    const sanction = (
+      kind: "ban" | "mute",
+      s: {
+        readonly roomId: number
+        readonly userId: number
+        readonly by: number
+        readonly expiresAt: string | null
+        readonly reason: string | null
+        readonly at: string
+      }
+    ) =>
+      Effect.gen(function*() {
+        const table = kind === "ban" ? "room_bans" : "room_mutes"
+        yield* sql`
+          INSERT INTO ${sql(table)} (room_id, user_id, expires_at, by_id, reason, created_at)
+          VALUES (${s.roomId}, ${s.userId}, ${s.expiresAt}, ${s.by}, ${s.reason}, ${s.at})
+          ON CONFLICT (room_id, user_id) DO UPDATE SET expires_at = excluded.expires_at, by_id = excluded.by_id,
+            reason = excluded.reason, created_at = excluded.created_at`
+        if (kind === "ban") {
+          yield* sql`DELETE FROM room_invites WHERE room_id = ${s.roomId} AND user_id = ${s.userId}`
+          yield* sql`DELETE FROM room_members WHERE room_id = ${s.roomId} AND user_id = ${s.userId}`
+        }
+      }).pipe(Effect.orDie)
+
+    /** Lifts a ban (or mute) in force; false when there was none. */
+    const lift = (kind: "ban" | "mute", roomId: number, userId: number, now: string) =>
+      sql<{ user_id: number }>`
+        DELETE FROM ${sql(kind === "ban" ? "room_bans" : "room_mutes")}
+        WHERE room_id = ${roomId} AND user_id = ${userId} AND (expires_at IS NULL OR expires_at > ${now})
+        RETURNING user_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie)
+
+    /** The moderators and owners of a room. */
+    const moderators = (roomId: number) =>
+      sql<{ user_id: number }>`
+        SELECT user_id FROM room_members WHERE room_id = ${roomId} AND role IN ('owner', 'moderator')`.pipe(
+        Effect.map((rows) => new Set(rows.map((r) => r.user_id))),
+        Effect.orDie
+      )
+
+    /** A page of a room's audit log, newest first (`limit + 1` rows: the caller tells has_more). */
+    const auditPage = (roomId: number, before: number | undefined, limit: number) =>
+      sql<{
+        id: number
+        actor: string
+        action: AuditAction
+        target: string
+        reason: string | null
+        expires_at: string | null
+        timestamp: string
+      }>`
+        SELECT a.id, u.username AS actor, a.action, a.target, a.reason, a.expires_at, a.timestamp
+        FROM room_audit a JOIN users u ON u.id = a.actor_id
+        WHERE a.room_id = ${roomId} ${before === undefined ? sql`` : sql`AND a.id < ${before}`}
+        ORDER BY a.id DESC LIMIT ${limit + 1}`.pipe(Effect.orDie)
+
+    /** Whether any mute in `general` is in force now (for the MSG fast path's cache). */
+    const generalMutes = (now: string) =>
+      sql<{ user_id: number; expires_at: string | null }>`
+        SELECT user_id, expires_at FROM room_mutes WHERE room_id = ${GENERAL_ID}
+          AND (expires_at IS NULL OR expires_at > ${now})`.pipe(Effect.orDie)
+
     return {
+      setRole,
+      sanction,
+      lift,
+      moderators,
+      auditPage,
+      generalMutes,
       find,
       counts,
       actor,

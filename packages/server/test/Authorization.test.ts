@@ -177,6 +177,11 @@ describe("authorize", () => {
       const deleting = authorize(actorOf(actor), "ROOM_DELETE", general) as { action?: string }
       assert.strictEqual(deleting.action, "delete_general")
     }
+    for (const action of ["KICK", "BAN", "UNBAN"] as const) {
+      const refusal = authorize(actorOf("admin", { role: "member" }), action, general, targetOf("member"))
+      assert.strictEqual((refusal as { action?: string }).action, action, action)
+    }
+    assert.isUndefined(authorize(actorOf("admin", { role: "member" }), "MUTE", general, targetOf("member")))
     assert.isUndefined(authorize(actorOf("admin"), "ROLE", general, targetOf("member", "moderator")))
     assert.strictEqual(authorize(actorOf("admin"), "ROLE", general, targetOf("member", "owner"))?._tag, "Forbidden")
     assert.strictEqual(

@@ -5,7 +5,8 @@
  * and a version 1 connection that sees exactly what it saw before.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
+import { launchServer } from "./support/InProcessServer.ts"
 import { contractTimeout, startServer } from "./support/TestServer.ts"
 import { type Frame, ids, logIn, PASSWORD, register, say, type Wire } from "./support/Wire.ts"
 
@@ -39,6 +40,10 @@ const framesBefore = (from: Wire, to: Wire, marker: string) =>
       before.push(frame)
     }
   })
+
+/** Waits for every reply to earlier requests on each connection, and forgets what arrived so far. */
+const clear = (wires: ReadonlyArray<Wire>) =>
+  Effect.forEach(wires, (wire) => Effect.map(wire.sync(), () => wire.drainPending()), { discard: true })
 
 const ofRoom = (frames: ReadonlyArray<Frame>, room: string) => frames.filter((f) => f.room === room)
 
@@ -448,5 +453,250 @@ describe.concurrent("rooms", { timeout: contractTimeout }, () => {
       assert.strictEqual(seen[0]!.room, null)
       const history = yield* bob.ask({ command: "HISTORY" }, "HISTORY")
       assert.deepStrictEqual((history.messages as Array<Frame>).map((m) => [m.text, m.room]), [["public", "general"]])
+    }))
+
+  it.scopedLive("ROLE: owners change roles, the room hears of it; a room keeps an owner", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      const { wire: carol } = yield* member(port, "carol")
+      yield* create(alice, "lobby", "public")
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      yield* carol.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      const notOwner = yield* refused(
+        bob,
+        { command: "ROLE", room: "lobby", user: "carol", role: "moderator" },
+        "FORBIDDEN"
+      )
+      assert.strictEqual(notOwner.action, "ROLE")
+      yield* ask(alice, { command: "ROLE", room: "lobby", user: "Bob", role: "moderator" })
+      assert.deepStrictEqual(yield* carol.reply("MEMBER").pipe(Effect.repeat({ until: (f) => f.event === "role" })), {
+        type: "MEMBER",
+        room: "lobby",
+        user: "bob",
+        event: "role",
+        role: "moderator",
+        by: "alice"
+      })
+      yield* ask(bob, { command: "TOPIC", room: "lobby", topic: "moderated" })
+      yield* refused(alice, { command: "ROLE", room: "lobby", user: "nobody", role: "member" }, "UNKNOWN_USER")
+      yield* register(port, "dave")
+      yield* refused(alice, { command: "ROLE", room: "lobby", user: "dave", role: "member" }, "NOT_FOUND")
+      const lastOwner = yield* refused(
+        alice,
+        { command: "ROLE", room: "lobby", user: "alice", role: "member" },
+        "FORBIDDEN"
+      )
+      assert.strictEqual(lastOwner.action, "last_owner")
+      yield* ask(alice, { command: "ROLE", room: "lobby", user: "bob", role: "owner" })
+      yield* ask(alice, { command: "ROLE", room: "lobby", user: "alice", role: "member" })
+      const members = yield* carol.ask({ command: "MEMBERS", room: "lobby" }, "MEMBERS")
+      assert.deepStrictEqual((members.members as Array<Frame>).map((m) => [m.user, m.role]), [
+        ["bob", "owner"],
+        ["alice", "member"],
+        ["carol", "member"]
+      ])
+    }))
+
+  it.scopedLive("KICK: the user gets MEMBER kicked on every connection at once, then nothing more of the room", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      const { wire: bob2 } = yield* device(port, "bob")
+      const { wire: carol } = yield* member(port, "carol")
+      yield* create(alice, "ops", "private")
+      for (const user of ["bob", "carol"]) yield* ask(alice, { command: "INVITE", room: "ops", user })
+      yield* bob.ask({ command: "JOIN", room: "ops" }, "ROOM")
+      yield* carol.ask({ command: "JOIN", room: "ops" }, "ROOM")
+      yield* ask(alice, { command: "ROLE", room: "ops", user: "carol", role: "moderator" })
+      const self = yield* refused(carol, { command: "KICK", room: "ops", user: "carol" }, "FORBIDDEN")
+      assert.strictEqual(self.action, "self")
+      const peer = yield* refused(bob, { command: "KICK", room: "ops", user: "carol" }, "FORBIDDEN")
+      assert.strictEqual(peer.action, "KICK")
+      yield* ask(alice, { command: "ROLE", room: "ops", user: "bob", role: "moderator" })
+      const rank = yield* refused(carol, { command: "KICK", room: "ops", user: "bob" }, "FORBIDDEN")
+      assert.strictEqual(rank.message, "a moderator cannot kick a moderator")
+      yield* ask(alice, { command: "ROLE", room: "ops", user: "bob", role: "member" })
+      yield* clear([bob, bob2])
+      yield* ask(carol, { command: "KICK", room: "ops", user: "bob", reason: "flooding", id: "k" })
+      const kicked = { type: "MEMBER", room: "ops", user: "bob", event: "kicked", by: "carol", reason: "flooding" }
+      assert.deepStrictEqual(yield* alice.pick((f) => f.type === "MEMBER" && f.event === "kicked"), kicked)
+      for (const wire of [bob, bob2]) assert.deepStrictEqual(yield* wire.next(), kicked)
+      yield* say(alice, "after the kick", { room: "ops" })
+      for (const wire of [bob, bob2]) {
+        assert.deepStrictEqual(ofRoom(yield* framesBefore(alice, wire, "mark"), "ops"), [])
+      }
+      yield* refused(carol, { command: "KICK", room: "ops", user: "bob" }, "NOT_FOUND")
+      // a private room needs a new invitation
+      yield* refused(bob, { command: "JOIN", room: "ops" }, "NO_SUCH_ROOM")
+      yield* ask(carol, { command: "INVITE", room: "ops", user: "bob" })
+      yield* bob.ask({ command: "JOIN", room: "ops" }, "ROOM")
+    }))
+
+  // the in-process server runs on the test's TestClock: a ban's duration passes by TestClock.adjust
+  it.scoped("BAN keeps a user out of every path until it expires (in-process, TestClock)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* launchServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      const { wire: bob2 } = yield* device(port, "bob")
+      yield* create(alice, "lobby", "public")
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      const before = (yield* say(alice, "before the ban", { room: "lobby" })).message_id as number
+      for (const wire of [bob, bob2]) assert.strictEqual((yield* wire.reply("MESSAGE")).message_id, before)
+      yield* clear([bob, bob2])
+      yield* ask(alice, { command: "BAN", room: "lobby", user: "bob", duration_s: 60, reason: "spam" })
+      const expiresAt = new Date(60_000).toISOString()
+      const banned = {
+        type: "MEMBER",
+        room: "lobby",
+        user: "bob",
+        event: "banned",
+        by: "alice",
+        reason: "spam",
+        expires_at: expiresAt
+      }
+      for (const wire of [bob, bob2]) assert.deepStrictEqual(yield* wire.next(), banned)
+      const during = (yield* say(alice, "during the ban", { room: "lobby" })).message_id as number
+      // live: nothing
+      for (const wire of [bob, bob2]) assert.deepStrictEqual(ofRoom(yield* framesBefore(alice, wire, "m"), "lobby"), [])
+      // JOIN, HISTORY, MSG, MEMBERS: BANNED with the expiry
+      for (
+        const frame of [
+          { command: "JOIN", room: "lobby" },
+          { command: "HISTORY", room: "lobby" },
+          { command: "MSG", room: "lobby", text: "let me in" },
+          { command: "MEMBERS", room: "lobby" }
+        ]
+      ) assert.strictEqual((yield* refused(bob, frame, "BANNED")).expires_at, expiresAt, frame.command)
+      yield* refused(alice, { command: "INVITE", room: "lobby", user: "bob" }, "BANNED")
+      // resume: not a member, so nothing of the room; unread: none
+      const { connected, wire: again } = yield* device(port, "bob").pipe(
+        Effect.zipRight(logIn(port, "bob", { password: PASSWORD, rooms: true, resume_after: before - 1 }))
+      )
+      assert.deepStrictEqual((connected.rooms as Array<Frame>).map((r) => r.name), ["general"])
+      assert.deepStrictEqual(ofRoom(yield* framesBefore(alice, again, "m2"), "lobby"), [])
+      const listed = yield* bob.ask({ command: "ROOMS" }, "ROOMS")
+      assert.deepStrictEqual((listed.rooms as Array<Record<string, unknown>>).find((r) => r.name === "lobby"), {
+        name: "lobby",
+        visibility: "public",
+        topic: "",
+        members: 1,
+        role: null,
+        unread: 0
+      })
+      // past the expiry the ban has no effect, and membership is not restored
+      yield* TestClock.adjust("61 seconds")
+      assert.deepStrictEqual(ids(yield* bob.ask({ command: "HISTORY", room: "lobby" }, "HISTORY")), [before, during])
+      yield* refused(alice, { command: "UNBAN", room: "lobby", user: "bob" }, "NOT_FOUND")
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+    }))
+
+  it.scopedLive("BAN before arrival, UNBAN told to moderators only; a ban until lifted", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: carol } = yield* member(port, "carol")
+      const { wire: dave } = yield* member(port, "dave")
+      yield* register(port, "bob")
+      yield* create(alice, "lobby", "public")
+      for (const wire of [carol, dave]) yield* wire.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      yield* ask(alice, { command: "ROLE", room: "lobby", user: "carol", role: "moderator" })
+      yield* ask(carol, { command: "BAN", room: "lobby", user: "bob" })
+      const { wire: bob } = yield* device(port, "bob")
+      assert.isNull((yield* refused(bob, { command: "JOIN", room: "lobby" }, "BANNED")).expires_at)
+      yield* refused(dave, { command: "UNBAN", room: "lobby", user: "bob" }, "FORBIDDEN")
+      yield* ask(carol, { command: "UNBAN", room: "lobby", user: "bob" })
+      const unbanned = { type: "MEMBER", room: "lobby", user: "bob", event: "unbanned", by: "carol" }
+      assert.deepStrictEqual(yield* alice.pick((f) => f.type === "MEMBER" && f.event === "unbanned"), unbanned)
+      assert.deepStrictEqual((yield* framesBefore(alice, dave, "m")).filter((f) => f.event === "unbanned"), [])
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+    }))
+
+  it.scoped("MUTE: the user reads but cannot send until UNMUTE or the expiry (in-process, TestClock)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* launchServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      yield* create(alice, "lobby", "public")
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      yield* ask(alice, { command: "MUTE", room: "lobby", user: "bob", duration_s: 600, reason: "not now" })
+      const expiresAt = new Date(600_000).toISOString()
+      assert.deepStrictEqual(yield* bob.pick((f) => f.type === "MEMBER" && f.event === "muted"), {
+        type: "MEMBER",
+        room: "lobby",
+        user: "bob",
+        event: "muted",
+        by: "alice",
+        reason: "not now",
+        expires_at: expiresAt
+      })
+      const muted = yield* refused(bob, { command: "MSG", room: "lobby", text: "sorry" }, "MUTED")
+      assert.strictEqual(muted.expires_at, expiresAt)
+      assert.strictEqual(muted.message, `you are muted in lobby until ${expiresAt}`)
+      // still reads
+      yield* say(alice, "you can read this", { room: "lobby" })
+      assert.strictEqual((yield* bob.reply("MESSAGE")).text, "you can read this")
+      yield* ask(alice, { command: "UNMUTE", room: "lobby", user: "bob" })
+      assert.strictEqual((yield* bob.pick((f) => f.type === "MEMBER" && f.event === "unmuted")).by, "alice")
+      yield* say(bob, "thanks", { room: "lobby" })
+      yield* refused(alice, { command: "UNMUTE", room: "lobby", user: "bob" }, "NOT_FOUND")
+      // muting again replaces the expiry; past it the mute has no effect
+      yield* ask(alice, { command: "MUTE", room: "lobby", user: "bob", duration_s: 5 })
+      yield* refused(bob, { command: "MSG", room: "lobby", text: "still?" }, "MUTED")
+      yield* TestClock.adjust("6 seconds")
+      yield* say(bob, "free again", { room: "lobby" })
+      const { wire: carol } = yield* member(port, "carol")
+      yield* refused(alice, { command: "MUTE", room: "lobby", user: "carol" }, "NOT_FOUND")
+      yield* refused(carol, { command: "MUTE", room: "lobby", user: "bob" }, "NOT_MEMBER")
+    }))
+
+  it.scopedLive("AUDIT pages the moderation log newest first, for moderators and owners only", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      yield* create(alice, "ops", "private")
+      yield* ask(alice, { command: "INVITE", room: "ops", user: "bob" })
+      yield* bob.ask({ command: "JOIN", room: "ops" }, "ROOM")
+      yield* ask(alice, { command: "TOPIC", room: "ops", topic: "on call" })
+      yield* ask(alice, { command: "MUTE", room: "ops", user: "bob", reason: "quiet" })
+      yield* ask(alice, { command: "UNMUTE", room: "ops", user: "bob" })
+      yield* ask(alice, { command: "ROLE", room: "ops", user: "bob", role: "moderator" })
+      yield* ask(alice, { command: "ROLE", room: "ops", user: "bob", role: "member" })
+      yield* ask(alice, { command: "KICK", room: "ops", user: "bob" })
+      yield* ask(alice, { command: "BAN", room: "ops", user: "bob", duration_s: 3600 })
+      yield* ask(alice, { command: "UNBAN", room: "ops", user: "bob" })
+      const page = yield* alice.ask({ command: "AUDIT", room: "ops", id: "a" }, "AUDIT")
+      assert.strictEqual(page.id, "a")
+      assert.isFalse(page.has_more)
+      const entries = page.entries as Array<Frame>
+      assert.deepStrictEqual(entries.map((e) => [e.actor, e.action, e.target, e.reason]), [
+        ["alice", "unban", "bob", null],
+        ["alice", "ban", "bob", null],
+        ["alice", "kick", "bob", null],
+        ["alice", "role", "bob", "member"],
+        ["alice", "role", "bob", "moderator"],
+        ["alice", "unmute", "bob", null],
+        ["alice", "mute", "bob", "quiet"],
+        ["alice", "topic", "on call", null],
+        ["alice", "invite", "bob", null]
+      ])
+      assert.isString(entries[1]!.expires_at)
+      assert.isNull(entries[6]!.expires_at)
+      const first = yield* alice.ask({ command: "AUDIT", room: "ops", limit: 4 }, "AUDIT")
+      assert.isTrue(first.has_more)
+      const rest = yield* alice.ask(
+        { command: "AUDIT", room: "ops", before: (first.entries as Array<Frame>)[3]!.id },
+        "AUDIT"
+      )
+      assert.deepStrictEqual([...(first.entries as Array<Frame>), ...(rest.entries as Array<Frame>)], entries)
+      const { wire: carol } = yield* member(port, "carol")
+      yield* refused(carol, { command: "AUDIT", room: "ops" }, "NO_SUCH_ROOM")
+      yield* ask(alice, { command: "INVITE", room: "ops", user: "carol" })
+      yield* carol.ask({ command: "JOIN", room: "ops" }, "ROOM")
+      assert.strictEqual((yield* refused(carol, { command: "AUDIT", room: "ops" }, "FORBIDDEN")).action, "AUDIT")
     }))
 })
