@@ -7,6 +7,8 @@ import { ClientMsgId, Limit, LoginSecret, MessageId, Password, RequestId, RoomNa
 import {
   Audit,
   Ban,
+  Delete,
+  Edit,
   Invite,
   Join,
   Kick,
@@ -177,7 +179,9 @@ export const Command = Schema.Union(
   Unban,
   Mute,
   Unmute,
-  Audit
+  Audit,
+  Edit,
+  Delete
 )
 export type Command = typeof Command.Type
 
@@ -209,7 +213,9 @@ export const commandSchemas = {
   UNBAN: Unban,
   MUTE: Mute,
   UNMUTE: Unmute,
-  AUDIT: Audit
+  AUDIT: Audit,
+  EDIT: Edit,
+  DELETE: Delete
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a schema's encoded type is invariant: any, not unknown
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
 

@@ -6,6 +6,8 @@ import { Schema } from "effect"
 import { ClientMsgId, MessageId, Name, RequestId, Timestamp, Token } from "./Fields.ts"
 import {
   AuditPage,
+  Deleted,
+  Edited,
   Invited,
   MemberEvent,
   MembersList,
@@ -151,7 +153,9 @@ export const ServerFrame = Schema.Union(
   TopicChanged,
   RoomDeleted,
   Invited,
-  AuditPage
+  AuditPage,
+  Edited,
+  Deleted
 )
 export type ServerFrame = typeof ServerFrame.Type
 export type ServerFrameType = ServerFrame["type"]

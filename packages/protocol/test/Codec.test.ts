@@ -107,6 +107,12 @@ const assertFieldRules = (c: Command) => {
     case "AUDIT":
       assert.isTrue(isRoomName(c.room) && optional(c.before, isMessageId) && optional(c.limit, isLimit))
       return
+    case "EDIT":
+      assert.isTrue(isMessageId(c.message_id) && isText(c.text))
+      return
+    case "DELETE":
+      assert.isTrue(isMessageId(c.message_id) && optional(c.reason, isOneLine))
+      return
     case "ROOMS":
       return
     case "REVOKE":
@@ -441,6 +447,14 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
       field("room", isRoomName, true)
       field("before", isMessageId)
       field("limit", isLimit)
+      break
+    case "EDIT":
+      field("message_id", isMessageId, true)
+      field("text", isText, true)
+      break
+    case "DELETE":
+      field("message_id", isMessageId, true)
+      field("reason", isOneLine)
       break
     case "REVOKE":
       field("session_id", isMessageId)

@@ -43,6 +43,7 @@ import type { Connection, Held, LoggedIn } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
 import { isMember, type Member } from "./Hub.ts"
+import { editCommands } from "./MessageEdits.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { moderationCommands } from "./ModerationHandlers.ts"
@@ -159,7 +160,8 @@ export const makeCommands = Effect.map(makeShared, (shared) => {
         Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     },
     ...roomCommands(shared),
-    ...moderationCommands(shared)
+    ...moderationCommands(shared),
+    ...editCommands(shared)
   }
   return { table, msgNow: msgNow(shared), failure: failure(shared) } as const
 })

@@ -47,6 +47,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
     const store = yield* MessageStore
     const health = yield* StorageHealth
     const metrics = yield* Metrics
+    const clock = yield* Effect.clock
     /** A failed batch: an outage is logged once (StorageHealth), anything else every time. */
     const logFailure = (cause: Cause.Cause<unknown>) =>
       isStorageFault(cause) ? health.fault(cause) : Effect.logError("group commit failed", cause)
@@ -92,7 +93,8 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
 
     /** Stores the batch's messages and tells each sender, in message_id order; the number of DM rows stored. */
     const storeMessages = (batch: ReadonlyArray<PendingMessage>): Effect.Effect<number> =>
-      store.store(batch, new Date().toISOString()).pipe(
+      // the Clock's time (a TestClock in tests), which the edit window is judged by
+      store.store(batch, new Date(clock.unsafeCurrentTimeMillis()).toISOString()).pipe(
         Effect.matchCauseEffect({
           onFailure: (cause) => {
             // a bad message fails only itself: the batch is stored again one message at a time

@@ -4,7 +4,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
-import type { Message } from "@parley/protocol"
+import type { Message, Visibility } from "@parley/protocol"
 import { Effect, Option } from "effect"
 
 interface MessageRow {
@@ -39,6 +39,19 @@ const toMessage = (row: MessageRow): Message =>
       timestamp: row.timestamp,
       edited_at: row.edited_at
     }
+
+/** A stored message as EDIT and DELETE see it (see `MessagesRepo.stored`). */
+export interface StoredMessage {
+  readonly senderId: number
+  readonly receiverId: number | null
+  readonly timestamp: string
+  readonly deleted: boolean | number
+  readonly roomId: number | null
+  readonly roomName: string | null
+  readonly visibility: Visibility | null
+  readonly topic: string | null
+  readonly roomDeleted: boolean | number | null
+}
 
 export interface HistoryQuery {
   readonly userId: number
@@ -172,6 +185,31 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
         Effect.orDie
       )
 
-    return { history, replay, unreadCount, dmSender, markRead } as const
+    /**
+     * A message as EDIT and DELETE need it: who sent it, to whom or in which
+     * room (that room's row: general's for a public message), when, and
+     * whether it or its room is deleted. None for an id nobody stored.
+     */
+    const stored = (messageId: number) =>
+      sql<StoredMessage>`
+        SELECT m.sender_id AS "senderId", m.receiver_id AS "receiverId", m.timestamp,
+          m.deleted_at IS NOT NULL AS deleted, r.id AS "roomId", r.name AS "roomName", r.visibility,
+          r.topic, r.deleted_at IS NOT NULL AS "roomDeleted"
+        FROM messages m LEFT JOIN rooms r ON r.id = coalesce(m.room_id, 0) AND m.receiver_id IS NULL
+        WHERE m.id = ${messageId}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])), Effect.orDie)
+
+    /** Replaces a message's text (for the group commit). */
+    const edit = (messageId: number, text: string, at: string) =>
+      sql`UPDATE messages SET message = ${text}, edited_at = ${at} WHERE id = ${messageId}`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      )
+
+    /** Deletes a message softly: the row stays, with who deleted it, when and why (for the group commit). */
+    const softDelete = (messageId: number, by: number, reason: string | null, at: string) =>
+      sql`UPDATE messages SET deleted_at = ${at}, deleted_by = ${by}, delete_reason = ${reason}
+          WHERE id = ${messageId}`.pipe(Effect.asVoid, Effect.orDie)
+
+    return { history, replay, unreadCount, dmSender, markRead, stored, edit, softDelete } as const
   })
 }) {}

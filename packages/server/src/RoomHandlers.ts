@@ -27,7 +27,7 @@ import { Clock, DateTime, Effect, Option } from "effect"
 import { type Actor, authorize, type RoomAction, type Target } from "./Authorization.ts"
 import { type CommandTable, resolveUser, type Shared, withId } from "./Command.ts"
 import type { LoggedIn } from "./Connection.ts"
-import { GENERAL_ID } from "./RoomsRepo.ts"
+import { GENERAL_ID, type RoomRow } from "./RoomsRepo.ts"
 
 /** How long an invitation lasts. */
 const INVITE_MS = 7 * 24 * 60 * 60_000
@@ -47,11 +47,13 @@ export interface Subject {
   readonly standing: Actor
 }
 
-/** Whom an action is about (ROLE, KICK, BAN, …): their name, and for ROLE the role to give. */
-export interface About {
-  readonly user: string
-  readonly newRole?: Role
-}
+/**
+ * Whom an action is about: a user named in the command (ROLE, KICK, BAN, …;
+ * for ROLE with the role to give), or the sender of a message (EDIT, DELETE).
+ */
+export type About =
+  | { readonly user: string; readonly newRole?: Role }
+  | { readonly sender: number }
 
 /** Stands in for a user nobody registered, so a refusal of the actor still comes before UNKNOWN_USER. */
 const nobody: Target = { userId: -1, admin: false, role: null }
@@ -62,10 +64,10 @@ const nobody: Target = { userId: -1, admin: false, role: null }
  * NO_SUCH_ROOM, a refusal is the one `authorize` gives, and only then is an
  * unknown user UNKNOWN_USER (a private room stays hidden from outsiders).
  */
-export const roomFor = (shared: Shared, name: string, conn: LoggedIn, action: RoomAction, about?: About) =>
+export const roomFor = (shared: Shared, name: string | RoomRow, conn: LoggedIn, action: RoomAction, about?: About) =>
   Effect.gen(function*() {
     const { rooms } = shared
-    const found = yield* rooms.find(name)
+    const found = typeof name === "string" ? yield* rooms.find(name) : Option.some(name)
     if (Option.isNone(found)) return yield* new NoSuchRoom({ message: `no room named ${name}` })
     const room = found.value
     const now = DateTime.formatIso(yield* DateTime.now)
@@ -74,7 +76,9 @@ export const roomFor = (shared: Shared, name: string, conn: LoggedIn, action: Ro
     const facts = { name: room.name, visibility: room.visibility, ...counts }
     let subject: Subject | undefined
     let target: Target | undefined
-    if (about !== undefined) {
+    if (about !== undefined && "sender" in about) {
+      target = { userId: about.sender, admin: false, role: null }
+    } else if (about !== undefined) {
       const known = yield* Effect.either(resolveUser(shared, about.user))
       if (known._tag === "Left") {
         const refusal = authorize(actor, action, facts, { ...nobody, ...withRole(about) })
@@ -89,7 +93,9 @@ export const roomFor = (shared: Shared, name: string, conn: LoggedIn, action: Ro
     return { room, actor, now, subject } as const
   })
 
-const withRole = (about: About): { newRole?: Role } => (about.newRole === undefined ? {} : { newRole: about.newRole })
+const withRole = (
+  about: { readonly newRole?: Role }
+): { newRole?: Role } => (about.newRole === undefined ? {} : { newRole: about.newRole })
 
 const roomCreate = (shared: Shared) => (command: RoomCreate, conn: LoggedIn) =>
   Effect.gen(function*() {

@@ -699,4 +699,108 @@ describe.concurrent("rooms", { timeout: contractTimeout }, () => {
       yield* carol.ask({ command: "JOIN", room: "ops" }, "ROOM")
       assert.strictEqual((yield* refused(carol, { command: "AUDIT", room: "ops" }, "FORBIDDEN")).action, "AUDIT")
     }))
+
+  it.scoped("EDIT: own room messages within 15 minutes; EDITED to the room; history and replay show the new text (in-process, TestClock)", () =>
+    Effect.gen(function*() {
+      // no idle timeout: a quarter of an hour passes without a frame
+      const { port } = yield* launchServer({ idleTimeoutSeconds: 0 })
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      const { wire: bobV1 } = yield* logIn(port, "bob")
+      yield* create(alice, "lobby", "public")
+      yield* bob.ask({ command: "JOIN", room: "lobby" }, "ROOM")
+      const sent = yield* say(alice, "deploying in 5", { room: "lobby" })
+      const id = sent.message_id as number
+      yield* TestClock.adjust("14 minutes")
+      yield* ask(alice, { command: "EDIT", message_id: id, text: "deploying now", id: "e" })
+      const editedAt = new Date(14 * 60_000).toISOString()
+      assert.deepStrictEqual(yield* bob.reply("EDITED"), {
+        type: "EDITED",
+        message_id: id,
+        room: "lobby",
+        text: "deploying now",
+        edited_at: editedAt
+      })
+      const page = yield* bob.ask({ command: "HISTORY", room: "lobby" }, "HISTORY")
+      assert.deepStrictEqual(page.messages, [{
+        type: "MESSAGE",
+        message_id: id,
+        from: "alice",
+        to: null,
+        room: "lobby",
+        text: "deploying now",
+        timestamp: sent.timestamp,
+        edited_at: editedAt
+      }])
+      const { wire: replay } = yield* logIn(port, "bob", { password: PASSWORD, rooms: true, resume_after: id - 1 })
+      const replayed = yield* replay.expect("MESSAGE")
+      assert.deepStrictEqual([replayed.text, replayed.edited_at], ["deploying now", editedAt])
+      // someone else's message, a DM, an id nobody can see
+      assert.strictEqual(
+        (yield* refused(bob, { command: "EDIT", message_id: id, text: "mine" }, "FORBIDDEN")).action,
+        "EDIT"
+      )
+      const dm = (yield* say(alice, "psst", { to: "bob" })).message_id
+      assert.strictEqual(
+        (yield* refused(alice, { command: "EDIT", message_id: dm, text: "x" }, "FORBIDDEN")).action,
+        "EDIT"
+      )
+      const { wire: carol } = yield* member(port, "carol")
+      yield* refused(carol, { command: "EDIT", message_id: dm, text: "x" }, "NOT_FOUND")
+      yield* refused(carol, { command: "EDIT", message_id: 999_999, text: "x" }, "NOT_FOUND")
+      yield* refused(alice, { command: "EDIT", message_id: id, text: " " }, "INVALID_COMMAND")
+      // general: the edit reaches opted-in connections; a version 1 one gets no room event
+      const general = (yield* say(alice, "hello all")).message_id
+      yield* ask(alice, { command: "EDIT", message_id: general, text: "hello everyone" })
+      assert.strictEqual((yield* bob.pick((f) => f.type === "EDITED" && f.message_id === general)).room, "general")
+      const atV1 = yield* framesBefore(alice, bobV1, "mark")
+      assert.deepStrictEqual(atV1.filter((f) => f.type !== "MESSAGE" && f.type !== "PRESENCE"), [])
+      // 15 minutes after its timestamp, no more
+      yield* TestClock.adjust("1 minute")
+      yield* TestClock.adjust("1 second")
+      const late = yield* refused(alice, { command: "EDIT", message_id: id, text: "too late" }, "FORBIDDEN")
+      assert.strictEqual(late.action, "edit_window")
+    }))
+
+  it.scopedLive("DELETE: own messages at any time, anyone's for moderators (audited); gone from history and replay", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      const { wire: bob } = yield* member(port, "bob")
+      const { wire: carol } = yield* member(port, "carol")
+      yield* create(alice, "ops", "private")
+      for (const user of ["bob", "carol"]) yield* ask(alice, { command: "INVITE", room: "ops", user })
+      for (const wire of [bob, carol]) yield* wire.ask({ command: "JOIN", room: "ops" }, "ROOM")
+      const m1 = (yield* say(bob, "one", { room: "ops" })).message_id as number
+      const m2 = (yield* say(bob, "two", { room: "ops" })).message_id as number
+      const m3 = (yield* say(carol, "three", { room: "ops" })).message_id as number
+      yield* clear([alice, bob, carol])
+      assert.strictEqual((yield* refused(carol, { command: "DELETE", message_id: m1 }, "FORBIDDEN")).action, "DELETE")
+      yield* ask(bob, { command: "DELETE", message_id: m2, id: "d" })
+      for (const wire of [alice, carol]) {
+        assert.deepStrictEqual(yield* wire.next(), { type: "DELETED", message_id: m2, room: "ops", by: "bob" })
+      }
+      yield* refused(bob, { command: "DELETE", message_id: m2 }, "NOT_FOUND")
+      yield* refused(bob, { command: "EDIT", message_id: m2, text: "back" }, "NOT_FOUND")
+      // a page with a deleted message is short, and has_more still follows the ids
+      const page = yield* carol.ask({ command: "HISTORY", room: "ops", limit: 2 }, "HISTORY")
+      assert.deepStrictEqual([ids(page), page.has_more], [[m3], true])
+      assert.deepStrictEqual(ids(yield* carol.ask({ command: "HISTORY", room: "ops" }, "HISTORY")), [m1, m3])
+      // a moderator deletes someone else's message, with a reason that goes to the audit log
+      yield* ask(alice, { command: "DELETE", message_id: m1, reason: "spam" })
+      assert.deepStrictEqual(yield* bob.next(), { type: "DELETED", message_id: m1, room: "ops", by: "alice" })
+      const audit = yield* alice.ask({ command: "AUDIT", room: "ops", limit: 1 }, "AUDIT")
+      const entry = (audit.entries as Array<Frame>)[0]!
+      assert.deepStrictEqual([entry.actor, entry.action, entry.target, entry.reason], [
+        "alice",
+        "delete",
+        String(m1),
+        "spam"
+      ])
+      const { wire: replay } = yield* logIn(port, "carol", { password: PASSWORD, rooms: true, resume_after: m1 - 1 })
+      assert.deepStrictEqual(ofRoom(yield* framesBefore(alice, replay, "mark"), "ops").map((m) => m.message_id), [m3])
+      // someone outside the private room cannot tell the id exists
+      const { wire: dave } = yield* member(port, "dave")
+      yield* refused(dave, { command: "DELETE", message_id: m3 }, "NOT_FOUND")
+    }))
 })
