@@ -25,6 +25,7 @@ export const serverOnPostgres = {
     root: "./packages/server",
     include: [
       "test/Accounts.test.ts",
+      "test/Admins.test.ts",
       "test/Framing.test.ts",
       "test/History.test.ts",
       "test/Limits.test.ts",

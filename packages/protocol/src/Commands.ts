@@ -12,6 +12,7 @@ import {
   Invite,
   Join,
   Kick,
+  Lock,
   Members,
   Mute,
   Part,
@@ -21,6 +22,7 @@ import {
   SetRole,
   SetTopic,
   Unban,
+  Unlock,
   Unmute
 } from "./RoomCommands.ts"
 
@@ -181,7 +183,9 @@ export const Command = Schema.Union(
   Unmute,
   Audit,
   Edit,
-  Delete
+  Delete,
+  Lock,
+  Unlock
 )
 export type Command = typeof Command.Type
 
@@ -215,7 +219,9 @@ export const commandSchemas = {
   UNMUTE: Unmute,
   AUDIT: Audit,
   EDIT: Edit,
-  DELETE: Delete
+  DELETE: Delete,
+  LOCK: Lock,
+  UNLOCK: Unlock
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a schema's encoded type is invariant: any, not unknown
 } as const satisfies { readonly [K in CommandName]: Schema.Schema<Extract<Command, { command: K }>, any> }
 

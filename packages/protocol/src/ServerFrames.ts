@@ -50,7 +50,8 @@ export const ByeReason = Schema.Literal(
   "shutdown",
   "too_many_connections",
   "auth_timeout",
-  "revoked"
+  "revoked",
+  "locked"
 )
 export type ByeReason = typeof ByeReason.Type
 

@@ -104,6 +104,7 @@ describe("Classification", () => {
         "INVITE",
         "JOIN",
         "KICK",
+        "LOCK",
         "MEMBERS",
         "MSG",
         "MUTE",
@@ -119,6 +120,7 @@ describe("Classification", () => {
         "SESSIONS",
         "TOPIC",
         "UNBAN",
+        "UNLOCK",
         "UNMUTE",
         "USERS"
       ]

@@ -113,6 +113,12 @@ const assertFieldRules = (c: Command) => {
     case "DELETE":
       assert.isTrue(isMessageId(c.message_id) && optional(c.reason, isOneLine))
       return
+    case "LOCK":
+      assert.isTrue(typeof c.user === "string" && optional(c.reason, isOneLine))
+      return
+    case "UNLOCK":
+      assert.isTrue(typeof c.user === "string")
+      return
     case "ROOMS":
       return
     case "REVOKE":
@@ -455,6 +461,13 @@ const failingFields = (frame: Record<string, unknown> & { readonly command: Comm
     case "DELETE":
       field("message_id", isMessageId, true)
       field("reason", isOneLine)
+      break
+    case "LOCK":
+      field("user", anyString, true)
+      field("reason", isOneLine)
+      break
+    case "UNLOCK":
+      field("user", anyString, true)
       break
     case "REVOKE":
       field("session_id", isMessageId)

@@ -22,6 +22,8 @@ export type Credentials = { readonly password: string } | { readonly token: stri
 
 const authFailed = new AuthFailed({ message: "unknown user or wrong password/token" })
 
+const accountLocked = new AuthFailed({ message: "this account is locked" })
+
 /** How a token is stored (and named in `sessions.token_hash`): its SHA-256, in hex. */
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex")
 
@@ -63,6 +65,8 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
           return yield* authFailed
         }
         if (!(yield* hasher.verify(address, row.value.password_hash, password))) return yield* authFailed
+        // said only to whoever knows the password
+        if ((yield* users.standing(row.value.id)).lockedAt !== null) return yield* accountLocked
         const token = yield* issueToken(row.value.id)
         return { userId: row.value.id, username: row.value.username, token }
       })

@@ -128,6 +128,17 @@ export const authorize = (
   return allowedByRole(actor, action, room, target)
 }
 
+/** LOCK and UNLOCK: server admins only, and an admin cannot be locked (revoke the admin first). */
+export const authorizeAccount = (
+  actor: { readonly admin: boolean },
+  action: "LOCK" | "UNLOCK",
+  target: { readonly admin: boolean }
+): Forbidden | undefined => {
+  if (!actor.admin) return forbidden(action, `only server admins may use ${action}`)
+  if (action === "LOCK" && target.admin) return forbidden(action, "an admin cannot be locked: revoke the admin first")
+  return undefined
+}
+
 const bannedMessage = (room: RoomFacts, ban: Sanction) =>
   ban.expiresAt === null
     ? `you are banned from ${room.name}`

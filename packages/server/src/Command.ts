@@ -108,6 +108,8 @@ export interface Shared {
    * and are checked against the database.
    */
   readonly generalMutes: Set<number>
+  /** Accounts this server locked (and did not unlock since): a login in flight during a LOCK still fails. */
+  readonly locked: Set<number>
 }
 
 const makeShared = Effect.gen(function*() {
@@ -131,7 +133,8 @@ const makeShared = Effect.gen(function*() {
     revocations: new RecentRevocations(),
     rooms,
     roomCreations: new SlidingWindow(20, 60 * 60_000),
-    generalMutes: new Set(muted.map((m) => m.user_id))
+    generalMutes: new Set(muted.map((m) => m.user_id)),
+    locked: new Set()
   }
   return shared
 })
@@ -267,7 +270,7 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
     loginFailures.reset(key)
     // a REVOKE of this token that committed while this login was in flight still wins
     const now = yield* DateTime.now
-    if (revocations.revoked(tokenHash, now.epochMillis)) {
+    if (revocations.revoked(tokenHash, now.epochMillis) || shared.locked.has(identity.userId)) {
       yield* commit.write(sessions.close(sessionId, DateTime.formatIso(now)))
       return yield* new AuthFailed({ message: "unknown user or wrong password/token" })
     }

@@ -79,6 +79,7 @@ export interface Held {
 }
 
 const revokedBye: ServerFrame = { type: "BYE", reason: "revoked" }
+const lockedBye: ServerFrame = { type: "BYE", reason: "locked" }
 
 /** What this server speaks beyond protocol v1 (HELLO `features`). */
 const features = ["rooms"] as const
@@ -370,8 +371,8 @@ export class Connection implements Peer {
     this.socket.end()
   }
 
-  revoke(): void {
-    this.close("revoked", revokedBye)
+  revoke(reason: "revoked" | "locked" = "revoked"): void {
+    this.close(reason, reason === "revoked" ? revokedBye : lockedBye)
   }
 
   private dropSlowConsumer(): void {

@@ -32,8 +32,8 @@ export interface Peer {
   readonly closing: string | undefined
   /** Queues an encoded frame; `messageId` marks a MESSAGE event (for replay merging). */
   deliver(frame: Uint8Array, messageId?: number): void
-  /** Ends the connection after `BYE revoked`. */
-  revoke(): void
+  /** Ends the connection after `BYE revoked` (or `BYE locked`: its account was locked). */
+  revoke(reason?: "revoked" | "locked"): void
 }
 
 /** A logged-in connection: the only kind the hub indexes and delivers to. */

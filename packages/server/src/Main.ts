@@ -2,10 +2,11 @@
  * The `parley-server` program: its command line, and the server under a main
  * that shuts it down gracefully on SIGINT/SIGTERM.
  */
-import { CliConfig, Command, Options, ValidationError } from "@effect/cli"
+import { Args, CliConfig, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { invokedAs, runMain, withCleanCliOutput } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { admin, AdminError } from "./Admins.ts"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
@@ -396,7 +397,31 @@ const copyDbCommand = Command.make(
   )
 )
 
-const cli = Command.run(Command.withSubcommands(command, [copyDbCommand]), { name: "parley-server", version: "0.1.0" })
+const adminUser = Args.text({ name: "user" }).pipe(Args.withDescription("The account's username."))
+
+const adminAction = (action: "grant" | "revoke", description: string) =>
+  Command.make(action, { user: adminUser, db }, (o) => admin(action, o.user, o.db)).pipe(
+    Command.withDescription(description)
+  )
+
+const adminCommand = Command.make("admin").pipe(
+  Command.withDescription(
+    "Appoints server admins (docs/protocol.md, \"Server admins and locked accounts\"), with the server running or not; " +
+      "--db names the same database as the server's."
+  ),
+  Command.withSubcommands([
+    adminAction("grant", "Makes the user a server admin."),
+    adminAction("revoke", "Makes the user an ordinary user again."),
+    Command.make("list", { db }, (o) => admin("list", undefined, o.db)).pipe(
+      Command.withDescription("Lists the server admins, one per line.")
+    )
+  ])
+)
+
+const cli = Command.run(Command.withSubcommands(command, [copyDbCommand, adminCommand]), {
+  name: "parley-server",
+  version: "0.1.0"
+})
 
 cli(process.argv).pipe(
   // help for people: no filler paragraphs, no ANSI in a pipe, no --wizard/--completions or a second --log-level
@@ -410,6 +435,7 @@ cli(process.argv).pipe(
       if (ValidationError.isValidationError(failure.value)) return Effect.void
       if (failure.value instanceof UsageError) return Console.error(`parley-server: ${failure.value.message}`)
       if (failure.value instanceof CopyDbError) return Console.error(`parley-server copy-db: ${failure.value.message}`)
+      if (failure.value instanceof AdminError) return Console.error(`parley-server admin: ${failure.value.message}`)
     }
     return Effect.logError("the server stopped", cause)
   }),

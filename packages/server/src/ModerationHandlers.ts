@@ -1,6 +1,7 @@
 /**
- * Moderation in a room (docs/protocol.md, "Moderation"): ROLE, KICK, BAN,
- * UNBAN, MUTE, UNMUTE and AUDIT. As for the other room commands, `roomFor`
+ * Moderation (docs/protocol.md, "Moderation" and "Server admins and locked
+ * accounts"): in a room ROLE, KICK, BAN, UNBAN, MUTE, UNMUTE and AUDIT; of an
+ * account LOCK and UNLOCK. As for the other room commands, `roomFor`
  * asks `authorize` first; each action is written with its audit entry in one
  * group-commit operation, answered, and then told to the room. A user put
  * out of a room (KICK, BAN) gets the event that says so and then nothing
@@ -13,16 +14,19 @@ import {
   DEFAULT_HISTORY_LIMIT,
   encodeFrame,
   type Kick,
+  type Lock,
   type Mute,
   NotFound,
   type RequestId,
   type SetRole,
   type Unban,
+  type Unlock,
   type Unmute
 } from "@parley/protocol"
-import { Clock, Effect } from "effect"
+import { Clock, DateTime, Effect } from "effect"
+import { authorizeAccount } from "./Authorization.ts"
 import type { CommandTable, Shared } from "./Command.ts"
-import { withId } from "./Command.ts"
+import { resolveUser, withId } from "./Command.ts"
 import type { LoggedIn } from "./Connection.ts"
 import { roomFor } from "./RoomHandlers.ts"
 import { GENERAL_ID } from "./RoomsRepo.ts"
@@ -229,7 +233,47 @@ const audit = (shared: Shared) => (command: Audit, conn: LoggedIn) =>
     conn.send(withId({ type: "AUDIT" as const, room: room.name, entries, has_more: rows.length > limit }, command.id))
   })
 
-type ModerationCommandName = "ROLE" | "KICK" | "BAN" | "UNBAN" | "MUTE" | "UNMUTE" | "AUDIT"
+/** The actor's standing as a server admin, checked before anything about the user named is read. */
+const adminOnly = (shared: Shared, conn: LoggedIn, action: "LOCK" | "UNLOCK") =>
+  Effect.gen(function*() {
+    const mine = yield* shared.users.standing(conn.auth.userId)
+    const refusal = authorizeAccount(mine, action, { admin: false })
+    if (refusal !== undefined) return yield* refusal
+    return mine
+  })
+
+/** LOCK: the account's tokens revoked and its login refused (committed first), then `BYE locked` to its sessions. */
+const lock = (shared: Shared) => (command: Lock, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const mine = yield* adminOnly(shared, conn, "LOCK")
+    const target = yield* resolveUser(shared, command.user)
+    const refusal = authorizeAccount(mine, "LOCK", yield* shared.users.standing(target.id))
+    if (refusal !== undefined) return yield* refusal
+    const now = DateTime.formatIso(yield* DateTime.now)
+    yield* shared.commit.write(
+      Effect.zipRight(shared.users.setLocked(target.id, now), shared.tokens.revokeAll(target.id))
+    )
+    shared.locked.add(target.id)
+    ok(conn, command.id)
+    for (const peer of [...shared.hub.peersOf(target.id)]) peer.revoke("locked")
+    yield* Effect.logInfo("account locked").pipe(
+      Effect.annotateLogs({ user: target.username, by: conn.auth.username, reason: command.reason ?? "" })
+    )
+  })
+
+const unlock = (shared: Shared) => (command: Unlock, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    yield* adminOnly(shared, conn, "UNLOCK")
+    const target = yield* resolveUser(shared, command.user)
+    if ((yield* shared.users.standing(target.id)).lockedAt === null) {
+      return yield* new NotFound({ message: `${target.username} is not locked` })
+    }
+    yield* shared.commit.write(shared.users.setLocked(target.id, null))
+    shared.locked.delete(target.id)
+    ok(conn, command.id)
+  })
+
+type ModerationCommandName = "ROLE" | "KICK" | "BAN" | "UNBAN" | "MUTE" | "UNMUTE" | "AUDIT" | "LOCK" | "UNLOCK"
 
 /** The moderation commands' entries of the command table: all after login only. */
 export const moderationCommands = (shared: Shared): Pick<CommandTable, ModerationCommandName> => ({
@@ -239,5 +283,7 @@ export const moderationCommands = (shared: Shared): Pick<CommandTable, Moderatio
   UNBAN: { access: "member", handle: lift(shared, "ban") },
   MUTE: { access: "member", handle: mute(shared) },
   UNMUTE: { access: "member", handle: lift(shared, "mute") },
-  AUDIT: { access: "member", handle: audit(shared) }
+  AUDIT: { access: "member", handle: audit(shared) },
+  LOCK: { access: "member", handle: lock(shared) },
+  UNLOCK: { access: "member", handle: unlock(shared) }
 })

@@ -28,6 +28,10 @@ export class TokensRepo extends Effect.Service<TokensRepo>()("@parley/server/Tok
         Effect.orDie
       )
 
-    return { insert, find, purgeExpired, revoke } as const
+    /** Revokes every token of a user (a locked account). */
+    const revokeAll = (userId: number) =>
+      sql`DELETE FROM tokens WHERE user_id = ${userId}`.pipe(Effect.asVoid, Effect.orDie)
+
+    return { insert, find, purgeExpired, revoke, revokeAll } as const
   })
 }) {}

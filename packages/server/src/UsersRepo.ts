@@ -52,6 +52,17 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@parley/server/Users
     /** The cached account for a name, if it was resolved before (no query). */
     const cached = (name: string) => byName.get(name.toLowerCase())
 
-    return { findByName, resolve, cached, create, touchLogin } as const
+    /** Whether a user is a server admin, and since when they are locked (null: not locked). */
+    const standing = (id: number) =>
+      sql<{ is_admin: number; locked_at: string | null }>`SELECT is_admin, locked_at FROM users WHERE id = ${id}`.pipe(
+        Effect.map((rows) => ({ admin: Number(rows[0]?.is_admin ?? 0) === 1, lockedAt: rows[0]?.locked_at ?? null })),
+        Effect.orDie
+      )
+
+    /** Locks (`at`) or unlocks (null) an account (for the group commit). */
+    const setLocked = (id: number, at: string | null) =>
+      sql`UPDATE users SET locked_at = ${at} WHERE id = ${id}`.pipe(Effect.asVoid, Effect.orDie)
+
+    return { findByName, resolve, cached, create, touchLogin, standing, setLocked } as const
   })
 }) {}
