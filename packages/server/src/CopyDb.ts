@@ -120,6 +120,21 @@ const insertSql = (t: Table) =>
 
 const COUNTS_SQL = `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t.name}) AS ${t.name}`).join(", ")}`
 
+/**
+ * Rows of what protocol v1.2 added (rooms, memberships, sanctions, the audit
+ * log, room messages, edits and deletions, admins and locked accounts).
+ * copy-db copies the four tables of protocol v1 only: a database that holds
+ * any of these is refused rather than copied without them (a private room's
+ * messages would become public ones, a deleted message would come back, a
+ * locked account would be unlocked).
+ */
+const ROOMS_USED_SQL = `SELECT
+  (SELECT count(*) FROM rooms WHERE id <> 0 OR topic <> '') + (SELECT count(*) FROM room_members) +
+  (SELECT count(*) FROM room_invites) + (SELECT count(*) FROM room_bans) + (SELECT count(*) FROM room_mutes) +
+  (SELECT count(*) FROM room_audit) +
+  (SELECT count(*) FROM messages WHERE room_id IS NOT NULL OR edited_at IS NOT NULL OR deleted_at IS NOT NULL) +
+  (SELECT count(*) FROM users WHERE is_admin <> 0 OR locked_at IS NOT NULL)`
+
 const plural = (n: number, noun: string) => `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`
 
 /** "3 users, 120 messages, 7 sessions, 2 tokens" */
@@ -215,6 +230,13 @@ const inspect = (db: Database.Database, file: string) =>
               plural(withNul.length, "message")
             } with U+0000 (NUL) in the text or client_msg_id (id ${some}), ` +
             "which PostgreSQL text cannot store: nothing copied (edit or delete them in the SQLite file first)"
+        })
+      }
+      if ((db.prepare(ROOMS_USED_SQL).pluck().get() as number) > 0) {
+        throw new CopyDbError({
+          message:
+            `${file} uses rooms, moderation or server admins (protocol v1.2), which copy-db does not copy yet: ` +
+            "nothing copied"
         })
       }
       return db.prepare(COUNTS_SQL).get() as Counts

@@ -200,6 +200,7 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
             message_id: idOf(acks.unread),
             from: "carol",
             to: "alice",
+            room: null,
             text: "alice, are you there?",
             timestamp: acks.unread.timestamp
           }
@@ -295,22 +296,31 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
         // written by an older server (the last migration not applied), or by a newer one
         yield* withDatabase(
           file,
-          (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 5 WHERE migration_id = 4`
+          (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 6 WHERE migration_id = 5`
         )
         assert.strictEqual(
           yield* refused(file, url),
-          `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 5 is unknown to this one): copy it with that version`
+          `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 6 is unknown to this one): copy it with that version`
         )
-        yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 5`)
+        yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`)
         assert.strictEqual(
           yield* refused(file, url),
-          `parley-server copy-db: ${file} is at schema version 3 of 4: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
+          `parley-server copy-db: ${file} is at schema version 4 of 5: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
         )
         assert.deepStrictEqual(yield* pgTables(url), [])
         yield* withDatabase(
           file,
-          (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (4, 'session_token')`
+          (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (5, 'rooms')`
         )
+
+        // rooms (protocol v1.2) are not copied yet: refused rather than copied without them
+        yield* withDatabase(file, (sql) => sql`UPDATE users SET is_admin = 1 WHERE username = 'alice'`)
+        assert.strictEqual(
+          yield* refused(file, url),
+          `parley-server copy-db: ${file} uses rooms, moderation or server admins (protocol v1.2), which copy-db does not copy yet: nothing copied`
+        )
+        assert.deepStrictEqual(yield* pgTables(url), [])
+        yield* withDatabase(file, (sql) => sql`UPDATE users SET is_admin = 0`)
 
         // U+0000, which the protocol no longer accepts but older servers stored
         yield* withDatabase(file, (sql) =>
