@@ -300,8 +300,7 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
     // hold live frames while the replay is assembled, then merge the two in message_id order
     conn.holdDeliveries()
     presence.arrive(conn)
-    // in the hub before the memberships are read: a JOIN committed after the read adds it too
-    if (conn.auth.rooms) hub.enterRooms(conn, yield* rooms.memberships(userId))
+    if (conn.auth.rooms) yield* enterRooms(shared, conn)
     const unread = yield* messages.unreadCount(userId)
     const replay = yield* messages.replay(userId, command.resume_after, config.replayCap, conn.auth.rooms)
     const roomList = conn.auth.rooms ? yield* rooms.list(userId, true) : undefined
@@ -324,6 +323,21 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
     metrics.replayed(replay.messages.length)
     for (const frame of others) conn.outbox.offer(frame, true)
     return replay.messages.length
+  })
+
+/**
+ * Puts an opted-in connection into its user's rooms. It is in the hub before
+ * the memberships are read, so a JOIN committed after the read adds it; a
+ * PART (or kick, ban, deletion) committed between the read and the entry is
+ * caught by reading again once it is in the sets, and any later one takes
+ * it out like the user's other connections.
+ */
+const enterRooms = ({ hub, rooms }: Shared, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const first = yield* rooms.memberships(conn.auth.userId)
+    hub.enterRooms(conn, first)
+    const now = new Set(yield* rooms.memberships(conn.auth.userId))
+    hub.leaveRooms(conn, first.filter((roomId) => !now.has(roomId)))
   })
 
 /**

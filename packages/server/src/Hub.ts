@@ -249,6 +249,10 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
         if (peer.closing !== undefined || !members.all.has(peer)) return
         for (const roomId of roomIds) rooms.add(roomId, peer)
       },
+      /** Takes one connection out of rooms (its user left them while it was logging in). */
+      leaveRooms: (peer: Member, roomIds: Iterable<number>) => {
+        for (const roomId of roomIds) rooms.remove(roomId, peer)
+      },
       enterRoom,
       exitRoom,
       dropRoom: (roomId: number) => rooms.drop(roomId),
