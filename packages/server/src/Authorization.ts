@@ -79,8 +79,12 @@ export type Refusal = NoSuchRoom | NotMember | Forbidden | Banned | Muted
 /** Where a non-member who is not a server admin may still look: a public room's history and members. */
 const OPEN_TO_VISITORS: ReadonlySet<RoomAction> = new Set(["READ", "MEMBERS"])
 
-/** What a banned user is refused with BANNED (anything else, as a non-member, is NOT_MEMBER). */
-const BARRED: ReadonlySet<RoomAction> = new Set(["JOIN", "READ", "SEND", "MEMBERS"])
+/**
+ * What a banned user is refused with BANNED: joining, reading and sending
+ * (the error tables list BANNED for no other command; MEMBERS of a public
+ * room stays open to them as to any visitor).
+ */
+const BARRED: ReadonlySet<RoomAction> = new Set(["JOIN", "READ", "SEND"])
 
 /** What needs a membership even of a server admin: leaving, and a read mark. */
 const MEMBERS_ONLY: ReadonlySet<RoomAction> = new Set(["PART", "MARK_READ"])
