@@ -35,6 +35,7 @@ export const serverOnPostgres = {
       "test/Receipts.test.ts",
       "test/Replay.test.ts",
       "test/Rooms.test.ts",
+      "test/RoomsModel.test.ts",
       "test/Sessions.test.ts"
     ],
     env: { PARLEY_TEST_DB: "postgres" }
