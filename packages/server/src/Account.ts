@@ -8,6 +8,7 @@ import { Clock, DateTime, Effect, Option } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { GroupCommit } from "./GroupCommit.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
+import { RoomsRepo } from "./RoomsRepo.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { TokensRepo } from "./TokensRepo.ts"
 import { UsersRepo } from "./UsersRepo.ts"
@@ -30,6 +31,7 @@ export const hashToken = (token: string) => createHash("sha256").update(token).d
 export class Accounts extends Effect.Service<Accounts>()("@parley/server/Accounts", {
   effect: Effect.gen(function*() {
     const users = yield* UsersRepo
+    const rooms = yield* RoomsRepo
     const tokens = yield* TokensRepo
     const hasher = yield* PasswordHasher
     const commit = yield* GroupCommit
@@ -42,7 +44,13 @@ export class Accounts extends Effect.Service<Accounts>()("@parley/server/Account
         return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       }
       const phc = yield* hasher.hash(address, password)
-      const created = yield* commit.write(users.create(username, phc, DateTime.formatIso(yield* DateTime.now)))
+      const now = DateTime.formatIso(yield* DateTime.now)
+      const created = yield* commit.write(
+        Effect.tap(
+          users.create(username, phc, now),
+          (id) => Option.isSome(id) ? rooms.startGeneral(id.value, now) : Effect.void
+        )
+      )
       if (Option.isNone(created)) return yield* new UsernameTaken({ message: `the name ${username} is taken` })
       return username
     })

@@ -203,6 +203,17 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
           ON CONFLICT (room_id, user_id) DO UPDATE SET invited_by = excluded.invited_by, expires_at = excluded.expires_at
           WHERE room_invites.expires_at <= ${now}`.pipe(Effect.asVoid, Effect.orDie)
 
+    /**
+     * A new account's read mark in `general`: its latest message, so that, as
+     * after a JOIN, nothing before the account existed counts as unread (and
+     * the count never scans the whole timeline).
+     */
+    const startGeneral = (userId: number, now: string) =>
+      sql`INSERT INTO room_members (room_id, user_id, role, read_mark, joined_at)
+          VALUES (${GENERAL_ID}, ${userId}, 'member',
+                  coalesce((SELECT max(id) FROM messages WHERE receiver_id IS NULL AND room_id IS NULL), 0), ${now})
+          ON CONFLICT DO NOTHING`.pipe(Effect.asVoid, Effect.orDie)
+
     /** Moves a user's read mark in a room forward (never back). */
     const markRead = (roomId: number, userId: number, messageId: number, now: string) =>
       sql`INSERT INTO room_members (room_id, user_id, role, read_mark, joined_at)
@@ -328,6 +339,7 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
       setTopic,
       invite,
       markRead,
+      startGeneral,
       hasMessage,
       audit
     } as const

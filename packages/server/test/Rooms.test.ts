@@ -802,4 +802,20 @@ describe.concurrent("rooms", { timeout: contractTimeout }, () => {
       const { wire: dave } = yield* member(port, "dave")
       yield* refused(dave, { command: "DELETE", message_id: m3 }, "NOT_FOUND")
     }))
+
+  it.scopedLive("general's unread counts from the account's creation, then from READ", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startServer()
+      const { wire: alice } = yield* member(port, "alice")
+      yield* say(alice, "before bob existed")
+      const { connected } = yield* member(port, "bob")
+      const general = (rooms: unknown) => (rooms as Array<Frame>)[0]!
+      assert.strictEqual(general(connected.rooms).unread, 0)
+      const later = (yield* say(alice, "after")).message_id
+      yield* say(alice, "and again")
+      const { connected: again, wire: bob } = yield* device(port, "bob")
+      assert.strictEqual(general(again.rooms).unread, 2)
+      yield* ask(bob, { command: "READ", room: "general", message_id: later })
+      assert.strictEqual(general((yield* bob.ask({ command: "ROOMS" }, "ROOMS")).rooms).unread, 1)
+    }))
 })
