@@ -126,10 +126,13 @@ const COUNTS_SQL = `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t.name})
  * copy-db copies the four tables of protocol v1 only: a database that holds
  * any of these is refused rather than copied without them (a private room's
  * messages would become public ones, a deleted message would come back, a
- * locked account would be unlocked).
+ * locked account would be unlocked). Read marks in general (every account
+ * has one) are not copied and not refused: after a copy, general's unread
+ * counts from the start of the timeline.
  */
 const ROOMS_USED_SQL = `SELECT
-  (SELECT count(*) FROM rooms WHERE id <> 0 OR topic <> '') + (SELECT count(*) FROM room_members) +
+  (SELECT count(*) FROM rooms WHERE id <> 0 OR topic <> '') +
+  (SELECT count(*) FROM room_members WHERE room_id <> 0 OR role <> 'member') +
   (SELECT count(*) FROM room_invites) + (SELECT count(*) FROM room_bans) + (SELECT count(*) FROM room_mutes) +
   (SELECT count(*) FROM room_audit) +
   (SELECT count(*) FROM messages WHERE room_id IS NOT NULL OR edited_at IS NOT NULL OR deleted_at IS NOT NULL) +
