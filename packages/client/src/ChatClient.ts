@@ -9,12 +9,11 @@
 import {
   type Ack,
   codePointLength,
-  type Connected,
-  type HistoryPage,
+  GENERAL_ROOM,
   Msg,
   Read,
   Revoke,
-  type ServerFrame,
+  type RoomInfo,
   type SessionInfo,
   Sessions,
   Text,
@@ -57,12 +56,23 @@ import {
 } from "./ClientError.ts"
 import * as Connection from "./Connection.ts"
 import { ConnectionEvent, type ConnectionState, initial, move } from "./ConnectionState.ts"
+import {
+  type AnyErrorFrame,
+  encoded,
+  type Incoming as ServerFrame,
+  isRoomEvent,
+  type Outgoing,
+  type RoomConnected as Connected,
+  type RoomEvent,
+  type RoomHistoryPage as HistoryPage
+} from "./Frames.ts"
 import * as Inbox from "./Inbox.ts"
 import type { ChatEvent } from "./Inbox.ts"
 import * as Login from "./Login.ts"
 import { Outbox, type OutboxEntry } from "./Outbox.ts"
 import * as Reply from "./Reply.ts"
 import type { HistoryQuery } from "./Reply.ts"
+import * as Rooms from "./Rooms.ts"
 
 /** How to reach the server and whom to log in as. */
 export interface ChatClientOptions extends Connection.ConnectionOptions {
@@ -79,19 +89,32 @@ export interface ChatClientOptions extends Connection.ConnectionOptions {
   readonly backoff?: Backoff.BackoffOptions | undefined
   /** How long REGISTER and CONNECT may take to be answered (default 30 s). */
   readonly authTimeout?: Duration.DurationInput | undefined
+  /**
+   * Opt in to room traffic (protocol v1.2, `rooms: true` on CONNECT): the messages and events of
+   * every room you are a member of, and `rooms` in CONNECTED (default off: `general` and DMs only).
+   */
+  readonly rooms?: boolean | undefined
 }
+
+/** Where a message goes: `general` (null or absent), a user's DMs (a name), or a room (v1.2). */
+export type Destination = string | null | { readonly room: string }
+
+export type { RoomEvent, RoomHistoryPage, RoomMessage } from "./Frames.ts"
+export type { AuditQuery, RoomError, RoomMethods, Sanction } from "./Rooms.ts"
 
 export type { ChatEvent } from "./Inbox.ts"
 export type { HistoryQuery } from "./Reply.ts"
 
 export declare namespace ChatClient {
   /** The client's interface. */
-  export interface Service {
+  export interface Service extends Rooms.RoomMethods {
     readonly options: ChatClientOptions
     /** The connection state; watch `state.changes`. */
     readonly state: SubscriptionRef.SubscriptionRef<ConnectionState>
     /** Who is online (registered spellings, sorted), as of the last CONNECTED and PRESENCE. */
     readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+    /** The rooms you are a member of, as of the last CONNECTED (with the `rooms` option; else empty). */
+    readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
     /**
      * Every MESSAGE (yours included, once ACKed), PRESENCE, RECEIPT and BYE, in
      * order, each message once. Subscribe before `connect` to miss nothing.
@@ -99,20 +122,22 @@ export declare namespace ChatClient {
     readonly events: Stream.Stream<ChatEvent>
     /** A queue of the events from now on, for as long as the scope lives. */
     readonly subscribe: Effect.Effect<Queue.Dequeue<ChatEvent>, never, Scope.Scope>
+    /** Only the room events of `events` (MEMBER, TOPIC, EDITED, DELETED, ROOM_DELETED, INVITED). */
+    readonly roomEvents: Stream.Stream<RoomEvent>
     /**
      * Starts the connection (reconnecting on its own from then on) and waits for
      * the first login. Fails only when the login is refused for good.
      */
     readonly connect: Effect.Effect<Connected, LoginRejected | ClientStopped>
-    /** Sends a message (a DM when `to` is given) and waits for its ACK, across reconnects. */
-    readonly send: (text: string, to?: string | null) => Effect.Effect<Ack, SendError>
+    /** Sends a message (to `general`, a DM, or a room) and waits for its ACK, across reconnects. */
+    readonly send: (text: string, to?: Destination) => Effect.Effect<Ack, SendError>
     /**
      * Puts a message in the outbox (sent now if connected, else after the next
      * login) and returns the wait for its ACK. Messages go out in `enqueue` order.
      */
     readonly enqueue: (
       text: string,
-      to?: string | null
+      to?: Destination
     ) => Effect.Effect<Effect.Effect<Ack, SendError>, InvalidInput | RequestRejected>
     /** A page of history. */
     readonly history: (query?: HistoryQuery) => Effect.Effect<HistoryPage, RequestError>
@@ -125,8 +150,11 @@ export declare namespace ChatClient {
      * logged in with. Revoking this client's own session ends it: it does not log in again.
      */
     readonly revoke: (which: number | "all_others") => Effect.Effect<void, RequestError>
-    /** Marks a DM addressed to you (and every earlier one from its sender) as read. */
-    readonly markRead: (messageId: number) => Effect.Effect<void, RequestError>
+    /**
+     * Marks a DM addressed to you (and every earlier one from its sender) as read; with `room`,
+     * moves your read mark in that room (v1.2).
+     */
+    readonly markRead: (messageId: number, room?: string) => Effect.Effect<void, RequestError>
     /** How many sent messages still wait for their ACK. */
     readonly pending: Effect.Effect<number>
     /** Says goodbye (DISCONNECT) and stops reconnecting; unACKed sends fail with `ClientStopped`. */
@@ -163,6 +191,7 @@ interface Parts {
   readonly options: ChatClientOptions
   readonly state: SubscriptionRef.SubscriptionRef<ConnectionState>
   readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
   readonly inbox: Inbox.Inbox
   readonly outbox: Outbox
   /** Held while writing MSGs, so resends after a login go out before any new send. */
@@ -179,19 +208,22 @@ const isRetryable = (error: ConnectionLost | LoginRejected): boolean =>
 
 const validText = Schema.decodeUnknownEither(Text)
 
-const msgCommand = (entry: OutboxEntry) =>
-  new Msg({
+const msgCommand = (entry: OutboxEntry): Outgoing => {
+  const msg = new Msg({
     command: "MSG",
     id: entry.clientMsgId,
     text: entry.text,
     ...(entry.to !== null ? { to: entry.to } : {}),
     client_msg_id: entry.clientMsgId
   }, true)
+  // `room` is v1.2: the protocol's `Msg` schema does not have it yet
+  return entry.room === null ? msg : encoded({ ...Schema.encodeSync(Msg)(msg), room: entry.room })
+}
 
 // --- sending: the outbox, written to the live link and again after each login ---
 
 /** Checks a message against the server's limits before it takes a place in the outbox. */
-const checkMessage = (text: string, to: string | null | undefined, maxTextChars: number) => {
+const checkMessage = (text: string, to: Destination | undefined, maxTextChars: number) => {
   if (codePointLength(text) > maxTextChars) {
     return new InvalidInput({
       reason: `a message must be at most ${maxTextChars} characters (this one has ${codePointLength(text)})`
@@ -204,20 +236,24 @@ const checkMessage = (text: string, to: string | null | undefined, maxTextChars:
         : "a message must be well-formed text (no NUL, no lone surrogate halves)"
     })
   }
-  if (to !== undefined && to !== null && !USERNAME_PATTERN.test(to)) {
+  if (typeof to === "string" && !USERNAME_PATTERN.test(to)) {
     return new RequestRejected({ code: "UNKNOWN_USER", reason: `no user named "${to}"` })
+  }
+  if (typeof to === "object" && to !== null && !USERNAME_PATTERN.test(to.room)) {
+    return new InvalidInput({ reason: `"${to.room}" is not a room name (3..32 characters of A-Z a-z 0-9 _ -)` })
   }
   return undefined
 }
 
 const makeEnqueue = (c: Parts) =>
-  Effect.fn("ChatClient.enqueue")(function*(text: string, to?: string | null) {
+  Effect.fn("ChatClient.enqueue")(function*(text: string, to?: Destination) {
     const invalid = checkMessage(text, to, c.shared.maxTextChars)
     if (invalid !== undefined) return yield* invalid
     const entry: OutboxEntry = {
       clientMsgId: randomUUID(),
       text,
-      to: to ?? null,
+      to: typeof to === "string" ? to : null,
+      room: typeof to === "object" && to !== null ? to.room : null,
       done: yield* Deferred.make<Ack, SendError>()
     }
     yield* c.sendLock.withPermits(1)(Effect.sync(() => {
@@ -228,7 +264,7 @@ const makeEnqueue = (c: Parts) =>
   })
 
 /** An ERROR answering one of our MSGs (called synchronously, in arrival order). */
-const onMsgError = (c: Parts) => (frame: Extract<ServerFrame, { type: "ERROR" }>, clientMsgId: string) => {
+const onMsgError = (c: Parts) => (frame: AnyErrorFrame, clientMsgId: string) => {
   switch (frame.code) {
     case "RATE_LIMITED":
     case "UNAVAILABLE":
@@ -250,7 +286,7 @@ const onMsgError = (c: Parts) => (frame: Extract<ServerFrame, { type: "ERROR" }>
       // sent on a link that is going away: the outbox sends it again after the next login
       return
     default:
-      c.outbox.reject(clientMsgId, new RequestRejected({ code: frame.code, reason: frame.message }))
+      c.outbox.reject(clientMsgId, Reply.rejection(frame))
   }
 }
 
@@ -274,6 +310,7 @@ const onFrame = (c: Parts) => {
             message_id: frame.message_id,
             from: me,
             to: entry.to,
+            room: entry.room ?? (entry.to === null ? GENERAL_ROOM : null),
             text: entry.text,
             timestamp: frame.timestamp
           }
@@ -288,6 +325,12 @@ const onFrame = (c: Parts) => {
       case "RECEIPT":
       case "BYE":
       case "TRUNCATED":
+      case "MEMBER":
+      case "TOPIC":
+      case "EDITED":
+      case "DELETED":
+      case "ROOM_DELETED":
+      case "INVITED":
         if (holder.conn !== undefined) {
           c.inbox.offer({ _tag: "Frame", frame, session, conn: holder.conn, resumeAfter: resumeAfter() })
         }
@@ -328,6 +371,7 @@ const dialAndLogin = (
       token: shared.token,
       resumeAfter: link.resumeAfter,
       nameTaken,
+      rooms: options.rooms === true,
       timeout: c.authTimeout
     })
     return { _tag: "LoggedIn", conn, connected, via } as const
@@ -340,6 +384,7 @@ const loggedIn = (c: Parts, conn: Connection.Connection, connected: Connected, v
     c.shared.token = connected.token
     c.shared.me = connected.user
     yield* SubscriptionRef.set(c.online, [...connected.online].sort())
+    yield* SubscriptionRef.set(c.joinedRooms, connected.rooms ?? [])
     const now = yield* Clock.currentTimeMillis
     yield* move(
       c.state,
@@ -465,12 +510,17 @@ const makeRequests = (c: Parts) => {
       ? Effect.succeed(c.shared.live)
       : Effect.flatMap(SubscriptionRef.get(c.state), (s) => Effect.fail(new NotConnected({ state: s._tag })))
   )
-  const request = <A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
+  const request = <A>(
+    what: string,
+    command: Connection.Outgoing,
+    accept: (frame: ServerFrame) => A | undefined
+  ): Effect.Effect<A, RequestError> =>
     Effect.gen(function*() {
       const conn = yield* liveConnection
       return yield* Reply.expect(what, yield* conn.request(command), accept)
     })
   return {
+    ...Rooms.make(request),
     history: Effect.fn("ChatClient.history")(function*(query: HistoryQuery = {}) {
       const conn = yield* liveConnection
       return yield* Reply.history(conn, query)
@@ -488,12 +538,11 @@ const makeRequests = (c: Parts) => {
         : new Revoke({ command: "REVOKE", session_id: which }, true)
       yield* request("REVOKE", command, (f) => f.type === "OK" ? true : undefined)
     }),
-    markRead: Effect.fn("ChatClient.markRead")(function*(messageId: number) {
-      yield* request(
-        "READ",
-        new Read({ command: "READ", message_id: messageId }, true),
-        (f) => f.type === "OK" ? true : undefined
-      )
+    markRead: Effect.fn("ChatClient.markRead")(function*(messageId: number, room?: string) {
+      const read = new Read({ command: "READ", message_id: messageId }, true)
+      // `room` is v1.2: the protocol's `Read` schema does not have it yet
+      const command = room === undefined ? read : encoded({ ...Schema.encodeSync(Read)(read), room })
+      yield* request("READ", command, (f) => f.type === "OK" ? true : undefined)
     })
   }
 }
@@ -503,6 +552,7 @@ export const make = (options: ChatClientOptions) =>
   Effect.gen(function*() {
     const state = yield* SubscriptionRef.make(initial)
     const online = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
+    const joinedRooms = yield* SubscriptionRef.make<ReadonlyArray<RoomInfo>>([])
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<ChatEvent>(), PubSub.shutdown)
     const shared: Shared = {
       live: undefined,
@@ -516,6 +566,7 @@ export const make = (options: ChatClientOptions) =>
       options,
       state,
       online,
+      joinedRooms,
       inbox: yield* Inbox.make({
         hub,
         online,
@@ -538,8 +589,10 @@ export const make = (options: ChatClientOptions) =>
       options,
       state,
       online,
+      joinedRooms,
       events: Stream.fromPubSub(hub),
       subscribe: PubSub.subscribe(hub),
+      roomEvents: Stream.filter(Stream.fromPubSub(hub), isRoomEvent),
       connect: makeConnect(c),
       send: (text, to) => Effect.flatten(enqueue(text, to)),
       enqueue,

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from "@parley/protocol"
 import { Data } from "effect"
+import type { AnyErrorCode, RoomErrorCode } from "./Frames.ts"
 
 /** The link broke (refused, closed, timed out, no PONG). The client reconnects by itself. */
 export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{
@@ -24,7 +25,7 @@ export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{
  * client does not trust). The client stops.
  */
 export class LoginRejected extends Data.TaggedError("LoginRejected")<{
-  readonly code: ErrorCode | "PROTOCOL" | "TLS"
+  readonly code: AnyErrorCode | "PROTOCOL" | "TLS"
   readonly reason: string
 }> {
   override get message(): string {
@@ -52,6 +53,22 @@ export class RequestRejected extends Data.TaggedError("RequestRejected")<{
   }
 }
 
+/**
+ * The server answered a request with one of the room error codes (protocol v1.2), with what was
+ * refused (`action`, for FORBIDDEN) and until when (`expiresAt`, for BANNED and MUTED; null: until
+ * lifted) when the server said so.
+ */
+export class RoomRejected extends Data.TaggedError("RoomRejected")<{
+  readonly code: RoomErrorCode
+  readonly reason: string
+  readonly action?: string | undefined
+  readonly expiresAt?: string | null | undefined
+}> {
+  override get message(): string {
+    return `${this.code}: ${this.reason}`
+  }
+}
+
 /** Text the server would refuse, caught before sending. */
 export class InvalidInput extends Data.TaggedError("InvalidInput")<{
   readonly reason: string
@@ -71,7 +88,7 @@ export class ClientStopped extends Data.TaggedError("ClientStopped")<{
 }
 
 /** Why a message could not be sent. */
-export type SendError = RequestRejected | InvalidInput | ClientStopped
+export type SendError = RequestRejected | RoomRejected | InvalidInput | ClientStopped
 
 /** Why a request (HISTORY, USERS, SESSIONS, REVOKE, READ, PING) failed. */
-export type RequestError = NotConnected | ConnectionLost | RequestRejected
+export type RequestError = NotConnected | ConnectionLost | RequestRejected | RoomRejected

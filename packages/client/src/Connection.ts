@@ -7,24 +7,21 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import {
-  type Command,
   Disconnect,
-  encodeCommand,
   type FrameEvent,
   Framer,
-  type Hello,
   MAX_FRAME_BYTES,
   MAX_SERVER_FRAME_BYTES,
   MAX_TEXT_CHARS,
   Ping,
   PROTOCOL_VERSION,
-  type RequestId,
-  ServerFrame
+  type RequestId
 } from "@parley/protocol"
 import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, type FiberId, Option, Queue, Schema } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
+import { encodeOutgoing, Incoming, type Outgoing, type RoomHello as Hello, withId } from "./Frames.ts"
 
 /** What a BYE reason means to the person at the client (the connection retries by itself). */
 const byeReasons: Readonly<Record<string, string>> = {
@@ -33,7 +30,8 @@ const byeReasons: Readonly<Record<string, string>> = {
   shutdown: "the server is shutting down",
   too_many_connections: "too many connections from this address; close some",
   auth_timeout: "not logged in in time",
-  revoked: "this session was revoked from one of your sessions; log in again to continue"
+  revoked: "this session was revoked from one of your sessions; log in again to continue",
+  locked: "a server admin locked this account"
 }
 
 /** TLS for a link: the server's certificate must be valid for `host` and trusted. */
@@ -59,7 +57,7 @@ export interface ConnectionOptions {
 }
 
 /** A command as the client builds it: the `id` is the connection's business. */
-export type Outgoing = Command
+export type { Outgoing } from "./Frames.ts"
 
 /** An open link. */
 export interface Connection {
@@ -68,7 +66,7 @@ export interface Connection {
   /** The server's greeting; fails when it does not come or is not protocol v1. */
   readonly hello: Effect.Effect<Hello, ConnectionLost | LoginRejected>
   /** Sends `command` with a fresh numeric `id` and waits for the reply carrying it (possibly an ERROR). */
-  readonly request: (command: Outgoing) => Effect.Effect<ServerFrame, ConnectionLost>
+  readonly request: (command: Outgoing) => Effect.Effect<Incoming, ConnectionLost>
   /** Queues `command` as it is (its own `id`, if any); false when the link is already gone. */
   readonly write: (command: Outgoing) => boolean
   /** Waits until the link ends and says why. */
@@ -79,10 +77,10 @@ export interface Connection {
   readonly goodbye: Effect.Effect<void>
 }
 
-const decodeFrame = Schema.decodeUnknownEither(ServerFrame)
+const decodeFrame = Schema.decodeUnknownEither(Incoming)
 
 /** Decodes one server line, or undefined when it is not a frame this client knows. */
-const parseServerLine = (line: string): ServerFrame | undefined => {
+const parseServerLine = (line: string): Incoming | undefined => {
   let json: unknown
   try {
     json = JSON.parse(line)
@@ -186,7 +184,7 @@ interface Link {
   readonly closed: Deferred.Deferred<ConnectionLost>
   readonly hello: Deferred.Deferred<Hello, LoginRejected>
   /** Requests waiting for the reply with their `id`. */
-  readonly pending: Map<RequestId, Deferred.Deferred<ServerFrame, ConnectionLost>>
+  readonly pending: Map<RequestId, Deferred.Deferred<Incoming, ConnectionLost>>
   readonly outgoing: Queue.Queue<Uint8Array>
   nextId: number
   /** Lines (or oversized frames) received so far: any of them shows the link alive. */
@@ -244,7 +242,7 @@ const lenientHello = (text: string, address: string): Exit.Exit<Hello, LoginReje
 }
 
 /** One line from the server: the HELLO, a reply to a request, or (to `onFrame`) anything else. */
-const onLine = (link: Link, onFrame: (frame: ServerFrame) => void) => (text: string) => {
+const onLine = (link: Link, onFrame: (frame: Incoming) => void) => (text: string) => {
   const frame = parseServerLine(text)
   if (frame === undefined) {
     const hello = lenientHello(text, link.address)
@@ -277,7 +275,7 @@ const readSocket = (
   socket: Socket.Socket,
   options: ConnectionOptions,
   opened: Deferred.Deferred<void>,
-  onFrame: (frame: ServerFrame) => void
+  onFrame: (frame: Incoming) => void
 ) => {
   const framer = new Framer(MAX_SERVER_FRAME_BYTES)
   const line = onLine(link, onFrame)
@@ -326,13 +324,13 @@ const writeQueued = (
     }
   }).pipe(Effect.forkScoped)
 
-const makeRequest = (link: Link) => (command: Outgoing): Effect.Effect<ServerFrame, ConnectionLost> =>
+const makeRequest = (link: Link) => (command: Outgoing): Effect.Effect<Incoming, ConnectionLost> =>
   Effect.suspend(() => {
     if (link.isClosed) return Effect.fail(new ConnectionLost({ reason: `not connected to ${link.address}` }))
     const id = link.nextId++
-    const waiter = Deferred.unsafeMake<ServerFrame, ConnectionLost>(link.fiberId)
+    const waiter = Deferred.unsafeMake<Incoming, ConnectionLost>(link.fiberId)
     link.pending.set(id, waiter)
-    Queue.unsafeOffer(link.outgoing, encodeCommand(withId(command, id)))
+    Queue.unsafeOffer(link.outgoing, encodeOutgoing(withId(command, id)))
     return Deferred.await(waiter).pipe(Effect.ensuring(Effect.sync(() => link.pending.delete(id))))
   })
 
@@ -380,7 +378,7 @@ const heartbeat = (link: Link, request: ReturnType<typeof makeRequest>, options:
 export const open = (
   options: ConnectionOptions,
   /** Called in arrival order with every frame that does not answer a `request` (events, ACKs of writes). */
-  onFrame: (frame: ServerFrame) => void
+  onFrame: (frame: Incoming) => void
 ) =>
   Effect.gen(function*() {
     const address = `${options.host}:${options.port}`
@@ -418,7 +416,7 @@ export const open = (
       address,
       hello: awaitHello(link, options),
       request,
-      write: (command) => !link.isClosed && Queue.unsafeOffer(link.outgoing, encodeCommand(command)),
+      write: (command) => !link.isClosed && Queue.unsafeOffer(link.outgoing, encodeOutgoing(command)),
       closed: Deferred.await(link.closed),
       kill: (reason) => Effect.sync(() => terminate(link, reason)),
       goodbye: request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
@@ -428,8 +426,6 @@ export const open = (
       )
     } satisfies Connection
   })
-
-const withId = (command: Outgoing, id: RequestId): Outgoing => ({ ...command, id }) as Outgoing
 
 const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
   if (chunks.length === 1) return Chunk.unsafeHead(chunks)

@@ -4,21 +4,24 @@
  * filled from HISTORY, presence kept in the online list, and the resume
  * cursor set at the first login.
  */
-import type { Bye, Message, Presence, Receipt, Truncated } from "@parley/protocol"
+import type { Presence, Receipt, Truncated } from "@parley/protocol"
 import { Effect, PubSub, Queue, type Scope, SubscriptionRef } from "effect"
 import type * as Connection from "./Connection.ts"
+import type { Incoming, RoomEvent, RoomMessage as Message } from "./Frames.ts"
 import * as Reply from "./Reply.ts"
 import { SeenMessages } from "./SeenMessages.ts"
 
-/** What the events stream carries: the server's unrequested frames, each MESSAGE once. */
-export type ChatEvent = Message | Presence | Receipt | Bye
+type Bye = Extract<Incoming, { readonly type: "BYE" }>
+
+/** What the events stream carries: the server's unrequested frames, each MESSAGE once, and the room events. */
+export type ChatEvent = Message | Presence | Receipt | Bye | RoomEvent
 
 /** Work for the inbox fiber. */
 export type InboxJob =
   /** An event from link number `session` (CONNECT sent `resumeAfter` there). */
   | {
     readonly _tag: "Frame"
-    readonly frame: Message | Presence | Receipt | Bye | Truncated
+    readonly frame: Message | Presence | Receipt | Bye | Truncated | RoomEvent
     readonly session: number
     readonly conn: Connection.Connection
     readonly resumeAfter: number | undefined

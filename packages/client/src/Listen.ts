@@ -63,8 +63,11 @@ export const runListen = (options: ListenOptions) =>
           ? formatPresence(style, event)
           : event.type === "RECEIPT"
           ? formatReceipt(style, event, undefined)
-          : style.dim(`-- the server said goodbye${event.reason !== undefined ? ` (${event.reason})` : ""}`)
-        process.stdout.write(line + "\n")
+          : event.type === "BYE"
+          ? style.dim(`-- the server said goodbye${event.reason !== undefined ? ` (${event.reason})` : ""}`)
+          // room events come only to a client that opted in to rooms, which this one does not
+          : undefined
+        if (line !== undefined) process.stdout.write(line + "\n")
       }
     })
     yield* Effect.raceFirst(print, Deferred.await(ended))

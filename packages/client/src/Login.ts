@@ -4,10 +4,11 @@
  * server is not swamped), falling back to the password. Each refusal is
  * sorted into "try again later" (`ConnectionLost`) or "stop" (`LoginRejected`).
  */
-import { Connect, type Connected, Register, type ServerFrame } from "@parley/protocol"
-import { Duration, Effect, Redacted } from "effect"
+import { Connect, Register } from "@parley/protocol"
+import { Duration, Effect, Redacted, Schema } from "effect"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
 import type * as Connection from "./Connection.ts"
+import { encoded, type Incoming as ServerFrame, type RoomConnected as Connected } from "./Frames.ts"
 import { errorOf, unexpected } from "./Reply.ts"
 
 /** Who logs in, and how long the server may take to answer. */
@@ -19,6 +20,8 @@ export interface LoginOptions {
   readonly resumeAfter: number | undefined
   /** REGISTER said USERNAME_TAKEN just before: a refused password then means the name is someone else's. */
   readonly nameTaken: boolean
+  /** Opt in to room traffic (protocol v1.2: `rooms: true` on CONNECT). */
+  readonly rooms: boolean
   readonly timeout: Duration.Duration
 }
 
@@ -80,8 +83,12 @@ export const login = (conn: Connection.Connection, options: LoginOptions) =>
       username: options.username,
       ...(options.resumeAfter !== undefined ? { resume_after: options.resumeAfter } : {})
     }
-    const connect = (credential: { token: string } | { password: string }) =>
-      ask(conn, new Connect({ ...base, ...credential }, true), "CONNECT", options.timeout)
+    const connect = (credential: { token: string } | { password: string }) => {
+      const command = new Connect({ ...base, ...credential }, true)
+      // `rooms` is v1.2: the protocol's `Connect` schema does not have it yet
+      const outgoing = options.rooms ? encoded({ ...Schema.encodeSync(Connect)(command), rooms: true }) : command
+      return ask(conn, outgoing, "CONNECT", options.timeout)
+    }
 
     if (options.token !== undefined) {
       const reply: ServerFrame = yield* connect({ token: options.token })

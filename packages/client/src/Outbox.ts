@@ -12,6 +12,8 @@ export interface OutboxEntry {
   readonly clientMsgId: string
   readonly text: string
   readonly to: string | null
+  /** The room it goes to (protocol v1.2); null: `general`, or the DM's `to`. */
+  readonly room: string | null
   readonly done: Deferred.Deferred<Ack, SendError>
 }
 
