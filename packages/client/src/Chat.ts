@@ -3,12 +3,17 @@
  * as they arrive, a status line with the connection state, and the slash
  * commands. DMs shown to you are marked read; receipts for yours are shown.
  */
-import type { Message } from "@parley/protocol"
-import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, type Scope, Stream } from "effect"
-import { ChatClient, type ChatEvent } from "./ChatClient.ts"
+import { GENERAL_ROOM } from "@parley/protocol"
+import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, Runtime, type Scope, Stream } from "effect"
+import { ChatClient, type ChatEvent, type Destination } from "./ChatClient.ts"
+import { describeRoomError, noteEvent, noteMessage, type RoomContext, roomOf, runRoomInput } from "./ChatRooms.ts"
 import type { RequestError } from "./ClientError.ts"
 import type { TlsOptions } from "./Connection.ts"
 import type { ConnectionState } from "./ConnectionState.ts"
+import type { RoomMessage as Message } from "./Frames.ts"
+import { parseRoomInput, ROOM_COMMANDS, ROOM_HELP } from "./RoomInput.ts"
+import { formatRoomEvent, roomTag } from "./RoomStyle.ts"
+import { RoomTabs } from "./RoomTabs.ts"
 import * as Screen from "./Screen.ts"
 import {
   colorWanted,
@@ -33,6 +38,8 @@ export interface ChatOptions {
   readonly user: string
   readonly password: Redacted.Redacted<string>
   readonly register: boolean
+  /** Opt in to rooms (protocol v1.2; default on): room messages and events, the room commands. */
+  readonly rooms?: boolean | undefined
 }
 
 /** The program ended because it could not go on; the message says why and what to do. */
@@ -43,10 +50,10 @@ export class ChatEnded extends Data.TaggedError("ChatEnded")<{ readonly reason: 
 }
 
 const HELP = [
-  "Type a message and press Enter to send it to everyone.",
+  "Type a message and press Enter to send it to the current room (general: everyone).",
   "  /msg <user> <text>   send a direct message",
   "  /who                 who is online",
-  "  /history [user]      recent public messages, or your DMs with <user>",
+  "  /history [user]      recent messages of the current room, or your DMs with <user>",
   "  /sessions            where you are logged in (each session's number, address and start)",
   "  /revoke <n>|others   log out session <n>, or every session but this one (their tokens stop working)",
   "  /me <action>         say what you are doing (sent as \"* you <action>\")",
@@ -54,15 +61,43 @@ const HELP = [
   "  /quit                leave (also Ctrl-D or Ctrl-C)",
   "  /help                this help",
   "  //text               send a message that starts with /",
-  "Tab completes commands and the names of people online."
+  "Rooms (the status line shows the current one, and unread counts of the others):",
+  ...ROOM_HELP.map(([, usage, what]) => `  ${usage.padEnd(36)} ${what}`),
+  "Tab completes commands, the names of people online, and your rooms after /switch, /part, /members."
 ]
 
-const COMMANDS = ["/msg", "/who", "/history", "/sessions", "/revoke", "/me", "/clear", "/quit", "/help"]
+const COMMANDS = [
+  "/msg",
+  "/who",
+  "/history",
+  "/sessions",
+  "/revoke",
+  "/me",
+  "/clear",
+  "/quit",
+  "/help",
+  ...ROOM_COMMANDS
+]
+
+/** What Tab offers: commands at the start of the line, your rooms after a room command, else people online. */
+export const completions = (
+  line: string,
+  online: ReadonlyArray<string>,
+  rooms: ReadonlyArray<string>
+): ReadonlyArray<string> =>
+  /^\/\S*$/.test(line) ? COMMANDS : /^\/(switch|part|members|join)\s+\S*$/i.test(line) ? rooms : online
 
 /** The status line for a state. */
 export const statusLine = (
   state: ConnectionState,
-  info: { readonly address: string; readonly user: string; readonly online: number; readonly unsent: number },
+  info: {
+    readonly address: string
+    readonly user: string
+    readonly online: number
+    readonly unsent: number
+    /** The current room and the others' unread counts, when rooms are on. */
+    readonly rooms?: string | undefined
+  },
   now: number
 ): string => {
   const who = `${info.user} @ ${info.address}`
@@ -75,7 +110,9 @@ export const statusLine = (
     case "Authenticating":
       return ` logging in… · ${who}${unsent} `
     case "Connected":
-      return ` connected · ${who} · ${info.online} online${unsent} · /help `
+      return ` connected · ${who}${
+        info.rooms !== undefined ? ` · ${info.rooms}` : ""
+      } · ${info.online} online${unsent} · /help `
     case "Reconnecting": {
       const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000))
       return ` reconnecting in ${seconds}s · ${who}${unsent} · ${state.error} `
@@ -103,6 +140,10 @@ interface View {
   lastShown: string | undefined
   /** What was said but not yet acknowledged, shown above the status line until its ACK or failure. */
   readonly unacked: Set<{ readonly text: string; readonly to: string | null }>
+  /** Your rooms and the current one; undefined when rooms are off. */
+  readonly rooms: RoomTabs | undefined
+  /** The newest message id per room and sender, for /edit and /delete. */
+  readonly lastBy: Map<string, number>
 }
 
 const info = (v: View, s: string) => v.screen.print(v.style.dim(`-- ${s}`))
@@ -114,7 +155,15 @@ const render = (v: View) =>
     const state = yield* v.client.state.get
     const online = (yield* v.client.online.get).length
     const unsent = yield* v.client.pending
-    v.screen.status(statusLine(state, { address: v.address, user: v.me, online, unsent }, Date.now()))
+    v.screen.status(
+      statusLine(state, {
+        address: v.address,
+        user: v.me,
+        online,
+        unsent,
+        rooms: v.rooms?.listed === true ? v.rooms.summary() : undefined
+      }, Date.now())
+    )
   })
 
 /** The status line follows the state, with a line printed for the moments a person should notice. */
@@ -160,7 +209,10 @@ const showMessage = (v: View, message: Message) => {
   const now = new Date()
   const day = daySeparator(v.style, v.lastShown, message.timestamp, now)
   v.lastShown = message.timestamp
-  v.screen.print((day !== undefined ? day + "\n" : "") + formatMessage(v.style, message, v.me, now))
+  const tag = v.rooms === undefined ? "" : roomTag(v.style, roomOf(message), v.rooms.current)
+  v.screen.print((day !== undefined ? day + "\n" : "") + tag + formatMessage(v.style, message, v.me, now))
+  const ctx = roomContext(v)
+  if (ctx !== undefined) noteMessage(ctx, message)
   const me = v.me.toLowerCase()
   const from = message.from.toLowerCase()
   if (message.to !== null && from === me) v.myDms.set(message.message_id, message.text)
@@ -178,8 +230,35 @@ const showEvent = (v: View, event: ChatEvent) => {
     case "BYE":
       // the "connection lost" line that follows gives the reason
       return
+    default: {
+      const ctx = roomContext(v)
+      if (ctx === undefined) return
+      v.screen.print(formatRoomEvent(v.style, event, { me: v.me, current: ctx.rooms.current }))
+      return noteEvent(ctx, event)
+    }
   }
 }
+
+/** The room commands' view of the chat; undefined when rooms are off. */
+const roomContext = (v: View): RoomContext | undefined => {
+  const rooms = v.rooms
+  if (rooms === undefined) return undefined
+  return {
+    client: v.client,
+    style: v.style,
+    rooms,
+    get me() {
+      return v.me
+    },
+    lastBy: v.lastBy,
+    info: (s) => info(v, s),
+    fail: (s) => fail(v, s)
+  }
+}
+
+/** Plain text goes to the current room; `general` is sent as in version 1 (no `room`). */
+const here = (v: View): Destination =>
+  v.rooms === undefined || v.rooms.isCurrent(GENERAL_ROOM) ? null : { room: v.rooms.current }
 
 /** Starts the connection; the first login says who else is here, a refused one ends the chat. */
 const connect = (v: View) =>
@@ -204,7 +283,7 @@ const showUnacked = (v: View) => v.screen.pending(Array.from(v.unacked, (u) => f
 
 const send = (v: View, text: string, to: string | undefined) =>
   Effect.gen(function*() {
-    const queued = yield* Effect.either(v.client.enqueue(text, to))
+    const queued = yield* Effect.either(v.client.enqueue(text, to ?? here(v)))
     if (Either.isLeft(queued)) return fail(v, queued.left.message)
     const said = { text, to: to ?? null }
     v.unacked.add(said)
@@ -244,17 +323,23 @@ const notNow = (v: View, error: RequestError) =>
 
 const printHistory = (v: View, withUser: string | undefined) =>
   Effect.gen(function*() {
-    const page = yield* Effect.either(v.client.history({ with: withUser, limit: 20 }))
+    // without a user: the current room's (general's as in version 1, with no `room`)
+    const room = withUser === undefined && v.rooms !== undefined && !v.rooms.isCurrent(GENERAL_ROOM)
+      ? v.rooms.current
+      : undefined
+    const page = yield* Effect.either(v.client.history({ with: withUser, room, limit: 20 }))
     if (Either.isLeft(page)) {
       const e = page.left
       return e._tag === "RequestRejected" && e.code === "UNKNOWN_USER"
         ? fail(v, `no user named "${withUser}"`)
+        : e._tag === "RoomRejected"
+        ? fail(v, describeRoomError(e, room))
         : notNow(v, e)
     }
     const count = page.right.messages.length
     const noun = (plural: boolean) =>
-      `${withUser === undefined ? "public " : ""}message${plural ? "s" : ""}${
-        withUser === undefined ? "" : ` between you and ${withUser}`
+      `${withUser === undefined && room === undefined ? "public " : ""}message${plural ? "s" : ""}${
+        withUser !== undefined ? ` between you and ${withUser}` : room !== undefined ? ` in ${room}` : ""
       }`
     if (count === 0) return info(v, `no ${noun(true)} yet`)
     const now = new Date()
@@ -347,8 +432,22 @@ const command = (v: View, text: string): Effect.Effect<boolean, never, Scope.Sco
       return match === null ? usage("usage: /msg <user> <text>") : Effect.as(send(v, match[2]!, match[1]!), true)
     }
     default:
-      return usage(`unknown command ${name}: type /help for the list`)
+      return roomCommand(v, text, name)
   }
+}
+
+/** A room command, or the usage hint; unknown commands are named as such. */
+const roomCommand = (v: View, text: string, name: string): Effect.Effect<boolean> => {
+  const parsed = parseRoomInput(text)
+  const ctx = roomContext(v)
+  if (parsed === undefined) {
+    return Effect.sync(() => fail(v, `unknown command ${name}: type /help for the list`)).pipe(Effect.as(true))
+  }
+  if (ctx === undefined) {
+    return Effect.sync(() => fail(v, `${name}: rooms are off in this program`)).pipe(Effect.as(true))
+  }
+  if (Either.isLeft(parsed)) return Effect.sync(() => fail(v, parsed.left)).pipe(Effect.as(true))
+  return runRoomInput(ctx, parsed.right).pipe(Effect.zipRight(render(v)), Effect.as(true))
 }
 
 /** A line typed: a message, or a command; false ends the chat. */
@@ -359,6 +458,24 @@ const handle = (v: View, line: string): Effect.Effect<boolean, never, Scope.Scop
   if (!text.startsWith("/")) return Effect.as(send(v, line, undefined), true)
   return command(v, text)
 }
+
+/** Ctrl-N / Ctrl-P switch rooms; each login's list of your rooms (a v1 server lists none) resets the tabs. */
+const followRooms = (v: View, onCycle: { run: Screen.Cycle }) =>
+  Effect.gen(function*() {
+    const rooms = v.rooms
+    if (rooms === undefined) return
+    const runtime = yield* Effect.runtime<never>()
+    onCycle.run = (step) => {
+      info(v, `now in ${rooms.cycle(step)}`)
+      Runtime.runFork(runtime)(render(v))
+    }
+    yield* v.client.joinedRooms.changes.pipe(
+      Stream.runForEach((list) =>
+        list.length === 0 ? Effect.void : Effect.zipRight(Effect.sync(() => rooms.reset(list)), render(v))
+      ),
+      Effect.forkScoped
+    )
+  })
 
 /** Runs the chat until /quit, Ctrl-D or Ctrl-C; fails with `ChatEnded` when the login is refused. */
 export const runChat = (options: ChatOptions) =>
@@ -371,7 +488,8 @@ export const runChat = (options: ChatOptions) =>
       username: options.user,
       password: options.password,
       register: options.register,
-      backlog: 20
+      backlog: 20,
+      rooms: options.rooms ?? true
     })
     const events = yield* client.subscribe
     // Tab completes a command at the start of the line, else the name of someone online
@@ -380,8 +498,17 @@ export const runChat = (options: ChatOptions) =>
       Stream.runForEach((names) => Effect.sync(() => (onlineNow.names = names))),
       Effect.forkScoped
     )
-    const screen = yield* Screen.open(style, undefined, undefined, undefined, (line) =>
-      /^\/\S*$/.test(line) ? COMMANDS : onlineNow.names)
+    const rooms = options.rooms === false ? undefined : new RoomTabs()
+    // set once the view exists; the screen needs it first
+    const onCycle: { run: Screen.Cycle } = { run: () => {} }
+    const screen = yield* Screen.open(
+      style,
+      undefined,
+      undefined,
+      undefined,
+      (line) => completions(line, onlineNow.names, rooms?.names() ?? []),
+      (step) => onCycle.run(step)
+    )
     const v: View = {
       client,
       screen,
@@ -392,25 +519,24 @@ export const runChat = (options: ChatOptions) =>
       myDms: new Map(),
       toMark: new Map(),
       lastShown: undefined,
-      unacked: new Set()
+      unacked: new Set(),
+      rooms,
+      lastBy: new Map()
     }
+    yield* followRooms(v, onCycle)
 
     info(v, "Parley: type a message and press Enter; /help lists the commands.")
     yield* render(v)
     yield* followState(v)
     yield* client.online.changes.pipe(
-      Stream.runForEach(() =>
-        render(v)
-      ),
+      Stream.runForEach(() => render(v)),
       Effect.forkScoped
     )
     // the reconnect countdown and the unsent count move without a state change
     yield* render(v).pipe(Effect.delay("500 millis"), Effect.forever, Effect.forkScoped)
     yield* markShownDmsRead(v)
     yield* Queue.take(events).pipe(
-      Effect.map((event) =>
-        showEvent(v, event)
-      ),
+      Effect.flatMap((event) => Effect.zipRight(Effect.sync(() => showEvent(v, event)), render(v))),
       Effect.forever,
       Effect.forkScoped
     )

@@ -182,6 +182,8 @@ interface Shared {
   registerPending: boolean
   /** The server's limit on a message, from its HELLO. */
   maxTextChars: number
+  /** The features its HELLO announced (`"rooms"`: protocol v1.2); undefined before the first HELLO. */
+  features: ReadonlyArray<string> | undefined
   /** The supervisor, from `connect` until it ends. */
   run: Run | undefined
 }
@@ -222,6 +224,15 @@ const msgCommand = (entry: OutboxEntry): Outgoing => {
 
 // --- sending: the outbox, written to the live link and again after each login ---
 
+/**
+ * A server whose HELLO lacks `"rooms"` must not get room commands, and would take a MSG's `room`
+ * for nothing and post it to everyone. Before the first HELLO nothing is known: let it through.
+ */
+const noRooms = (shared: Shared): InvalidInput | undefined =>
+  shared.features !== undefined && !shared.features.includes("rooms")
+    ? new InvalidInput({ reason: "this server does not speak rooms (protocol v1.2): only general and DMs" })
+    : undefined
+
 /** Checks a message against the server's limits before it takes a place in the outbox. */
 const checkMessage = (text: string, to: Destination | undefined, maxTextChars: number) => {
   if (codePointLength(text) > maxTextChars) {
@@ -247,7 +258,8 @@ const checkMessage = (text: string, to: Destination | undefined, maxTextChars: n
 
 const makeEnqueue = (c: Parts) =>
   Effect.fn("ChatClient.enqueue")(function*(text: string, to?: Destination) {
-    const invalid = checkMessage(text, to, c.shared.maxTextChars)
+    const invalid = checkMessage(text, to, c.shared.maxTextChars) ??
+      (typeof to === "object" && to !== null ? noRooms(c.shared) : undefined)
     if (invalid !== undefined) return yield* invalid
     const entry: OutboxEntry = {
       clientMsgId: randomUUID(),
@@ -357,6 +369,7 @@ const dialAndLogin = (
     yield* move(c.state, ConnectionEvent.TcpEstablished()).pipe(Effect.orDie)
     const hello = yield* conn.hello
     shared.maxTextChars = hello.limits.max_text_chars
+    shared.features = hello.features ?? []
     let nameTaken = false
     if (shared.registerPending) {
       if (options.password === undefined) {
@@ -520,7 +533,12 @@ const makeRequests = (c: Parts) => {
       return yield* Reply.expect(what, yield* conn.request(command), accept)
     })
   return {
-    ...Rooms.make(request),
+    ...Rooms.make(<A>(what: string, command: Connection.Outgoing, accept: (frame: ServerFrame) => A | undefined) =>
+      Effect.suspend<A, Rooms.RoomError, never>(() => {
+        const refused = noRooms(c.shared)
+        return refused !== undefined ? Effect.fail(refused) : request(what, command, accept)
+      })
+    ),
     history: Effect.fn("ChatClient.history")(function*(query: HistoryQuery = {}) {
       const conn = yield* liveConnection
       return yield* Reply.history(conn, query)
@@ -560,6 +578,7 @@ export const make = (options: ChatClientOptions) =>
       token: options.token,
       registerPending: options.register === true,
       maxTextChars: 4096,
+      features: undefined,
       run: undefined
     }
     const c: Parts = {

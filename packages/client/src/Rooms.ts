@@ -103,7 +103,7 @@ export type Requester = <A>(
   what: string,
   command: Encoded,
   accept: (frame: Incoming) => A | undefined
-) => Effect.Effect<A, RequestError>
+) => Effect.Effect<A, RoomError>
 
 /**
  * Checks `fields` against a room command's schema and encodes it. The schemas are the protocol's:

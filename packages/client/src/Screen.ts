@@ -140,13 +140,35 @@ const terminalScreen = (
   }
 }
 
+/** Ctrl-N (1) or Ctrl-P (-1) was pressed: the chat's next or previous room. */
+export type Cycle = (step: 1 | -1) => void
+
+/**
+ * Ctrl-N / Ctrl-P call `onCycle`. Readline binds them to its history too and cannot be told not
+ * to, so the line being typed is noted before readline sees the key and put back after.
+ */
+const cycleKeys = (rl: readline.Interface, input: NodeJS.ReadableStream, onCycle: Cycle) => {
+  let typed = ""
+  input.prependListener("keypress", () => void (typed = rl.line))
+  input.on("keypress", (_text: string | undefined, key: { ctrl?: boolean; name?: string } | undefined) => {
+    if (key?.ctrl !== true || (key.name !== "n" && key.name !== "p")) return
+    if (rl.line !== typed) {
+      rl.write(null, { ctrl: true, name: "e" })
+      rl.write(null, { ctrl: true, name: "u" })
+      rl.write(typed)
+    }
+    onCycle(key.name === "n" ? 1 : -1)
+  })
+}
+
 /** Opens the screen on stdin/stdout; closes readline with the scope. */
 export const open = (
   style: Style,
   prompt = "> ",
   input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
   output: Output = process.stdout,
-  candidates: Completer = () => []
+  candidates: Completer = () => [],
+  onCycle?: Cycle
 ): Effect.Effect<Screen, never, Scope.Scope> =>
   Effect.gen(function*() {
     const lines = yield* Queue.unbounded<string | null>()
@@ -185,6 +207,7 @@ export const open = (
       Queue.unsafeOffer(lines, null)
     })
     rl.on("SIGINT", () => void Queue.unsafeOffer(lines, null))
+    if (tty && onCycle !== undefined) cycleKeys(rl, input, onCycle)
     if (tty) return terminalScreen(rl, output, style, prompt, lines, state)
     rl.on("line", (line) => void Queue.unsafeOffer(lines, line))
     return plainScreen(output, lines)
