@@ -589,6 +589,7 @@ export const make = (options: ChatClientOptions) =>
       inbox: yield* Inbox.make({
         hub,
         online,
+        joinedRooms,
         me: () => shared.me,
         backlog: Math.max(0, Math.min(100, options.backlog ?? 0))
       }),

@@ -4,7 +4,7 @@
  * filled from HISTORY, presence kept in the online list, and the resume
  * cursor set at the first login.
  */
-import type { Presence, Receipt, Truncated } from "@parley/protocol"
+import { GENERAL_ROOM, type Presence, type Receipt, type RoomInfo, type Truncated } from "@parley/protocol"
 import { Effect, PubSub, Queue, type Scope, SubscriptionRef } from "effect"
 import type * as Connection from "./Connection.ts"
 import type { Incoming, RoomEvent, RoomMessage as Message } from "./Frames.ts"
@@ -42,6 +42,7 @@ export interface Inbox {
 interface InboxState {
   readonly hub: PubSub.PubSub<ChatEvent>
   readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
   readonly me: () => string | undefined
   readonly backlog: number
   readonly seen: SeenMessages
@@ -66,13 +67,16 @@ const publish = (st: InboxState, message: Message) =>
     return PubSub.publish(st.hub, message)
   })
 
+/** Which timeline to page: `general` (neither), a user's DMs, or a room. */
+type Timeline = { readonly with?: string; readonly room?: string }
+
 /** Every message of one timeline with after < id < before, oldest first. */
-const pageGap = (conn: Connection.Connection, withUser: string | undefined, after: number, before: number) =>
+const pageGap = (conn: Connection.Connection, timeline: Timeline, after: number, before: number) =>
   Effect.gen(function*() {
     const out: Array<Message> = []
     let cursor = after
     while (true) {
-      const page = yield* Reply.history(conn, { with: withUser, after: cursor, limit: 100 })
+      const page = yield* Reply.history(conn, { ...timeline, after: cursor, limit: 100 })
       for (const m of page.messages) if (m.message_id < before) out.push(m)
       const last = page.messages.at(-1)
       if (!page.has_more || last === undefined || last.message_id >= before - 1) return out
@@ -86,12 +90,22 @@ const fillGap = (st: InboxState, conn: Connection.Connection, resumeAfter: numbe
     // without resume_after only unread DMs were due, and those cannot be paged as such
     if (resumeAfter === undefined) return
     const found = new Map<number, Message>()
-    for (const m of yield* pageGap(conn, undefined, resumeAfter, before)) found.set(m.message_id, m)
-    for (const partner of st.partners.values()) {
-      const dms = yield* pageGap(conn, partner, resumeAfter, before).pipe(
-        Effect.catchTag("RequestRejected", () => Effect.succeed([] as Array<Message>))
+    for (const m of yield* pageGap(conn, {}, resumeAfter, before)) found.set(m.message_id, m)
+    // the replay of a client that opted in to rooms also held its rooms' messages
+    const rooms = (yield* SubscriptionRef.get(st.joinedRooms)).filter((r) => r.name.toLowerCase() !== GENERAL_ROOM)
+    const timelines: Array<Timeline> = [
+      ...Array.from(st.partners.values(), (partner) => ({ with: partner })),
+      ...rooms.map((r) => ({ room: r.name }))
+    ]
+    for (const timeline of timelines) {
+      // a partner renamed away, a room left or banned from since: nothing more to fetch there
+      const more = yield* pageGap(conn, timeline, resumeAfter, before).pipe(
+        Effect.catchTags({
+          RequestRejected: () => Effect.succeed([] as Array<Message>),
+          RoomRejected: () => Effect.succeed([] as Array<Message>)
+        })
       )
-      for (const m of dms) found.set(m.message_id, m)
+      for (const m of more) found.set(m.message_id, m)
     }
     for (const m of Array.from(found.values()).sort((a, b) => a.message_id - b.message_id)) yield* publish(st, m)
   })
@@ -141,6 +155,8 @@ const handle = (st: InboxState, job: InboxJob): Effect.Effect<void> => {
 export const make = (options: {
   readonly hub: PubSub.PubSub<ChatEvent>
   readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  /** Your rooms as of the last CONNECTED, to page theirs after a TRUNCATED. */
+  readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
   /** Our registered name, once logged in. */
   readonly me: () => string | undefined
   /** Public messages from before the first login to hand out (0..100). */
