@@ -1,36 +1,19 @@
 /**
  * The frames this client speaks: protocol v1's, plus what v1.2 (rooms, docs/protocol.md "Rooms,
- * roles and moderation") adds to them. `@parley/protocol`'s `Command` and `ServerFrame` unions do
- * not hold the v1.2 additions yet; until they do, this is the one place the client reads them:
- * `room` and `edited_at` on MESSAGE, `rooms` on CONNECTED, `features` on HELLO, the room error
- * codes with `action` / `expires_at`, BYE `locked`, and the room replies and events. Once the
- * protocol's schemas carry these fields, `Incoming` becomes its `ServerFrame` and this shrinks to
- * nothing.
+ * roles and moderation") adds to them, under the names the client uses. The protocol's schemas
+ * carry every v1.2 field (all optional where a v1 server would leave them out); room commands go
+ * out already encoded (`Encoded`), each checked against its schema in `Rooms.ts`.
  */
 import {
-  Ack,
-  Bye,
-  ByeReason,
   type Command,
-  Connected,
+  type Connected,
   ErrorCode,
-  ErrorFrame,
-  Hello,
-  HistoryPage,
-  Message,
-  Name,
-  Ok,
-  Pong,
-  Presence,
-  Receipt,
-  Registered,
+  type ErrorFrame,
+  type Hello,
+  type HistoryPage,
+  type Message,
   type RequestId,
-  RoomFrame,
-  RoomInfo,
-  SessionsList,
-  Timestamp,
-  Truncated,
-  UsersList
+  ServerFrame
 } from "@parley/protocol"
 import { Schema } from "effect"
 
@@ -46,7 +29,7 @@ export const RoomErrorCode = Schema.Literal(
 export type RoomErrorCode = typeof RoomErrorCode.Type
 
 /** Any error code, v1's and v1.2's. */
-export const AnyErrorCode = Schema.Union(ErrorCode, RoomErrorCode)
+export const AnyErrorCode = ErrorCode
 export type AnyErrorCode = typeof AnyErrorCode.Type
 
 const roomErrorCodes: ReadonlySet<string> = new Set(RoomErrorCode.literals)
@@ -54,62 +37,19 @@ const roomErrorCodes: ReadonlySet<string> = new Set(RoomErrorCode.literals)
 /** Whether a code is one of the room codes (v1.2). */
 export const isRoomErrorCode = (code: AnyErrorCode): code is RoomErrorCode => roomErrorCodes.has(code)
 
-// the protocol schema will carry these fields (v1.2); until then they are read here, leniently
-// (all optional, so a v1 server's frames decode as before)
-
 /** MESSAGE, with its room (`null` for a DM) and, in HISTORY and replay, when it was edited. */
-export const RoomMessage = Schema.extend(
-  Message,
-  Schema.Struct({ room: Schema.optional(Schema.NullOr(Name)), edited_at: Schema.optional(Timestamp) })
-)
-export type RoomMessage = typeof RoomMessage.Type
-
-const HistoryV12 = Schema.Struct({ ...HistoryPage.fields, messages: Schema.Array(RoomMessage) })
+export type RoomMessage = Message
 /** A HISTORY page whose entries carry their room. */
-export type RoomHistoryPage = typeof HistoryV12.Type
-
-const ConnectedV12 = Schema.extend(Connected, Schema.Struct({ rooms: Schema.optional(Schema.Array(RoomInfo)) }))
+export type RoomHistoryPage = HistoryPage
 /** CONNECTED, with the rooms you are a member of when you opted in with `rooms: true`. */
-export type RoomConnected = typeof ConnectedV12.Type
-
-const HelloV12 = Schema.extend(Hello, Schema.Struct({ features: Schema.optional(Schema.Array(Schema.String)) }))
+export type RoomConnected = Connected
 /** HELLO, with the features (`"rooms"`) a v1.2 server announces. */
-export type RoomHello = typeof HelloV12.Type
-
-const ErrorV12 = Schema.Struct({
-  ...ErrorFrame.fields,
-  code: AnyErrorCode,
-  /** FORBIDDEN: what was refused (a command name, or `part_general`, `last_owner`, …). */
-  action: Schema.optional(Schema.String),
-  /** BANNED, MUTED: until when (`null`: until lifted). */
-  expires_at: Schema.optional(Schema.NullOr(Timestamp))
-})
-export type AnyErrorFrame = typeof ErrorV12.Type
-
-const ByeV12 = Schema.Struct({
-  ...Bye.fields,
-  reason: Schema.optional(Schema.Union(ByeReason, Schema.Literal("locked")))
-})
+export type RoomHello = Hello
+/** ERROR, with FORBIDDEN's `action` and BANNED/MUTED's `expires_at`. */
+export type AnyErrorFrame = ErrorFrame
 
 /** Every frame this client understands, v1's and v1.2's. */
-export const Incoming = Schema.Union(
-  HelloV12,
-  Registered,
-  ConnectedV12,
-  Ack,
-  RoomMessage,
-  HistoryV12,
-  Ok,
-  UsersList,
-  SessionsList,
-  Pong,
-  ByeV12,
-  ErrorV12,
-  Presence,
-  Receipt,
-  Truncated,
-  ...RoomFrame.members
-)
+export const Incoming = ServerFrame
 export type Incoming = typeof Incoming.Type
 
 /** A room event, as sent to the members of a room (never a reply). */

@@ -17,8 +17,7 @@ const ofType = <T extends RoomEvent["type"]>(type: T) => (e: ChatEvent): e is Ex
   e.type === type
 
 describe("rooms, roles and moderation through the client", () => {
-  // enable once the server speaks rooms (protocol v1.2): remove `.skip`
-  it.scopedLive.skip(
+  it.scopedLive(
     "a private room: create, invite, mute, delete a message, kick, ban",
     () =>
       Effect.gen(function*() {
