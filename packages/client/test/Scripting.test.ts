@@ -94,16 +94,18 @@ describe("parley send and listen", () => {
         )
         const messages = jsonLines(listen.stdout()).filter((e) => e.type === "MESSAGE")
         assert.deepStrictEqual(messages.map((m) => m.text), [...lines, "the end"])
-        // protocol JSON as it came over the wire
+        // protocol JSON as it came over the wire (v1.2: with its room, general for a public one)
         assert.deepStrictEqual(Object.keys(messages[0]!).sort(), [
           "from",
           "message_id",
+          "room",
           "text",
           "timestamp",
           "to",
           "type"
         ])
         assert.strictEqual(messages[0]!.from, "alice")
+        assert.strictEqual(messages[0]!.room, "general")
         assert.isNull(messages[0]!.to)
         assert.match(listen.stderr(), /retrying in/)
         listen.child.kill("SIGINT")

@@ -37,7 +37,7 @@ describe("the interactive program, in a terminal", () => {
         })
         let rows = yield* term.waitFor(
           "the status line saying connected",
-          (rows) => statusOf(rows).includes(`connected · alice @ 127.0.0.1:${server.port} · 2 online`)
+          (rows) => statusOf(rows).includes(`connected · alice @ 127.0.0.1:${server.port} · #general · 2 online`)
         )
         // recent public messages are shown on arrival, with a local time (fetched right after the
         // login, so they may be drawn just after the status line says connected)
