@@ -14,6 +14,10 @@ import { humanDuration } from "./RoomStyle.ts"
 import type { RoomTabs } from "./RoomTabs.ts"
 import { sanitize, type Style } from "./Style.ts"
 
+const because = (reason: string | undefined) => (reason === undefined || reason === "" ? "" : `: ${reason}`)
+const lasting = (seconds: number | undefined) =>
+  seconds === undefined ? " until lifted" : ` for ${humanDuration(seconds * 1000)}`
+
 /** What the room commands need of the running chat. */
 export interface RoomContext {
   readonly client: ChatClient.Service
@@ -139,26 +143,43 @@ export const runRoomInput = (ctx: RoomContext, input: RoomInput): Effect.Effect<
             page.members.map((m) => describeMember(ctx.style, m)).join("\n")
         ))
     }
+    // the server sends a room's events to everyone but the connection that acted: it gets OK, said here
     case "Topic":
-      return attempt(here, c.setTopic(here, input.topic), () => {})
+      return attempt(here, c.setTopic(here, input.topic), () => ctx.info(`topic of ${here} set`))
     case "Invite":
       return attempt(here, c.invite(here, input.user), () => ctx.info(`invited ${input.user} to ${here}`))
     case "Kick":
-      return attempt(here, c.kick(here, input.user, input.reason), () => {})
+      return attempt(
+        here,
+        c.kick(here, input.user, input.reason),
+        () => ctx.info(`kicked ${input.user} from ${here}${because(input.reason)}`)
+      )
     case "Ban":
-      return attempt(here, c.ban(here, input.user, input), () => {})
+      return attempt(
+        here,
+        c.ban(here, input.user, input),
+        () => ctx.info(`banned ${input.user} from ${here}${lasting(input.durationS)}${because(input.reason)}`)
+      )
     case "Unban":
       return attempt(here, c.unban(here, input.user), () => ctx.info(`${input.user} may come back to ${here}`))
     case "Mute":
-      return attempt(here, c.mute(here, input.user, input), () => {})
+      return attempt(
+        here,
+        c.mute(here, input.user, input),
+        () => ctx.info(`muted ${input.user} in ${here}${lasting(input.durationS)}${because(input.reason)}`)
+      )
     case "Unmute":
-      return attempt(here, c.unmute(here, input.user), () => {})
+      return attempt(here, c.unmute(here, input.user), () => ctx.info(`${input.user} may speak in ${here} again`))
     case "Role":
-      return attempt(here, c.setRole(here, input.user, input.role), () => {})
+      return attempt(
+        here,
+        c.setRole(here, input.user, input.role),
+        () => ctx.info(`${input.user} is now ${input.role} of ${here}`)
+      )
     case "Edit": {
       const id = ctx.lastBy.get(key(here, ctx.me))
       if (id === undefined) return Effect.sync(() => ctx.fail(`you have said nothing in ${here} to edit`))
-      return attempt(here, c.edit(id, input.text), () => {})
+      return attempt(here, c.edit(id, input.text), () => ctx.info(`message #${id} edited`))
     }
     case "Delete": {
       const id = input.messageId ?? ctx.lastBy.get(key(here, input.user ?? ctx.me))
@@ -167,7 +188,7 @@ export const runRoomInput = (ctx: RoomContext, input: RoomInput): Effect.Effect<
           ctx.fail(`no message of ${input.user ?? "yours"} in ${here} to delete: give its number (/delete 41)`)
         )
       }
-      return attempt(here, c.deleteMessage(id), () => {})
+      return attempt(here, c.deleteMessage(id), () => ctx.info(`message #${id} deleted`))
     }
   }
 }
