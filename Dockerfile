@@ -18,11 +18,12 @@ COPY packages/bench/package.json packages/bench/
 COPY packages/testkit/package.json packages/testkit/
 RUN pnpm install --frozen-lockfile
 COPY packages ./packages
+COPY scripts ./scripts
 RUN pnpm typecheck \
  && pnpm build \
  && pnpm --filter @parley/server deploy --prod --legacy /out \
  && rm -rf /out/src /out/test \
- && cp -r packages/server/dist /out/dist
+ && rm -rf /out/dist && cp -r packages/server/dist /out/dist
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
