@@ -149,22 +149,24 @@ describe.concurrent("throttles", () => {
       Effect.gen(function*() {
         const server = yield* startServer()
         yield* register(server.port, "legit")
+        // the user's connection is open (and greeted) before the flood starts: its CONNECT then
+        // goes out the moment the flood is under way, whatever the machine's load
+        const legit = yield* Wire.connect(server.port, "legit", "127.0.0.2")
         // 60 logins of unknown names from 127.0.0.1, each on its own connection: 60 decoy hashes queued
-        // (within the 64 one address may have waiting)
-        const flood = yield* Effect.forEach(Array.from({ length: FLOOD }, (_, i) => i), (i) =>
-          Effect.tap(Wire.connect(server.port, `flood ${i}`, "127.0.0.1"), (w) =>
-            w.send({ command: "CONNECT", username: `nobody${i}`, password: "guess guess" })))
+        // (within the 64 one address may have waiting); the connections first, then every CONNECT at
+        // once, so the whole flood is queued before the first hashes finish
+        const flood = yield* Effect.forEach(
+          Array.from({ length: FLOOD }, (_, i) => i),
+          (i) => Wire.connect(server.port, `flood ${i}`, "127.0.0.1")
+        )
+        yield* Effect.forEach(flood, (w, i) =>
+          w.send({ command: "CONNECT", username: `nobody${i}`, password: "guess guess" }))
         const answered = () =>
-          flood.filter((w) =>
-            w.received.some((f) => f.type === "ERROR")
-          ).length
+          flood.filter((w) => w.received.some((f) => f.type === "ERROR")).length
         // two answered: the hashing is under way and the rest of the flood is queued behind it
         yield* Effect.suspend(() => answered() >= 2 ? Effect.void : Effect.fail("not yet")).pipe(
           Effect.retry({ schedule: Schedule.spaced("5 millis"), times: 2000 })
         )
-        const legit = yield* Wire.connect(server.port, "legit", "127.0.0.2")
-        // counted from the moment the user's CONNECT is sent: hashes that finish while its TCP
-        // handshake and HELLO are under way are not the queue's doing
         const before = answered()
         yield* legit.ask({ command: "CONNECT", username: "legit", password: PASSWORD }, "CONNECTED", "30 seconds")
         const overtaken = answered() - before
