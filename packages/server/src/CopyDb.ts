@@ -7,8 +7,8 @@
  *   Its schema must be the current one: an older file is migrated by starting
  *   the server on it once, which this command will not do behind your back.
  * - The target is migrated by `PgDatabase` (as the server would), must hold no
- *   row, and gets every row in one transaction with the four tables locked
- *   against writers, so a server started on it meanwhile waits for the commit.
+ *   row (but `general`, which its migration makes), and gets every row in one
+ *   transaction with every table locked against writers, so a server started on it meanwhile waits for the commit.
  *   The transaction commits only if each table then holds exactly as many rows
  *   as the snapshot; any failure (or Ctrl-C) rolls everything back.
  * - Ids are kept (the identity columns are `BY DEFAULT`) and each identity
@@ -45,47 +45,56 @@ export interface CopyDbOptions {
   readonly to: string
 }
 
-/** Rows in each table, source or target. */
-export interface Counts {
-  readonly users: number
-  readonly messages: number
-  readonly sessions: number
-  readonly tokens: number
-}
-
 /** Rows per INSERT, unless they reach `CHUNK_CHARS` first (a chunk of 4096-character messages would be 80 MB). */
 const CHUNK_ROWS = 5_000
 const CHUNK_CHARS = 4 * 1024 * 1024
 /** A progress line on stderr each time this many more rows of a table are copied. */
 const PROGRESS_EVERY = 50_000
 
-type TableName = keyof Counts
-
 interface Table {
-  readonly name: TableName
+  readonly name: string
+  /** The name its rows are counted under, when the table is copied in two parts. */
+  readonly part?: string
   /** Columns in order, with the PostgreSQL array type they are sent as. */
   readonly columns: ReadonlyArray<readonly [column: string, pgType: "int4" | "int8" | "text"]>
   readonly key: string
   /** Whether its `id` is an identity whose sequence must follow the copied ids. */
   readonly identity: boolean
+  /** The rows copied (and counted), when not all: `general` (id 0) is every database's own, made by its migration. */
+  readonly where?: string
+  /** What one row is, for the summary line; tables of protocol v1.2 are named there only when they hold rows. */
+  readonly noun: string
+  /** Named in the summary line: always, only when it holds rows, or never (general's read marks). */
+  readonly summary: "always" | "rows" | "never"
 }
+
+const countKey = (t: Table) => t.part ?? t.name
 
 /** In the order the foreign keys need. */
 const tables: ReadonlyArray<Table> = [
   {
     name: "users",
-    columns: [["id", "int8"], ["username", "text"], ["password_hash", "text"], ["created_at", "text"], [
-      "last_login",
-      "text"
-    ]],
+    columns: [
+      ["id", "int8"],
+      ["username", "text"],
+      ["password_hash", "text"],
+      ["created_at", "text"],
+      ["last_login", "text"],
+      ["is_admin", "int4"],
+      ["locked_at", "text"]
+    ],
     key: "id",
-    identity: true
+    identity: true,
+    noun: "user",
+    summary: "always"
   },
   {
     name: "tokens",
     columns: [["token_hash", "text"], ["user_id", "int8"], ["created_at", "text"], ["expires_at", "text"]],
     key: "token_hash",
-    identity: false
+    identity: false,
+    noun: "token",
+    summary: "always"
   },
   {
     name: "sessions",
@@ -94,7 +103,86 @@ const tables: ReadonlyArray<Table> = [
       "text"
     ], ["token_hash", "text"]],
     key: "id",
-    identity: true
+    identity: true,
+    noun: "session",
+    summary: "always"
+  },
+  {
+    name: "rooms",
+    columns: [
+      ["id", "int8"],
+      ["name", "text"],
+      ["visibility", "text"],
+      ["topic", "text"],
+      ["created_by", "int8"],
+      ["created_at", "text"],
+      ["deleted_at", "text"]
+    ],
+    key: "id",
+    identity: true,
+    where: "id <> 0",
+    noun: "room",
+    summary: "rows"
+  },
+  // general's rows are every account's read mark there (it has no other members): copied, not named
+  ...([["general_marks", "room_id = 0", "read mark", "never"], [
+    "room_members",
+    "room_id <> 0",
+    "room membership",
+    "rows"
+  ]] as const)
+    .map(([part, where, noun, summary]): Table => ({
+      name: "room_members",
+      part,
+      columns: [["room_id", "int8"], ["user_id", "int8"], ["role", "text"], ["read_mark", "int8"], [
+        "joined_at",
+        "text"
+      ]],
+      key: "room_id, user_id",
+      identity: false,
+      where,
+      noun,
+      summary
+    })),
+  {
+    name: "room_invites",
+    columns: [["room_id", "int8"], ["user_id", "int8"], ["invited_by", "int8"], ["expires_at", "text"]],
+    key: "room_id, user_id",
+    identity: false,
+    noun: "invitation",
+    summary: "rows"
+  },
+  ...(["room_bans", "room_mutes"] as const).map((name): Table => ({
+    name,
+    columns: [
+      ["room_id", "int8"],
+      ["user_id", "int8"],
+      ["expires_at", "text"],
+      ["by_id", "int8"],
+      ["reason", "text"],
+      ["created_at", "text"]
+    ],
+    key: "room_id, user_id",
+    identity: false,
+    noun: name === "room_bans" ? "ban" : "mute",
+    summary: "rows"
+  })),
+  {
+    name: "room_audit",
+    columns: [
+      ["id", "int8"],
+      ["room_id", "int8"],
+      ["actor_id", "int8"],
+      ["action", "text"],
+      ["target", "text"],
+      ["reason", "text"],
+      ["expires_at", "text"],
+      ["timestamp", "text"]
+    ],
+    key: "id",
+    identity: true,
+    noun: "audit entry",
+    summary: "rows"
   },
   {
     name: "messages",
@@ -105,47 +193,60 @@ const tables: ReadonlyArray<Table> = [
       ["message", "text"],
       ["timestamp", "text"],
       ["is_read", "int4"],
-      ["client_msg_id", "text"]
+      ["client_msg_id", "text"],
+      ["room_id", "int8"],
+      ["edited_at", "text"],
+      ["deleted_at", "text"],
+      ["deleted_by", "int8"],
+      ["delete_reason", "text"]
     ],
     key: "id",
-    identity: true
+    identity: true,
+    noun: "message",
+    summary: "always"
   }
 ]
 
-const selectSql = (t: Table) => `SELECT ${t.columns.map(([c]) => c).join(", ")} FROM ${t.name} ORDER BY ${t.key}`
+/** Rows in each table, source or target (`rooms` without `general`). */
+export type Counts = Readonly<Record<string, number>>
+
+const whereOf = (t: Table) => (t.where === undefined ? "" : ` WHERE ${t.where}`)
+
+const selectSql = (t: Table) =>
+  `SELECT ${t.columns.map(([c]) => c).join(", ")} FROM ${t.name}${whereOf(t)} ORDER BY ${t.key}`
 
 const insertSql = (t: Table) =>
   `INSERT INTO ${t.name} (${t.columns.map(([c]) => c).join(", ")}) ` +
   `SELECT * FROM unnest(${t.columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")})`
 
-const COUNTS_SQL = `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t.name}) AS ${t.name}`).join(", ")}`
+const COUNTS_SQL = `SELECT ${
+  tables.map((t) => `(SELECT count(*) FROM ${t.name}${whereOf(t)}) AS ${countKey(t)}`).join(", ")
+}`
 
-/**
- * Rows of what protocol v1.2 added (rooms, memberships, sanctions, the audit
- * log, room messages, edits and deletions, admins and locked accounts).
- * copy-db copies the four tables of protocol v1 only: a database that holds
- * any of these is refused rather than copied without them (a private room's
- * messages would become public ones, a deleted message would come back, a
- * locked account would be unlocked). Read marks in general (every account
- * has one) are not copied and not refused: after a copy, general's unread
- * counts from the start of the timeline.
- */
-const ROOMS_USED_SQL = `SELECT
-  (SELECT count(*) FROM rooms WHERE id <> 0 OR topic <> '') +
-  (SELECT count(*) FROM room_members WHERE room_id <> 0 OR role <> 'member') +
-  (SELECT count(*) FROM room_invites) + (SELECT count(*) FROM room_bans) + (SELECT count(*) FROM room_mutes) +
-  (SELECT count(*) FROM room_audit) +
-  (SELECT count(*) FROM messages WHERE room_id IS NOT NULL OR edited_at IS NOT NULL OR deleted_at IS NOT NULL) +
-  (SELECT count(*) FROM users WHERE is_admin <> 0 OR locked_at IS NOT NULL)`
+const plural = (n: number, noun: string) =>
+  `${n.toLocaleString("en-US")} ${n === 1 ? noun : noun.endsWith("ry") ? `${noun.slice(0, -1)}ies` : `${noun}s`}`
 
-const plural = (n: number, noun: string) => `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`
+const SUMMARY_ORDER = [
+  "users",
+  "messages",
+  "sessions",
+  "tokens",
+  "rooms",
+  "room_members",
+  "room_invites",
+  "room_bans",
+  "room_mutes",
+  "room_audit"
+]
 
-/** "3 users, 120 messages, 7 sessions, 2 tokens" */
+/** "3 users, 120 messages, 7 sessions, 2 tokens" (and the tables of rooms, where they hold rows) */
 export const describeCounts = (c: Counts) =>
-  [plural(c.users, "user"), plural(c.messages, "message"), plural(c.sessions, "session"), plural(c.tokens, "token")]
+  SUMMARY_ORDER.map((key) => tables.find((t) => countKey(t) === key)!)
+    .filter((t) => t.summary === "always" || (t.summary === "rows" && Number(c[countKey(t)] ?? 0) > 0))
+    .map((t) => plural(Number(c[countKey(t)] ?? 0), t.noun))
     .join(", ")
 
-const total = (c: Counts) => c.users + c.messages + c.sessions + c.tokens
+const total = (c: Counts) => tables.reduce((sum, t) => sum + Number(c[countKey(t)] ?? 0), 0)
 
 const reason = (cause: unknown): string => {
   if (cause instanceof AggregateError && cause.errors.length > 0) return reason(cause.errors[0])
@@ -235,13 +336,6 @@ const inspect = (db: Database.Database, file: string) =>
             "which PostgreSQL text cannot store: nothing copied (edit or delete them in the SQLite file first)"
         })
       }
-      if ((db.prepare(ROOMS_USED_SQL).pluck().get() as number) > 0) {
-        throw new CopyDbError({
-          message:
-            `${file} uses rooms, moderation or server admins (protocol v1.2), which copy-db does not copy yet: ` +
-            "nothing copied"
-        })
-      }
       return db.prepare(COUNTS_SQL).get() as Counts
     },
     catch: (error) =>
@@ -296,7 +390,7 @@ const copyAll = (db: Database.Database, options: CopyDbOptions, source: Counts) 
     const target = redactUrl(options.to)
     return yield* sql.withTransaction(Effect.gen(function*() {
       // writers (a server started on the target, another copy) wait for the commit
-      yield* sql.unsafe(`LOCK TABLE ${tables.map((t) => t.name).join(", ")} IN EXCLUSIVE MODE`)
+      yield* sql.unsafe(`LOCK TABLE ${[...new Set(tables.map((t) => t.name))].join(", ")} IN EXCLUSIVE MODE`)
       const [present] = yield* sql.unsafe<Counts>(COUNTS_SQL)
       if (present === undefined || total(present) > 0) {
         return yield* new CopyDbError({
@@ -305,22 +399,29 @@ const copyAll = (db: Database.Database, options: CopyDbOptions, source: Counts) 
         })
       }
       for (const table of tables) {
-        const copied = yield* copyTable(db, options.from, table, source[table.name])
-        if (copied !== source[table.name]) {
+        const copied = yield* copyTable(db, options.from, table, Number(source[countKey(table)]))
+        if (copied !== Number(source[countKey(table)])) {
           return yield* new CopyDbError({
-            message: `read ${copied} ${table.name} from ${options.from}, expected ${source[table.name]}: nothing copied`
+            message: `read ${copied} ${table.name} from ${options.from}, expected ${
+              source[countKey(table)]
+            }: nothing copied`
           })
         }
       }
+      // general's topic is the one row of general that can differ from a fresh database's
+      const generalTopic = db.prepare("SELECT topic FROM rooms WHERE id = 0").pluck().get() as string | undefined
+      if (generalTopic !== undefined && generalTopic !== "") {
+        yield* sql.unsafe("UPDATE rooms SET topic = $1 WHERE id = 0", [generalTopic])
+      }
       for (const table of tables) {
         if (!table.identity) continue
-        // an empty table: the next id is 1 (is_called false)
+        // an empty table: the next id is 1 (is_called false); general's id 0 is no copied id
         yield* sql.unsafe(
-          `SELECT setval(pg_get_serial_sequence('${table.name}', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM ${table.name}`
+          `SELECT setval(pg_get_serial_sequence('${table.name}', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM ${table.name} WHERE id > 0`
         )
       }
       const [after] = yield* sql.unsafe<Counts>(COUNTS_SQL)
-      const wrong = tables.filter((t) => after?.[t.name] !== source[t.name])
+      const wrong = tables.filter((t) => Number(after?.[countKey(t)]) !== Number(source[countKey(t)]))
       if (after === undefined || wrong.length > 0) {
         return yield* new CopyDbError({
           message: `${target} would hold ${after === undefined ? "no counts" : describeCounts(after)}, ` +

@@ -2,10 +2,11 @@
  * `parley-server copy-db`, as an operator moves to PostgreSQL: a SQLite
  * database written by the real server over TCP, copied by the real command,
  * then served by the real server on PostgreSQL, where every account, message,
- * id, unread DM, token and client_msg_id must mean what it meant before. And
- * the refusals, each in one line with nothing written: a non-empty target,
- * a URL that is not PostgreSQL, a missing file, an old schema, U+0000 in a
- * message, a row PostgreSQL rejects halfway through.
+ * id, unread DM, token and client_msg_id must mean what it meant before, and
+ * every room with what protocol v1.2 keeps of it. And the refusals, each in
+ * one line with nothing written: a non-empty target, a URL that is not
+ * PostgreSQL, a missing file, an old schema, U+0000 in a message, a row
+ * PostgreSQL rejects halfway through.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -58,6 +59,18 @@ const TABLES: ReadonlyArray<Table> = [
     name: "messages",
     query: "SELECT id, sender_id, receiver_id, message, timestamp, is_read, client_msg_id FROM messages ORDER BY id"
   }
+]
+
+/** What protocol v1.2 added, every column, in a fixed order (same shape from SQLite and PostgreSQL). */
+const ROOM_QUERIES = [
+  "SELECT id, name, visibility, topic, created_by, created_at, deleted_at FROM rooms ORDER BY id",
+  "SELECT room_id, user_id, role, read_mark, joined_at FROM room_members ORDER BY room_id, user_id",
+  "SELECT room_id, user_id, invited_by, expires_at FROM room_invites ORDER BY room_id, user_id",
+  "SELECT room_id, user_id, expires_at, by_id, reason, created_at FROM room_bans ORDER BY room_id, user_id",
+  "SELECT room_id, user_id, expires_at, by_id, reason, created_at FROM room_mutes ORDER BY room_id, user_id",
+  "SELECT id, room_id, actor_id, action, target, reason, expires_at, timestamp FROM room_audit ORDER BY id",
+  "SELECT id, room_id, edited_at, deleted_at, deleted_by, delete_reason FROM messages ORDER BY id",
+  "SELECT id, is_admin, locked_at FROM users ORDER BY id"
 ]
 
 /** Every copied column of every table, as plain rows (same shape from SQLite and PostgreSQL). */
@@ -313,15 +326,6 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
           (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (5, 'rooms')`
         )
 
-        // rooms (protocol v1.2) are not copied yet: refused rather than copied without them
-        yield* withDatabase(file, (sql) => sql`UPDATE users SET is_admin = 1 WHERE username = 'alice'`)
-        assert.strictEqual(
-          yield* refused(file, url),
-          `parley-server copy-db: ${file} uses rooms, moderation or server admins (protocol v1.2), which copy-db does not copy yet: nothing copied`
-        )
-        assert.deepStrictEqual(yield* pgTables(url), [])
-        yield* withDatabase(file, (sql) => sql`UPDATE users SET is_admin = 0`)
-
         // U+0000, which the protocol no longer accepts but older servers stored
         yield* withDatabase(file, (sql) =>
           sql`UPDATE messages SET message = 'nul' || char(0) || 'inside' WHERE id IN (${idOf(acks.hello)}, ${
@@ -409,5 +413,74 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
         assert.strictEqual(next?.id, 120_002)
       }),
     180_000
+  )
+
+  it.scopedLive(
+    "copies rooms, memberships, invitations, sanctions, the audit log, room messages with their edits and deletions, and admins",
+    () =>
+      Effect.gen(function*() {
+        const file = yield* tempDb
+        const sqlite = yield* spawnServer({ db: file })
+        const alice = yield* signUp(sqlite.port, "alice")
+        const bob = yield* signUp(sqlite.port, "bob")
+        yield* signUp(sqlite.port, "carol")
+        yield* signUp(sqlite.port, "dave")
+        yield* alice.wire.ask({ command: "ROOM_CREATE", room: "ops", visibility: "private", topic: "on call" }, "ROOM")
+        yield* alice.wire.ask({ command: "INVITE", room: "ops", user: "bob" }, "OK")
+        yield* alice.wire.ask({ command: "INVITE", room: "ops", user: "carol" }, "OK")
+        // dave's invitation stays pending
+        yield* alice.wire.ask({ command: "INVITE", room: "ops", user: "dave" }, "OK")
+        yield* bob.wire.ask({ command: "JOIN", room: "ops" }, "ROOM")
+        const bobs = yield* say(bob.wire, "deploying now", { room: "ops" })
+        const alices = yield* say(alice.wire, "deploy later", { room: "ops" })
+        yield* alice.wire.ask({ command: "EDIT", message_id: idOf(alices), text: "deploy tomorrow" }, "OK")
+        yield* alice.wire.ask({ command: "DELETE", message_id: idOf(bobs), reason: "too early" }, "OK")
+        yield* alice.wire.ask({ command: "MUTE", room: "ops", user: "bob", duration_s: 600, reason: "not now" }, "OK")
+        yield* alice.wire.ask({ command: "BAN", room: "ops", user: "carol", reason: "spam" }, "OK")
+        yield* stop(sqlite)
+        yield* withDatabase(file, (sql) => sql`UPDATE users SET is_admin = 1 WHERE username = 'alice'`)
+        yield* withDatabase(file, (sql) => sql`UPDATE rooms SET topic = 'welcome' WHERE id = 0`)
+
+        const url = yield* freshPgDatabase
+        const copied = yield* copyDb(file, url)
+        assert.strictEqual(copied.code, 0, copied.output)
+        const said = saidLines(copied.output).join("\n")
+        assert.include(
+          said,
+          "copied 4 users, 2 messages, 4 sessions, 4 tokens, 1 room, 2 room memberships, 1 invitation, 1 ban, 1 mute"
+        )
+        assert.match(said, /\d+ audit entries from /)
+        for (const query of ROOM_QUERIES) {
+          const from = yield* withDatabase(file, (sql) => sql.unsafe<Record<string, unknown>>(query))
+          const to = yield* withDatabase(url, (sql) => sql.unsafe<Record<string, unknown>>(query))
+          assert.deepStrictEqual(to.map((r) => ({ ...r })), from.map((r) => ({ ...r })), query)
+        }
+
+        // served on PostgreSQL as on SQLite: the edit shown, the deletion kept, the mute in force
+        const pg = yield* spawnServer({ db: url })
+        const bobAgain = yield* logIn(pg.port, "bob")
+        const page = yield* bobAgain.wire.ask({ command: "HISTORY", room: "ops" }, "HISTORY")
+        assert.deepStrictEqual(
+          (page.messages as Array<Frame>).map((m) => [m.message_id, m.text, m.edited_at !== undefined]),
+          [[idOf(alices), "deploy tomorrow", true]]
+        )
+        const muted = yield* bobAgain.wire.ask({ command: "MSG", room: "ops", text: "still?" }, "ERROR")
+        assert.strictEqual(muted.code, "MUTED")
+        // the ban took carol's invitation away: the private room is not there for her at all
+        const carolAgain = yield* logIn(pg.port, "carol")
+        assert.strictEqual((yield* carolAgain.wire.ask({ command: "JOIN", room: "ops" }, "ERROR")).code, "NO_SUCH_ROOM")
+        const invites = yield* withDatabase(url, (sql) => sql<{ n: number }>`SELECT count(*) AS n FROM room_invites`)
+        assert.strictEqual(Number(invites[0]?.n), 1, "dave's invitation, and only his")
+        // a new room gets an id above the copied one
+        const aliceAgain = yield* logIn(pg.port, "alice")
+        yield* aliceAgain.wire.ask({ command: "ROOM_CREATE", room: "dev", visibility: "public" }, "ROOM")
+        const ids = yield* withDatabase(url, (sql) => sql<{ id: number }>`SELECT id FROM rooms ORDER BY id`)
+        assert.deepStrictEqual(ids.map((r) => Number(r.id)), [0, 1, 2])
+        const dave = yield* logIn(pg.port, "dave")
+        yield* dave.wire.ask({ command: "JOIN", room: "ops" }, "ROOM")
+        const topic = yield* withDatabase(url, (sql) => sql<{ topic: string }>`SELECT topic FROM rooms WHERE id = 0`)
+        assert.strictEqual(topic[0]?.topic, "welcome")
+      }),
+    { timeout: 120_000 }
   )
 })
