@@ -117,14 +117,20 @@ const kick = (shared: Shared) => (command: Kick, conn: LoggedIn) =>
     ok(conn, command.id)
   })
 
-const ban = (shared: Shared) => (command: Ban, conn: LoggedIn) =>
+/**
+ * BAN and MUTE alike: the sanction written with its audit entry, and the
+ * MEMBER event that tells the room (sent by each handler at its own moment).
+ */
+const impose = (shared: Shared, kind: "ban" | "mute", command: Ban | Mute, conn: LoggedIn) =>
   Effect.gen(function*() {
-    const { now, room, subject } = yield* roomFor(shared, command.room, conn, "BAN", { user: command.user })
+    const action = kind === "ban" ? "BAN" : "MUTE"
+    const { now, room, subject } = yield* roomFor(shared, command.room, conn, action, { user: command.user })
     const target = subject!
+    if (kind === "mute" && target.standing.role === null) return yield* notMember(target.username, room.name)
     const me = conn.auth
     const expiresAt = yield* expiry(command.duration_s)
     const reason = command.reason ?? null
-    const write = shared.rooms.sanction("ban", {
+    const write = shared.rooms.sanction(kind, {
       roomId: room.id,
       userId: target.id,
       by: me.userId,
@@ -135,63 +141,39 @@ const ban = (shared: Shared) => (command: Ban, conn: LoggedIn) =>
     yield* audited(shared, write, {
       roomId: room.id,
       actorId: me.userId,
-      action: "ban",
+      action: kind,
       target: target.username,
       reason: command.reason,
       expiresAt,
       at: now
     })
-    const event = {
+    const event = encodeFrame({
       type: "MEMBER",
       room: room.name,
       user: target.username,
-      event: "banned",
+      event: kind === "ban" ? "banned" : "muted",
       by: me.username,
       reason,
       expires_at: expiresAt
-    } as const
-    shared.hub.toRoom(room.id, encodeFrame(event), conn)
+    })
+    return { room, target, event }
+  })
+
+const ban = (shared: Shared) => (command: Ban, conn: LoggedIn) =>
+  Effect.gen(function*() {
+    const { event, room, target } = yield* impose(shared, "ban", command, conn)
+    // the banned user hears of it before leaving the room's deliveries
+    shared.hub.toRoom(room.id, event, conn)
     shared.hub.exitRoom(room.id, target.id)
     ok(conn, command.id)
   })
 
 const mute = (shared: Shared) => (command: Mute, conn: LoggedIn) =>
   Effect.gen(function*() {
-    const { now, room, subject } = yield* roomFor(shared, command.room, conn, "MUTE", { user: command.user })
-    const target = subject!
-    if (target.standing.role === null) return yield* notMember(target.username, room.name)
-    const me = conn.auth
-    const expiresAt = yield* expiry(command.duration_s)
-    const reason = command.reason ?? null
-    const write = shared.rooms.sanction("mute", {
-      roomId: room.id,
-      userId: target.id,
-      by: me.userId,
-      expiresAt,
-      reason,
-      at: now
-    })
-    yield* audited(shared, write, {
-      roomId: room.id,
-      actorId: me.userId,
-      action: "mute",
-      target: target.username,
-      reason: command.reason,
-      expiresAt,
-      at: now
-    })
+    const { event, room, target } = yield* impose(shared, "mute", command, conn)
     if (room.id === GENERAL_ID) shared.generalMutes.add(target.id)
     ok(conn, command.id)
-    const event = {
-      type: "MEMBER",
-      room: room.name,
-      user: target.username,
-      event: "muted",
-      by: me.username,
-      reason,
-      expires_at: expiresAt
-    } as const
-    shared.hub.toRoom(room.id, encodeFrame(event), conn)
+    shared.hub.toRoom(room.id, event, conn)
   })
 
 /** UNBAN and UNMUTE: lift a sanction in force (NOT_FOUND without one); UNBAN is told to moderators only. */
