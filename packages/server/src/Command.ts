@@ -29,9 +29,6 @@ import {
   type Read,
   type Register,
   type RequestId,
-  type Revoke,
-  type SessionInfo,
-  type Sessions,
   toErrorFrame,
   UnknownUser,
   USERNAME_PATTERN
@@ -42,15 +39,17 @@ import { addressKey } from "./AddressKey.ts"
 import type { Connection, Held, LoggedIn } from "./Connection.ts"
 import { GroupCommit, type StoredRow } from "./GroupCommit.ts"
 import { Hub } from "./Hub.ts"
-import { isMember, type Member } from "./Hub.ts"
+import { isMember } from "./Hub.ts"
 import { editCommands } from "./MessageEdits.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { moderationCommands } from "./ModerationHandlers.ts"
 import { Presence } from "./Presence.ts"
+import { Relay } from "./Relay.ts"
 import { roomCommands, roomFor } from "./RoomHandlers.ts"
 import { RoomsRepo } from "./RoomsRepo.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+import { RecentRevocations, sessionCommands } from "./SessionHandlers.ts"
 import { SessionsRepo } from "./SessionsRepo.ts"
 import { SlidingWindow } from "./SlidingWindow.ts"
 import { isStorageFault, StorageHealth, unavailable } from "./StorageHealth.ts"
@@ -110,6 +109,8 @@ export interface Shared {
   readonly generalMutes: Set<number>
   /** Accounts this server locked (and did not unlock since): a login in flight during a LOCK still fails. */
   readonly locked: Set<number>
+  /** The other nodes of a cluster (see Relay.ts). */
+  readonly relay: Relay
 }
 
 const makeShared = Effect.gen(function*() {
@@ -134,8 +135,19 @@ const makeShared = Effect.gen(function*() {
     rooms,
     roomCreations: new SlidingWindow(20, 60 * 60_000),
     generalMutes: new Set(muted.map((m) => m.user_id)),
-    locked: new Set()
+    locked: new Set(),
+    relay: yield* Relay
   }
+  // what the other nodes of a cluster change in this node's copies
+  shared.relay.on("generalMute", (op) => {
+    if (op.muted) shared.generalMutes.add(op.user)
+    else shared.generalMutes.delete(op.user)
+  })
+  shared.relay.on("lock", (op) => {
+    if (op.locked) shared.locked.add(op.user)
+    else shared.locked.delete(op.user)
+  })
+  shared.relay.on("revoke", (op) => shared.revocations.add(op.hashes, Date.now()))
   return shared
 })
 
@@ -151,8 +163,6 @@ export const makeCommands = Effect.map(makeShared, (shared) => {
       handle: (command, conn) =>
         Effect.sync(() => conn.send(withId({ type: "USERS" as const, online: shared.hub.online() }, command.id)))
     },
-    SESSIONS: { access: "member", handle: listSessions(shared) },
-    REVOKE: { access: "member", handle: revoke(shared) },
     PING: {
       access: "any",
       handle: (command, conn) => Effect.sync(() => conn.send(withId({ type: "PONG" as const }, command.id)))
@@ -162,6 +172,7 @@ export const makeCommands = Effect.map(makeShared, (shared) => {
       handle: (command, conn) =>
         Effect.sync(() => conn.close("disconnect", withId({ type: "BYE" as const }, command.id)))
     },
+    ...sessionCommands(shared),
     ...roomCommands(shared),
     ...moderationCommands(shared),
     ...editCommands(shared)
@@ -262,7 +273,7 @@ const connect = (shared: Shared) => (command: Connect, conn: Connection) =>
     const tokenHash = hashToken(identity.token)
     const sessionId = yield* commit.write(
       Effect.zipLeft(
-        sessions.open(identity.userId, conn.remoteAddress, at, tokenHash),
+        sessions.open(identity.userId, conn.remoteAddress, at, tokenHash, shared.config.nodeId),
         users.touchLogin(identity.userId, at)
       )
     )
@@ -389,7 +400,7 @@ const onStored = (hub: Hub, conn: LoggedIn, command: Msg, to: Destination) =>
         text: row.text,
         timestamp: row.timestamp
       }
-      hub.publish(message, row.senderId, row.receiverId, row.roomId, conn)
+      hub.publish({ message, senderId: row.senderId, receiverId: row.receiverId, roomId: row.roomId, sender: conn })
     }
     const ack: { type: "ACK"; message_id: number; timestamp: string; client_msg_id?: string; id?: RequestId } = {
       type: "ACK",
@@ -517,87 +528,6 @@ const readDm = ({ commit, hub, messages }: Shared, command: Read, conn: LoggedIn
     conn.send(withId({ type: "OK" as const }, command.id))
     hub.toUser(sender.value, encodeFrame({ type: "RECEIPT", message_id: command.message_id, by: me.username }))
   })
-
-/** The user's sessions on this server that are not being closed, oldest first. */
-const openSessions = (hub: Hub, userId: number): Array<Member> => {
-  const open: Array<Member> = []
-  for (const peer of hub.peersOf(userId)) if (peer.closing === undefined) open.push(peer)
-  return open.sort((a, b) => a.auth.sessionId - b.auth.sessionId)
-}
-
-const listSessions = ({ hub }: Shared) => (command: Sessions, conn: LoggedIn) =>
-  Effect.sync(() => {
-    const list: Array<SessionInfo> = openSessions(hub, conn.auth.userId).map((peer) => ({
-      session_id: peer.auth.sessionId,
-      ip_address: peer.remoteAddress,
-      connect_time: peer.auth.connectTime,
-      current: peer === conn
-    }))
-    conn.send(withId({ type: "SESSIONS" as const, sessions: list }, command.id))
-  })
-
-/**
- * Revokes sessions and the tokens they logged in with: the tokens are
- * deleted (committed before the OK), then every open session that used one
- * of them gets `BYE revoked`. `all_others` keeps the current session's own
- * token, since the current session keeps it.
- */
-const revoke = ({ commit, hub, revocations, tokens }: Shared) => (command: Revoke, conn: LoggedIn) =>
-  Effect.gen(function*() {
-    const me = conn.auth
-    const { hashes, targets } = yield* revocationTargets(openSessions(hub, me.userId), command, conn)
-    if (hashes.size > 0) {
-      yield* commit.write(tokens.revoke(hashes))
-      revocations.add(hashes, yield* Clock.currentTimeMillis)
-    }
-    conn.send(withId({ type: "OK" as const }, command.id))
-    // sessions that logged in with a revoked token since the list was taken go too
-    const ended = new Map(targets.map((peer) => [peer, peer.auth.sessionId]))
-    for (const peer of openSessions(hub, me.userId)) {
-      if (hashes.has(peer.auth.tokenHash)) ended.set(peer, peer.auth.sessionId)
-    }
-    for (const peer of ended.keys()) peer.revoke()
-    yield* Effect.logInfo("sessions revoked").pipe(
-      Effect.annotateLogs({ user: me.username, sessions: [...ended.values()].join(",") })
-    )
-  })
-
-/** The sessions a REVOKE ends and the token hashes it revokes; NOT_FOUND for a session that is not the user's. */
-const revocationTargets = (mine: Array<Member>, command: Revoke, conn: LoggedIn) =>
-  Effect.suspend(() => {
-    const hashes = new Set<string>()
-    if (command.session_id !== undefined) {
-      const target = mine.find((peer) => peer.auth.sessionId === command.session_id)
-      if (target === undefined) {
-        return Effect.fail(new NotFound({ message: `no open session ${command.session_id} of yours` }))
-      }
-      hashes.add(target.auth.tokenHash)
-      return Effect.succeed({ hashes, targets: mine.filter((peer) => peer.auth.tokenHash === target.auth.tokenHash) })
-    }
-    const targets = mine.filter((peer) => peer !== conn)
-    for (const peer of targets) if (peer.auth.tokenHash !== conn.auth.tokenHash) hashes.add(peer.auth.tokenHash)
-    return Effect.succeed({ hashes, targets })
-  })
-
-/**
- * Tokens revoked in the last minute. A token login reads the token before
- * its session is recorded; a REVOKE that commits in between would otherwise
- * leave that session open with a revoked token.
- */
-class RecentRevocations {
-  private readonly at = new Map<string, number>()
-  private static readonly KEEP_MS = 60_000
-
-  add(hashes: Iterable<string>, now: number): void {
-    for (const [hash, when] of this.at) if (now - when > RecentRevocations.KEEP_MS) this.at.delete(hash)
-    for (const hash of hashes) this.at.set(hash, now)
-  }
-
-  revoked(hash: string, now: number): boolean {
-    const when = this.at.get(hash)
-    return when !== undefined && now - when <= RecentRevocations.KEEP_MS
-  }
-}
 
 const internal = new Internal({ message: "the server failed to handle this request" })
 

@@ -3,10 +3,16 @@
  * to their connections. Delivery is a synchronous push into each
  * recipient's bounded outbox, so one slow reader never slows a publisher,
  * and every frame is encoded once for all of its recipients.
+ *
+ * In a cluster (`--bus`) the hub is one node's part of the service: what a
+ * handler does to connections is also sent to the other nodes through the
+ * `Relay`, committed messages go through the cluster's ordered feed (see
+ * `setFeed`), and who is online counts the users the other nodes hold.
  */
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
 import { Metrics } from "./Metrics.ts"
+import { frameBytes, frameText, Relay } from "./Relay.ts"
 import { GENERAL_ID } from "./RoomsRepo.ts"
 
 /** A logged-in connection's session. */
@@ -78,7 +84,15 @@ class Members {
     return true
   }
 
-  /** Usernames with at least one authenticated connection, sorted. */
+  /** The users other nodes of the cluster hold (none for a node on its own). */
+  readonly remote = new RemoteMembers()
+
+  /** Forgets the sorted list (a user came or went on another node). */
+  changed(): void {
+    this.onlineSorted = undefined
+  }
+
+  /** Usernames with at least one authenticated connection (on any node), sorted. */
   online(): ReadonlyArray<string> {
     return (this.onlineSorted ??= this.sortedNames())
   }
@@ -89,6 +103,7 @@ class Members {
       const first = own.values().next().value
       if (first !== undefined) names.push(first.auth.username)
     }
+    for (const [userId, known] of this.remote.byUser) if (!this.byUser.has(userId)) names.push(known.name)
     return names.sort((a, b) => a.localeCompare(b))
   }
 
@@ -96,6 +111,60 @@ class Members {
   of(userId: number): ReadonlySet<Member> {
     return this.byUser.get(userId) ?? noPeers
   }
+}
+
+/** The users other nodes of a cluster hold, by user: their name and the nodes holding them. */
+export class RemoteMembers {
+  readonly byUser = new Map<number, { readonly name: string; readonly nodes: Set<string> }>()
+
+  /** Node `node` holds user `userId` now; true when no other node did. */
+  add(node: string, userId: number, name: string): boolean {
+    const known = this.byUser.get(userId)
+    if (known !== undefined) {
+      const first = known.nodes.size === 0
+      known.nodes.add(node)
+      return first
+    }
+    this.byUser.set(userId, { name, nodes: new Set([node]) })
+    return true
+  }
+
+  /** Node `node` no longer holds user `userId`; true when no other node does. */
+  remove(node: string, userId: number): boolean {
+    const known = this.byUser.get(userId)
+    if (known === undefined || !known.nodes.delete(node)) return false
+    if (known.nodes.size > 0) return false
+    this.byUser.delete(userId)
+    return true
+  }
+
+  /** The users a node held. */
+  usersOf(node: string): Array<number> {
+    const users: Array<number> = []
+    for (const [userId, known] of this.byUser) if (known.nodes.has(node)) users.push(userId)
+    return users
+  }
+
+  /** Every node that holds someone. */
+  nodes(): Set<string> {
+    const all = new Set<string>()
+    for (const known of this.byUser.values()) for (const node of known.nodes) all.add(node)
+    return all
+  }
+
+  has(userId: number): boolean {
+    return this.byUser.has(userId)
+  }
+}
+
+/** A committed message as the hub fans it out. */
+export interface Publication {
+  readonly message: Message
+  readonly senderId: number
+  readonly receiverId: number | null
+  readonly roomId: number | null
+  /** The sending connection, on the node that stored it: it gets the ACK instead. */
+  readonly sender?: Member | undefined
 }
 
 /**
@@ -166,54 +235,74 @@ const deliverAll = (recipients: ReadonlySet<Member>, frame: Uint8Array, messageI
 export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
   effect: Effect.gen(function*() {
     const metrics = yield* Metrics
+    const relay = yield* Relay
     const members = new Members()
     const peers = members.all
     const rooms = new RoomSets()
     metrics.source("connectionsAuthenticated", () => peers.size)
     metrics.source("usersOnline", () => members.byUser.size)
 
-    /** Sends an encoded frame to every authenticated connection but one. */
+    /** Sends an encoded frame to every authenticated connection of this node but one. */
     const broadcast = (frame: Uint8Array, except?: Peer): void => {
       for (const peer of peers) if (peer !== except) peer.deliver(frame)
-    }
-
-    /** Sends an encoded frame to each connection of a user. */
-    const toUser = (userId: number, frame: Uint8Array, except?: Peer): void => {
-      for (const peer of members.of(userId)) if (peer !== except) peer.deliver(frame)
     }
 
     /** The opted-in connections of a room's members (for `general`, every opted-in connection). */
     const roomPeers = (roomId: number): Iterable<Member> =>
       roomId === GENERAL_ID ? optedIn(peers) : rooms.byRoom.get(roomId) ?? noPeers
 
-    /** Sends an encoded room event to the room's opted-in member connections but one. */
-    const toRoom = (roomId: number, frame: Uint8Array, except?: Peer): void => {
-      for (const peer of roomPeers(roomId)) if (peer !== except) peer.deliver(frame)
+    // ---- what each node does to its own connections (here, and for an op from another node) ----
+    const local = {
+      toUser: (userId: number, frame: Uint8Array, except?: Peer): void => {
+        for (const peer of members.of(userId)) if (peer !== except) peer.deliver(frame)
+      },
+      toRoom: (roomId: number, frame: Uint8Array, except?: Peer): void => {
+        for (const peer of roomPeers(roomId)) if (peer !== except) peer.deliver(frame)
+      },
+      toRoomUsers: (roomId: number, userIds: ReadonlySet<number>, frame: Uint8Array, except?: Peer): void => {
+        for (const peer of roomPeers(roomId)) if (peer !== except && userIds.has(peer.auth.userId)) peer.deliver(frame)
+      },
+      toUserInRooms: (userId: number, frame: Uint8Array): void => {
+        for (const peer of members.of(userId)) if (peer.auth.rooms) peer.deliver(frame)
+      },
+      enterRoom: (roomId: number, userId: number): void => {
+        for (const peer of members.of(userId)) if (peer.auth.rooms) rooms.add(roomId, peer)
+      },
+      exitRoom: (roomId: number, userId: number): void => {
+        for (const peer of members.of(userId)) rooms.remove(roomId, peer)
+      },
+      dropRoom: (roomId: number, frame: Uint8Array | null, except?: Peer): void => {
+        for (const peer of rooms.drop(roomId)) if (peer !== except && frame !== null) peer.deliver(frame)
+      },
+      /** Ends the user's sessions that logged in with one of `hashes` or are one of `sessionIds`. */
+      revoke: (userId: number, hashes: ReadonlySet<string>, sessionIds: ReadonlySet<number>): void => {
+        for (const peer of [...members.of(userId)]) {
+          if (hashes.has(peer.auth.tokenHash) || sessionIds.has(peer.auth.sessionId)) peer.revoke()
+        }
+      },
+      lock: (userId: number): void => {
+        for (const peer of [...members.of(userId)]) peer.revoke("locked")
+      }
     }
-
-    /** Sends an encoded room event to the opted-in connections of some of its members (moderators) but one. */
-    const toRoomUsers = (roomId: number, userIds: ReadonlySet<number>, frame: Uint8Array, except?: Peer): void => {
-      for (const peer of roomPeers(roomId)) if (peer !== except && userIds.has(peer.auth.userId)) peer.deliver(frame)
-    }
-
-    /** Sends an encoded frame to a user's opted-in connections. */
-    const toUserInRooms = (userId: number, frame: Uint8Array): void => {
-      for (const peer of members.of(userId)) if (peer.auth.rooms) peer.deliver(frame)
-    }
+    relay.on("toUser", (op) => local.toUser(op.user, frameBytes(op.frame)))
+    relay.on("toRoom", (op) => local.toRoom(op.room, frameBytes(op.frame)))
+    relay.on("toRoomUsers", (op) => local.toRoomUsers(op.room, new Set(op.users), frameBytes(op.frame)))
+    relay.on("toUserInRooms", (op) => local.toUserInRooms(op.user, frameBytes(op.frame)))
+    relay.on("enterRoom", (op) => local.enterRoom(op.room, op.user))
+    relay.on("exitRoom", (op) => local.exitRoom(op.room, op.user))
+    relay.on("dropRoom", (op) => local.dropRoom(op.room, op.frame === null ? null : frameBytes(op.frame)))
+    relay.on("revoke", (op) => local.revoke(op.user, new Set(op.hashes), new Set(op.sessions)))
+    relay.on("lock", (op) => {
+      if (op.locked) local.lock(op.user)
+    })
 
     /**
-     * Fans out a committed message: public to everyone but the sending
-     * connection, a DM to the recipient's connections and the sender's
-     * other ones, a room message to its members' opted-in connections. The
-     * sending connection gets the ACK instead.
+     * Fans out a committed message on this node: public to everyone but the
+     * sending connection, a DM to the recipient's connections and the
+     * sender's other ones, a room message to its members' opted-in
+     * connections. The sending connection gets the ACK instead.
      */
-    const publish = (
-      message: Message,
-      senderId: number,
-      receiverId: number | null,
-      roomId: number | null,
-      sender?: Member
-    ): void => {
+    const deliverMessage = ({ message, receiverId, roomId, sender, senderId }: Publication): void => {
       const frame = encodeFrame(message)
       if (roomId !== null) {
         metrics.delivered(deliverAll(rooms.byRoom.get(roomId) ?? noPeers, frame, message.message_id, sender))
@@ -230,13 +319,8 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       metrics.delivered(delivered)
     }
 
-    /** A user's opted-in connections enter (or leave) a room's set. */
-    const enterRoom = (roomId: number, userId: number): void => {
-      for (const peer of members.of(userId)) if (peer.auth.rooms) rooms.add(roomId, peer)
-    }
-    const exitRoom = (roomId: number, userId: number): void => {
-      for (const peer of members.of(userId)) rooms.remove(roomId, peer)
-    }
+    // in a cluster, the feed that puts every node's messages in order (Cluster.ts)
+    let feed: ((publication: Publication) => void) | undefined
 
     return {
       join: (peer: Member) => members.join(peer),
@@ -253,18 +337,74 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       leaveRooms: (peer: Member, roomIds: Iterable<number>) => {
         for (const roomId of roomIds) rooms.remove(roomId, peer)
       },
-      enterRoom,
-      exitRoom,
-      dropRoom: (roomId: number) => rooms.drop(roomId),
-      toRoom,
-      toRoomUsers,
-      toUserInRooms,
-      isOnline: (userId: number) => members.of(userId).size > 0,
+      /** A user's opted-in connections, on every node, enter a room's set. */
+      enterRoom: (roomId: number, userId: number) => {
+        local.enterRoom(roomId, userId)
+        relay.send({ k: "enterRoom", room: roomId, user: userId })
+      },
+      /** A user's connections, on every node, leave a room's set. */
+      exitRoom: (roomId: number, userId: number) => {
+        local.exitRoom(roomId, userId)
+        relay.send({ k: "exitRoom", room: roomId, user: userId })
+      },
+      /** Forgets a room on every node, its members' connections but one getting `frame` last. */
+      dropRoom: (roomId: number, frame: Uint8Array | null, except?: Peer) => {
+        local.dropRoom(roomId, frame, except)
+        relay.send({ k: "dropRoom", room: roomId, frame: frame === null ? null : frameText(frame) })
+      },
+      /** Sends an encoded room event to the room's opted-in member connections (on every node) but one. */
+      toRoom: (roomId: number, frame: Uint8Array, except?: Peer) => {
+        local.toRoom(roomId, frame, except)
+        relay.send({ k: "toRoom", room: roomId, frame: frameText(frame) })
+      },
+      /** Sends an encoded room event to the opted-in connections of some of its members (moderators) but one. */
+      toRoomUsers: (roomId: number, userIds: ReadonlySet<number>, frame: Uint8Array, except?: Peer) => {
+        local.toRoomUsers(roomId, userIds, frame, except)
+        relay.send({ k: "toRoomUsers", room: roomId, users: [...userIds], frame: frameText(frame) })
+      },
+      /** Sends an encoded frame to a user's opted-in connections on every node. */
+      toUserInRooms: (userId: number, frame: Uint8Array) => {
+        local.toUserInRooms(userId, frame)
+        relay.send({ k: "toUserInRooms", user: userId, frame: frameText(frame) })
+      },
+      /** Sends an encoded frame to each connection of a user, on every node. */
+      toUser: (userId: number, frame: Uint8Array, except?: Peer) => {
+        local.toUser(userId, frame, except)
+        relay.send({ k: "toUser", user: userId, frame: frameText(frame) })
+      },
+      /** Ends, on every node, the user's sessions that used one of `hashes` or are one of `sessionIds`. */
+      revoke: (userId: number, hashes: ReadonlySet<string>, sessionIds: ReadonlySet<number>) => {
+        local.revoke(userId, hashes, sessionIds)
+        relay.send({ k: "revoke", user: userId, hashes: [...hashes], sessions: [...sessionIds] })
+      },
+      /** Ends the user's sessions on every node with `BYE locked`. */
+      lock: (userId: number) => {
+        local.lock(userId)
+        relay.send({ k: "lock", user: userId, locked: true })
+      },
+      isOnline: (userId: number) => members.of(userId).size > 0 || members.remote.has(userId),
+      /** Who is online, on every node. */
       online: () => members.online(),
+      /** The users other nodes hold (kept by Presence from the cluster's notices). */
+      remote: members.remote,
+      /** Call after changing `remote`. */
+      remoteChanged: () => members.changed(),
+      /** Sends an encoded frame to every authenticated connection of this node but one. */
       broadcast,
-      toUser,
-      publish,
+      /** Fans out a committed message: at once, or in a cluster through the ordered feed. */
+      publish: (publication: Publication): void => {
+        if (feed === undefined) deliverMessage(publication)
+        else feed(publication)
+      },
+      /** This node's part of a message's fan-out (the feed calls it in message_id order). */
+      deliverMessage,
+      /** Routes `publish` through the cluster's feed. */
+      setFeed: (f: (publication: Publication) => void) => {
+        feed = f
+      },
+      /** A user's connections on this node. */
       peersOf: (userId: number) => members.of(userId)
     } as const
-  })
+  }),
+  dependencies: [Relay.Default]
 }) {}

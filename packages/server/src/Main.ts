@@ -7,10 +7,11 @@ import { NodeContext } from "@effect/platform-node"
 import { invokedAs, runMain, withCleanCliOutput } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { admin, AdminError } from "./Admins.ts"
+import { isRedisUrl } from "./Bus.ts"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
-import { DEFAULT_TLS_PORT, defaults, type TlsSettings } from "./ServerConfig.ts"
+import { DEFAULT_TLS_PORT, defaults, generatedNodeId, type TlsSettings } from "./ServerConfig.ts"
 import { ServerLive } from "./ServerLive.ts"
 import { describeFault, isDatabaseError } from "./StorageHealth.ts"
 import { loadCredentials } from "./Tls.ts"
@@ -72,6 +73,16 @@ const db = withEnv(
   ),
   Config.string("PARLEY_DB"),
   defaults.db
+)
+const bus = optionalFile(
+  "bus",
+  "PARLEY_BUS",
+  "The cluster's bus, a redis:// (or rediss://) URL (env PARLEY_BUS; default none: this process is the whole service). Every server started with the same PostgreSQL --db and the same --bus is a node of one chat service; see docs/operations.md, \"A cluster\"."
+)
+const nodeId = optionalFile(
+  "node-id",
+  "PARLEY_NODE_ID",
+  "This node's name in logs and in the sessions it holds (env PARLEY_NODE_ID; default: the host name and a random suffix, logged at start). A node restarted with the same id closes the sessions its previous run left open at once."
 )
 const msgRate = withEnv(
   Options.integer("msg-rate").pipe(
@@ -268,6 +279,20 @@ const numberProblem = (o: NumberFlags): string | undefined =>
     ? "--metrics-port must be 0..65535"
     : undefined
 
+/** What is wrong with `--bus` and `--node-id`, if anything. */
+const clusterProblem = (bus: Option.Option<string>, nodeId: Option.Option<string>, db: string): string | undefined =>
+  Option.isSome(nodeId) && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeId.value)
+    ? "--node-id must be 1..64 letters, digits, dots, dashes or underscores"
+    : Option.isNone(bus)
+    ? undefined
+    : /^nats:\/\//i.test(bus.value)
+    ? "--bus nats:// is not supported: Parley's bus is Redis (--bus redis://host:6379)"
+    : !isRedisUrl(bus.value)
+    ? "--bus must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379"
+    : !isPostgresUrl(db)
+    ? "--bus needs a PostgreSQL --db: the nodes of a cluster share one database (a postgres:// URL)"
+    : undefined
+
 /** What is wrong with `--db`, if anything. */
 const dbProblem = (db: string): string | undefined =>
   db === "" || db === ":memory:" || db.startsWith("file:")
@@ -299,7 +324,9 @@ const command = Command.make(
     replayCap,
     logLevel,
     metricsPort,
-    metricsHost
+    metricsHost,
+    bus,
+    nodeId
   },
   (o) => {
     const port = parsePort(o.port)
@@ -308,7 +335,7 @@ const command = Command.make(
       ? "--port must be 0..65535, or off to serve TLS only"
       : tls !== undefined && "problem" in tls
       ? tls.problem
-      : numberProblem(o) ?? dbProblem(o.db)
+      : numberProblem(o) ?? dbProblem(o.db) ?? clusterProblem(o.bus, o.nodeId, o.db)
     if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
       return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     }
@@ -338,7 +365,9 @@ const command = Command.make(
           tokenTtlDays: o.tokenTtl,
           replayCap: o.replayCap,
           metricsPort: Option.getOrUndefined(o.metricsPort),
-          metricsHost: o.metricsHost
+          metricsHost: o.metricsHost,
+          bus: Option.getOrUndefined(o.bus),
+          nodeId: Option.getOrElse(o.nodeId, generatedNodeId)
         })
       )
     ).pipe(

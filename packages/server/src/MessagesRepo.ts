@@ -40,6 +40,12 @@ const toMessage = (row: MessageRow): Message =>
       edited_at: row.edited_at
     }
 
+interface CommittedRow extends MessageRow {
+  readonly senderId: number
+  readonly receiverId: number | null
+  readonly roomId: number | null
+}
+
 /** A stored message as EDIT and DELETE see it (see `MessagesRepo.stored`). */
 export interface StoredMessage {
   readonly senderId: number
@@ -210,6 +216,46 @@ export class MessagesRepo extends Effect.Service<MessagesRepo>()("@parley/server
       sql`UPDATE messages SET deleted_at = ${at}, deleted_by = ${by}, delete_reason = ${reason}
           WHERE id = ${messageId}`.pipe(Effect.asVoid, Effect.orDie)
 
-    return { history, replay, unreadCount, dmSender, markRead, stored, edit, softDelete } as const
+    /**
+     * Every message committed with an id in (after, upTo], oldest first, at
+     * most `limit`, with who it goes to: what a cluster node's feed repairs a
+     * gap with (Feed.ts). A deleted one is left out (nobody gets it live).
+     */
+    const committed = (after: number, upTo: number, limit: number) =>
+      sql<CommittedRow>`
+        SELECT m.id AS message_id, su.username AS "from", ru.username AS "to",
+          CASE WHEN m.receiver_id IS NOT NULL THEN NULL WHEN m.room_id IS NULL THEN 'general' ELSE rm.name END AS room,
+          m.message AS text, m.timestamp, m.edited_at, m.deleted_at,
+          m.sender_id AS "senderId", m.receiver_id AS "receiverId", m.room_id AS "roomId"
+        FROM messages m JOIN users su ON su.id = m.sender_id LEFT JOIN users ru ON ru.id = m.receiver_id
+          LEFT JOIN rooms rm ON rm.id = m.room_id
+        WHERE m.id > ${after} AND m.id <= ${upTo} AND m.deleted_at IS NULL ORDER BY m.id LIMIT ${limit}`.pipe(
+        Effect.map((rows) =>
+          rows.map((row) => ({
+            message: toMessage(row),
+            senderId: row.senderId,
+            receiverId: row.receiverId,
+            roomId: row.roomId
+          }))
+        )
+      )
+
+    /** The newest message id (0 for none). */
+    const newestId = sql<{ n: number | null }>`SELECT max(id) AS n FROM messages`.pipe(
+      Effect.map((rows) => rows[0]?.n ?? 0)
+    )
+
+    return {
+      history,
+      replay,
+      unreadCount,
+      dmSender,
+      markRead,
+      stored,
+      edit,
+      softDelete,
+      committed,
+      newestId
+    } as const
   })
 }) {}

@@ -173,10 +173,17 @@ const rooms = Effect.gen(function*() {
   yield* sql`ALTER TABLE users ADD COLUMN locked_at TEXT`
 })
 
+/** The node that holds each session (a cluster's nodes close only their own at start; see Cluster.ts). */
+const sessionNode = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE sessions ADD COLUMN node_id TEXT`
+})
+
 export const migrations = {
   "1_initial": initial,
   "2_lean_indexes": leanIndexes,
   "3_direct_index": directIndex,
   "4_session_token": sessionToken,
-  "5_rooms": rooms
+  "5_rooms": rooms,
+  "6_session_node": sessionNode
 }

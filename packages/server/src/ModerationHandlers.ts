@@ -113,7 +113,7 @@ const kick = (shared: Shared) => (command: Kick, conn: LoggedIn) =>
     } as const
     shared.hub.toRoom(room.id, encodeFrame(event), conn)
     shared.hub.exitRoom(room.id, target.id)
-    if (emptied) shared.hub.dropRoom(room.id)
+    if (emptied) shared.hub.dropRoom(room.id, null)
     ok(conn, command.id)
   })
 
@@ -171,7 +171,10 @@ const ban = (shared: Shared) => (command: Ban, conn: LoggedIn) =>
 const mute = (shared: Shared) => (command: Mute, conn: LoggedIn) =>
   Effect.gen(function*() {
     const { event, room, target } = yield* impose(shared, "mute", command, conn)
-    if (room.id === GENERAL_ID) shared.generalMutes.add(target.id)
+    if (room.id === GENERAL_ID) {
+      shared.generalMutes.add(target.id)
+      shared.relay.send({ k: "generalMute", user: target.id, muted: true })
+    }
     ok(conn, command.id)
     shared.hub.toRoom(room.id, event, conn)
   })
@@ -193,7 +196,10 @@ const lift = (shared: Shared, kind: "ban" | "mute") => (command: Unban | Unmute,
       target: target.username,
       at: now
     })
-    if (kind === "mute" && room.id === GENERAL_ID) shared.generalMutes.delete(target.id)
+    if (kind === "mute" && room.id === GENERAL_ID) {
+      shared.generalMutes.delete(target.id)
+      shared.relay.send({ k: "generalMute", user: target.id, muted: false })
+    }
     ok(conn, command.id)
     const event = encodeFrame({
       type: "MEMBER",
@@ -237,7 +243,7 @@ const lock = (shared: Shared) => (command: Lock, conn: LoggedIn) =>
     )
     shared.locked.add(target.id)
     ok(conn, command.id)
-    for (const peer of [...shared.hub.peersOf(target.id)]) peer.revoke("locked")
+    shared.hub.lock(target.id)
     yield* Effect.logInfo("account locked").pipe(
       Effect.annotateLogs({ user: target.username, by: conn.auth.username, reason: command.reason ?? "" })
     )
@@ -252,6 +258,7 @@ const unlock = (shared: Shared) => (command: Unlock, conn: LoggedIn) =>
     }
     yield* shared.commit.write(shared.users.setLocked(target.id, null))
     shared.locked.delete(target.id)
+    shared.relay.send({ k: "lock", user: target.id, locked: false })
     ok(conn, command.id)
   })
 

@@ -130,8 +130,26 @@ const rooms = Effect.gen(function*() {
   yield* sql`ALTER TABLE users ADD COLUMN is_admin integer NOT NULL DEFAULT 0, ADD COLUMN locked_at text`
 })
 
+/**
+ * A cluster (see Cluster.ts): the node that holds each session, and one row
+ * per live node, its heartbeat on the database's clock, so a node killed with
+ * -9 is counted out by the others.
+ */
+const cluster = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE sessions ADD COLUMN node_id text`
+  yield* sql`CREATE INDEX sessions_open_node ON sessions (node_id) WHERE disconnect_time IS NULL`
+  yield* sql`
+    CREATE TABLE cluster_nodes (
+      node_id text PRIMARY KEY,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      heartbeat_at timestamptz NOT NULL DEFAULT now()
+    )`
+})
+
 export const pgMigrations = {
   "1_initial": initial,
   "2_session_token": sessionToken,
-  "3_rooms": rooms
+  "3_rooms": rooms,
+  "4_cluster": cluster
 }

@@ -138,7 +138,7 @@ const part = (shared: Shared) => (command: Part, conn: LoggedIn) =>
     const emptied = yield* commit.write(rooms.leave(room.id, me.userId, now))
     hub.exitRoom(room.id, me.userId)
     ok(conn, command.id)
-    if (emptied) hub.dropRoom(room.id)
+    if (emptied) hub.dropRoom(room.id, null)
     else hub.toRoom(room.id, encodeFrame({ type: "MEMBER", room: room.name, user: me.username, event: "left" }))
   })
 
@@ -240,7 +240,7 @@ const roomDelete = (shared: Shared) => (command: RoomDelete, conn: LoggedIn) =>
     ok(conn, command.id)
     // the last frame of the room its members get
     const frame = encodeFrame({ type: "ROOM_DELETED", room: room.name, by: conn.auth.username })
-    for (const peer of hub.dropRoom(room.id)) if (peer !== conn) peer.deliver(frame)
+    hub.dropRoom(room.id, frame, conn)
   })
 
 type RoomCommandName = "ROOM_CREATE" | "JOIN" | "PART" | "ROOMS" | "MEMBERS" | "TOPIC" | "INVITE" | "ROOM_DELETE"

@@ -367,7 +367,8 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const sessions = yield* SessionsRepo
     const tokens = yield* TokensRepo
     const startedAt = DateTime.formatIso(yield* DateTime.now)
-    const closed = yield* sessions.closeAllOpen(startedAt)
+    // a node of a cluster closes only its own: the other nodes' sessions are theirs
+    const closed = yield* sessions.closeAllOpen(startedAt, settings.bus === undefined ? undefined : settings.nodeId)
     if (closed > 0) yield* Effect.logWarning(`closed ${closed} sessions left open by an earlier crash`)
     yield* tokens.purgeExpired(startedAt)
 

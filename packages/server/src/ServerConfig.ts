@@ -4,6 +4,8 @@
  */
 import { MAX_FRAME_BYTES, MAX_TEXT_CHARS } from "@parley/protocol"
 import { Context, Layer } from "effect"
+import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
 
 /** The TLS listener: its port, and the PEM files of its certificate (read again on SIGHUP). */
 export interface TlsSettings {
@@ -57,6 +59,10 @@ export interface ServerSettings {
   readonly metricsPort: number | undefined
   /** Address the metrics endpoint listens on. */
   readonly metricsHost: string
+  /** The cluster's bus (a `redis://` URL); undefined: this node is the whole service. */
+  readonly bus: string | undefined
+  /** This node's name in logs and in the sessions it holds. */
+  readonly nodeId: string
 }
 
 /** The TLS port when `--tls-cert`/`--tls-key` are given without `--tls-port`. */
@@ -83,10 +89,16 @@ export const defaults: ServerSettings = {
   hashQueueLimit: 512,
   synchronous: "normal",
   metricsPort: undefined,
-  metricsHost: "127.0.0.1"
+  metricsHost: "127.0.0.1",
+  bus: undefined,
+  nodeId: "parley"
 }
+
+/** A node id for a node started without `--node-id`: the host name and a random suffix. */
+export const generatedNodeId = (): string => `${hostname().split(".")[0]}-${randomBytes(3).toString("hex")}`
 
 /** The settings in force. */
 export class ServerConfig extends Context.Tag("@parley/server/ServerConfig")<ServerConfig, ServerSettings>() {
-  static layer = (settings: Partial<ServerSettings> = {}) => Layer.succeed(ServerConfig, { ...defaults, ...settings })
+  static layer = (settings: Partial<ServerSettings> = {}) =>
+    Layer.sync(ServerConfig, () => ({ ...defaults, nodeId: generatedNodeId(), ...settings }))
 }

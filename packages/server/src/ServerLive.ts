@@ -5,12 +5,15 @@
 import { Console, Effect, Layer } from "effect"
 import type * as Net from "node:net"
 import { Accounts } from "./Account.ts"
+import { channelFor, isRedisUrl, MemoryBus } from "./Bus.ts"
+import { Cluster } from "./Cluster.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Metrics } from "./Metrics.ts"
 import { PasswordHasher } from "./PasswordHasher.ts"
 import { isPostgresUrl, PgStorage, redactUrl } from "./PgDatabase.ts"
 import { Presence } from "./Presence.ts"
+import { Relay } from "./Relay.ts"
 import { RoomsRepo } from "./RoomsRepo.ts"
 import { Listener } from "./Server.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
@@ -29,7 +32,8 @@ const Services = Accounts.Default.pipe(
     TokensRepo.Default,
     PasswordHasher.Default,
     Presence.Default,
-    Hub.Default
+    Hub.Default,
+    Relay.Default
   ))
 )
 
@@ -48,9 +52,25 @@ const Announce = Layer.effectDiscard(
       ...(address === undefined ? [] : [`on ${showAddress(address)}`]),
       ...(tlsAddress === undefined ? [] : [`with TLS on ${showAddress(tlsAddress)}`])
     ].join(" and ")
-    yield* Console.log(`Parley listening ${where} (${database})`)
+    const node = config.bus === undefined ? "" : `, node ${config.nodeId} on bus ${redactUrl(config.bus)}`
+    yield* Console.log(`Parley listening ${where} (${database}${node})`)
   })
 )
+
+/**
+ * The cluster's bus: Redis for `--bus redis://…`; otherwise the in-memory
+ * bus, which nothing publishes on (a node without `--bus` is the whole service).
+ */
+const BusLive = (settings: Partial<ServerSettings>) => {
+  const url = settings.bus
+  return url !== undefined && isRedisUrl(url)
+    ? Layer.unwrapEffect(Effect.map(
+      // ioredis is loaded only for a cluster
+      Effect.promise(() => import("./RedisBus.ts")),
+      (m) => m.RedisBus(url, channelFor(settings.db ?? ""))
+    ))
+    : MemoryBus(`parley:${settings.db ?? ""}`)
+}
 
 /** The whole server for the given settings; runs until interrupted. */
 export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
@@ -65,7 +85,8 @@ export const ServerLive = (settings: Partial<ServerSettings> = {}) =>
         )
     ),
     Layer.provideMerge(Listener.Default),
-    Layer.provide(Services),
+    Layer.provideMerge(Cluster.Default),
+    Layer.provide(Layer.merge(Services, BusLive(settings))),
     // a postgres:// or postgresql:// URL selects PostgreSQL; anything else is a SQLite file
     Layer.provideMerge(isPostgresUrl(settings.db ?? "") ? PgStorage : SqliteStorage),
     Layer.provideMerge(Layer.merge(ServerConfig.layer(settings), Metrics.Default))

@@ -1,0 +1,231 @@
+/**
+ * A node of a cluster (`--bus`): several server processes on one PostgreSQL
+ * database and one bus are one chat service.
+ *
+ * - The database is the log, the bus a doorbell. After each group commit the
+ *   node publishes the batch's messages in one notice; every node puts its
+ *   own and the others' messages through its `Feed`, which delivers them to
+ *   its connections in `message_id` order, each once, and repairs any gap (a
+ *   dropped notice, a bus outage) from the database.
+ * - Everything else a command does to connections (receipts, room events,
+ *   revocations, locks, general mutes, presence) goes out as a `Relay` op.
+ * - Presence: each node has a row in `cluster_nodes` with a heartbeat on the
+ *   database's clock. Every node reaps rows older than `STALE_SECONDS`: the
+ *   dead node's open sessions get their `disconnect_time`, and its users are
+ *   counted out (PRESENCE offline) by every node. After a bus outage, and at
+ *   start, a node reads who the other nodes hold from the open sessions.
+ *
+ * Without `--bus` none of this runs: the node is the whole service, the hub
+ * delivers at once, and nothing is published.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Message } from "@parley/protocol"
+import { Cause, DateTime, Effect, FiberSet, Schedule } from "effect"
+import { Bus } from "./Bus.ts"
+import { Feed, type FeedEntry } from "./Feed.ts"
+import { GroupCommit } from "./GroupCommit.ts"
+import { Hub, type Publication } from "./Hub.ts"
+import { MessagesRepo } from "./MessagesRepo.ts"
+import { Presence } from "./Presence.ts"
+import { type Op, Relay } from "./Relay.ts"
+import { ServerConfig } from "./ServerConfig.ts"
+import { describeFault } from "./StorageHealth.ts"
+
+/** How often a node's heartbeat is written, and the others' checked. */
+const HEARTBEAT_SECONDS = 5
+/** A node whose heartbeat is older than this is dead (killed, cut off): counted out within 30 s. */
+const STALE_SECONDS = 15
+/** How long a gap may wait for its notice before it is read from the database. */
+const GAP_WAIT_MS = 25
+/** How often the newest committed id is read, for messages no notice announced. */
+const TAIL_MS = 1000
+/** Rows one repair reads at most. */
+const REPAIR_ROWS = 2000
+
+/** A message as a notice carries it: id, sender, receiver, room id, from, to, room, text, timestamp. */
+type WireMessage = [number, number, number | null, number | null, string, string | null, string | null, string, string]
+
+/** What travels on the bus: a batch of committed messages, an op, or a node's start or death. */
+type Notice =
+  | { readonly n: string; readonly m: ReadonlyArray<WireMessage> }
+  | { readonly n: string; readonly o: Op }
+  | { readonly n: string; readonly started: true }
+  | { readonly n: string; readonly gone: ReadonlyArray<string> }
+
+const toWire = (p: Publication): WireMessage => {
+  const m = p.message
+  return [m.message_id, p.senderId, p.receiverId, p.roomId, m.from, m.to, m.room ?? null, m.text, m.timestamp]
+}
+
+const fromWire = ([id, senderId, receiverId, roomId, from, to, room, text, timestamp]: WireMessage): Publication => {
+  const message: Message = { type: "MESSAGE", message_id: id, from, to, room, text, timestamp }
+  return { message, senderId, receiverId, roomId }
+}
+
+const entry = (p: Publication): FeedEntry<Publication> => ({ id: p.message.message_id, item: p })
+
+export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster", {
+  scoped: Effect.gen(function*() {
+    const config = yield* ServerConfig
+    if (config.bus === undefined) return { feed: undefined }
+    const bus = yield* Bus
+    const sql = yield* SqlClient.SqlClient
+    const relay = yield* Relay
+    const hub = yield* Hub
+    const presence = yield* Presence
+    const messages = yield* MessagesRepo
+    const commit = yield* GroupCommit
+    const run = yield* FiberSet.makeRuntime<never>()
+    const me = config.nodeId
+    const publish = (notice: Notice) => bus.publish(JSON.stringify(notice))
+
+    // ---- this node's row: written before any session it holds ----
+    yield* sql`
+      INSERT INTO cluster_nodes (node_id) VALUES (${me})
+      ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now()`.pipe(Effect.orDie)
+    yield* Effect.addFinalizer(() =>
+      sql`DELETE FROM cluster_nodes WHERE node_id = ${me}`.pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`could not leave the cluster cleanly: ${describeFault(cause)}`)
+        )
+      )
+    )
+
+    // ---- the ordered feed of every node's messages ----
+    const feed: Feed<Publication> = new Feed<Publication>({
+      delivered: yield* messages.newestId.pipe(Effect.orDie),
+      deliver: (e) => hub.deliverMessage(e.item),
+      gapWaitMs: GAP_WAIT_MS,
+      schedule: (ms, onTimer) => void setTimeout(onTimer, ms).unref(),
+      repair: (after, upTo) =>
+        run(
+          messages.committed(after, upTo, REPAIR_ROWS).pipe(
+            Effect.map((rows) => feed.repaired(upTo, rows.map(entry), rows.length < REPAIR_ROWS)),
+            Effect.catchAllCause((cause) =>
+              Effect.zipRight(
+                Effect.logDebug(`repairing messages ${after + 1}..${upTo} failed: ${describeFault(cause)}`),
+                Effect.sync(() => feed.repairFailed())
+              )
+            )
+          )
+        )
+    })
+    let outgoing: Array<WireMessage> = []
+    hub.setFeed((publication) => {
+      outgoing.push(toWire(publication))
+      feed.offer([entry(publication)])
+    })
+    // one notice per group commit, after it
+    commit.afterEachBatch(() => {
+      if (outgoing.length === 0) return
+      publish({ n: me, m: outgoing })
+      outgoing = []
+    })
+    relay.attach((op) => publish({ n: me, o: op }))
+
+    // ---- who the other nodes hold, from the database ----
+    const resyncPresence = sql<{ node_id: string; user_id: number; username: string }>`
+      SELECT DISTINCT s.node_id, s.user_id, u.username FROM sessions s
+      JOIN cluster_nodes n ON n.node_id = s.node_id JOIN users u ON u.id = s.user_id
+      WHERE s.disconnect_time IS NULL AND s.node_id <> ${me}`.pipe(
+      Effect.map((rows) => presence.resync(rows.map((r) => ({ node: r.node_id, userId: r.user_id, name: r.username }))))
+    )
+
+    const onNotice = (text: string): void => {
+      let notice: Notice
+      try {
+        notice = JSON.parse(text) as Notice
+      } catch {
+        return
+      }
+      if (notice.n === me) return
+      if ("m" in notice) feed.offer(notice.m.map((m) => entry(fromWire(m))))
+      else if ("o" in notice) relay.receive(notice.o, notice.n)
+      else if ("started" in notice) presence.nodeGone(notice.n) // a restart: what it held before is gone
+      else if ("gone" in notice) { for (const node of notice.gone) presence.nodeGone(node) }
+    }
+
+    // ---- the bus: outages logged once at their start and end; catch up from the database after ----
+    let everUp = false
+    let downSince: number | undefined
+    const onStatus = (up: boolean): void => {
+      if (!up) {
+        downSince = Date.now()
+        run(
+          Effect.logWarning(
+            `bus ${bus.describe} unreachable: serving this node's clients; other nodes' messages come from the database until it is back`
+          )
+        )
+        return
+      }
+      if (everUp && downSince !== undefined) {
+        run(
+          Effect.logInfo(`bus ${bus.describe} reachable again after ${((Date.now() - downSince) / 1000).toFixed(1)} s`)
+        )
+      }
+      everUp = true
+      downSince = undefined
+      run(Effect.zipRight(resyncPresence, checkTail).pipe(Effect.catchAllCause(logFault("catching up after the bus"))))
+    }
+
+    const checkTail = Effect.map(messages.newestId, (newest) => feed.tail(newest))
+
+    /** Heartbeat, and the reaping of dead nodes: their sessions closed, their users counted out everywhere. */
+    const heartbeat = Effect.gen(function*() {
+      const mine = yield* sql`UPDATE cluster_nodes SET heartbeat_at = now() WHERE node_id = ${me} RETURNING node_id`
+      if (mine.length === 0) {
+        // reaped while cut off from the database: back in, and what the others closed is theirs to tell
+        yield* sql`INSERT INTO cluster_nodes (node_id) VALUES (${me}) ON CONFLICT (node_id) DO NOTHING`
+        yield* Effect.logWarning("this node was counted out of the cluster while cut off; it has rejoined")
+      }
+      const now = DateTime.formatIso(yield* DateTime.now)
+      const dead = yield* sql<{ node_id: string }>`
+        DELETE FROM cluster_nodes WHERE heartbeat_at < now() - make_interval(secs => ${STALE_SECONDS})
+        RETURNING node_id`
+      const live = new Set((yield* sql<{ node_id: string }>`SELECT node_id FROM cluster_nodes`).map((r) => r.node_id))
+      // sessions of nodes no longer in the table (just reaped, or never seen by this node)
+      const closed = yield* sql<{ id: number }>`
+        UPDATE sessions SET disconnect_time = ${now}
+        WHERE disconnect_time IS NULL AND node_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.node_id = sessions.node_id)
+        RETURNING id`
+      const gone = [...new Set([...dead.map((r) => r.node_id), ...[...hub.remote.nodes()].filter((n) => !live.has(n))])]
+      for (const node of gone) presence.nodeGone(node)
+      if (dead.length > 0) {
+        publish({ n: me, gone: dead.map((r) => r.node_id) })
+        yield* Effect.logWarning(
+          `counted out node${dead.length > 1 ? "s" : ""} ${
+            dead.map((r) => r.node_id).join(", ")
+          }: no heartbeat for ${STALE_SECONDS} s; closed ${closed.length} of its sessions`
+        )
+      }
+    })
+
+    const logFault = (what: string) => (cause: Cause.Cause<unknown>) =>
+      Effect.logDebug(`${what} failed: ${describeFault(cause)}`)
+
+    // what the others hold now, before this node's first client logs in
+    yield* resyncPresence.pipe(Effect.catchAllCause(logFault("reading the cluster's presence")))
+    yield* bus.listen({ notice: onNotice, status: onStatus })
+    publish({ n: me, started: true })
+    // a bus that is down at start is said once too (it is not an outage that began: it never came up)
+    yield* Effect.forkScoped(Effect.delay(
+      Effect.suspend(() => (everUp || downSince !== undefined ? Effect.void : Effect.sync(() => onStatus(false)))),
+      "3 seconds"
+    ))
+    yield* Effect.forkScoped(
+      heartbeat.pipe(
+        Effect.catchAllCause(logFault("the cluster heartbeat")),
+        Effect.repeat(Schedule.spaced(`${HEARTBEAT_SECONDS} seconds`))
+      )
+    )
+    yield* Effect.forkScoped(
+      checkTail.pipe(
+        Effect.catchAllCause(logFault("reading the newest message")),
+        Effect.repeat(Schedule.spaced(TAIL_MS))
+      )
+    )
+    yield* Effect.logInfo(`node ${me} joined the cluster on bus ${bus.describe}`)
+    return { feed: feed as Feed<Publication> | undefined }
+  })
+}) {}
