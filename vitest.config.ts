@@ -1,8 +1,9 @@
 import * as Net from "node:net"
 import { defineConfig } from "vitest/config"
-import projects, { serverOnPostgres } from "./vitest.workspace.ts"
+import projects, { serverCluster, serverOnPostgres } from "./vitest.workspace.ts"
 
 const pgUrl = new URL(process.env.PARLEY_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/postgres")
+const redisUrl = new URL(process.env.PARLEY_TEST_REDIS ?? "redis://127.0.0.1:6379")
 
 /** Whether something listens where the tests' PostgreSQL should be. */
 const reachable = (host: string, port: number) =>
@@ -28,9 +29,20 @@ export default defineConfig(async () => {
     )
   }
   if (!withPg) process.env.PARLEY_TEST_PG_SKIPPED = "1"
+  // the cluster suites need PostgreSQL and Redis; under CI both, and they fail if either is down
+  const redis = await reachable(redisUrl.hostname, Number(redisUrl.port || 6379))
+  const withCluster = (pg && redis) || process.env.CI === "true"
+  if (!withCluster && process.env.PARLEY_TEST_REDIS_SKIPPED !== "1") {
+    process.stderr.write(
+      `${
+        pg ? `Redis is not reachable at ${redisUrl.host}` : "PostgreSQL is not reachable"
+      }: skipping the cluster suites (server-cluster, Cluster)\n`
+    )
+  }
+  if (!withCluster) process.env.PARLEY_TEST_REDIS_SKIPPED = "1"
   return {
     test: {
-      projects: withPg ? [...projects, serverOnPostgres] : projects,
+      projects: [...projects, ...(withPg ? [serverOnPostgres] : []), ...(withCluster ? [serverCluster] : [])],
       testTimeout: 30_000,
       hookTimeout: 30_000,
       // the suites talk over real sockets and spawn real servers: keep the 2-core machine responsive

@@ -42,4 +42,30 @@ export const serverOnPostgres = {
   }
 }
 
+/**
+ * The server's contract suites again with every test's server a 2-node
+ * cluster (PostgreSQL and the machine's Redis) behind a round-robin
+ * balancer: every rule holds across nodes, whichever node each client lands on.
+ */
+export const serverCluster = {
+  extends: true as const,
+  test: {
+    name: "server-cluster",
+    root: "./packages/server",
+    include: [
+      "test/Accounts.test.ts",
+      "test/Admins.test.ts",
+      "test/Framing.test.ts",
+      "test/History.test.ts",
+      "test/Messages.test.ts",
+      "test/Presence.test.ts",
+      "test/Receipts.test.ts",
+      "test/Replay.test.ts",
+      "test/Rooms.test.ts",
+      "test/Sessions.test.ts"
+    ],
+    env: { PARLEY_TEST_DB: "postgres", PARLEY_TEST_CLUSTER: "2" }
+  }
+}
+
 export default [pkg("protocol"), pkg("runtime"), pkg("testkit"), pkg("server"), pkg("client"), pkg("bench")]

@@ -20,7 +20,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Message } from "@parley/protocol"
-import { Cause, DateTime, Effect, FiberSet, Schedule } from "effect"
+import { type Cause, DateTime, Deferred, Effect, Exit, FiberId, FiberSet, Schedule } from "effect"
 import { Bus } from "./Bus.ts"
 import { Feed, type FeedEntry } from "./Feed.ts"
 import { GroupCommit } from "./GroupCommit.ts"
@@ -39,6 +39,8 @@ const STALE_SECONDS = 15
 const GAP_WAIT_MS = 25
 /** How often the newest committed id is read, for messages no notice announced. */
 const TAIL_MS = 1000
+/** How long a settled op waits for the bus to pass it on (a bus outage must not hold a reply). */
+const SETTLE_MS = 250
 /** Rows one repair reads at most. */
 const REPAIR_ROWS = 2000
 
@@ -48,7 +50,7 @@ type WireMessage = [number, number, number | null, number | null, string, string
 /** What travels on the bus: a batch of committed messages, an op, or a node's start or death. */
 type Notice =
   | { readonly n: string; readonly m: ReadonlyArray<WireMessage> }
-  | { readonly n: string; readonly o: Op }
+  | { readonly n: string; readonly o: Op; readonly echo?: number }
   | { readonly n: string; readonly started: true }
   | { readonly n: string; readonly gone: ReadonlyArray<string> }
 
@@ -121,7 +123,22 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       publish({ n: me, m: outgoing })
       outgoing = []
     })
-    relay.attach((op) => publish({ n: me, o: op }))
+    // a settled op carries a number; the node waits for its own notice to come back through the bus
+    const echoes = new Map<number, Deferred.Deferred<void>>()
+    let nextEcho = 1
+    const sendSettled = (op: Op) =>
+      Effect.suspend(() => {
+        const echo = nextEcho++
+        const back = Deferred.unsafeMake<void>(FiberId.none)
+        echoes.set(echo, back)
+        publish({ n: me, o: op, echo })
+        return Deferred.await(back).pipe(
+          Effect.timeout(SETTLE_MS),
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => echoes.delete(echo)))
+        )
+      })
+    relay.attach((op) => publish({ n: me, o: op }), sendSettled)
 
     // ---- who the other nodes hold, from the database ----
     const resyncPresence = sql<{ node_id: string; user_id: number; username: string }>`
@@ -138,7 +155,13 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       } catch {
         return
       }
-      if (notice.n === me) return
+      if (notice.n === me) {
+        if ("echo" in notice && notice.echo !== undefined) {
+          const back = echoes.get(notice.echo)
+          if (back !== undefined) Deferred.unsafeDone(back, Exit.void)
+        }
+        return
+      }
       if ("m" in notice) feed.offer(notice.m.map((m) => entry(fromWire(m))))
       else if ("o" in notice) relay.receive(notice.o, notice.n)
       else if ("started" in notice) presence.nodeGone(notice.n) // a restart: what it held before is gone

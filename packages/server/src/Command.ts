@@ -315,7 +315,7 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
     const unread = yield* messages.unreadCount(userId)
     const replay = yield* messages.replay(userId, command.resume_after, config.replayCap, conn.auth.rooms)
     const roomList = conn.auth.rooms ? yield* rooms.list(userId, true) : undefined
-    const held = conn.releaseHeld()
+    const held = conn.releaseHeld(Math.max(command.resume_after ?? 0, replay.messages.at(-1)?.message_id ?? 0))
     conn.send(withId({
       type: "CONNECTED" as const,
       user: username,

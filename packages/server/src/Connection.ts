@@ -104,6 +104,13 @@ export class Connection implements Peer {
   private session: Authenticated | undefined = undefined
   /** Frames held back while the CONNECT replay is being assembled. */
   private held: Array<Held> | undefined = undefined
+  /**
+   * The newest message id its CONNECT replay covered: a live MESSAGE up to it
+   * was committed before the replay's read, so the client has it or is not
+   * to get it (ids are assigned in commit order). A cluster's feed, or a
+   * fan-out that runs just after the commit, can still bring one: dropped.
+   */
+  private replayedThrough = 0
   private closingReason: ClosingReason | undefined = undefined
   private lastFrame: number
   /** When the socket was accepted: CONNECT must succeed within `authTimeoutSeconds` of it. */
@@ -195,9 +202,10 @@ export class Connection implements Peer {
   }
 
   /** Ends holding frames back; returns those held, for the caller to merge into the replay. */
-  releaseHeld(): ReadonlyArray<Held> {
+  releaseHeld(replayedThrough: number): ReadonlyArray<Held> {
     const held = this.held ?? []
     this.held = undefined
+    this.replayedThrough = replayedThrough
     return held
   }
 
@@ -217,6 +225,7 @@ export class Connection implements Peer {
 
   /** Queues an already encoded frame (from the hub). */
   deliver(frame: Uint8Array, messageId?: number): void {
+    if (messageId !== undefined && messageId <= this.replayedThrough) return
     if (this.held !== undefined) this.held.push({ frame, messageId })
     else this.outbox.offer(frame)
   }

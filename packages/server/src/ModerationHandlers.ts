@@ -173,7 +173,7 @@ const mute = (shared: Shared) => (command: Mute, conn: LoggedIn) =>
     const { event, room, target } = yield* impose(shared, "mute", command, conn)
     if (room.id === GENERAL_ID) {
       shared.generalMutes.add(target.id)
-      shared.relay.send({ k: "generalMute", user: target.id, muted: true })
+      yield* shared.relay.sendSettled({ k: "generalMute", user: target.id, muted: true })
     }
     ok(conn, command.id)
     shared.hub.toRoom(room.id, event, conn)

@@ -47,6 +47,7 @@ export class Relay extends Effect.Service<Relay>()("@parley/server/Relay", {
   sync: () => {
     const handlers = new Map<OpKind, Array<(op: Op, from: string) => void>>()
     let link: ((op: Op) => void) | undefined
+    let settledLink: ((op: Op) => Effect.Effect<void>) | undefined
     return {
       /** Registers something this node does when another node sends an op of this kind. */
       on: <K extends OpKind>(kind: K, handler: Handler<K>): void => {
@@ -60,9 +61,17 @@ export class Relay extends Effect.Service<Relay>()("@parley/server/Relay", {
       get linked(): boolean {
         return link !== undefined
       },
+      /**
+       * Sends an op and waits (briefly, never for an outage) until the bus has
+       * passed it to every node: for a rule that a command right after the
+       * reply must already see on every node (a mute in general, checked from
+       * memory on the fast path).
+       */
+      sendSettled: (op: Op): Effect.Effect<void> => settledLink?.(op) ?? Effect.void,
       /** Connects `send` to the bus (Cluster.ts). */
-      attach: (send: (op: Op) => void): void => {
+      attach: (send: (op: Op) => void, sendSettled: (op: Op) => Effect.Effect<void>): void => {
         link = send
+        settledLink = sendSettled
       },
       /** Applies an op another node sent; an op of an unknown kind (a newer node) is ignored. */
       receive: (op: Op, from: string): void => {

@@ -6,7 +6,7 @@
  */
 import type { Revoke, SessionInfo, Sessions } from "@parley/protocol"
 import { NotFound } from "@parley/protocol"
-import { Clock, Effect } from "effect"
+import { Clock, DateTime, Effect } from "effect"
 import type { CommandTable, Shared } from "./Command.ts"
 import { withId } from "./Command.ts"
 import type { LoggedIn } from "./Connection.ts"
@@ -58,13 +58,17 @@ const revoke = (shared: Shared) => (command: Revoke, conn: LoggedIn) =>
   Effect.gen(function*() {
     const { commit, hub, revocations, tokens } = shared
     const me = conn.auth
-    const mine: Array<Target> = [
-      ...openSessions(hub, me.userId).map((peer) => peer.auth),
-      ...(yield* elsewhere(shared, me.userId)).map((row) => ({ sessionId: row.id, tokenHash: row.token_hash ?? "" }))
-    ]
+    const there = (yield* elsewhere(shared, me.userId)).map((row) => ({
+      sessionId: row.id,
+      tokenHash: row.token_hash ?? ""
+    }))
+    const mine: Array<Target> = [...openSessions(hub, me.userId).map((peer) => peer.auth), ...there]
     const { hashes, sessionIds } = yield* revocationTargets(mine, command, conn)
-    if (hashes.size > 0) {
-      yield* commit.write(tokens.revoke(hashes))
+    // the sessions other nodes hold end now, as far as SESSIONS on any node says; their nodes close them
+    const remote = there.filter((s) => sessionIds.has(s.sessionId)).map((s) => s.sessionId)
+    if (hashes.size > 0 || remote.length > 0) {
+      const now = DateTime.formatIso(yield* DateTime.now)
+      yield* commit.write(Effect.zipRight(tokens.revoke(hashes), shared.sessions.closeMany(remote, now)))
       revocations.add(hashes, yield* Clock.currentTimeMillis)
     }
     conn.send(withId({ type: "OK" as const }, command.id))

@@ -34,6 +34,13 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@parley/server
         Effect.orDie
       )
 
+    /** Records the end of open sessions (REVOKE of sessions another node holds, which closes them after). */
+    const closeMany = (sessionIds: ReadonlyArray<number>, now: string) =>
+      sessionIds.length === 0
+        ? Effect.void
+        : sql`UPDATE sessions SET disconnect_time = ${now}
+              WHERE id IN ${sql.in(sessionIds)} AND disconnect_time IS NULL`.pipe(Effect.asVoid, Effect.orDie)
+
     /** Closes every session still open (or only those of node `nodeId`); returns how many. */
     const closeAllOpen = (now: string, nodeId?: string) =>
       sql<{ id: number }>`
@@ -50,8 +57,10 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@parley/server
         SELECT s.id, s.ip_address, s.connect_time, s.token_hash FROM sessions s
         JOIN cluster_nodes n ON n.node_id = s.node_id
         WHERE s.user_id = ${userId} AND s.disconnect_time IS NULL AND s.node_id <> ${nodeId}
+          -- one whose token a REVOKE deleted is ending there: as on one server, it is no longer listed
+          AND EXISTS (SELECT 1 FROM tokens t WHERE t.token_hash = s.token_hash)
         ORDER BY s.id`.pipe(Effect.orDie)
 
-    return { open, close, closeAllOpen, openElsewhere } as const
+    return { open, close, closeMany, closeAllOpen, openElsewhere } as const
   })
 }) {}

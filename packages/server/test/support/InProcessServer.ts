@@ -9,6 +9,7 @@ import { Listener } from "../../src/Server.ts"
 import type { ServerSettings } from "../../src/ServerConfig.ts"
 import { ServerLive } from "../../src/ServerLive.ts"
 import { testDb } from "./ServerProcess.ts"
+import { tcpProxy } from "./TcpProxy.ts"
 
 // the test output shows the server's errors (defects with their causes), not its routine lines
 const QuietLogger = Logger.replace(
@@ -43,4 +44,33 @@ export const launchServer = (
     const { address } = Context.get(context, Listener)
     // the settings here always include a TCP port
     return { port: address!.port, db }
+  })
+
+/** The bus the cluster tests use: the machine's Redis (`PARLEY_TEST_REDIS` to point elsewhere). */
+export const testBus = process.env.PARLEY_TEST_REDIS ?? "redis://127.0.0.1:6379"
+
+export interface InProcessCluster extends InProcessServer {
+  /** Each node's own port (`port` is the balancer's). */
+  readonly nodePorts: ReadonlyArray<number>
+}
+
+/**
+ * `nodes` servers on one fresh PostgreSQL database and the test Redis, each
+ * a node of one service, behind a round-robin TCP balancer on `port` (as
+ * HAProxy is in compose.yaml): a test's consecutive connections land on
+ * different nodes.
+ */
+export const launchCluster = (
+  nodes: number,
+  settings: Partial<ServerSettings> = {}
+): Effect.Effect<InProcessCluster, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const db = settings.db ?? (yield* testDb)
+    const started: Array<number> = []
+    for (let i = 1; i <= nodes; i++) {
+      started.push((yield* launchServer({ ...settings, db, bus: testBus, nodeId: `node${i}` })).port)
+    }
+    let next = 0
+    const balancer = yield* tcpProxy("127.0.0.1", () => started[next++ % started.length]!)
+    return { port: balancer.port, db, nodePorts: started }
   })

@@ -15,11 +15,22 @@ export interface TcpProxy {
   readonly restore: Effect.Effect<void>
 }
 
-export const tcpProxy = (targetHost: string, targetPort: number): Effect.Effect<TcpProxy, never, Scope.Scope> =>
+/**
+ * `targetPort` may choose per connection (a balancer's round robin). The
+ * upstream connection is made from the client's own loopback address, so a
+ * server's per-address limits see the client, not the proxy.
+ */
+export const tcpProxy = (
+  targetHost: string,
+  targetPort: number | (() => number)
+): Effect.Effect<TcpProxy, never, Scope.Scope> =>
   Effect.gen(function*() {
     const sockets = new Set<Net.Socket>()
-    const server = Net.createServer((client) => {
-      const upstream = Net.connect({ host: targetHost, port: targetPort })
+    // half-open both ways: a client that sends and closes its side still gets every reply
+    const server = Net.createServer({ allowHalfOpen: true }, (client) => {
+      const port = typeof targetPort === "number" ? targetPort : targetPort()
+      const from = client.remoteAddress?.startsWith("127.") ? { localAddress: client.remoteAddress } : {}
+      const upstream = Net.connect({ host: targetHost, port, allowHalfOpen: true, ...from })
       sockets.add(client)
       sockets.add(upstream)
       const drop = () => {

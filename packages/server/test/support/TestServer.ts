@@ -12,7 +12,7 @@
  * (`ServerProcess.test.ts`).
  */
 import { Effect, type Scope } from "effect"
-import { launchServer } from "./InProcessServer.ts"
+import { launchCluster, launchServer } from "./InProcessServer.ts"
 import { spawnServer } from "./ServerProcess.ts"
 
 export interface TestServer {
@@ -48,9 +48,20 @@ const flags = (options: TestServerOptions): Array<string> => [
   ...(options.authTimeoutSeconds === undefined ? [] : ["--auth-timeout", String(options.authTimeoutSeconds)])
 ]
 
+/**
+ * With `PARLEY_TEST_CLUSTER=N` (and `PARLEY_TEST_DB=postgres`), every
+ * contract test's server is an N-node cluster behind a round-robin balancer,
+ * so its clients are spread over the nodes (the vitest project `server-cluster`).
+ */
+export const clusterNodes = Number(process.env.PARLEY_TEST_CLUSTER ?? "0")
+
 /** Starts this test's server (flood control off unless `options` says otherwise). */
 export const startServer = (options: TestServerOptions = {}): Effect.Effect<TestServer, unknown, Scope.Scope> =>
-  serverKind === "process" ? spawnServer({ flags: flags(options) }) : launchServer(options)
+  clusterNodes > 1
+    ? launchCluster(clusterNodes, options)
+    : serverKind === "process"
+    ? spawnServer({ flags: flags(options) })
+    : launchServer(options)
 
 /** Per-test timeout for contract tests: starting real processes side by side takes far longer. */
 export const contractTimeout = serverKind === "process" ? 180_000 : 30_000
