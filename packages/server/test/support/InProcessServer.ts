@@ -8,6 +8,7 @@ import { Context, Effect, Layer, Logger, LogLevel, type Scope } from "effect"
 import { Listener } from "../../src/Server.ts"
 import type { ServerSettings } from "../../src/ServerConfig.ts"
 import { ServerLive } from "../../src/ServerLive.ts"
+import { testRedis } from "./Redis.ts"
 import { testDb } from "./ServerProcess.ts"
 import { tcpProxy } from "./TcpProxy.ts"
 
@@ -46,9 +47,6 @@ export const launchServer = (
     return { port: address!.port, db }
   })
 
-/** The bus the cluster tests use: the machine's Redis (`PARLEY_TEST_REDIS` to point elsewhere). */
-export const testBus = process.env.PARLEY_TEST_REDIS ?? "redis://127.0.0.1:6379"
-
 export interface InProcessCluster extends InProcessServer {
   /** Each node's own port (`port` is the balancer's). */
   readonly nodePorts: ReadonlyArray<number>
@@ -68,7 +66,7 @@ export const launchCluster = (
     const db = settings.db ?? (yield* testDb)
     const started: Array<number> = []
     for (let i = 1; i <= nodes; i++) {
-      started.push((yield* launchServer({ ...settings, db, bus: testBus, nodeId: `node${i}` })).port)
+      started.push((yield* launchServer({ ...settings, db, bus: testRedis, nodeId: `node${i}` })).port)
     }
     let next = 0
     const balancer = yield* tcpProxy("127.0.0.1", () => started[next++ % started.length]!)

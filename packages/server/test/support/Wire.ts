@@ -348,6 +348,25 @@ export class Wire {
     )
   }
 
+  /** Waits until the connection is closed, whatever frames come first (they stay in `received`). */
+  closed(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<void, WireError> {
+    return Effect.async<void, WireError>((resume) => {
+      const attempt = () => {
+        if (this.closedFlag) return resume(Effect.void)
+        this.waiters.add(attempt)
+      }
+      attempt()
+      return Effect.sync(() => {
+        this.waiters.delete(attempt)
+      })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: wait,
+        onTimeout: () => new WireError({ message: `${this.label}: still open after ${Duration.format(wait)}` })
+      })
+    )
+  }
+
   /** Frames already received and not yet consumed. */
   drainPending(): Array<Frame> {
     const frames = this.pending

@@ -1,0 +1,234 @@
+/**
+ * A cluster as operators run it: real server processes, each a node started
+ * with `--bus` on one PostgreSQL database and the machine's Redis, clients
+ * on every node. What must hold, whatever happens to a node or to the bus:
+ * every acknowledged message stored once, and shown to every receiver once,
+ * in message_id order, the same order on every node.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { type Duration, Effect, Fiber } from "effect"
+import Pg from "pg"
+import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
+import { redisAvailable, testRedis } from "./support/Redis.ts"
+import { spawnServer } from "./support/ServerProcess.ts"
+import { tcpProxy } from "./support/TcpProxy.ts"
+import { type Frame, logIn, signUp, type Wire } from "./support/Wire.ts"
+
+const redis = new URL(testRedis)
+
+/** A node on `db`, on the test Redis or on `bus` (a proxy in front of it). */
+const node = (db: string, id: string, bus = redis.toString()) =>
+  spawnServer({ db, flags: ["--bus", bus, "--node-id", id, "--replay-cap", "10000"] })
+
+const messageIds = (wire: Wire): Array<number> =>
+  wire.received.filter((f) => f.type === "MESSAGE").map((f) => f.message_id as number)
+
+const ackedIds = (wire: Wire): Array<number> =>
+  wire.received.filter((f) => f.type === "ACK").map((f) => f.message_id as number)
+
+/** Sends `count` MSGs in one write, each with its own client_msg_id `<tag>-<i>`. */
+const burst = (wire: Wire, tag: string, count: number, from = 0) =>
+  wire.write(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        JSON.stringify({ command: "MSG", text: `${tag} ${from + i}`, client_msg_id: `${tag}-${from + i}` }) + "\n"
+    ).join("")
+  )
+
+/**
+ * Sends `count` MSGs ten at a time, each ten only once the ones before are
+ * ACKed, so a node that dies meets a sender in the middle; stops early when
+ * the connection closes.
+ */
+const steadily = (wire: Wire, tag: string, count: number) =>
+  Effect.gen(function*() {
+    for (let from = 0; from < count && !wire.isClosed; from += 10) {
+      yield* burst(wire, tag, Math.min(10, count - from), from)
+      yield* until(wire, () => wire.isClosed || ackedIds(wire).length >= Math.min(count, from + 10)).pipe(
+        Effect.catchAll(() => Effect.void)
+      )
+    }
+  })
+
+/** Waits until `wire` has received MESSAGEs with every id of `ids` (bounded by `wait`). */
+const receivedAll = (wire: Wire, ids: ReadonlyArray<number>, wait: Duration.DurationInput = "30 seconds") =>
+  Effect.gen(function*() {
+    const want = new Set(ids)
+    yield* until(wire, () => messageIds(wire).filter((id) => want.has(id)).length >= want.size, wait)
+  })
+
+/** Waits until `done()` holds, checking as frames arrive (bounded by `wait`). */
+const until = (wire: Wire, done: () => boolean, wait: Duration.DurationInput = "30 seconds") =>
+  done() ? Effect.void : Effect.asVoid(wire.pick(() => done(), wait))
+
+/** The messages stored, and their distinct (sender, client_msg_id) keys. */
+const storedCounts = (db: string) =>
+  Effect.promise(async () => {
+    const client = new Pg.Client({ connectionString: db })
+    await client.connect()
+    try {
+      const { rows } = await client.query<{ rows: string; keys: string }>(
+        "SELECT count(*) AS rows, count(DISTINCT (sender_id, client_msg_id)) AS keys FROM messages"
+      )
+      return { rows: Number(rows[0]!.rows), keys: Number(rows[0]!.keys) }
+    } finally {
+      await client.end()
+    }
+  })
+
+const assertOnceInOrder = (seen: ReadonlyArray<number>, label: string) => {
+  for (let i = 1; i < seen.length; i++) {
+    assert.isAbove(seen[i]!, seen[i - 1]!, `${label}: ${seen[i]} after ${seen[i - 1]} (out of order or twice)`)
+  }
+}
+
+describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", () => {
+  it.scopedLive(
+    "kill -9 of a node during a burst from both nodes: its clients move to the other node; every ACKed message is stored once and shown once, in order; its users are counted out within 30 s",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const n1 = yield* node(db, "n1")
+        const n2 = yield* node(db, "n2")
+        const watcher = yield* signUp(n1.port, "watcher")
+        const r1 = yield* signUp(n1.port, "recv1")
+        const r2 = yield* signUp(n2.port, "recv2")
+        const s1 = yield* signUp(n1.port, "send1")
+        const s2 = yield* signUp(n2.port, "send2")
+        const victim = yield* signUp(n2.port, "victim")
+        yield* watcher.wire.pick((f) => f.type === "PRESENCE" && f.user === "victim" && f.status === "online")
+        victim.wire.drainPending()
+
+        const count = 600
+        const writer1 = yield* Effect.fork(steadily(s1.wire, "s1", count))
+        const writer2 = yield* Effect.fork(steadily(s2.wire, "s2", count))
+        // the node dies with some of s2's messages acknowledged and the rest not
+        yield* until(s2.wire, () => ackedIds(s2.wire).length >= 100)
+        yield* n2.kill
+        yield* Fiber.join(writer2)
+        yield* s2.wire.closed()
+        yield* r2.wire.closed()
+
+        // s2 and r2 come back through the other node, by token, resuming after what they saw
+        const s2Acked = new Set(s2.wire.received.filter((f) => f.type === "ACK").map((f) => String(f.client_msg_id)))
+        const s2Again = yield* logIn(n1.port, "send2", { token: s2.connected.token })
+        const unacked = Array.from({ length: count }, (_, i) => i).filter((i) => !s2Acked.has(`s2-${i}`))
+        yield* s2Again.wire.write(
+          unacked.map((i) => JSON.stringify({ command: "MSG", text: `s2 ${i}`, client_msg_id: `s2-${i}` }) + "\n")
+            .join("")
+        )
+        assert.isAbove(unacked.length, 0, "the node died with MSGs not yet acknowledged")
+        yield* until(s2Again.wire, () => ackedIds(s2Again.wire).length >= unacked.length)
+        const r2Seen = messageIds(r2.wire)
+        const r2Again = yield* logIn(n1.port, "recv2", {
+          token: r2.connected.token,
+          resume_after: r2Seen.at(-1) ?? 0
+        })
+        yield* Fiber.join(writer1)
+
+        const acked = [...ackedIds(s1.wire), ...ackedIds(s2.wire), ...ackedIds(s2Again.wire)]
+        assert.strictEqual(new Set(acked).size, 2 * count, "every message ACKed once (a resend gets the first ACK)")
+        const stored = yield* storedCounts(db)
+        assert.strictEqual(stored.rows, 2 * count, "each message stored once")
+        assert.strictEqual(stored.keys, 2 * count)
+        for (const receiver of [r1.wire, r2Again.wire, watcher.wire]) {
+          yield* receivedAll(receiver, receiver === r2Again.wire ? acked.filter((id) => !r2Seen.includes(id)) : acked)
+        }
+        assertOnceInOrder(messageIds(r1.wire), "r1, on the surviving node throughout")
+        assertOnceInOrder([...r2Seen, ...messageIds(r2Again.wire)], "r2, before the kill and after its resume")
+        assert.deepStrictEqual(
+          [...r2Seen, ...messageIds(r2Again.wire)].sort((a, b) => a - b),
+          [...new Set(acked)].sort((a, b) => a - b),
+          "r2 saw every ACKed message, once"
+        )
+
+        // the victim did not come back: counted out by the surviving node
+        const offline = yield* watcher.wire.pick(
+          (f) => f.type === "PRESENCE" && f.user === "victim" && f.status === "offline",
+          "30 seconds"
+        )
+        assert.deepStrictEqual(offline, { type: "PRESENCE", user: "victim", status: "offline" })
+        const users = yield* watcher.wire.ask({ command: "USERS" }, "USERS")
+        assert.notInclude(users.online as Array<string>, "victim")
+        yield* n1.waitForOutput(/counted out node n2/)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "a node's bus connection cut during a burst and restored: no receiver misses or doubles a message, order holds; the outage is logged once at its start and once at its end",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const proxy = yield* tcpProxy(redis.hostname, Number(redis.port || 6379))
+        const n1 = yield* node(db, "n1")
+        const n2 = yield* node(db, "n2", `redis://127.0.0.1:${proxy.port}`)
+        const r1 = yield* signUp(n1.port, "recv1")
+        const r2 = yield* signUp(n2.port, "recv2")
+        const s1 = yield* signUp(n1.port, "send1")
+        const s2 = yield* signUp(n2.port, "send2")
+        yield* r2.wire.pick((f) => f.type === "PRESENCE" && f.user === "send1")
+
+        const count = 400
+        yield* burst(s1.wire, "s1", count / 2)
+        yield* burst(s2.wire, "s2", count / 2)
+        yield* until(s1.wire, () => ackedIds(s1.wire).length >= 20)
+        yield* proxy.cut
+        yield* n2.waitForOutput(/bus redis:\/\/127\.0\.0\.1:\d+ unreachable/)
+        yield* burst(s1.wire, "s1", count / 2, count / 2)
+        yield* burst(s2.wire, "s2", count / 2, count / 2)
+        // while the bus is out, n2's clients still get n1's messages, from the database
+        yield* until(s1.wire, () => ackedIds(s1.wire).length >= count)
+        yield* receivedAll(r2.wire, ackedIds(s1.wire))
+        yield* proxy.restore
+        yield* n2.waitForOutput(/reachable again after/)
+        yield* until(s2.wire, () => ackedIds(s2.wire).length >= count)
+
+        const acked = [...ackedIds(s1.wire), ...ackedIds(s2.wire)]
+        for (const receiver of [r1.wire, r2.wire]) {
+          yield* receivedAll(receiver, acked)
+          assertOnceInOrder(messageIds(receiver), receiver.label)
+          assert.strictEqual(messageIds(receiver).length, acked.length, `${receiver.label}: each message once`)
+        }
+        assert.deepStrictEqual(messageIds(r1.wire), messageIds(r2.wire), "one order on both nodes")
+        const output = n2.output()
+        assert.strictEqual(output.match(/unreachable/g)?.length, 1, output)
+        assert.strictEqual(output.match(/reachable again/g)?.length, 1, output)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "three nodes, senders and receivers on all: every receiver sees one identical order, each message once",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const nodes = [yield* node(db, "n1"), yield* node(db, "n2"), yield* node(db, "n3")]
+        const receivers: Array<Wire> = []
+        const senders: Array<Wire> = []
+        for (const [i, n] of nodes.entries()) {
+          receivers.push((yield* signUp(n.port, `recv${i}`)).wire)
+          senders.push((yield* signUp(n.port, `send${i}`)).wire)
+        }
+        const each = 150
+        yield* Effect.forEach(senders, (s, i) => burst(s, `s${i}`, each), { concurrency: "unbounded" })
+        for (const s of senders) yield* until(s, () => ackedIds(s).length >= each)
+        const acked = senders.flatMap(ackedIds)
+        assert.strictEqual(new Set(acked).size, senders.length * each)
+        for (const r of receivers) yield* receivedAll(r, acked)
+        const orders = receivers.map((r) => messageIds(r).filter((id) => acked.includes(id)))
+        for (const [i, order] of orders.entries()) {
+          assertOnceInOrder(order, `r${i}`)
+          assert.deepStrictEqual(order, orders[0], `r${i} and r0 saw one order`)
+        }
+        assert.deepStrictEqual(orders[0], [...acked].sort((a, b) => a - b))
+        // and the frames themselves agree, text and all
+        const texts = (r: Wire) =>
+          r.received.filter((f: Frame) => f.type === "MESSAGE").map((f) => `${f.message_id} ${f.from} ${f.text}`)
+        assert.deepStrictEqual(texts(receivers[1]!), texts(receivers[0]!))
+        assert.deepStrictEqual(texts(receivers[2]!), texts(receivers[0]!))
+      }),
+    120_000
+  )
+})
