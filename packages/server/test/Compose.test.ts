@@ -63,16 +63,25 @@ const healthcheckWords = (service: Node): Array<string> => {
 }
 
 const composeFile = Path.join(repoRoot, "compose.yaml")
-const compose = node(YAML.parse(Fs.readFileSync(composeFile, "utf8")), "compose.yaml")
+// Compose reads YAML merge keys (`<<: *node`)
+const compose = node(YAML.parse(Fs.readFileSync(composeFile, "utf8"), { merge: true }), "compose.yaml")
 const services = node(compose.services, "services")
 const parley = node(services.parley, "services.parley")
 const postgres = node(services.postgres, "services.postgres")
 const pgEnv = environmentOf(postgres)
 const parleyEnv = environmentOf(parley)
 
+/** The services `docker compose up` starts: those without a profile. */
+const defaultServices = Object.keys(services).filter((name) => node(services[name], name).profiles === undefined)
+const inProfile = (profile: string) =>
+  Object.keys(services).filter((name) => {
+    const profiles = node(services[name], name).profiles
+    return Array.isArray(profiles) && profiles.includes(profile)
+  })
+
 describe("compose.yaml", () => {
-  it("has exactly the parley and postgres services", () => {
-    assert.deepStrictEqual(Object.keys(services).sort(), ["parley", "postgres"])
+  it("starts exactly the parley and postgres services by default", () => {
+    assert.deepStrictEqual(defaultServices.sort(), ["parley", "postgres"])
   })
 
   it("builds parley from the repository's Dockerfile and publishes 5555", () => {
@@ -128,5 +137,46 @@ describe("compose.yaml", () => {
     assert.match(data!.source, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/)
     const volumes = node(compose.volumes, "top-level volumes")
     assert.isTrue(Object.hasOwn(volumes, data!.source), `volume ${data!.source} is declared at top level`)
+  })
+})
+
+describe("compose.yaml, profile cluster", () => {
+  const nodes = ["node1", "node2"].map((name) => node(services[name], `services.${name}`))
+  const redis = node(services.redis, "services.redis")
+  const balancer = node(services.balancer, "services.balancer")
+  const haproxyConfig = Path.join(repoRoot, "deploy/haproxy.cfg")
+
+  it("adds two nodes, Redis 7 and a balancer; PostgreSQL 14 is the default one", () => {
+    assert.deepStrictEqual(inProfile("cluster").sort(), ["balancer", "node1", "node2", "redis"])
+    assert.match(String(redis.image), /^redis:7(\.|$)/)
+  })
+
+  it("runs both nodes from the Dockerfile on the parley service's database, with the redis service as bus and their own ids", () => {
+    const ids = new Set<string>()
+    for (const [i, n] of nodes.entries()) {
+      const env = environmentOf(n)
+      assert.strictEqual(String(n.build), ".")
+      assert.strictEqual(env.PARLEY_DB, parleyEnv.PARLEY_DB, `node${i + 1} shares the database`)
+      assert.strictEqual(new URL(env.PARLEY_BUS!).hostname, "redis")
+      assert.strictEqual(env.PARLEY_HOST, "0.0.0.0")
+      ids.add(env.PARLEY_NODE_ID!)
+      assert.strictEqual(node(node(n.depends_on, "depends_on").postgres, "postgres").condition, "service_healthy")
+      assert.deepStrictEqual(publishedTargets(n), [], "clients come through the balancer")
+    }
+    assert.strictEqual(ids.size, 2, "distinct node ids")
+  })
+
+  it("publishes 5555 on HAProxy in TCP mode, with both nodes behind it and a HELLO health check", () => {
+    assert.match(String(balancer.image), /^haproxy:/)
+    assert.include(publishedTargets(balancer), 5555)
+    const mount = (balancer.volumes as Array<unknown>).map(String).find((v) => v.includes("haproxy.cfg"))
+    assert.isDefined(mount)
+    assert.strictEqual(Path.resolve(repoRoot, mount!.split(":")[0]!), haproxyConfig)
+    const config = Fs.readFileSync(haproxyConfig, "utf8")
+    assert.match(config, /^\s*mode tcp$/m)
+    assert.match(config, /^\s*bind :5555$/m)
+    assert.match(config, /^\s*server node1 node1:5555/m)
+    assert.match(config, /^\s*server node2 node2:5555/m)
+    assert.match(config, /tcp-check expect .*HELLO/)
   })
 })
