@@ -6,13 +6,17 @@
  * in message_id order, the same order on every node.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Fiber } from "effect"
+import { type Duration, Effect, Fiber, Schedule } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Path from "node:path"
 import Pg from "pg"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { redisAvailable, testRedis } from "./support/Redis.ts"
-import { spawnServer } from "./support/ServerProcess.ts"
+import { repoRoot, spawnServer, tempDir } from "./support/ServerProcess.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
-import { type Frame, logIn, signUp, type Wire } from "./support/Wire.ts"
+import { type Frame, logIn, say, signUp, type Wire } from "./support/Wire.ts"
 
 const redis = new URL(testRedis)
 
@@ -228,6 +232,89 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
           r.received.filter((f: Frame) => f.type === "MESSAGE").map((f) => `${f.message_id} ${f.from} ${f.text}`)
         assert.deepStrictEqual(texts(receivers[1]!), texts(receivers[0]!))
         assert.deepStrictEqual(texts(receivers[2]!), texts(receivers[0]!))
+      }),
+    120_000
+  )
+})
+
+/** Debian's HAProxy, when installed (`.ci/run` installs it). */
+const haproxyBin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].find((bin) => Fs.existsSync(bin))
+
+/** A free loopback port. */
+const freePort = Effect.async<number>((resume) => {
+  const server = Net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as Net.AddressInfo
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Waits until something accepts connections on `port` (bounded: 10 s). */
+const listening = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(true))
+    })
+    socket.once("error", () => resume(Effect.succeed(false)))
+  }).pipe(Effect.repeat({ until: (up) => up, times: 100, schedule: Schedule.spaced("100 millis") }))
+
+/**
+ * The real HAProxy with compose.yaml's `deploy/haproxy.cfg`, only its
+ * addresses changed to these loopback ports; stopped with the scope.
+ */
+const haproxy = (nodePorts: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir
+    const port = yield* freePort
+    const config = Fs.readFileSync(Path.join(repoRoot, "deploy/haproxy.cfg"), "utf8")
+      .replace(/bind :5555/, `bind 127.0.0.1:${port}`)
+      .replace(/node1:5555/, `127.0.0.1:${nodePorts[0]}`)
+      .replace(/node2:5555/, `127.0.0.1:${nodePorts[1]}`)
+    const file = Path.join(dir, "haproxy.cfg")
+    Fs.writeFileSync(file, config)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => ChildProcess.spawn(haproxyBin!, ["-db", "-f", file], { stdio: "ignore" })),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+    yield* listening(port)
+    return port
+  })
+
+describe.skipIf(!(postgresAvailable && redisAvailable && haproxyBin !== undefined))("cluster behind HAProxy", () => {
+  it.scopedLive(
+    "deploy/haproxy.cfg in front of two nodes: people on different nodes chat; SIGTERM drains a node, its clients reconnect through the balancer by token and nothing is lost",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const n1 = yield* node(db, "n1")
+        const n2 = yield* node(db, "n2")
+        const port = yield* haproxy([n1.port, n2.port])
+        // leastconn: two held connections land on the two nodes
+        const alice = yield* signUp(port, "alice")
+        const bob = yield* signUp(port, "bob")
+        yield* n1.waitForOutput(/logged in.*user=(alice|bob)/)
+        yield* n2.waitForOutput(/logged in.*user=(alice|bob)/)
+        const hello = yield* say(alice.wire, "hello from one node")
+        assert.strictEqual((yield* bob.wire.pick((f) => f.type === "MESSAGE")).message_id, hello.message_id)
+        const onN1 = /logged in.*user=alice/.test(n1.output()) ? alice : bob
+        const other = onN1 === alice ? bob : alice
+
+        // drain n1: BYE shutdown, then back in through the balancer with the token
+        yield* n1.signal("SIGTERM")
+        assert.deepStrictEqual(yield* onN1.wire.pick((f) => f.type === "BYE"), { type: "BYE", reason: "shutdown" })
+        const meanwhile = yield* say(other.wire, "sent while the node drains")
+        const back = yield* logIn(port, String(onN1.connected.user), {
+          token: onN1.connected.token,
+          resume_after: hello.message_id
+        })
+        const replayed = yield* back.wire.pick((f) => f.type === "MESSAGE")
+        assert.strictEqual(replayed.message_id, meanwhile.message_id)
+        const after = yield* say(back.wire, "back, through the other node")
+        assert.strictEqual((yield* other.wire.pick((f) => f.type === "MESSAGE")).message_id, after.message_id)
+        const exit = yield* n1.exited
+        assert.deepStrictEqual(exit, { code: 0, signal: null })
       }),
     120_000
   )
