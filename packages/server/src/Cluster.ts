@@ -28,8 +28,11 @@ import { Hub, type Publication } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
 import { Presence } from "./Presence.ts"
 import { type Op, Relay } from "./Relay.ts"
+import { RoomsRepo } from "./RoomsRepo.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { describeFault } from "./StorageHealth.ts"
+import { TokensRepo } from "./TokensRepo.ts"
+import { UsersRepo } from "./UsersRepo.ts"
 
 /** How often a node's heartbeat is written, and the others' checked. */
 const HEARTBEAT_SECONDS = 5
@@ -77,6 +80,9 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
     const presence = yield* Presence
     const messages = yield* MessagesRepo
     const commit = yield* GroupCommit
+    const rooms = yield* RoomsRepo
+    const users = yield* UsersRepo
+    const tokens = yield* TokensRepo
     const run = yield* FiberSet.makeRuntime<never>()
     const me = config.nodeId
     const publish = (notice: Notice) => bus.publish(JSON.stringify(notice))
@@ -186,12 +192,30 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
           Effect.logInfo(`bus ${bus.describe} reachable again after ${((Date.now() - downSince) / 1000).toFixed(1)} s`)
         )
       }
+      const wasOut = everUp
       everUp = true
       downSince = undefined
-      run(Effect.zipRight(resyncPresence, checkTail).pipe(Effect.catchAllCause(logFault("catching up after the bus"))))
+      const catchUp = Effect.zipRight(resyncPresence, Effect.zipRight(checkTail, wasOut ? catchUpLocal : Effect.void))
+      run(catchUp.pipe(Effect.catchAllCause(logFault("catching up after the bus"))))
     }
 
     const checkTail = Effect.map(messages.newestId, (newest) => feed.tail(newest))
+
+    /**
+     * After a bus outage, what other nodes changed meanwhile and this node did
+     * not hear: the room memberships of its users, tokens revoked, accounts
+     * locked. Read per user this node holds.
+     */
+    const catchUpLocal = Effect.suspend(() =>
+      Effect.forEach(hub.localUsers(), (userId) =>
+        Effect.gen(function*() {
+          hub.setRooms(userId, yield* rooms.memberships(userId))
+          if ((yield* users.standing(userId)).lockedAt !== null) return hub.lockLocal(userId)
+          const held = new Set([...hub.peersOf(userId)].map((peer) => peer.auth.tokenHash))
+          const valid = new Set(yield* tokens.existing([...held]))
+          hub.revokeLocal(userId, new Set([...held].filter((hash) => !valid.has(hash))))
+        }), { discard: true })
+    )
 
     /** Heartbeat, and the reaping of dead nodes: their sessions closed, their users counted out everywhere. */
     const heartbeat = Effect.gen(function*() {

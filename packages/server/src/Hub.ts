@@ -194,6 +194,11 @@ class RoomSets {
     this.ofPeer.get(peer)?.delete(roomId)
   }
 
+  /** The rooms a connection is in. */
+  roomsOf(peer: Member): ReadonlySet<number> {
+    return this.ofPeer.get(peer) ?? new Set()
+  }
+
   /** Forgets a connection that is going away. */
   removePeer(peer: Member): void {
     const rooms = this.ofPeer.get(peer)
@@ -403,7 +408,26 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
         feed = f
       },
       /** A user's connections on this node. */
-      peersOf: (userId: number) => members.of(userId)
+      peersOf: (userId: number) => members.of(userId),
+      /** The users with a connection on this node. */
+      localUsers: (): Array<number> => [...members.byUser.keys()],
+      /**
+       * Puts a user's opted-in connections on this node in exactly these rooms
+       * (read from the database after the bus was out: a JOIN, PART, kick, ban
+       * or deletion on another node meanwhile was not heard).
+       */
+      setRooms: (userId: number, roomIds: ReadonlyArray<number>) => {
+        const want = new Set(roomIds)
+        for (const peer of members.of(userId)) {
+          if (!peer.auth.rooms || peer.closing !== undefined) continue
+          for (const roomId of [...rooms.roomsOf(peer)]) if (!want.has(roomId)) rooms.remove(roomId, peer)
+          for (const roomId of want) rooms.add(roomId, peer)
+        }
+      },
+      /** Ends this node's sessions of a user with `BYE revoked` where their token is no longer valid. */
+      revokeLocal: (userId: number, hashes: ReadonlySet<string>) => local.revoke(userId, hashes, new Set()),
+      /** Ends this node's sessions of a locked user. */
+      lockLocal: (userId: number) => local.lock(userId)
     } as const
   }),
   dependencies: [Relay.Default]

@@ -32,6 +32,15 @@ export class TokensRepo extends Effect.Service<TokensRepo>()("@parley/server/Tok
     const revokeAll = (userId: number) =>
       sql`DELETE FROM tokens WHERE user_id = ${userId}`.pipe(Effect.asVoid, Effect.orDie)
 
-    return { insert, find, purgeExpired, revoke, revokeAll } as const
+    /** Which of these token hashes are still valid (not revoked). */
+    const existing = (tokenHashes: ReadonlyArray<string>) =>
+      tokenHashes.length === 0
+        ? Effect.succeed([])
+        : sql<{ token_hash: string }>`SELECT token_hash FROM tokens WHERE token_hash IN ${sql.in(tokenHashes)}`.pipe(
+          Effect.map((rows) => rows.map((r) => r.token_hash)),
+          Effect.orDie
+        )
+
+    return { insert, find, purgeExpired, revoke, revokeAll, existing } as const
   })
 }) {}

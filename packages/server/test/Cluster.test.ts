@@ -16,7 +16,7 @@ import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { redisAvailable, testRedis } from "./support/Redis.ts"
 import { repoRoot, spawnServer, tempDir } from "./support/ServerProcess.ts"
 import { tcpProxy } from "./support/TcpProxy.ts"
-import { type Frame, logIn, say, signUp, type Wire } from "./support/Wire.ts"
+import { type Frame, logIn, PASSWORD, say, signUp, type Wire } from "./support/Wire.ts"
 
 const redis = new URL(testRedis)
 
@@ -199,6 +199,45 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
         const output = n2.output()
         assert.strictEqual(output.match(/unreachable/g)?.length, 1, output)
         assert.strictEqual(output.match(/reachable again/g)?.length, 1, output)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "a kick and a REVOKE made on one node while another node's bus is out take effect there once it is back",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const proxy = yield* tcpProxy(redis.hostname, Number(redis.port || 6379))
+        const n1 = yield* node(db, "n1")
+        const n2 = yield* node(db, "n2", `redis://127.0.0.1:${proxy.port}`)
+        const owner = yield* signUp(n1.port, "owner")
+        const ownerRooms = yield* logIn(n1.port, "owner", { password: PASSWORD, rooms: true })
+        yield* ownerRooms.wire.ask({ command: "ROOM_CREATE", room: "ops", visibility: "public" }, "ROOM")
+        const guest = yield* signUp(n2.port, "guest")
+        const guestRooms = yield* logIn(n2.port, "guest", { password: PASSWORD, rooms: true })
+        yield* guestRooms.wire.ask({ command: "JOIN", room: "ops" }, "ROOM")
+        const first = yield* say(ownerRooms.wire, "before the outage", { room: "ops" })
+        yield* guestRooms.wire.pick((f) => f.type === "MESSAGE" && f.message_id === first.message_id)
+
+        yield* proxy.cut
+        yield* n2.waitForOutput(/unreachable/)
+        yield* ownerRooms.wire.ask({ command: "KICK", room: "ops", user: "guest" }, "OK")
+        // the guest's first session (on n2) is revoked from n1, by its token on a new connection there
+        const guestThere = yield* logIn(n1.port, "guest", { token: guest.connected.token })
+        yield* guestThere.wire.ask({ command: "REVOKE", session_id: guest.connected.session_id }, "OK")
+        yield* proxy.restore
+        yield* n2.waitForOutput(/reachable again/)
+
+        // the revoked session on n2 is ended there; the kicked connection gets nothing more of ops
+        assert.deepStrictEqual(yield* guest.wire.pick((f) => f.type === "BYE"), { type: "BYE", reason: "revoked" })
+        const after = yield* say(ownerRooms.wire, "after the kick", { room: "ops" })
+        const marker = yield* say(owner.wire, "public marker")
+        yield* guestRooms.wire.pick((f) => f.type === "MESSAGE" && f.message_id === marker.message_id)
+        assert.isUndefined(
+          guestRooms.wire.received.find((f) => f.type === "MESSAGE" && f.message_id === after.message_id),
+          "a kicked member's connection got the room's message"
+        )
       }),
     120_000
   )
