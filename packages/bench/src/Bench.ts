@@ -88,12 +88,16 @@ export const ensureCredentials = (ctx: BenchContext, target: Target, generator: 
     return target.credentials
   })
 
-/** Server CPU seconds so far (NaN when the pid is unknown). */
+/** Server CPU seconds so far, every node of a cluster together (NaN when the pid is unknown). */
 export const serverCpu = (target: Target): number => {
-  const pid = target.server.pid
-  if (pid === undefined) return NaN
+  const pids = target.server.pids.length > 0
+    ? target.server.pids
+    : target.server.pid === undefined
+    ? []
+    : [target.server.pid]
+  if (pids.length === 0) return NaN
   try {
-    return readCpuSeconds(pid)
+    return pids.reduce((sum, pid) => sum + readCpuSeconds(pid), 0)
   } catch {
     return NaN
   }

@@ -69,6 +69,18 @@ const common = {
     Options.withDescription(
       "an extra flag for the Parley server it starts (repeatable), e.g. --parley-arg=--msg-burst=1000"
     )
+  ),
+  nodes: Options.integer("nodes").pipe(
+    Options.withDefault(1),
+    Options.withDescription(
+      "also measure Parley as a cluster of this many nodes (one PostgreSQL database, the --bus Redis), " +
+        "beside one Parley on PostgreSQL in the same run; clients are spread over the nodes, and server CPU " +
+        "is every node's together (needs --db postgres://…)"
+    )
+  ),
+  bus: Options.text("bus").pipe(
+    Options.withDefault("redis://127.0.0.1:6379"),
+    Options.withDescription("the Redis the --nodes cluster uses as its bus")
   )
 }
 
@@ -82,6 +94,8 @@ type Common = {
   readonly parleyArgs: ReadonlyArray<string>
   readonly db: ReadonlyArray<Backend>
   readonly cpuProf: Option.Option<string>
+  readonly nodes: number
+  readonly bus: string
 }
 
 const runOptions = (c: Common): RunOptions => ({
@@ -92,7 +106,9 @@ const runOptions = (c: Common): RunOptions => ({
   servers: c.servers,
   parleyArgs: c.parleyArgs,
   backends: c.db,
-  cpuProf: Option.getOrUndefined(Option.map(c.cpuProf, (dir) => resolve(dir)))
+  cpuProf: Option.getOrUndefined(Option.map(c.cpuProf, (dir) => resolve(dir))),
+  nodes: c.nodes,
+  bus: c.bus
 })
 
 const optInt = (name: string, description: string) =>

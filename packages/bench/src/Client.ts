@@ -21,7 +21,15 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export interface Endpoint {
   readonly host: string
   readonly port: number
+  /** The nodes of a cluster (`--nodes`): client number `i` connects to `ports[|i| % ports.length]`. */
+  readonly ports?: ReadonlyArray<number> | undefined
 }
+
+/** The port a client connects to: its node, for a cluster, by its id. */
+export const portFor = (endpoint: Endpoint, clientIndex: number): number =>
+  endpoint.ports === undefined || endpoint.ports.length === 0
+    ? endpoint.port
+    : endpoint.ports[Math.abs(clientIndex) % endpoint.ports.length]!
 
 /** A decoded server frame (only for the rare, non-hot frames). */
 export type Frame = { readonly type: string; readonly [key: string]: unknown }
@@ -77,7 +85,7 @@ export class Client {
       const lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
       const socket = net.connect({
         host: endpoint.host,
-        port: endpoint.port,
+        port: portFor(endpoint, this.index),
         ...(localAddress === undefined ? {} : { localAddress }),
         onread: {
           buffer: readBuffer,

@@ -312,6 +312,21 @@ export const latencyOn = (ctx: BenchContext, target: Target, opts: FanOutOptions
 const valuesOf = <R extends { readonly server: string }>(runs: ReadonlyArray<R>, f: (run: R) => number | undefined) =>
   Object.fromEntries(runs.map((r) => [r.server, f(r)]))
 
+/**
+ * For each cluster among the servers (`parley-pg x2`), `f` of it against `f`
+ * of the one-node server on the same backend (`parley-pg`), by `compare`.
+ */
+const clusterVersusOne = <R extends { readonly server: string }>(
+  runs: ReadonlyArray<R>,
+  f: (run: R) => number | undefined,
+  compare: (cluster: number, one: number) => number
+): Record<string, number | undefined> =>
+  Object.fromEntries(runs.flatMap((run) => {
+    const one = runs.find((r) => r.server === /^(.*) x\d+$/.exec(run.server)?.[1])
+    const [a, b] = [f(run), one === undefined ? undefined : f(one)]
+    return one === undefined ? [] : [[run.server, a === undefined || b === undefined ? undefined : compare(a, b)]]
+  }))
+
 /** The figures of the knee searches on every server. */
 export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOptions): Array<Figure> => {
   const scenario = `fan-out R=${opts.receivers} S=${opts.senders}`
@@ -336,9 +351,21 @@ export const fanOutFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOption
       values: valuesOf(runs, (r) => r.deliveriesPerCpuSec),
       target: { kind: "ratioAtLeast", value: 1.5 },
       note: "over every step that passed (server CPU from /proc/<pid>/stat)"
-    }
+    },
+    ...clusterFigure(runs, {
+      scenario,
+      metric: "deliveries per server CPU-s, cluster / one node",
+      unit: "x",
+      values: clusterVersusOne(runs, (r) => r.deliveriesPerCpuSec, (cluster, one) => cluster / one),
+      target: { kind: "atLeast", value: 0.7 },
+      note: "every node's CPU together, against one node on the same backend in the same run"
+    })
   ]
 }
+
+/** The figure, when the run has a cluster to compare (`--nodes`). */
+const clusterFigure = (runs: ReadonlyArray<{ readonly server: string }>, figure: Figure): Array<Figure> =>
+  runs.some((r) => / x\d+$/.test(r.server)) ? [figure] : []
 
 /** The figures of latency runs on every server (all at the same rate). */
 export const latencyFigures = (
@@ -376,6 +403,14 @@ export const latencyFigures = (
       values: valuesOf(runs, (r) => r.p99Ms),
       target: { kind: "atMost", value: 10 }
     },
-    { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) }
+    { scenario, metric: "p99.9", unit: "ms", values: valuesOf(runs, (r) => r.p999Ms) },
+    ...clusterFigure(runs, {
+      scenario,
+      metric: "p99 added by the cross-node hop",
+      unit: "ms",
+      values: clusterVersusOne(runs, (r) => r.p99Ms, (cluster, one) => cluster - one),
+      target: { kind: "atMost", value: 5 },
+      note: "the cluster's p99 minus one node's on the same backend, at the same rate"
+    })
   ]
 }

@@ -37,12 +37,18 @@ export interface ServerSpec {
   readonly nodeArgs?: ReadonlyArray<string>
   /** Parley's abuse limits: off (the default: see `argv`), or at the server's own defaults. */
   readonly abuseLimits?: "off" | "default"
+  /** Parley as a cluster of this many nodes on one PostgreSQL database and `bus` (default 1: one process). */
+  readonly nodes?: number
+  /** The cluster's bus, for `nodes` > 1. */
+  readonly bus?: string
 }
 
 export class ManagedServer {
   endpoint: Endpoint
   pid: number | undefined
-  private child: ChildProcess | undefined
+  /** Every process of it: one, or each node of a cluster. */
+  pids: ReadonlyArray<number> = []
+  private children: Array<ChildProcess> = []
   /** The last lines the server printed, for error reports and for its own telemetry. */
   readonly log: Array<string> = []
 
@@ -53,7 +59,8 @@ export class ManagedServer {
   }
 
   get name(): string {
-    if (this.spec.kind === "parley") return serverName(this.spec.backend ?? sqlite)
+    const nodes = this.spec.nodes ?? 1
+    if (this.spec.kind === "parley") return serverName(this.spec.backend ?? sqlite) + (nodes > 1 ? ` x${nodes}` : "")
     return this.spec.kind === "external" ? "target" : this.spec.kind
   }
 
@@ -61,7 +68,11 @@ export class ManagedServer {
     return this.spec.kind !== "external"
   }
 
-  private argv(port: number): Array<string> {
+  private argv(port: number, nodeIndex: number): Array<string> {
+    const nodes = this.spec.nodes ?? 1
+    const cluster = nodes > 1
+      ? ["--bus", this.spec.bus ?? "redis://127.0.0.1:6379", "--node-id", `bench${nodeIndex + 1}`]
+      : []
     const host = this.spec.host
     const node = [process.execPath, ...(this.spec.nodeArgs ?? [])]
     if (this.spec.kind === "baseline") {
@@ -76,16 +87,33 @@ export class ManagedServer {
         host,
         port,
         db: this.store!.db,
-        flags: ["--idle-timeout", "3600", ...(this.spec.extraArgs ?? [])],
+        flags: ["--idle-timeout", "3600", ...cluster, ...(this.spec.extraArgs ?? [])],
         defaultLimits: this.spec.abuseLimits === "default"
       })
     ]
   }
 
-  /** Starts the process and resolves once it listens; returns when that was (monotonic µs). */
-  async start(port = this.endpoint.port): Promise<number> {
+  /** Starts the process (each node, one after the other) and resolves once all listen; returns when that was (monotonic µs). */
+  async start(ports: ReadonlyArray<number> = this.endpoint.ports ?? [this.endpoint.port]): Promise<number> {
     if (!this.managed) return nowUs()
-    const [command, args] = withFileLimit(this.argv(port))
+    const nodes = this.spec.nodes ?? 1
+    const listening: Array<number> = []
+    for (let node = 0; node < nodes; node++) {
+      const launched = await this.startOne(ports[node] ?? 0, node)
+      listening.push(launched.port)
+      this.children.push(launched.child)
+    }
+    const listeningUs = nowUs()
+    this.pids = this.children.map((child) => child.pid!)
+    this.pid = this.pids[0]
+    this.endpoint = nodes > 1
+      ? { host: this.spec.host, port: listening[0]!, ports: listening }
+      : { host: this.spec.host, port: listening[0]! }
+    return listeningUs
+  }
+
+  private async startOne(port: number, node: number) {
+    const [command, args] = withFileLimit(this.argv(port, node))
     const launched = await Effect.runPromise(
       launch({
         command,
@@ -97,36 +125,35 @@ export class ManagedServer {
         }
       }).pipe(Effect.mapError((e) => new Error(`${this.name} ${e.message}`)))
     )
-    const listeningUs = nowUs()
     const child = launched.child
-    this.child = child
-    this.pid = child.pid
-    this.endpoint = { host: this.spec.host, port: launched.port }
     child.once("exit", () => {
-      if (this.child === child) this.child = undefined
+      this.children = this.children.filter((c) => c !== child)
     })
-    return listeningUs
+    return launched
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
-  stop(graceMs = 12_000): Promise<void> {
-    const child = this.child
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      const kill = setTimeout(() => child.kill("SIGKILL"), graceMs)
-      child.once("exit", () => {
-        clearTimeout(kill)
-        resolve()
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when every process is gone. */
+  async stop(graceMs = 12_000): Promise<void> {
+    const running = this.children.filter((child) => child.exitCode === null && child.signalCode === null)
+    await Promise.all(running.map((child) =>
+      new Promise<void>((resolve) => {
+        const kill = setTimeout(() => child.kill("SIGKILL"), graceMs)
+        child.once("exit", () => {
+          clearTimeout(kill)
+          resolve()
+        })
+        child.kill("SIGTERM")
       })
-      child.kill("SIGTERM")
-    })
+    ))
+    this.children = []
   }
 
   /** Stops and starts again on the same port (and, for Parley, the same database). */
   async restart(): Promise<{ readonly stoppedUs: number; readonly listeningUs: number }> {
+    const ports = this.endpoint.ports ?? [this.endpoint.port]
     await this.stop()
     const stoppedUs = nowUs()
-    const listeningUs = await this.start(this.endpoint.port)
+    const listeningUs = await this.start(ports)
     return { stoppedUs, listeningUs }
   }
 

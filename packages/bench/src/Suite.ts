@@ -46,6 +46,10 @@ export interface RunOptions {
   readonly cpuProf: string | undefined
   /** Parley's abuse limits: off (the default), or at the server's own defaults (the login flood). */
   readonly abuseLimits?: "off" | "default"
+  /** Also a cluster of this many Parley nodes on each PostgreSQL backend (1: none). */
+  readonly nodes?: number
+  /** The cluster's bus. */
+  readonly bus?: string
 }
 
 /** What a scenario gives back: its figures, and the raw runs for `--json`. */
@@ -199,6 +203,14 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
           reason: "--db is for the Parley server the bench starts, not for a --host/--port target"
         })
       }
+      const nodes = options.nodes ?? 1
+      if (nodes < 1 || (nodes > 1 && !options.backends.some((b) => b.kind === "postgres"))) {
+        return yield* new ServerError({
+          reason: nodes < 1
+            ? "--nodes must be 1 or more"
+            : "--nodes needs --db postgres://… (the nodes of a cluster share one PostgreSQL database)"
+        })
+      }
       if (options.servers !== "parley") {
         progress.update("starting the baseline server")
         servers.push(yield* acquireServer({ kind: "baseline", host: "127.0.0.1", port: 0, nodeArgs }))
@@ -218,17 +230,22 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
             progress.update(
               `starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`
             )
-            servers.push(
-              yield* acquireServer({
-                kind: "parley",
-                host: "127.0.0.1",
-                port: 0,
-                extraArgs: options.parleyArgs,
-                nodeArgs,
-                backend,
-                abuseLimits: options.abuseLimits ?? "off"
-              })
-            )
+            const spec = {
+              kind: "parley",
+              host: "127.0.0.1",
+              port: 0,
+              extraArgs: options.parleyArgs,
+              nodeArgs,
+              backend,
+              abuseLimits: options.abuseLimits ?? "off"
+            } as const
+            servers.push(yield* acquireServer(spec))
+            if (nodes > 1 && backend.kind === "postgres") {
+              progress.update(
+                `starting a ${nodes}-node Parley cluster on PostgreSQL (a fresh database) and ${options.bus}`
+              )
+              servers.push(yield* acquireServer({ ...spec, nodes, bus: options.bus ?? "redis://127.0.0.1:6379" }))
+            }
           }
         } else if (options.servers === "parley") {
           return yield* new ServerError({ reason: `${serverBin} does not exist yet` })
@@ -275,7 +292,7 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
             stores.map((line) => `${line}\n`).join("")
           }${
             servers.some((s) => s.spec.backend?.kind === "postgres")
-              ? "server CPU is the Parley process's alone: PostgreSQL's own CPU is not in it\n"
+              ? "server CPU is the Parley processes' alone (every node of a cluster together): PostgreSQL's and Redis's own CPU is not in it\n"
               : ""
           }\n${renderTable(rows, subjects)}\n`
         )

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { efficiency } from "../src/FanOut.ts"
+import { portFor } from "../src/Client.ts"
+import { efficiency, fanOutFigures, type FanOutOptions, type FanOutRun } from "../src/FanOut.ts"
 
 describe("efficiency", () => {
   it("sums deliveries and CPU over the steps that passed", () => {
@@ -23,5 +24,50 @@ describe("efficiency", () => {
   it("is NaN without a usable step or a CPU reading", () => {
     assert.isNaN(efficiency([{ pass: false, lost: 1, delivered: 1, serverCpuSec: 1 }]))
     assert.isNaN(efficiency([{ pass: true, lost: 0, delivered: 1, serverCpuSec: NaN }]))
+  })
+})
+
+describe("a cluster beside one node (--nodes)", () => {
+  const opts: FanOutOptions = {
+    receivers: 100,
+    senders: 10,
+    stepMs: 1000,
+    drainMs: 500,
+    textBytes: 64,
+    maxP99Ms: 50,
+    refineSteps: 2,
+    retries: 1,
+    startRate: undefined,
+    maxRate: 10_000,
+    latencySeconds: 5,
+    warmupSeconds: 1
+  }
+  const run = (server: string, deliveriesPerCpuSec: number): FanOutRun => ({
+    server,
+    knee: 100,
+    kneeStep: undefined,
+    steps: [],
+    deliveriesPerCpuSec
+  })
+
+  it("shows the cluster's deliveries per CPU-s as a share of one node's on the same backend, against 0.7", () => {
+    const figures = fanOutFigures(
+      [run("baseline", 90_000), run("parley-pg", 50_000), run("parley-pg x2", 40_000)],
+      opts
+    )
+    const share = figures.find((f) => f.metric === "deliveries per server CPU-s, cluster / one node")
+    assert.deepStrictEqual(share?.values, { "parley-pg x2": 0.8 })
+    assert.deepStrictEqual(share?.target, { kind: "atLeast", value: 0.7 })
+  })
+
+  it("has no such figure without a cluster", () => {
+    const figures = fanOutFigures([run("baseline", 90_000), run("parley-pg", 50_000)], opts)
+    assert.isUndefined(figures.find((f) => f.metric.includes("cluster")))
+  })
+
+  it("spreads clients over the nodes by their number", () => {
+    const endpoint = { host: "127.0.0.1", port: 7001, ports: [7001, 7002] }
+    assert.deepStrictEqual([0, 1, 2, 3, -1].map((i) => portFor(endpoint, i)), [7001, 7002, 7001, 7002, 7002])
+    assert.strictEqual(portFor({ host: "127.0.0.1", port: 7001 }, 5), 7001)
   })
 })
