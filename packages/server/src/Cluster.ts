@@ -44,6 +44,8 @@ const GAP_WAIT_MS = 25
 const TAIL_MS = 1000
 /** How long a settled op waits for the bus to pass it on (a bus outage must not hold a reply). */
 const SETTLE_MS = 250
+/** Messages one notice carries at most (at 4,096 characters each, about 2 MiB). */
+const NOTICE_MESSAGES = 128
 /** Rows one repair reads at most. */
 const REPAIR_ROWS = 2000
 
@@ -72,7 +74,8 @@ const entry = (p: Publication): FeedEntry<Publication> => ({ id: p.message.messa
 export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster", {
   scoped: Effect.gen(function*() {
     const config = yield* ServerConfig
-    if (config.bus === undefined) return { feed: undefined }
+    const none: { readonly feed: Feed<Publication> | undefined } = { feed: undefined }
+    if (config.bus === undefined) return none
     const bus = yield* Bus
     const sql = yield* SqlClient.SqlClient
     const relay = yield* Relay
@@ -123,10 +126,12 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       outgoing.push(toWire(publication))
       feed.offer([entry(publication)])
     })
-    // one notice per group commit, after it
+    // one notice per group commit, after it (a big batch in several: Redis drops a subscriber
+    // whose output buffer passes 8 MiB for a minute, and every node reads every notice)
     commit.afterEachBatch(() => {
-      if (outgoing.length === 0) return
-      publish({ n: me, m: outgoing })
+      for (let at = 0; at < outgoing.length; at += NOTICE_MESSAGES) {
+        publish({ n: me, m: outgoing.slice(at, at + NOTICE_MESSAGES) })
+      }
       outgoing = []
     })
     // a settled op carries a number; the node waits for its own notice to come back through the bus
@@ -273,6 +278,6 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       )
     )
     yield* Effect.logInfo(`node ${me} joined the cluster on bus ${bus.describe}`)
-    return { feed: feed as Feed<Publication> | undefined }
+    return { ...none, feed }
   })
 }) {}
