@@ -64,7 +64,18 @@ const toWire = (p: Publication): WireMessage => {
   return [m.message_id, p.senderId, p.receiverId, p.roomId, m.from, m.to, m.room ?? null, m.text, m.timestamp]
 }
 
-const fromWire = ([id, senderId, receiverId, roomId, from, to, room, text, timestamp]: WireMessage): Publication => {
+const isId = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) > 0
+const isIdOrNull = (x: unknown) => x === null || isId(x)
+const isTextOrNull = (x: unknown) => x === null || typeof x === "string"
+
+/** A message from a notice, checked field by field before it can reach the feed; throws otherwise. */
+const fromWire = (wire: unknown): Publication => {
+  if (!Array.isArray(wire) || wire.length !== 9) throw new Error("not a message")
+  const [id, senderId, receiverId, roomId, from, to, room, text, timestamp] = wire as WireMessage
+  if (
+    !isId(id) || !isId(senderId) || !isIdOrNull(receiverId) || !isIdOrNull(roomId) || typeof from !== "string" ||
+    !isTextOrNull(to) || !isTextOrNull(room) || typeof text !== "string" || typeof timestamp !== "string"
+  ) throw new Error("not a message")
   const message: Message = { type: "MESSAGE", message_id: id, from, to, room, text, timestamp }
   return { message, senderId, receiverId, roomId }
 }
@@ -163,8 +174,9 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       let notice: Notice
       try {
         notice = JSON.parse(text) as Notice
+        if (typeof notice !== "object" || notice === null || typeof notice.n !== "string") throw new Error("no node")
       } catch {
-        return
+        return malformed(text)
       }
       if (notice.n === me) {
         if ("echo" in notice && notice.echo !== undefined) {
@@ -173,10 +185,29 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
         }
         return
       }
-      if ("m" in notice) feed.offer(notice.m.map((m) => entry(fromWire(m))))
-      else if ("o" in notice) relay.receive(notice.o, notice.n)
-      else if ("started" in notice) presence.nodeGone(notice.n) // a restart: what it held before is gone
-      else if ("gone" in notice) { for (const node of notice.gone) presence.nodeGone(node) }
+      // a notice this version cannot apply (a newer node's, a broken one) must not take the node down
+      try {
+        if ("m" in notice) feed.offer((notice.m as ReadonlyArray<unknown>).map((m) => entry(fromWire(m))))
+        else if ("o" in notice) {
+          if (!relay.receive(notice.o, notice.n)) malformed(text)
+        } else if ("started" in notice) presence.nodeGone(notice.n) // a restart: what it held before is gone
+        else if ("gone" in notice) { for (const node of notice.gone) presence.nodeGone(node) }
+      } catch {
+        malformed(text)
+      }
+    }
+
+    // said at most once a minute: a stream of bad notices must not flood the log either
+    let lastMalformed = 0
+    const malformed = (text: string): void => {
+      const now = Date.now()
+      if (now - lastMalformed < 60_000) return
+      lastMalformed = now
+      run(
+        Effect.logWarning(
+          `ignored a notice on the bus that this node cannot read: ${JSON.stringify(text.slice(0, 80))}`
+        )
+      )
     }
 
     // ---- the bus: outages logged once at their start and end; catch up from the database after ----

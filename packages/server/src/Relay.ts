@@ -33,6 +33,27 @@ export type Op =
   | { readonly k: "presence"; readonly user: number; readonly name: string; readonly online: boolean }
 
 export type OpKind = Op["k"]
+
+const isInt = (x: unknown) => Number.isSafeInteger(x)
+/** What each field of an op must be: checked before another node's op is applied. */
+const fieldChecks: Record<string, (x: unknown) => boolean> = {
+  k: (x) => typeof x === "string",
+  user: isInt,
+  room: isInt,
+  frame: (x) => x === null || typeof x === "string",
+  users: (x) => Array.isArray(x) && x.every(isInt),
+  sessions: (x) => Array.isArray(x) && x.every(isInt),
+  hashes: (x) => Array.isArray(x) && x.every((h) => typeof h === "string"),
+  name: (x) => typeof x === "string",
+  locked: (x) => typeof x === "boolean",
+  muted: (x) => typeof x === "boolean",
+  online: (x) => typeof x === "boolean"
+}
+
+/** True when every field of `op` is one an op may have, of its type. */
+export const wellFormed = (op: unknown): op is Op =>
+  typeof op === "object" && op !== null &&
+  Object.entries(op).every(([key, value]) => fieldChecks[key]?.(value) === true)
 type Handler<K extends OpKind> = (op: Extract<Op, { k: K }>, from: string) => void
 
 const decoder = new TextDecoder()
@@ -73,9 +94,11 @@ export class Relay extends Effect.Service<Relay>()("@parley/server/Relay", {
         link = send
         settledLink = sendSettled
       },
-      /** Applies an op another node sent; an op of an unknown kind (a newer node) is ignored. */
-      receive: (op: Op, from: string): void => {
+      /** Applies an op another node sent; false (nothing done) for one this node cannot read. */
+      receive: (op: unknown, from: string): boolean => {
+        if (!wellFormed(op)) return false
         for (const handler of handlers.get(op.k) ?? []) handler(op, from)
+        return true
       }
     }
   }

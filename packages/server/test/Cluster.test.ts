@@ -7,11 +7,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Fiber, Schedule } from "effect"
+import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import Pg from "pg"
+import { channelFor } from "../src/Bus.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { redisAvailable, testRedis } from "./support/Redis.ts"
 import { repoRoot, spawnServer, tempDir } from "./support/ServerProcess.ts"
@@ -238,6 +240,48 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
           guestRooms.wire.received.find((f) => f.type === "MESSAGE" && f.message_id === after.message_id),
           "a kicked member's connection got the room's message"
         )
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "notices a node cannot read (not JSON, wrong shapes, huge numbers, deep nesting) are ignored, logged once; it goes on serving",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshPgDatabase
+        const n1 = yield* node(db, "n1")
+        const n2 = yield* node(db, "n2")
+        const alice = yield* signUp(n1.port, "alice")
+        const bob = yield* signUp(n2.port, "bob")
+        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob")
+        const deep = "[".repeat(5000) + "]".repeat(5000)
+        const garbage = [
+          "not json",
+          "{}",
+          "null",
+          deep,
+          JSON.stringify({ n: "x", m: "not a list" }),
+          JSON.stringify({ n: "x", m: [[1, 2]] }),
+          JSON.stringify({ n: "x", m: [["1", 1, null, null, "a", null, "general", "t", "ts"]] }),
+          `{"n":"x","m":[[1e300,1,null,null,"a",null,"general","t","ts"]]}`,
+          JSON.stringify({ n: "x", o: { k: "toUser", user: 1, frame: 123 } }),
+          JSON.stringify({ n: "x", o: { k: "toRoom", room: "ops", frame: "{}" } }),
+          JSON.stringify({ n: "x", o: { k: "revoke", user: 1, hashes: [1], sessions: [] } }),
+          JSON.stringify({ n: "x", gone: 5 }),
+          JSON.stringify({ n: 7, started: true })
+        ]
+        const publisher = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis(redis.toString())),
+          (client) => Effect.sync(() => client.disconnect())
+        )
+        for (const text of garbage) yield* Effect.promise(() => publisher.publish(channelFor(db), text))
+        yield* n1.waitForOutput(/ignored a notice on the bus/)
+        const hello = yield* say(alice.wire, "still here")
+        assert.strictEqual((yield* bob.wire.pick((f) => f.type === "MESSAGE")).message_id, hello.message_id)
+        const back = yield* say(bob.wire, "and here")
+        assert.strictEqual((yield* alice.wire.pick((f) => f.type === "MESSAGE")).message_id, back.message_id)
+        assert.strictEqual(n1.output().match(/ignored a notice/g)?.length, 1)
+        assert.notMatch(n1.output() + n2.output(), /level=ERROR/)
       }),
     120_000
   )
