@@ -12,7 +12,7 @@
 import { encodeFrame, type Message } from "@parley/protocol"
 import { Effect } from "effect"
 import { Metrics } from "./Metrics.ts"
-import { frameBytes, frameText, Relay } from "./Relay.ts"
+import { frameBytes, frameText, type Op, Relay } from "./Relay.ts"
 import { GENERAL_ID } from "./RoomsRepo.ts"
 
 /** A logged-in connection's session. */
@@ -324,6 +324,11 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       metrics.delivered(delivered)
     }
 
+    /** Tells the other nodes of a cluster; the op is only built when there are any. */
+    const tell = (op: () => Op): void => {
+      if (relay.linked) relay.send(op())
+    }
+
     // in a cluster, the feed that puts every node's messages in order (Cluster.ts)
     let feed: ((publication: Publication) => void) | undefined
 
@@ -345,47 +350,47 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
       /** A user's opted-in connections, on every node, enter a room's set. */
       enterRoom: (roomId: number, userId: number) => {
         local.enterRoom(roomId, userId)
-        relay.send({ k: "enterRoom", room: roomId, user: userId })
+        tell(() => ({ k: "enterRoom", room: roomId, user: userId }))
       },
       /** A user's connections, on every node, leave a room's set. */
       exitRoom: (roomId: number, userId: number) => {
         local.exitRoom(roomId, userId)
-        relay.send({ k: "exitRoom", room: roomId, user: userId })
+        tell(() => ({ k: "exitRoom", room: roomId, user: userId }))
       },
       /** Forgets a room on every node, its members' connections but one getting `frame` last. */
       dropRoom: (roomId: number, frame: Uint8Array | null, except?: Peer) => {
         local.dropRoom(roomId, frame, except)
-        relay.send({ k: "dropRoom", room: roomId, frame: frame === null ? null : frameText(frame) })
+        tell(() => ({ k: "dropRoom", room: roomId, frame: frame === null ? null : frameText(frame) }))
       },
       /** Sends an encoded room event to the room's opted-in member connections (on every node) but one. */
       toRoom: (roomId: number, frame: Uint8Array, except?: Peer) => {
         local.toRoom(roomId, frame, except)
-        relay.send({ k: "toRoom", room: roomId, frame: frameText(frame) })
+        tell(() => ({ k: "toRoom", room: roomId, frame: frameText(frame) }))
       },
       /** Sends an encoded room event to the opted-in connections of some of its members (moderators) but one. */
       toRoomUsers: (roomId: number, userIds: ReadonlySet<number>, frame: Uint8Array, except?: Peer) => {
         local.toRoomUsers(roomId, userIds, frame, except)
-        relay.send({ k: "toRoomUsers", room: roomId, users: [...userIds], frame: frameText(frame) })
+        tell(() => ({ k: "toRoomUsers", room: roomId, users: [...userIds], frame: frameText(frame) }))
       },
       /** Sends an encoded frame to a user's opted-in connections on every node. */
       toUserInRooms: (userId: number, frame: Uint8Array) => {
         local.toUserInRooms(userId, frame)
-        relay.send({ k: "toUserInRooms", user: userId, frame: frameText(frame) })
+        tell(() => ({ k: "toUserInRooms", user: userId, frame: frameText(frame) }))
       },
       /** Sends an encoded frame to each connection of a user, on every node. */
       toUser: (userId: number, frame: Uint8Array, except?: Peer) => {
         local.toUser(userId, frame, except)
-        relay.send({ k: "toUser", user: userId, frame: frameText(frame) })
+        tell(() => ({ k: "toUser", user: userId, frame: frameText(frame) }))
       },
       /** Ends, on every node, the user's sessions that used one of `hashes` or are one of `sessionIds`. */
       revoke: (userId: number, hashes: ReadonlySet<string>, sessionIds: ReadonlySet<number>) => {
         local.revoke(userId, hashes, sessionIds)
-        relay.send({ k: "revoke", user: userId, hashes: [...hashes], sessions: [...sessionIds] })
+        tell(() => ({ k: "revoke", user: userId, hashes: [...hashes], sessions: [...sessionIds] }))
       },
       /** Ends the user's sessions on every node with `BYE locked`. */
       lock: (userId: number) => {
         local.lock(userId)
-        relay.send({ k: "lock", user: userId, locked: true })
+        tell(() => ({ k: "lock", user: userId, locked: true }))
       },
       isOnline: (userId: number) => members.of(userId).size > 0 || members.remote.has(userId),
       /** Who is online, on every node. */

@@ -68,20 +68,24 @@ const receivedAll = (wire: Wire, ids: ReadonlyArray<number>, wait: Duration.Dura
 const until = (wire: Wire, done: () => boolean, wait: Duration.DurationInput = "30 seconds") =>
   done() ? Effect.void : Effect.asVoid(wire.pick(() => done(), wait))
 
-/** The messages stored, and their distinct (sender, client_msg_id) keys. */
-const storedCounts = (db: string) =>
+/** Rows of a query on the cluster's database. */
+const query = (db: string, text: string) =>
   Effect.promise(async () => {
     const client = new Pg.Client({ connectionString: db })
     await client.connect()
     try {
-      const { rows } = await client.query<{ rows: string; keys: string }>(
-        "SELECT count(*) AS rows, count(DISTINCT (sender_id, client_msg_id)) AS keys FROM messages"
-      )
-      return { rows: Number(rows[0]!.rows), keys: Number(rows[0]!.keys) }
+      return (await client.query<Record<string, unknown>>(text)).rows
     } finally {
       await client.end()
     }
   })
+
+/** The messages stored, and their distinct (sender, client_msg_id) keys. */
+const storedCounts = (db: string) =>
+  Effect.map(
+    query(db, "SELECT count(*) AS rows, count(DISTINCT (sender_id, client_msg_id)) AS keys FROM messages"),
+    (rows) => ({ rows: Number(rows[0]!.rows), keys: Number(rows[0]!.keys) })
+  )
 
 const assertOnceInOrder = (seen: ReadonlyArray<number>, label: string) => {
   for (let i = 1; i < seen.length; i++) {
@@ -158,6 +162,18 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
         const users = yield* watcher.wire.ask({ command: "USERS" }, "USERS")
         assert.notInclude(users.online as Array<string>, "victim")
         yield* n1.waitForOutput(/counted out node n2/)
+        // and the surviving node recorded the end of every session the dead one held
+        const open = yield* query(
+          db,
+          "SELECT count(*) AS n FROM sessions WHERE node_id = 'n2' AND disconnect_time IS NULL"
+        )
+        assert.strictEqual(Number(open[0]!.n), 0)
+        const victims = yield* query(
+          db,
+          "SELECT s.disconnect_time FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'victim'"
+        )
+        assert.isNotEmpty(victims)
+        for (const row of victims) assert.isNotNull(row.disconnect_time)
       }),
     120_000
   )
