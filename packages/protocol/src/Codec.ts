@@ -157,7 +157,7 @@ export const decodeEvent = (
 ): Either.Either<Command, DecodeFailure> =>
   event._tag === "Line"
     ? decodeCommand(event.text)
-    : fail(new InvalidJson({ message: "the line is not valid UTF-8" }), undefined)
+    : fail(new InvalidJson({ message: event.message ?? "the line is not valid UTF-8" }), undefined)
 
 const utf8 = new TextEncoder()
 

@@ -8,11 +8,15 @@
 import { Chunk, Stream } from "effect"
 import { MAX_FRAME_BYTES } from "./Fields.ts"
 
-/** What the framer yields: a decoded line, an oversized line, or a line that is not UTF-8. */
+/**
+ * What the framer yields: a decoded line, an oversized line, or a line that is
+ * not UTF-8 (`Malformed`, answered INVALID_JSON; another transport's framer
+ * may say why in `message`, e.g. a WebSocket message that is not one frame).
+ */
 export type FrameEvent =
   | { readonly _tag: "Line"; readonly text: string }
   | { readonly _tag: "TooLarge" }
-  | { readonly _tag: "Malformed" }
+  | { readonly _tag: "Malformed"; readonly message?: string }
 
 const LF = 10
 const CR = 13

@@ -1,5 +1,5 @@
 /**
- * One TCP connection: its socket, outbox, framer and state. Inbound bytes
+ * One connection (TCP, TLS or WebSocket: see `Transport`): its socket, outbox, framer and state. Inbound bytes
  * are framed synchronously in the socket's data handler and pushed, in
  * order, into a bounded inbox; the connection's worker fiber takes them in
  * batches (`takeFrames`) and handles them in order. When the inbox is full the
@@ -16,12 +16,12 @@ import {
   type ServerFrame
 } from "@parley/protocol"
 import { type Clock, Deferred, Effect, FiberId } from "effect"
-import type * as Net from "node:net"
 import type { Authenticated, Member, Peer } from "./Hub.ts"
 import type { Metrics } from "./Metrics.ts"
 import { Outbox, type OutboxFlusher } from "./Outbox.ts"
 import type { ServerSettings } from "./ServerConfig.ts"
 import { TokenBucket } from "./TokenBucket.ts"
+import type { FrameSource, Transport } from "./Transport.ts"
 import { WorkerSchedule } from "./Worker.ts"
 
 /** A frame as the worker takes it: as framed, or already decoded by the fast path. */
@@ -49,7 +49,7 @@ const noFrames: Array<Inbound> = []
 const noWaiters: Array<() => void> = []
 
 const connectionKey = Symbol("@parley/server/Connection")
-type SocketOf = Net.Socket & { [connectionKey]?: Connection }
+type SocketOf = Transport & { [connectionKey]?: Connection }
 
 function onData(this: SocketOf, chunk: Buffer): void {
   this[connectionKey]?.received(chunk)
@@ -124,7 +124,7 @@ export class Connection implements Peer {
   private readonly metrics: Pick<Metrics, "errorSent">
   private readonly clock: Clock.Clock
   readonly outbox: Outbox
-  readonly framer: Framer
+  readonly framer: FrameSource
   private readonly bucket: TokenBucket | undefined
   private pendingAcks = 0
   private ackWaiters: Array<() => void> = noWaiters
@@ -143,16 +143,17 @@ export class Connection implements Peer {
 
   constructor(
     readonly connectionId: number,
-    readonly socket: Net.Socket,
+    readonly socket: Transport,
     readonly remoteAddress: string,
-    { clock, flusher, metrics, settings }: ConnectionContext
+    { clock, flusher, metrics, settings }: ConnectionContext,
+    framer?: FrameSource
   ) {
     this.settings = settings
     this.metrics = metrics
     this.clock = clock
     this.openedAt = this.lastFrame = clock.unsafeCurrentTimeMillis()
     this.outbox = new Outbox(socket, flusher, clock, settings.outboundLimitBytes, () => this.dropSlowConsumer())
-    this.framer = new Framer(settings.maxFrameBytes)
+    this.framer = framer ?? new Framer(settings.maxFrameBytes)
     this.bucket = settings.msgRate > 0
       ? new TokenBucket(settings.msgRate, Math.max(1, settings.msgBurst), this.openedAt)
       : undefined

@@ -12,10 +12,10 @@
  * connection must cost a few KiB, and 10,000 parked fibers would not.
  */
 import { type Clock, Effect } from "effect"
-import type * as Net from "node:net"
+import type { Transport } from "./Transport.ts"
 
 const outboxKey = Symbol("@parley/server/Outbox")
-type SocketOf = Net.Socket & { [outboxKey]?: Outbox }
+type SocketOf = Transport & { [outboxKey]?: Outbox }
 function onDrain(this: SocketOf): void {
   this[outboxKey]?.drained()
 }
@@ -64,7 +64,7 @@ export class Outbox {
   overflowed = false
 
   constructor(
-    private readonly socket: Net.Socket,
+    private readonly socket: Transport,
     private readonly flusher: OutboxFlusher,
     private readonly clock: Clock.Clock,
     private readonly limitBytes: number,

@@ -4,14 +4,19 @@
  * with TLS, one for TLS sockets from their TCP accept (handshakes included).
  * A socket is counted from `hold` until it closes.
  */
-import type * as Net from "node:net"
 import { addressKey } from "./AddressKey.ts"
+
+/** A socket, or a WebSocket connection's transport (whose address may be the one a trusted proxy forwarded). */
+export interface Counted {
+  readonly remoteAddress?: string | undefined
+  once(event: "close", listener: () => void): unknown
+}
 
 export class SocketsPerAddress {
   private readonly held = new Map<string, number>()
 
   /** Counts `socket` against its address for as long as it is open; false, counting nothing, at `cap`. */
-  hold(socket: Net.Socket, cap: number): boolean {
+  hold(socket: Counted, cap: number): boolean {
     const key = addressKey(socket.remoteAddress ?? "unknown")
     const held = this.held.get(key) ?? 0
     if (held >= cap) return false
