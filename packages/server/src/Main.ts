@@ -6,15 +6,17 @@ import { Args, CliConfig, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { invokedAs, runMain, withCleanCliOutput } from "@parley/runtime"
 import { Cause, Config, Console, Data, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import * as Path from "node:path"
 import { admin, AdminError } from "./Admins.ts"
 import { isRedisUrl } from "./Bus.ts"
 import { copyDb, CopyDbError } from "./CopyDb.ts"
 import { isPostgresUrl, redactUrl } from "./PgDatabase.ts"
 import { checkPorts, listenProblem, type PortToCheck } from "./PortCheck.ts"
-import { DEFAULT_TLS_PORT, defaults, generatedNodeId, type TlsSettings } from "./ServerConfig.ts"
+import { DEFAULT_TLS_PORT, defaults, generatedNodeId, type TlsSettings, type WebSettings } from "./ServerConfig.ts"
 import { ServerLive } from "./ServerLive.ts"
 import { describeFault, isDatabaseError } from "./StorageHealth.ts"
 import { loadCredentials } from "./Tls.ts"
+import { defaultWebRoot, normalizeOrigin } from "./WebServer.ts"
 
 const withEnv = <A>(options: Options.Options<A>, config: Config.Config<A>, fallback: A) =>
   options.pipe(Options.withFallbackConfig(Config.withDefault(config, fallback)))
@@ -201,6 +203,99 @@ const metricsHost = withEnv(
   defaults.metricsHost
 )
 
+const webPort = Options.integer("web-port").pipe(
+  Options.withDescription(
+    "Port of the web client (env PARLEY_WEB_PORT; default off; 0 picks a free one, shown at start): GET / serves the " +
+      "browser client's files (see --web-root) and GET /ws is a WebSocket endpoint speaking the same protocol as TCP, " +
+      "one frame per text message; browser and TCP users see each other. With --tls-cert and --tls-key it serves " +
+      "HTTPS and wss:// instead."
+  ),
+  Options.withFallbackConfig(Config.integer("PARLEY_WEB_PORT")),
+  Options.optional
+)
+const webHost = withEnv(
+  Options.text("web-host").pipe(
+    Options.withDescription(
+      "Address the --web-port listens on (env PARLEY_WEB_HOST; default 127.0.0.1). Behind a reverse proxy keep it on " +
+        "127.0.0.1; 0.0.0.0 accepts browsers from other machines directly."
+    )
+  ),
+  Config.string("PARLEY_WEB_HOST"),
+  "127.0.0.1"
+)
+const webRoot = optionalFile(
+  "web-root",
+  "PARLEY_WEB_ROOT",
+  "Directory of the built web client served at / on --web-port (env PARLEY_WEB_ROOT; default packages/web/dist, " +
+    "made by pnpm build). While it is missing, / says so; the WebSocket endpoint works regardless."
+)
+const webOrigin = optionalFile(
+  "web-origin",
+  "PARLEY_WEB_ORIGIN",
+  "Origins whose pages may open the WebSocket endpoint, comma-separated, e.g. https://chat.example.com " +
+    "(env PARLEY_WEB_ORIGIN; default: only the page's own origin, the scheme and Host the request came to; any: " +
+    "every origin). A refused origin gets HTTP 403. Clients that are not browsers send no Origin and are not checked."
+)
+const trustProxy = Options.boolean("trust-proxy").pipe(
+  Options.withDescription(
+    "The web port is behind a reverse proxy (env PARLEY_TRUST_PROXY=true): a WebSocket connection's address (for " +
+      "--max-conns-per-ip and the other per-address limits, and the sessions' ip_address) is the last one in " +
+      "X-Forwarded-For, and its scheme X-Forwarded-Proto. Without it those headers are ignored: anyone could send them."
+  ),
+  Options.withFallbackConfig(Config.boolean("PARLEY_TRUST_PROXY"))
+)
+
+/** `--web-origin` as settings, or what is wrong with it. */
+const parseOrigins = (
+  text: string
+): { readonly origins: WebSettings["origins"] } | { readonly problem: string } => {
+  const items = text.split(",").map((o) => o.trim()).filter((o) => o.length > 0)
+  if (items.length === 1 && (items[0] === "any" || items[0] === "*")) return { origins: "any" }
+  if (items.length === 0) return { problem: "--web-origin needs an origin, e.g. https://chat.example.com, or any" }
+  const origins: Array<string> = []
+  for (const item of items) {
+    const origin = normalizeOrigin(item)
+    if (origin === undefined) {
+      return {
+        problem: `--web-origin ${item} is not an origin: give scheme://host[:port], e.g. https://chat.example.com`
+      }
+    }
+    origins.push(origin)
+  }
+  return { origins }
+}
+
+/** The web port the flags ask for, or what is wrong with them (one line). */
+const webFromFlags = (
+  o: {
+    readonly webPort: Option.Option<number>
+    readonly webHost: string
+    readonly webRoot: Option.Option<string>
+    readonly webOrigin: Option.Option<string>
+    readonly trustProxy: boolean
+    readonly host: string
+  },
+  taken: ReadonlyArray<{ readonly port: number | "off"; readonly flag: string }>
+): { readonly web: WebSettings | undefined } | { readonly problem: string } => {
+  if (Option.isNone(o.webPort)) return { web: undefined }
+  const port = o.webPort.value
+  if (port < 0 || port > 65535) return { problem: "--web-port must be 0..65535" }
+  const clash = taken.find((t) => port !== 0 && t.port === port && o.webHost === o.host)
+  if (clash !== undefined) return { problem: `--web-port must differ from ${clash.flag}` }
+  const parsed = Option.isNone(o.webOrigin) ? { origins: "own" as const } : parseOrigins(o.webOrigin.value)
+  if ("problem" in parsed) return parsed
+  const origins = parsed.origins
+  return {
+    web: {
+      port,
+      host: o.webHost,
+      root: Option.match(o.webRoot, { onNone: defaultWebRoot, onSome: (dir) => Path.resolve(dir) }),
+      origins,
+      trustProxy: o.trustProxy
+    }
+  }
+}
+
 /** The one line for a database the server could not open or prepare at start. */
 const startupProblem = (db: string, cause: Cause.Cause<unknown>) =>
   `cannot use the database ${redactUrl(db)}: ${describeFault(cause)} (` +
@@ -326,17 +421,29 @@ const command = Command.make(
     metricsPort,
     metricsHost,
     bus,
-    nodeId
+    nodeId,
+    webPort,
+    webHost,
+    webRoot,
+    webOrigin,
+    trustProxy
   },
   (o) => {
     const port = parsePort(o.port)
     const tls = port === undefined ? undefined : tlsFromFlags(port, o.tlsPort, o.tlsCert, o.tlsKey)
+    const web = webFromFlags(o, [
+      { port: port ?? "off", flag: "--port" },
+      { port: tls !== undefined && "tls" in tls && tls.tls !== undefined ? tls.tls.port : "off", flag: "--tls-port" },
+      { port: Option.getOrElse(o.metricsPort, (): number | "off" => "off"), flag: "--metrics-port" }
+    ])
     const problem = port === undefined
       ? "--port must be 0..65535, or off to serve TLS only"
       : tls !== undefined && "problem" in tls
       ? tls.problem
+      : "problem" in web
+      ? web.problem
       : numberProblem(o) ?? dbProblem(o.db) ?? clusterProblem(o.bus, o.nodeId, o.db)
-    if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls) {
+    if (problem !== undefined || port === undefined || tls === undefined || "problem" in tls || "problem" in web) {
       return Effect.fail(new UsageError({ message: `${problem} (see --help)` }))
     }
     // unusable certificate files and ports are said before the database is opened or migrated
@@ -346,8 +453,9 @@ const command = Command.make(
       ...(tls.tls === undefined ? [] : [{ port: tls.tls.port, flag: "--tls-port" }]),
       ...(Option.isSome(o.metricsPort) ? [{ port: o.metricsPort.value, flag: "--metrics-port" }] : [])
     ]
+    const webPorts = web.web === undefined ? [] : [{ port: web.web.port, flag: "--web-port" }]
     return Effect.zipRight(
-      Effect.zipRight(checkTls, checkPorts(o.host, ports)),
+      Effect.zipRight(checkTls, Effect.zipRight(checkPorts(o.host, ports), checkPorts(o.webHost, webPorts))),
       Layer.launch(
         ServerLive({
           host: o.host,
@@ -367,7 +475,8 @@ const command = Command.make(
           metricsPort: Option.getOrUndefined(o.metricsPort),
           metricsHost: o.metricsHost,
           bus: Option.getOrUndefined(o.bus),
-          nodeId: Option.getOrElse(o.nodeId, generatedNodeId)
+          nodeId: Option.getOrElse(o.nodeId, generatedNodeId),
+          web: web.web
         })
       )
     ).pipe(
@@ -390,6 +499,7 @@ const command = Command.make(
     "Runs the Parley chat server: line-delimited JSON over TCP (protocol v1, see docs/protocol.md), " +
       "with accounts, public and direct messages and their history stored in SQLite or PostgreSQL. " +
       "With --tls-cert and --tls-key it also listens with TLS. " +
+      "With --web-port it also serves the web client and a WebSocket endpoint for it. " +
       "SIGINT/SIGTERM shut it down gracefully (BYE shutdown to everyone, sessions closed, exit 0); " +
       "SIGHUP reloads the TLS certificate and key."
   )

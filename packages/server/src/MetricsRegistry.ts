@@ -94,7 +94,7 @@ const counters = (registry: Registry, { counts }: Metrics): void => {
   readCounter(
     registry,
     "parley_connections_accepted_total",
-    "TCP connections accepted, including those refused at once with BYE too_many_connections.",
+    "Connections accepted (TCP, TLS and WebSocket), including those refused at once with BYE too_many_connections.",
     () => counts.accepted
   )
   readLabelledCounter(

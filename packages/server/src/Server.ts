@@ -1,5 +1,6 @@
 /**
- * The socket server: accepts TCP and TLS connections; each connection's frames
+ * The socket server: accepts TCP, TLS and (on the web port, see
+ * `WebServer.ts`) WebSocket connections; each connection's frames
  * (framed in order as they arrive) are handled one at a time by a worker
  * fiber of its own, supervised in a FiberSet, and dispatched through the
  * command table. A failure in one connection is logged with its cause and
@@ -31,6 +32,8 @@ import { SocketsPerAddress } from "./SocketsPerAddress.ts"
 import { describeFault } from "./StorageHealth.ts"
 import { makeTlsServer } from "./Tls.ts"
 import { TokensRepo } from "./TokensRepo.ts"
+import type { FrameSource, Transport } from "./Transport.ts"
+import { makeWebServer } from "./WebServer.ts"
 
 const tooLarge = (max: number) =>
   new FrameTooLarge({ message: `the line is longer than ${max} bytes; it was discarded` })
@@ -120,13 +123,14 @@ export const connectionIds = (): () => number => {
 const tooMany = encodeFrame({ type: "BYE", reason: "too_many_connections" })
 
 /**
- * Serves one accepted socket. The connection's frames are handled in
+ * Serves one accepted socket (TCP, TLS, or a WebSocket's transport with its
+ * message framer). The connection's frames are handled in
  * arrival order by one supervised worker fiber at a time, started when
  * frames arrive and finished when none are left: an idle connection parks
  * no fiber (a parked fiber costs ~10 KiB; an idle connection must cost a
  * few). The last worker, once the connection has ended, records its end.
  */
-export const accept = (socket: Net.Socket, services: Services) => {
+export const accept = (socket: Transport, services: Services, framer?: FrameSource) => {
   const remote = socket.remoteAddress ?? "unknown"
   services.metrics.connectionAccepted()
   // counted before anything else is done for it: a host holding its share gets a BYE, not a HELLO
@@ -137,7 +141,7 @@ export const accept = (socket: Net.Socket, services: Services) => {
     setTimeout(() => socket.destroy(), 1000).unref()
     return
   }
-  const conn = new Connection(services.nextConnectionId(), socket, remote, services)
+  const conn = new Connection(services.nextConnectionId(), socket, remote, services, framer)
   services.live.add(conn)
   socket.setNoDelay(true)
   conn.attach(services.wake, services.fast)
@@ -148,7 +152,7 @@ export const accept = (socket: Net.Socket, services: Services) => {
  * Counts a socket against its address's share (`--max-conns-per-ip`) for as
  * long as it is open; false, counting nothing, when the share is used up.
  */
-const admit = (socket: Net.Socket, { perAddress, settings }: Services): boolean =>
+const admit = (socket: Transport, { perAddress, settings }: Services): boolean =>
   settings.maxConnsPerIp <= 0 || perAddress.hold(socket, settings.maxConnsPerIp)
 
 export type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
@@ -357,9 +361,19 @@ const makeTls = (settings: ServerSettings, services: Services, run: Run) =>
     return { server: tls.server, reload }
   })
 
+/** The web port, when configured (`--web-port`): the web client and its WebSocket endpoint. */
+const makeWeb = (settings: ServerSettings, services: Services, run: Run) =>
+  settings.web === undefined ? Effect.succeed(undefined) : makeWebServer({
+    web: settings.web,
+    tls: settings.tls,
+    maxFrameBytes: settings.maxFrameBytes,
+    accept: (transport, framer) => accept(transport, services, framer),
+    logError: (message) => run(Effect.logError(message))
+  })
+
 /**
- * The listeners (TCP, TLS, or both); resolves to the addresses they listen
- * on, `undefined` for one that is off.
+ * The listeners (TCP, TLS, the web port, or some of them); resolves to the
+ * addresses they listen on, `undefined` for one that is off.
  */
 export class Listener extends Effect.Service<Listener>()("@parley/server/Listener", {
   scoped: Effect.gen(function*() {
@@ -407,12 +421,15 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const plain = settings.port === "off" ? undefined : Net.createServer({ noDelay: true, allowHalfOpen: true })
     plain?.on("connection", (socket) => accept(socket, services))
     const tls = yield* makeTls(settings, services, run)
+    const web = yield* makeWeb(settings, services, run)
     // added before listening, so a port already in use closes the listener that did start
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Effect.logInfo(`shutting down: closing ${live.size} connections`)
         plain?.close()
         tls.server?.close()
+        web?.server.close()
+        web?.server.closeIdleConnections()
         const closing = [...live]
         // every BYE goes out before anyone's end is recorded (no PRESENCE offline after a BYE)
         for (const conn of closing) conn.closeQuietly("shutdown", { type: "BYE", reason: "shutdown" })
@@ -425,10 +442,18 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const tlsAddress = tls.server === undefined || settings.tls === undefined
       ? undefined
       : yield* listenOn(tls.server, settings.tls.port, settings.host, run, services.clock)
-    // SIGHUP must never end the server (Node's default): with TLS it reloads the certificate
-    yield* onHangup(run, tls.reload)
+    const webAddress = web === undefined || settings.web === undefined
+      ? undefined
+      : yield* listenOn(web.server, settings.web.port, settings.web.host, run, services.clock)
+    // SIGHUP must never end the server (Node's default): with TLS it reloads the certificate (the
+    // web port's too)
+    const webReload = web === undefined ? Effect.void : web.reload.pipe(
+      Effect.catchAll((error) => Effect.logWarning(`SIGHUP: the web port kept its TLS certificate: ${error.message}`))
+    )
+    yield* onHangup(run, Effect.zipRight(tls.reload, webReload))
     /** True while every listener that was started still accepts connections. */
-    const listening = (): boolean => (plain?.listening ?? true) && (tls.server?.listening ?? true)
-    return { address, tlsAddress, listening } as const
+    const listening = (): boolean =>
+      (plain?.listening ?? true) && (tls.server?.listening ?? true) && (web?.server.listening ?? true)
+    return { address, tlsAddress, webAddress, webSecure: web?.secure ?? false, listening } as const
   })
 }) {}

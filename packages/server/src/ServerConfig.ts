@@ -14,6 +14,23 @@ export interface TlsSettings {
   readonly keyFile: string
 }
 
+/** The web port (`--web-port`): the web client's files at `/`, WebSocket connections at `/ws`. */
+export interface WebSettings {
+  /** 0 picks a free one. */
+  readonly port: number
+  readonly host: string
+  /** The directory of the built web client (`packages/web/dist` unless `--web-root`). */
+  readonly root: string
+  /**
+   * Origins a browser page may open `/ws` from (`--web-origin`): "own" (the
+   * default) is the page's own origin, the scheme and Host the request came
+   * to; "any" allows every one.
+   */
+  readonly origins: "own" | "any" | ReadonlyArray<string>
+  /** Take the client's address from `X-Forwarded-For` (and the scheme from `X-Forwarded-Proto`): behind a reverse proxy only. */
+  readonly trustProxy: boolean
+}
+
 export interface ServerSettings {
   readonly host: string
   /** The plain TCP port; "off" serves TLS only. */
@@ -63,6 +80,8 @@ export interface ServerSettings {
   readonly bus: string | undefined
   /** This node's name in logs and in the sessions it holds. */
   readonly nodeId: string
+  /** The web client and WebSocket endpoint; undefined: not served. */
+  readonly web: WebSettings | undefined
 }
 
 /** The TLS port when `--tls-cert`/`--tls-key` are given without `--tls-port`. */
@@ -91,7 +110,8 @@ export const defaults: ServerSettings = {
   metricsPort: undefined,
   metricsHost: "127.0.0.1",
   bus: undefined,
-  nodeId: "parley"
+  nodeId: "parley",
+  web: undefined
 }
 
 /** A node id for a node started without `--node-id`: the host name and a random suffix. */

@@ -42,7 +42,7 @@ const showAddress = (address: Net.AddressInfo) =>
 
 const Announce = Layer.effectDiscard(
   Effect.gen(function*() {
-    const { address, tlsAddress } = yield* Listener
+    const { address, tlsAddress, webAddress, webSecure } = yield* Listener
     const config = yield* ServerConfig
     // a plain line on stdout whatever the log level: people and tools wait for it
     const database = isPostgresUrl(config.db)
@@ -53,6 +53,12 @@ const Announce = Layer.effectDiscard(
       ...(tlsAddress === undefined ? [] : [`with TLS on ${showAddress(tlsAddress)}`])
     ].join(" and ")
     const node = config.bus === undefined ? "" : `, node ${config.nodeId} on bus ${redactUrl(config.bus)}`
+    if (webAddress !== undefined) {
+      // before the listening line, which is what tools wait for
+      const [http, ws] = webSecure ? ["https", "wss"] : ["http", "ws"]
+      const at = showAddress(webAddress)
+      yield* Console.log(`Parley web client on ${http}://${at}/ and WebSocket ${ws}://${at}/ws`)
+    }
     yield* Console.log(`Parley listening ${where} (${database}${node})`)
   })
 )

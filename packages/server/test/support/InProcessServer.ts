@@ -21,6 +21,8 @@ const QuietLogger = Logger.replace(
 export interface InProcessServer {
   readonly port: number
   readonly db: string
+  /** The web port, when `settings.web` asked for one. */
+  readonly webPort: number | undefined
 }
 
 /** Starts a server on 127.0.0.1, port 0, a fresh database, flood control and the abuse limits off, overridden by `settings`. */
@@ -42,9 +44,9 @@ export const launchServer = (
         db
       }).pipe(Layer.provide(QuietLogger))
     ).pipe(Effect.orDie)
-    const { address } = Context.get(context, Listener)
+    const { address, webAddress } = Context.get(context, Listener)
     // the settings here always include a TCP port
-    return { port: address!.port, db }
+    return { port: address!.port, db, webPort: webAddress?.port }
   })
 
 export interface InProcessCluster extends InProcessServer {
