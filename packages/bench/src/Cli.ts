@@ -111,6 +111,17 @@ const runOptions = (c: Common): RunOptions => ({
   bus: c.bus
 })
 
+/** `--transport` of the scenarios that can measure WebSocket connections. */
+const transportFlag = {
+  transport: Options.choice("transport", ["tcp", "ws"]).pipe(
+    Options.withDefault("tcp" as const),
+    Options.withDescription(
+      "ws: also measure Parley with its --web-port on and the receivers (fan-out) or the idle connections on " +
+        "WebSocket, as parley-ws beside parley (TCP) in the same run; senders stay on TCP"
+    )
+  )
+}
+
 const optInt = (name: string, description: string) =>
   Options.integer(name).pipe(Options.optional, Options.withDescription(description))
 const optFloat = (name: string, description: string) =>
@@ -290,11 +301,12 @@ const bench = Command.make(
 
 const fanOut = Command.make(
   "fan-out",
-  { ...common, ...fanOutFlags },
+  { ...common, ...fanOutFlags, ...transportFlag },
   (o) =>
     Effect.forEach(
       fanOutOptions(o, o.full),
-      (opts) => runBench(`fan-out R=${opts.receivers}`, runOptions(o), fanOutScenario(opts)),
+      (opts) =>
+        runBench(`fan-out R=${opts.receivers}`, { ...runOptions(o), transport: o.transport }, fanOutScenario(opts)),
       { discard: true }
     )
 ).pipe(
@@ -323,8 +335,8 @@ const latency = Command.make(
 
 const idle = Command.make(
   "idle",
-  { ...common, ...idleFlags },
-  (o) => runBench("idle", runOptions(o), idleScenario(idleOptions(o, o.full, false)))
+  { ...common, ...idleFlags, ...transportFlag },
+  (o) => runBench("idle", { ...runOptions(o), transport: o.transport }, idleScenario(idleOptions(o, o.full, false)))
 ).pipe(
   Command.withDescription("hold N authenticated idle connections: server RSS per connection, connect+login rate")
 )

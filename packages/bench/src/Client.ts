@@ -1,13 +1,16 @@
 /**
  * One generator-side connection: a raw `node:net` socket read into one
  * buffer shared by every connection of the process, a byte-level line
- * splitter, and just enough state to log in and count what arrives. The hot
+ * splitter, and just enough state to log in and count what arrives (or, for
+ * `viaWebSocket`, a `ws` WebSocket to the server's `/ws`, each message one
+ * line, handed to the same line handler). The hot
  * frames (MESSAGE, ACK) are recognised by their prefix and handed on as
  * bytes, never decoded or JSON-parsed (see `Lines.ts`), so one process can
  * hold thousands of these and still measure.
  */
 import { encodeCommand, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
 import * as net from "node:net"
+import WebSocket from "ws"
 import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, startsWith } from "./Lines.ts"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */
@@ -23,6 +26,8 @@ export interface Endpoint {
   readonly port: number
   /** The nodes of a cluster (`--nodes`): client number `i` connects to `ports[|i| % ports.length]`. */
   readonly ports?: ReadonlyArray<number> | undefined
+  /** The server's web port (`--web-port`), for clients that connect by WebSocket. */
+  readonly webPort?: number | undefined
 }
 
 /** The port a client connects to: its node, for a cluster, by its id. */
@@ -60,7 +65,11 @@ const readBuffer = Buffer.allocUnsafe(256 * 1024)
 
 /** One logical client; its socket is replaced when it reconnects. */
 export class Client {
+  /** The TCP socket (for a WebSocket client, the one under it, once upgraded). */
   socket: net.Socket | undefined
+  private ws: WebSocket | undefined
+  /** Connect to the web port's `/ws` instead of the TCP port. */
+  viaWebSocket = false
   ready = false
   bye: string | undefined
   token: string | undefined
@@ -81,6 +90,7 @@ export class Client {
 
   /** Opens a TCP connection (from `localAddress`, when given: another 127.0.0.x is another client address) and waits for HELLO. */
   open(endpoint: Endpoint, timeoutMs = 30_000, localAddress?: string): Promise<void> {
+    if (this.viaWebSocket) return this.openWebSocket(endpoint, timeoutMs)
     return new Promise<void>((resolve, reject) => {
       const lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
       const socket = net.connect({
@@ -119,11 +129,54 @@ export class Client {
     })
   }
 
+  /** Opens a WebSocket to the web port's `/ws` and waits for HELLO (each message is one line). */
+  private openWebSocket(endpoint: Endpoint, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (endpoint.webPort === undefined) return reject(new ProtocolFailure("the server has no web port"))
+      const ws = new WebSocket(`ws://${endpoint.host}:${endpoint.webPort}/ws`, {
+        perMessageDeflate: false,
+        skipUTF8Validation: true
+      })
+      this.ws = ws
+      this.socket = undefined
+      this.ready = false
+      this.bye = undefined
+      const timer = setTimeout(() => {
+        ws.terminate()
+        reject(new ProtocolFailure("no HELLO in time"))
+      }, timeoutMs)
+      this.onHello = () => {
+        clearTimeout(timer)
+        this.onHello = undefined
+        resolve()
+      }
+      this.onGone = (err) => {
+        clearTimeout(timer)
+        reject(err)
+      }
+      ws.on("upgrade", (res) => {
+        const socket = res.socket as net.Socket
+        socket.setNoDelay(true)
+        this.socket = socket
+        ws.once("close", () => this.closed(socket))
+      })
+      ws.on("message", (data: Buffer) => {
+        this.readAtUs = nowUs()
+        this.onLine(data, 0, data.length)
+      })
+      ws.on("error", (error) => {
+        // before the upgrade there is no socket whose close reports it
+        if (this.socket === undefined && this.ws === ws) this.onGone?.(error)
+      })
+    })
+  }
+
   private closed(socket: net.Socket): void {
     if (this.socket !== socket) return
     const wasReady = this.ready
     this.ready = false
     this.socket = undefined
+    this.ws = undefined
     const gone = new ProtocolFailure(`connection closed${this.bye ? ` (BYE ${this.bye})` : ""}`)
     this.onGone?.(gone)
     this.onGone = undefined
@@ -180,7 +233,13 @@ export class Client {
 
   /** Writes a command without waiting for anything. */
   send(command: Parameters<typeof encodeCommand>[0]): void {
-    this.socket?.write(encodeCommand(command))
+    this.write(encodeCommand(command))
+  }
+
+  /** Writes one encoded line: as it is on TCP, as one text message without its newline on WebSocket. */
+  private write(line: Uint8Array): void {
+    if (this.ws !== undefined) this.ws.send(line.subarray(0, line.length - 1), { binary: false })
+    else this.socket?.write(line)
   }
 
   /** Sends a command with a fresh id and resolves with the reply that echoes it. */
@@ -197,7 +256,7 @@ export class Client {
         clearTimeout(timer)
         resolve(frame)
       })
-      socket.write(encodeCommand({ ...command, id } as Parameters<typeof encodeCommand>[0]))
+      this.write(encodeCommand({ ...command, id } as Parameters<typeof encodeCommand>[0]))
     })
   }
 
@@ -219,9 +278,11 @@ export class Client {
   close(): Promise<void> {
     const socket = this.socket
     if (socket === undefined) return Promise.resolve()
+    const ws = this.ws
     return new Promise<void>((resolve) => {
       socket.once("close", () => resolve())
-      socket.end()
+      if (ws !== undefined) ws.close(1000)
+      else socket.end()
       setTimeout(() => socket.destroy(), 2000).unref()
     })
   }

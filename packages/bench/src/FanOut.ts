@@ -131,7 +131,8 @@ const openClients = (ctx: BenchContext, target: Target, generator: GeneratorProc
         credentials,
         count,
         role,
-        concurrency: 64
+        concurrency: 64,
+        webSocket: role === "receiver" && target.server.spec.transport === "ws"
       })
       if (opened.failed > 0) {
         return yield* Effect.dieMessage(`${label}: ${opened.failed} ${role}s failed: ${JSON.stringify(opened.errors)}`)

@@ -231,6 +231,7 @@ export class Generator implements ClientHooks {
       const cred = job.credentials[i % job.credentials.length]!
       const client = new Client(this.clients.length + i, cred.username, job.role, this)
       client.token = cred.token
+      client.viaWebSocket = job.webSocket === true
       return client
     })
     let opened = 0

@@ -96,6 +96,8 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
   withGenerators(ctx, opts.generators, (generators) =>
     Effect.gen(function*() {
       const label = labelOf(target)
+      // parley-ws: every idle connection is a WebSocket one
+      const webSocket = target.server.spec.transport === "ws"
       const credentials = yield* ensureCredentials(ctx, target, generators[0]!)
       if (target.server.managed) {
         // a fresh process: the RSS before connecting is not inflated by earlier scenarios' garbage
@@ -113,7 +115,8 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
         credentials,
         count: warm,
         role: "warm-up",
-        concurrency: opts.concurrency
+        concurrency: opts.concurrency,
+        webSocket
       })
       yield* runJob(generators[0]!, { _tag: "CloseAll" })
       const rssBefore = yield* settledRss(() => serverRss(target), opts.settleMs)
@@ -128,7 +131,8 @@ export const idleOn = (ctx: BenchContext, target: Target, opts: IdleOptions) =>
               credentials,
               count: split(total, generators.length)[i]!,
               role: "idle",
-              concurrency: opts.concurrency
+              concurrency: opts.concurrency,
+              webSocket
             })
           ),
           { concurrency: "unbounded" }

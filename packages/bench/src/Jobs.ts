@@ -30,6 +30,8 @@ export type Job =
     readonly count: number
     readonly role: string
     readonly concurrency: number
+    /** Connect by WebSocket to the endpoint's web port (receivers of `--transport ws`). */
+    readonly webSocket?: boolean
   }
   | { readonly _tag: "Prepare"; readonly endpoint: Endpoint; readonly quietMs: number; readonly maxMs: number }
   | {

@@ -41,7 +41,15 @@ export interface ServerSpec {
   readonly nodes?: number
   /** The cluster's bus, for `nodes` > 1. */
   readonly bus?: string
+  /**
+   * `ws`: Parley with its web port on, measured with receivers (and idle
+   * connections) on WebSocket, under the name `parley-ws`; tcp (the default): TCP only.
+   */
+  readonly transport?: "tcp" | "ws"
 }
+
+/** The web port a Parley start-up printed (`Parley web client on http://host:port/ ...`). */
+const WEB_LINE = /Parley web client on https?:\/\/\S+:(\d+)\//
 
 export class ManagedServer {
   endpoint: Endpoint
@@ -60,7 +68,10 @@ export class ManagedServer {
 
   get name(): string {
     const nodes = this.spec.nodes ?? 1
-    if (this.spec.kind === "parley") return serverName(this.spec.backend ?? sqlite) + (nodes > 1 ? ` x${nodes}` : "")
+    if (this.spec.kind === "parley") {
+      return serverName(this.spec.backend ?? sqlite) + (this.spec.transport === "ws" ? "-ws" : "") +
+        (nodes > 1 ? ` x${nodes}` : "")
+    }
     return this.spec.kind === "external" ? "target" : this.spec.kind
   }
 
@@ -87,7 +98,14 @@ export class ManagedServer {
         host,
         port,
         db: this.store!.db,
-        flags: ["--idle-timeout", "3600", ...cluster, ...(this.spec.extraArgs ?? [])],
+        flags: [
+          "--idle-timeout",
+          "3600",
+          ...cluster,
+          // a restart keeps the web port, as it keeps the TCP one
+          ...(this.spec.transport === "ws" ? ["--web-port", String(this.endpoint.webPort ?? 0)] : []),
+          ...(this.spec.extraArgs ?? [])
+        ],
         defaultLimits: this.spec.abuseLimits === "default"
       })
     ]
@@ -98,17 +116,23 @@ export class ManagedServer {
     if (!this.managed) return nowUs()
     const nodes = this.spec.nodes ?? 1
     const listening: Array<number> = []
+    let webPort: number | undefined
     for (let node = 0; node < nodes; node++) {
       const launched = await this.startOne(ports[node] ?? 0, node)
       listening.push(launched.port)
       this.children.push(launched.child)
+      const web = WEB_LINE.exec(launched.output())
+      webPort ??= web === null ? undefined : Number(web[1])
     }
     const listeningUs = nowUs()
     this.pids = this.children.map((child) => child.pid!)
     this.pid = this.pids[0]
-    this.endpoint = nodes > 1
-      ? { host: this.spec.host, port: listening[0]!, ports: listening }
-      : { host: this.spec.host, port: listening[0]! }
+    this.endpoint = {
+      host: this.spec.host,
+      port: listening[0]!,
+      ...(nodes > 1 ? { ports: listening } : {}),
+      ...(webPort === undefined ? {} : { webPort })
+    }
     return listeningUs
   }
 

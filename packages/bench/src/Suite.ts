@@ -50,6 +50,8 @@ export interface RunOptions {
   readonly nodes?: number
   /** The cluster's bus. */
   readonly bus?: string
+  /** ws: each Parley is also measured with its receivers on WebSocket, as `parley-ws`, beside TCP. */
+  readonly transport?: "tcp" | "ws"
 }
 
 /** What a scenario gives back: its figures, and the raw runs for `--json`. */
@@ -230,21 +232,37 @@ export const runBench = (name: string, options: RunOptions, scenario: Scenario) 
             progress.update(
               `starting Parley on ${backend.kind === "sqlite" ? "SQLite" : "PostgreSQL (a fresh database)"}`
             )
-            const spec = {
-              kind: "parley",
-              host: "127.0.0.1",
-              port: 0,
-              extraArgs: options.parleyArgs,
-              nodeArgs,
-              backend,
-              abuseLimits: options.abuseLimits ?? "off"
-            } as const
-            servers.push(yield* acquireServer(spec))
+            for (const transport of options.transport === "ws" ? ["tcp", "ws"] as const : ["tcp"] as const) {
+              servers.push(
+                yield* acquireServer({
+                  kind: "parley",
+                  host: "127.0.0.1",
+                  port: 0,
+                  extraArgs: options.parleyArgs,
+                  nodeArgs,
+                  backend,
+                  abuseLimits: options.abuseLimits ?? "off",
+                  transport
+                })
+              )
+            }
             if (nodes > 1 && backend.kind === "postgres") {
               progress.update(
                 `starting a ${nodes}-node Parley cluster on PostgreSQL (a fresh database) and ${options.bus}`
               )
-              servers.push(yield* acquireServer({ ...spec, nodes, bus: options.bus ?? "redis://127.0.0.1:6379" }))
+              servers.push(
+                yield* acquireServer({
+                  kind: "parley",
+                  host: "127.0.0.1",
+                  port: 0,
+                  extraArgs: options.parleyArgs,
+                  nodeArgs,
+                  backend,
+                  abuseLimits: options.abuseLimits ?? "off",
+                  nodes,
+                  bus: options.bus ?? "redis://127.0.0.1:6379"
+                })
+              )
             }
           }
         } else if (options.servers === "parley") {
