@@ -2,16 +2,16 @@
  * One generator-side connection: a raw `node:net` socket read into one
  * buffer shared by every connection of the process, a byte-level line
  * splitter, and just enough state to log in and count what arrives (or, for
- * `viaWebSocket`, a `ws` WebSocket to the server's `/ws`, each message one
- * line, handed to the same line handler). The hot
+ * `viaWebSocket`, a socket to the server's `/ws` whose WebSocket frames are
+ * read on bytes the same way, see `WebSocketFrames.ts`). The hot
  * frames (MESSAGE, ACK) are recognised by their prefix and handed on as
  * bytes, never decoded or JSON-parsed (see `Lines.ts`), so one process can
  * hold thousands of these and still measure.
  */
 import { encodeCommand, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
 import * as net from "node:net"
-import WebSocket from "ws"
 import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, startsWith } from "./Lines.ts"
+import { maskedTextFrame, upgradeRequest, WebSocketReader } from "./WebSocketFrames.ts"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */
 export const nowUs = (): number => {
@@ -65,15 +65,16 @@ const readBuffer = Buffer.allocUnsafe(256 * 1024)
 
 /** One logical client; its socket is replaced when it reconnects. */
 export class Client {
-  /** The TCP socket (for a WebSocket client, the one under it, once upgraded). */
+  /** The TCP socket (for a WebSocket client too: its frames are read and written on it directly). */
   socket: net.Socket | undefined
-  private ws: WebSocket | undefined
+  /** The socket speaks WebSocket (frames, not lines). */
+  private webSocket = false
   /** Connect to the web port's `/ws` instead of the TCP port. */
   viaWebSocket = false
   ready = false
   bye: string | undefined
   token: string | undefined
-  private lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
+  private lines: LineSplitter | WebSocketReader = new LineSplitter(MAX_SERVER_FRAME_BYTES)
   /** When the read being handled returned (µs). */
   private readAtUs = 0
   private nextId = 1
@@ -108,6 +109,7 @@ export class Client {
       })
       socket.setNoDelay(true)
       this.socket = socket
+      this.webSocket = false
       this.lines = lines
       this.ready = false
       this.bye = undefined
@@ -129,20 +131,33 @@ export class Client {
     })
   }
 
-  /** Opens a WebSocket to the web port's `/ws` and waits for HELLO (each message is one line). */
+  /** Opens a WebSocket to the web port's `/ws` (see `WebSocketFrames.ts`) and waits for HELLO. */
   private openWebSocket(endpoint: Endpoint, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (endpoint.webPort === undefined) return reject(new ProtocolFailure("the server has no web port"))
-      const ws = new WebSocket(`ws://${endpoint.host}:${endpoint.webPort}/ws`, {
-        perMessageDeflate: false,
-        skipUTF8Validation: true
+      const webPort = endpoint.webPort
+      if (webPort === undefined) return reject(new ProtocolFailure("the server has no web port"))
+      const reader = new WebSocketReader(MAX_SERVER_FRAME_BYTES)
+      const socket = net.connect({
+        host: endpoint.host,
+        port: webPort,
+        onread: {
+          buffer: readBuffer,
+          callback: (n: number, buf: Uint8Array): boolean => {
+            this.readAtUs = nowUs()
+            if (!reader.push(buf as Buffer, n, this.onLine)) socket.destroy(new ProtocolFailure("not a WebSocket"))
+            return true
+          }
+        }
       })
-      this.ws = ws
-      this.socket = undefined
+      socket.setNoDelay(true)
+      socket.write(upgradeRequest(endpoint.host, webPort))
+      this.socket = socket
+      this.webSocket = true
+      this.lines = reader
       this.ready = false
       this.bye = undefined
       const timer = setTimeout(() => {
-        ws.terminate()
+        socket.destroy()
         reject(new ProtocolFailure("no HELLO in time"))
       }, timeoutMs)
       this.onHello = () => {
@@ -154,20 +169,8 @@ export class Client {
         clearTimeout(timer)
         reject(err)
       }
-      ws.on("upgrade", (res) => {
-        const socket = res.socket as net.Socket
-        socket.setNoDelay(true)
-        this.socket = socket
-        ws.once("close", () => this.closed(socket))
-      })
-      ws.on("message", (data: Buffer) => {
-        this.readAtUs = nowUs()
-        this.onLine(data, 0, data.length)
-      })
-      ws.on("error", (error) => {
-        // before the upgrade there is no socket whose close reports it
-        if (this.socket === undefined && this.ws === ws) this.onGone?.(error)
-      })
+      socket.on("error", () => {})
+      socket.on("close", () => this.closed(socket))
     })
   }
 
@@ -176,7 +179,6 @@ export class Client {
     const wasReady = this.ready
     this.ready = false
     this.socket = undefined
-    this.ws = undefined
     const gone = new ProtocolFailure(`connection closed${this.bye ? ` (BYE ${this.bye})` : ""}`)
     this.onGone?.(gone)
     this.onGone = undefined
@@ -238,7 +240,7 @@ export class Client {
 
   /** Writes one encoded line: as it is on TCP, as one text message without its newline on WebSocket. */
   private write(line: Uint8Array): void {
-    if (this.ws !== undefined) this.ws.send(line.subarray(0, line.length - 1), { binary: false })
+    if (this.webSocket) this.socket?.write(maskedTextFrame(line.subarray(0, line.length - 1)))
     else this.socket?.write(line)
   }
 
@@ -278,11 +280,9 @@ export class Client {
   close(): Promise<void> {
     const socket = this.socket
     if (socket === undefined) return Promise.resolve()
-    const ws = this.ws
     return new Promise<void>((resolve) => {
       socket.once("close", () => resolve())
-      if (ws !== undefined) ws.close(1000)
-      else socket.end()
+      socket.end()
       setTimeout(() => socket.destroy(), 2000).unref()
     })
   }
