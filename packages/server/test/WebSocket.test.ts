@@ -209,6 +209,42 @@ describe.concurrent("WebSocket transport", { timeout: 60_000 }, () => {
       assert.strictEqual((yield* wire.waitClosed()).code, 1009)
     }))
 
+  it.scopedLive("a WebSocket reader that stops reading during a storm gets BYE slow_consumer; a TCP one gets everything", () =>
+    Effect.gen(function*() {
+      const server = yield* webServer({}, { outboundLimitBytes: 64 * 1024 })
+      const { wire: sender } = yield* signUp(server.port, "alice")
+      const { wire: reader } = yield* signUp(server.port, "bob")
+      const { wire: slow } = yield* signUpWs(server.url, "dave")
+      yield* sender.take(2, "PRESENCE")
+      yield* reader.expect("PRESENCE")
+      slow.pause()
+      const dropped = () =>
+        reader.received.some((f) => f.type === "PRESENCE" && f.user === "dave" && f.status === "offline")
+      const acks: Array<unknown> = []
+      const bulky = (tag: string) => `${tag} ${"x".repeat(4000)}`
+      while (!dropped()) {
+        if (acks.length >= 5000) assert.fail(`dave was never dropped after ${acks.length} messages`)
+        yield* sender.write(
+          Array.from(
+            { length: 50 },
+            (_, i) => JSON.stringify({ command: "MSG", text: bulky(`s${acks.length + i}`) }) + "\n"
+          ).join("")
+        )
+        for (let i = 0; i < 50; i++) acks.push((yield* sender.reply("ACK", Duration.seconds(20))).message_id)
+      }
+      const last = acks[acks.length - 1]
+      yield* reader.pick((f) => f.type === "MESSAGE" && f.message_id === last, Duration.seconds(30))
+      assert.deepStrictEqual(reader.received.filter((f) => f.type === "MESSAGE").map((f) => f.message_id), acks)
+      // dave reads again: a prefix of the storm, in order, then BYE slow_consumer and a normal close
+      slow.resume()
+      const { before, frame } = yield* slow.until("BYE", Duration.seconds(30))
+      assert.deepStrictEqual(frame, { type: "BYE", reason: "slow_consumer" })
+      const his = before.filter((f) => f.type === "MESSAGE").map((f) => f.message_id)
+      assert.isBelow(his.length, acks.length)
+      assert.deepStrictEqual(his, acks.slice(0, his.length))
+      assert.strictEqual((yield* slow.waitClosed(Duration.seconds(30))).code, 1000)
+    }))
+
   it.scopedLive("the server says BYE then closes with 1000: on DISCONNECT and on the auth timeout", () =>
     Effect.gen(function*() {
       const server = yield* webServer({}, { authTimeoutSeconds: 1 })

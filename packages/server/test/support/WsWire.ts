@@ -127,6 +127,27 @@ export class WsWire {
     })
   }
 
+  /** Stops reading from the socket (the kernel's buffers fill, then the server's). */
+  pause(): void {
+    this.ws.pause()
+  }
+
+  resume(): void {
+    this.ws.resume()
+  }
+
+  /** Frames up to and including the first of `type`, and the frames before it. */
+  until(type: string, wait?: Duration.DurationInput) {
+    return Effect.gen(this, function*() {
+      const before: Array<Frame> = []
+      while (true) {
+        const frame = yield* this.next(wait)
+        if (frame.type === type) return { frame, before } as const
+        before.push(frame)
+      }
+    })
+  }
+
   /** Sends one frame as one text message (the JSON, no newline). */
   send(frame: Readonly<Record<string, unknown>>) {
     return this.sendRaw(JSON.stringify(frame))
