@@ -72,5 +72,5 @@ export const launchCluster = (
     }
     let next = 0
     const balancer = yield* tcpProxy("127.0.0.1", () => started[next++ % started.length]!)
-    return { port: balancer.port, db, nodePorts: started }
+    return { port: balancer.port, db, nodePorts: started, webPort: undefined }
   })
