@@ -10,7 +10,7 @@
  */
 import { encodeCommand, MAX_SERVER_FRAME_BYTES } from "@parley/protocol"
 import * as net from "node:net"
-import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, startsWith } from "./Lines.ts"
+import { ACK_PREFIX, LineSplitter, MESSAGE_PREFIX, PRESENCE_PREFIX, startsWith } from "./Lines.ts"
 import { maskedTextFrame, upgradeRequest, WebSocketReader } from "./WebSocketFrames.ts"
 
 /** Microseconds on the monotonic clock shared by every process of this machine (CLOCK_MONOTONIC). */
@@ -75,6 +75,8 @@ export class Client {
   bye: string | undefined
   token: string | undefined
   private lines: LineSplitter | WebSocketReader = new LineSplitter(MAX_SERVER_FRAME_BYTES)
+  /** Logs in with `"rooms": true` when it connects through `Generator` (receives its rooms' traffic). */
+  rooms = false
   /** When the read being handled returned (µs). */
   private readAtUs = 0
   private nextId = 1
@@ -197,6 +199,8 @@ export class Client {
     if (this.waiting.size === 0 && startsWith(buf, start, end, ACK_PREFIX)) {
       return this.hooks.onAck(this, buf, start, end, this.readAtUs)
     }
+    // with thousands of distinct users online, PRESENCE is N² lines that nothing here reads
+    if (startsWith(buf, start, end, PRESENCE_PREFIX)) return
     this.line(buf.toString("utf8", start, end))
   }
 
@@ -263,11 +267,15 @@ export class Client {
   }
 
   /** Authenticates with the token (or the password): resolves with CONNECTED or the failure frame. */
-  async login(credential: { readonly password?: string; readonly token?: string }): Promise<Frame> {
+  async login(
+    credential: { readonly password?: string; readonly token?: string },
+    rooms = false
+  ): Promise<Frame> {
     const reply = await this.request({
       command: "CONNECT",
       username: this.username,
-      ...(credential.token !== undefined ? { token: credential.token } : { password: credential.password })
+      ...(credential.token !== undefined ? { token: credential.token } : { password: credential.password }),
+      ...(rooms ? { rooms: true } : {})
     })
     if (reply.type === "CONNECTED") {
       this.ready = true

@@ -51,6 +51,10 @@ export interface StepRecord {
   readonly expected: number
   readonly delivered: number
   readonly lost: number
+  /** Deliveries no connection was owed (to one outside the room, or twice): each fails the step. */
+  readonly extra: number
+  /** Connections that did not get exactly what they were owed. */
+  readonly wrongConnections: number
   readonly deliveriesPerSec: number
   readonly p50Ms: number
   readonly p99Ms: number
@@ -140,12 +144,22 @@ const openClients = (ctx: BenchContext, target: Target, generator: GeneratorProc
     }
   })
 
+/** What a knee search sends: to `general` from the senders (fan-out), or to random rooms (the rooms scenario). */
+export interface Traffic {
+  /** How the progress line names it: `fan-out R=100`, `rooms U=1000 K=100`. */
+  readonly label: string
+  readonly mode: "broadcast" | "rooms"
+  /** Connections a message reaches (on average): the first rate is 20,000 deliveries/s worth. */
+  readonly audience: number
+}
+
 /** One step at `rate`: offered for stepMs, drained, judged. */
 const runStep = (
   ctx: BenchContext,
   target: Target,
   generator: GeneratorProcess,
   opts: FanOutOptions,
+  traffic: Traffic,
   step: number,
   rate: number,
   durationMs: number,
@@ -161,15 +175,17 @@ const runStep = (
       rate,
       durationMs,
       drainMs: opts.drainMs,
-      textBytes: opts.textBytes
+      textBytes: opts.textBytes,
+      mode: traffic.mode
     })
     const wallSec = (nowUs() - t0) / 1e6
     const serverCpuSec = serverCpu(target) - cpu0
     const lat = latencyMs(r.latency)
-    const lost = Math.max(0, r.expected - r.delivered) + Math.max(0, r.sent - r.acked)
+    // counted connection by connection: a delivery to the wrong one does not make up for a missing one
+    const lost = r.missing + Math.max(0, r.sent - r.acked)
     const sentRate = r.sent / (r.sendWindowMs / 1000)
     const verdict = judgeStep(
-      { targetRate: rate, sentRate, lost, p99Ms: lat.p99 },
+      { targetRate: rate, sentRate, lost, misdelivered: r.extra, p99Ms: lat.p99 },
       { maxP99Ms: opts.maxP99Ms, minSendShare: 0.9 }
     )
     const record: StepRecord = {
@@ -183,6 +199,8 @@ const runStep = (
       expected: r.expected,
       delivered: r.delivered,
       lost,
+      extra: r.extra,
+      wrongConnections: r.wrongConnections,
       // the drain included: past the knee, much arrives after the senders stop
       deliveriesPerSec: r.delivered / (r.wallMs / 1000),
       p50Ms: lat.p50,
@@ -194,7 +212,7 @@ const runStep = (
       retried
     }
     ctx.progress.update(
-      `${labelOf(target)} fan-out R=${opts.receivers}: step ${step} ${rate} msg/s → ${
+      `${labelOf(target)} ${traffic.label}: step ${step} ${rate} msg/s → ${
         Math.round(record.deliveriesPerSec)
       } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
         verdict.pass ? "pass" : `FAIL (${verdict.reason})`
@@ -250,55 +268,74 @@ const runLatency = (
     return record
   })
 
-/** The knee search against one server. */
+/**
+ * The knee search on a generator whose connections are open: the rate
+ * doubles, then bisects (see `KneeSearch`); the step settings come from `opts`.
+ */
+export const kneeSearch = (
+  ctx: BenchContext,
+  target: Target,
+  generator: GeneratorProcess,
+  opts: FanOutOptions,
+  traffic: Traffic
+) =>
+  Effect.gen(function*() {
+    const steps: Array<StepRecord> = []
+    const config: KneeConfig = {
+      startRate: opts.startRate ?? Math.max(1, Math.round(20_000 / Math.max(1, traffic.audience))),
+      factor: 2,
+      refineSteps: opts.refineSteps,
+      maxRate: opts.maxRate,
+      minRate: 1
+    }
+    const history: Array<StepOutcome> = []
+    let knee: number | undefined
+    for (;;) {
+      const next = nextStep(config, history)
+      if (next._tag === "Done") {
+        knee = next.knee
+        break
+      }
+      let record = yield* runStep(ctx, target, generator, opts, traffic, steps.length + 1, next.rate, opts.stepMs, 0)
+      // while bisecting, a p99 failure with nothing lost may be a hiccup of this shared machine: look again
+      // (on the ramp it stops nothing, so it is not worth the time)
+      const bisecting = rampEnd(config, history) >= 0
+      while (bisecting && !record.pass && !record.hard && record.retried < opts.retries) {
+        record = yield* runStep(
+          ctx,
+          target,
+          generator,
+          opts,
+          traffic,
+          steps.length + 1,
+          next.rate,
+          opts.stepMs,
+          record.retried + 1
+        )
+      }
+      steps.push(record)
+      history.push({ rate: record.rate, pass: record.pass, hard: record.hard })
+    }
+    const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
+    return {
+      server: labelOf(target),
+      knee,
+      kneeStep,
+      steps,
+      deliveriesPerCpuSec: efficiency(steps)
+    } satisfies FanOutRun
+  })
+
+/** The knee search of the fan-out against one server: R receivers and S senders, messages to `general`. */
 export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions) =>
   withGenerators(ctx, 1, ([generator]) =>
     Effect.gen(function*() {
       yield* openClients(ctx, target, generator!, opts)
-      const steps: Array<StepRecord> = []
-      const connections = opts.receivers + opts.senders
-      const config: KneeConfig = {
-        startRate: opts.startRate ?? Math.max(1, Math.round(20_000 / Math.max(1, connections - 1))),
-        factor: 2,
-        refineSteps: opts.refineSteps,
-        maxRate: opts.maxRate,
-        minRate: 1
-      }
-      const history: Array<StepOutcome> = []
-      let knee: number | undefined
-      for (;;) {
-        const next = nextStep(config, history)
-        if (next._tag === "Done") {
-          knee = next.knee
-          break
-        }
-        let record = yield* runStep(ctx, target, generator!, opts, steps.length + 1, next.rate, opts.stepMs, 0)
-        // while bisecting, a p99 failure with nothing lost may be a hiccup of this shared machine: look again
-        // (on the ramp it stops nothing, so it is not worth the time)
-        const bisecting = rampEnd(config, history) >= 0
-        while (bisecting && !record.pass && !record.hard && record.retried < opts.retries) {
-          record = yield* runStep(
-            ctx,
-            target,
-            generator!,
-            opts,
-            steps.length + 1,
-            next.rate,
-            opts.stepMs,
-            record.retried + 1
-          )
-        }
-        steps.push(record)
-        history.push({ rate: record.rate, pass: record.pass, hard: record.hard })
-      }
-      const kneeStep = knee === undefined ? undefined : steps.find((s) => s.pass && s.rate === knee)
-      return {
-        server: labelOf(target),
-        knee,
-        kneeStep,
-        steps,
-        deliveriesPerCpuSec: efficiency(steps)
-      } satisfies FanOutRun
+      return yield* kneeSearch(ctx, target, generator!, opts, {
+        label: `fan-out R=${opts.receivers}`,
+        mode: "broadcast",
+        audience: opts.receivers + opts.senders - 1
+      })
     }))
 
 /** The latency run against one server, on fresh connections. */

@@ -14,14 +14,17 @@ import type {
   FanStepResult,
   GeneratorCpu,
   Job,
+  JoinRoomsResult,
   LoginStormResult,
   OpenResult,
   PrepareResult,
   ReconnectResult,
+  RoomsPlanResult,
   SetupResult
 } from "./Jobs.ts"
 import { keyBytes, numberAt, stampOf } from "./Lines.ts"
 import { loginFlood } from "./LoginFlood.ts"
+import { owedDeliveries, type RoomsPlan, tallyDeliveries } from "./RoomsPlan.ts"
 
 /**
  * Watches this process's event loop: the longest gap between 5 ms ticks,
@@ -93,9 +96,13 @@ export class Generator implements ClientHooks {
   private durableRunning = false
   private durableTo = ""
   private textBytes = 100
+  /** Deliveries of the measured step, by client index. */
+  private got = new Uint32Array(0)
+  /** The rooms plan; `clients[u]` is user u's connection. */
+  private plan: RoomsPlan | undefined = undefined
 
   // ---- hooks (hot path) ----
-  onMessage(_client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
+  onMessage(client: Client, buf: Buffer, start: number, end: number, atUs: number): void {
     const sentUs = stampOf(buf, start, end, this.stepTag)
     if (Number.isNaN(sentUs)) {
       if (this.warmTag === undefined) return
@@ -104,6 +111,7 @@ export class Generator implements ClientHooks {
       return
     }
     this.delivered++
+    this.got[client.index]!++
     this.latency.record(atUs - sentUs)
   }
 
@@ -143,6 +151,7 @@ export class Generator implements ClientHooks {
     this.warmTag = undefined
     this.warmLatency = new Histogram()
     this.errors = {}
+    this.got = new Uint32Array(this.clients.length)
   }
 
   // ---- jobs ----
@@ -172,6 +181,10 @@ export class Generator implements ClientHooks {
         return loginFlood(job, this)
       case "Reconnect":
         return this.reconnect(job)
+      case "RoomsPlan":
+        return this.setPlan(job)
+      case "JoinRooms":
+        return this.joinRooms(job)
       case "CloseAll":
         return this.closeAll()
     }
@@ -232,6 +245,7 @@ export class Generator implements ClientHooks {
       const client = new Client(this.clients.length + i, cred.username, job.role, this)
       client.token = cred.token
       client.viaWebSocket = job.webSocket === true
+      client.rooms = job.rooms === true
       return client
     })
     let opened = 0
@@ -247,7 +261,7 @@ export class Generator implements ClientHooks {
   private async connectOnce(client: Client, endpoint: Endpoint, errors: Record<string, number>): Promise<boolean> {
     try {
       await client.open(endpoint)
-      const reply = await client.login({ token: client.token! })
+      const reply = await client.login({ token: client.token! }, client.rooms)
       if (reply.type === "CONNECTED") return true
       bump(errors, errorKey(reply))
       if (reply.type === "ERROR" && reply.code === "RATE_LIMITED") await sleep(retryAfter(reply))
@@ -291,11 +305,20 @@ export class Generator implements ClientHooks {
   /**
    * One fan-out step: the senders offer `rate` messages/s in total (first for
    * the warm-up, whose messages carry another tag and are not counted), then
-   * the deliveries drain.
+   * the deliveries drain. In rooms mode each message goes to a random room of
+   * the plan from a random member's connection. What each connection is owed
+   * is worked out from what was sent, and compared with what it got.
    */
   private async fanStep(job: Extract<Job, { _tag: "FanStep" }>): Promise<Omit<FanStepResult, keyof GeneratorCpu>> {
-    const senders = this.clients.filter((c) => c.role === "sender" && c.ready)
-    const live = this.clients.filter((c) => c.ready).length
+    const plan = job.mode === "rooms" ? this.plan : undefined
+    if (job.mode === "rooms" && (plan === undefined || plan.users !== this.clients.length)) {
+      throw new Error(`rooms step: ${this.clients.length} connections for a plan of ${plan?.users ?? "no"} users`)
+    }
+    const senders = plan === undefined ? this.clients.filter((c) => c.role === "sender" && c.ready) : []
+    const liveAtStart = this.clients.map((c) => c.ready)
+    const live = liveAtStart.filter((ready) => ready).length
+    const sentBy = new Uint32Array(this.clients.length)
+    const sentToRoom = new Uint32Array(plan?.names.length ?? 0)
     const tag = `s${job.step}`
     const warmTag = `w${job.step}`
     this.resetCounters(tag)
@@ -309,6 +332,7 @@ export class Generator implements ClientHooks {
     const t0 = nowUs()
     let windowStart = t0
     const endUs = warmupUs + job.durationMs * 1000
+    const canSend = plan !== undefined || senders.length > 0
     await new Promise<void>((resolve) => {
       const tick = () => {
         const elapsed = Math.min(nowUs() - t0, endUs)
@@ -319,18 +343,26 @@ export class Generator implements ClientHooks {
           stalls = watchStalls()
         }
         const due = Math.floor((job.rate * elapsed) / 1e6) - offered
-        for (let i = 0; i < due && senders.length > 0; i++) {
-          const sender = senders[offered % senders.length]!
+        for (let i = 0; i < due && canSend; i++) {
           offered++
+          let sender: Client
+          let room = -1
+          if (plan === undefined) sender = senders[(offered - 1) % senders.length]!
+          else {
+            room = Math.floor(Math.random() * plan.names.length)
+            const members = plan.members[room]!
+            sender = this.clients[members[Math.floor(Math.random() * members.length)]!]!
+          }
           if (!sender.ready) continue
           const now = nowUs()
-          sender.send({
-            command: "MSG",
-            id: Math.round(now),
-            text: stampedText(now, measuring ? tag : warmTag, job.textBytes)
-          })
-          if (measuring) sent++
-          else warmupSent++
+          const text = stampedText(now, measuring ? tag : warmTag, job.textBytes)
+          if (plan === undefined) sender.send({ command: "MSG", id: Math.round(now), text })
+          else sender.send({ command: "MSG", id: Math.round(now), room: plan.names[room]!, text })
+          if (measuring) {
+            sent++
+            sentBy[sender.index]!++
+            if (room >= 0) sentToRoom[room]!++
+          } else warmupSent++
         }
         if (elapsed >= endUs) {
           clearInterval(timer)
@@ -340,9 +372,13 @@ export class Generator implements ClientHooks {
       const timer = setInterval(tick, 1)
     })
     const sendWindowMs = (nowUs() - windowStart) / 1000
-    const expected = sent * (live - 1)
+    const owed = plan === undefined
+      ? liveAtStart.map((ready, c) => (ready ? sent - sentBy[c]! : 0))
+      : owedDeliveries(plan, sentToRoom, sentBy, (u) => liveAtStart[u]!)
+    const expected = owed.reduce((a, b) => a + b, 0)
     const deadline = nowUs() + job.drainMs * 1000
     while ((this.delivered < expected || this.acked < sent + warmupSent) && nowUs() < deadline) await sleep(5)
+    const tally = tallyDeliveries(owed, this.got)
     return {
       stallMs: stalls(),
       step: job.step,
@@ -351,6 +387,9 @@ export class Generator implements ClientHooks {
       sent,
       expected,
       delivered: this.delivered,
+      missing: tally.missing,
+      extra: tally.extra,
+      wrongConnections: tally.wrongConnections,
       // every ACK, the warm-up's too: one missing anywhere counts as lost
       acked: this.acked - warmupSent,
       closed: this.closedInStep,
@@ -361,6 +400,48 @@ export class Generator implements ClientHooks {
       warmupSent,
       warmupLatency: this.warmLatency.toData()
     }
+  }
+
+  /** Keeps the rooms plan for `JoinRooms` and rooms steps. */
+  private setPlan(job: Extract<Job, { _tag: "RoomsPlan" }>): Promise<Omit<RoomsPlanResult, keyof GeneratorCpu>> {
+    this.plan = {
+      users: job.roomsOf.length,
+      names: job.names,
+      members: job.members,
+      roomsOf: job.roomsOf,
+      creators: job.creators
+    }
+    return Promise.resolve({ users: this.plan.users })
+  }
+
+  /** The creators of a range of rooms create them, then a range of users join their other rooms. */
+  private async joinRooms(
+    job: Extract<Job, { _tag: "JoinRooms" }>
+  ): Promise<Omit<JoinRoomsResult, keyof GeneratorCpu>> {
+    const plan = this.plan
+    if (plan === undefined || plan.users !== this.clients.length) {
+      throw new Error(`JoinRooms: ${this.clients.length} connections for a plan of ${plan?.users ?? "no"} users`)
+    }
+    const errors: Record<string, number> = {}
+    let created = 0
+    let joined = 0
+    const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i)
+    await forEachLimited(range(job.roomFrom, job.roomTo), job.concurrency, async (r) => {
+      const client = this.clients[plan.creators[r]!]!
+      const reply = await client.request({ command: "ROOM_CREATE", room: plan.names[r], visibility: "public" })
+      if (reply.type === "ROOM") created++
+      else bump(errors, `ROOM_CREATE ${errorKey(reply)}`)
+    })
+    await forEachLimited(range(job.userFrom, job.userTo), job.concurrency, async (u) => {
+      const client = this.clients[u]!
+      for (const r of plan.roomsOf[u]!) {
+        if (plan.creators[r] === u) continue
+        const reply = await client.request({ command: "JOIN", room: plan.names[r] })
+        if (reply.type === "ROOM") joined++
+        else bump(errors, `JOIN ${errorKey(reply)}`)
+      }
+    })
+    return { created, joined, errors }
   }
 
   /** Closed-loop durable sends: each sender keeps `window` DMs to `to` in flight. */

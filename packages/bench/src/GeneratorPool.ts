@@ -9,11 +9,13 @@ import type {
   DurableResult,
   FanStepResult,
   Job,
+  JoinRoomsResult,
   LoginFloodResult,
   LoginStormResult,
   OpenResult,
   PrepareResult,
   ReconnectResult,
+  RoomsPlanResult,
   SetupResult
 } from "./Jobs.ts"
 import { benchBin, repoRoot, withFileLimit } from "./Paths.ts"
@@ -29,6 +31,8 @@ export interface JobResults {
   readonly LoginStorm: LoginStormResult
   readonly LoginFlood: LoginFloodResult
   readonly Reconnect: ReconnectResult
+  readonly RoomsPlan: RoomsPlanResult
+  readonly JoinRooms: JoinRoomsResult
   readonly CloseAll: CloseResult
 }
 

@@ -32,6 +32,8 @@ export type Job =
     readonly concurrency: number
     /** Connect by WebSocket to the endpoint's web port (receivers of `--transport ws`). */
     readonly webSocket?: boolean
+    /** Log in with `"rooms": true` (protocol v1.2): the connections receive their rooms' traffic. */
+    readonly rooms?: boolean
   }
   | { readonly _tag: "Prepare"; readonly endpoint: Endpoint; readonly quietMs: number; readonly maxMs: number }
   | {
@@ -46,6 +48,33 @@ export type Job =
     readonly durationMs: number
     readonly drainMs: number
     readonly textBytes: number
+    /**
+     * broadcast (the default): the senders' MSGs go to `general`, owed to every
+     * other live connection. rooms: each MSG goes to a random room of the plan
+     * (`RoomsPlan` job), from a random member's connection, owed to the other
+     * members' connections.
+     */
+    readonly mode?: "broadcast" | "rooms"
+  }
+  | {
+    /** Gives the generator the rooms plan; its connections must be the plan's users, in order (see `Open`). */
+    readonly _tag: "RoomsPlan"
+    readonly names: ReadonlyArray<string>
+    readonly members: ReadonlyArray<ReadonlyArray<number>>
+    readonly roomsOf: ReadonlyArray<ReadonlyArray<number>>
+    readonly creators: ReadonlyArray<number>
+  }
+  | {
+    /**
+     * On the plan's connections: the creators of rooms [roomFrom, roomTo)
+     * create them (public), then users [userFrom, userTo) join their other rooms.
+     */
+    readonly _tag: "JoinRooms"
+    readonly roomFrom: number
+    readonly roomTo: number
+    readonly userFrom: number
+    readonly userTo: number
+    readonly concurrency: number
   }
   | {
     readonly _tag: "Durable"
@@ -123,6 +152,22 @@ export interface FanStepResult extends GeneratorCpu {
   /** Messages of the warm-up (not in `sent`) and their deliveries' latency. */
   readonly warmupSent: number
   readonly warmupLatency: HistogramData
+  /** Owed deliveries that never arrived, counted connection by connection (included in `expected − delivered`). */
+  readonly missing: number
+  /** Deliveries no connection was owed (to a connection outside the room, or twice). */
+  readonly extra: number
+  /** Connections that did not get exactly what they were owed. */
+  readonly wrongConnections: number
+}
+
+export interface RoomsPlanResult extends GeneratorCpu {
+  readonly users: number
+}
+
+export interface JoinRoomsResult extends GeneratorCpu {
+  readonly created: number
+  readonly joined: number
+  readonly errors: Record<string, number>
 }
 
 export interface DurableResult extends GeneratorCpu {

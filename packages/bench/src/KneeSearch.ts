@@ -84,6 +84,8 @@ export interface StepMeasure {
   readonly sentRate: number
   /** Deliveries and ACKs that never arrived (after the drain). */
   readonly lost: number
+  /** Deliveries to a connection that was not owed them (outside the room, or twice). */
+  readonly misdelivered?: number
   /** 99th percentile send→receipt latency, milliseconds. */
   readonly p99Ms: number
 }
@@ -99,11 +101,13 @@ export type Verdict =
   | { readonly pass: false; readonly hard: boolean; readonly reason: string }
 
 /**
- * A step passes when nothing is lost, p99 is within bound, and the generator
- * really offered the rate. Loss and a rate not offered are hard failures;
+ * A step passes when nothing is lost or misdelivered, p99 is within bound,
+ * and the generator really offered the rate. Loss, a delivery to a
+ * connection that was not owed it, and a rate not offered are hard failures;
  * p99 alone is soft (it may be the machine's noise: the ramp goes on).
  */
 export const judgeStep = (m: StepMeasure, limits: StepLimits): Verdict => {
+  if ((m.misdelivered ?? 0) > 0) return { pass: false, hard: true, reason: `misdelivered ${m.misdelivered}` }
   if (m.lost > 0) return { pass: false, hard: true, reason: `lost ${m.lost}` }
   if (m.sentRate < m.targetRate * limits.minSendShare) {
     return { pass: false, hard: true, reason: `offered only ${Math.round(m.sentRate)}/s` }

@@ -10,6 +10,7 @@
 
 export const MESSAGE_PREFIX = Buffer.from("{\"type\":\"MESSAGE\"")
 export const ACK_PREFIX = Buffer.from("{\"type\":\"ACK\"")
+export const PRESENCE_PREFIX = Buffer.from("{\"type\":\"PRESENCE\"")
 const TEXT_KEY = Buffer.from("\"text\":\"")
 
 const LF = 10

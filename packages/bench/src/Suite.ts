@@ -31,6 +31,7 @@ import { loginFigures, loginOn, type LoginOptions, type LoginRun } from "./Login
 import { repoRoot, serverBin } from "./Paths.ts"
 import { makeProgress } from "./Progress.ts"
 import { type Figure, renderTable, toRow } from "./Report.ts"
+import { roomsFigures, roomsOn, type RoomsOptions, type RoomsRun } from "./Rooms.ts"
 import { acquireServer, type ManagedServer, ServerError } from "./ServerProcess.ts"
 
 export interface RunOptions {
@@ -113,6 +114,13 @@ export const latencyScenario =
         details: { [`latency R=${opts.receivers}`]: runs, search }
       }
     })
+
+/** rooms on each Parley, beside the single-room fan-out on it and on the baseline. */
+export const roomsScenario = (opts: RoomsOptions): Scenario => (ctx) =>
+  Effect.map(onEach(ctx, (t) => roomsOn(ctx, t, opts)), (runs: ReadonlyArray<RoomsRun>) => ({
+    figures: roomsFigures(runs, opts),
+    details: { rooms: runs }
+  }))
 
 export const idleScenario = (opts: IdleOptions): Scenario => (ctx) =>
   Effect.map(onEach(ctx, (t) => idleOn(ctx, t, opts)), (runs: ReadonlyArray<IdleRun>) => ({

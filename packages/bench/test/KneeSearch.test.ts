@@ -111,6 +111,15 @@ describe("judgeStep", () => {
     assert.deepStrictEqual(judgeStep({ ...ok, lost: 1 }, limits), { pass: false, hard: true, reason: "lost 1" })
   })
 
+  it("fails hard on a delivery to a connection that was not owed it", () => {
+    assert.deepStrictEqual(judgeStep({ ...ok, misdelivered: 2 }, limits), {
+      pass: false,
+      hard: true,
+      reason: "misdelivered 2"
+    })
+    assert.isTrue(judgeStep({ ...ok, misdelivered: 0 }, limits).pass)
+  })
+
   it("fails softly past the p99 bound, and on a NaN p99 (nothing arrived)", () => {
     assert.deepStrictEqual(judgeStep({ ...ok, p99Ms: 50.1 }, limits), {
       pass: false,
