@@ -279,7 +279,7 @@ const loginOptions = (f: LoginFlags, full: boolean): LoginOptions => ({
 const roomsFlags = {
   users: optInt(
     "users",
-    "users, each online on one connection that opted in to room traffic (quick 1,000, full 10,000)"
+    "users, each online on one connection that opted in to room traffic (quick 500, full 10,000)"
   ),
   rooms: optInt("rooms", "public rooms (quick 50, full 1,000)"),
   perUser: Options.integer("rooms-per-user").pipe(
