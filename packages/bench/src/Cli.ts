@@ -290,6 +290,12 @@ const roomsFlags = {
     "single-receivers",
     "receivers R of the single-room fan-out the rooms figure is set beside (default: as many as --users)"
   ),
+  singleFromAll: Options.boolean("single-from-all").pipe(
+    Options.withDescription(
+      "the single room's messages come from all its R + S connections in turn, as the rooms' come from every user " +
+        "(default: from the S senders, as in fan-out)"
+    )
+  ),
   rounds: Options.integer("rounds").pipe(
     Options.withDefault(1),
     Options.withDescription(
@@ -315,6 +321,7 @@ type RoomsFlags = Omit<FanFlags, "receivers" | "startRate" | "latencySeconds" | 
   readonly rooms: Option.Option<number>
   readonly perUser: number
   readonly singleReceivers: Option.Option<number>
+  readonly singleFromAll: boolean
   readonly rounds: number
   readonly seed: number
 }
@@ -326,6 +333,7 @@ const roomsOptions = (f: RoomsFlags, full: boolean): RoomsOptions => {
     rooms: pick(f.rooms, full, 50, 1_000),
     perUser: f.perUser,
     seed: f.seed,
+    singleFromAll: f.singleFromAll,
     rounds: Math.max(1, f.rounds),
     fan: fanOutOptions({
       ...f,

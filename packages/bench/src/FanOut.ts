@@ -148,7 +148,7 @@ const openClients = (ctx: BenchContext, target: Target, generator: GeneratorProc
 export interface Traffic {
   /** How the progress line names it: `fan-out R=100`, `rooms U=1000 K=100`. */
   readonly label: string
-  readonly mode: "broadcast" | "rooms"
+  readonly mode: "broadcast" | "anyone" | "rooms"
   /** Connections a message reaches (on average): the first rate is 20,000 deliveries/s worth. */
   readonly audience: number
 }
@@ -326,14 +326,18 @@ export const kneeSearch = (
     } satisfies FanOutRun
   })
 
-/** The knee search of the fan-out against one server: R receivers and S senders, messages to `general`. */
-export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions) =>
+/**
+ * The knee search of the fan-out against one server: R receivers and S
+ * senders, messages to `general`; with `fromAnyone`, sent by all R + S
+ * connections in turn.
+ */
+export const fanOutOn = (ctx: BenchContext, target: Target, opts: FanOutOptions, fromAnyone = false) =>
   withGenerators(ctx, 1, ([generator]) =>
     Effect.gen(function*() {
       yield* openClients(ctx, target, generator!, opts)
       return yield* kneeSearch(ctx, target, generator!, opts, {
-        label: `fan-out R=${opts.receivers}`,
-        mode: "broadcast",
+        label: `fan-out R=${opts.receivers}${fromAnyone ? " from every connection" : ""}`,
+        mode: fromAnyone ? "anyone" : "broadcast",
         audience: opts.receivers + opts.senders - 1
       })
     }))

@@ -314,7 +314,9 @@ export class Generator implements ClientHooks {
     if (job.mode === "rooms" && (plan === undefined || plan.users !== this.clients.length)) {
       throw new Error(`rooms step: ${this.clients.length} connections for a plan of ${plan?.users ?? "no"} users`)
     }
-    const senders = plan === undefined ? this.clients.filter((c) => c.role === "sender" && c.ready) : []
+    const senders = plan === undefined
+      ? this.clients.filter((c) => (job.mode === "anyone" || c.role === "sender") && c.ready)
+      : []
     const liveAtStart = this.clients.map((c) => c.ready)
     const live = liveAtStart.filter((ready) => ready).length
     const sentBy = new Uint32Array(this.clients.length)

@@ -50,11 +50,12 @@ export type Job =
     readonly textBytes: number
     /**
      * broadcast (the default): the senders' MSGs go to `general`, owed to every
-     * other live connection. rooms: each MSG goes to a random room of the plan
+     * other live connection. anyone: the same, sent by every live connection in
+     * turn instead of the senders alone. rooms: each MSG goes to a random room of the plan
      * (`RoomsPlan` job), from a random member's connection, owed to the other
      * members' connections.
      */
-    readonly mode?: "broadcast" | "rooms"
+    readonly mode?: "broadcast" | "anyone" | "rooms"
   }
   | {
     /** Gives the generator the rooms plan; its connections must be the plan's users, in order (see `Open`). */

@@ -29,6 +29,8 @@ export interface RoomsOptions {
   readonly seed: number
   /** Rounds of (rooms, single room), the order alternating from one round to the next. */
   readonly rounds: number
+  /** The single room's messages come from all its connections in turn, as the rooms' come from every user. */
+  readonly singleFromAll: boolean
   /** Step settings of both knee searches; its receivers and senders are the single-room fan-out's. */
   readonly fan: FanOutOptions
 }
@@ -224,7 +226,7 @@ export const roomsOn = (ctx: BenchContext, target: Target, opts: RoomsOptions) =
     const rounds: Array<RoomsRound> = []
     if (target.server.name === "baseline") {
       for (let i = 0; i < opts.rounds; i++) {
-        rounds.push({ rooms: undefined, single: yield* fanOutOn(ctx, target, opts.fan) })
+        rounds.push({ rooms: undefined, single: yield* fanOutOn(ctx, target, opts.fan, opts.singleFromAll) })
       }
       return { server: labelOf(target), setup: undefined, rounds } satisfies RoomsRun
     }
@@ -238,7 +240,7 @@ export const roomsOn = (ctx: BenchContext, target: Target, opts: RoomsOptions) =
       const roomsFirst = i % 2 === 0
       let single: FanOutRun | undefined
       if (!roomsFirst) {
-        single = yield* fanOutOn(ctx, target, opts.fan)
+        single = yield* fanOutOn(ctx, target, opts.fan, opts.singleFromAll)
       }
       const knee = yield* roomsKnee(ctx, target, opts, plan, credentials, setup === undefined)
       setup ??= {
@@ -252,7 +254,7 @@ export const roomsOn = (ctx: BenchContext, target: Target, opts: RoomsOptions) =
         joinSec: knee.joinSec
       }
       if (roomsFirst) {
-        single = yield* fanOutOn(ctx, target, opts.fan)
+        single = yield* fanOutOn(ctx, target, opts.fan, opts.singleFromAll)
       }
       rounds.push({ rooms: knee.run, single: single! })
     }
@@ -278,7 +280,7 @@ export const roomsFigures = (runs: ReadonlyArray<RoomsRun>, opts: RoomsOptions):
     ) => (r.rounds[i] === undefined ? [] : [{ ...r.rounds[i]!.single, server: r.server }]))
     const single = fanOutFigures(singles, opts.fan).map((f) => ({
       ...f,
-      scenario: `${f.scenario} (single room)${suffix}`
+      scenario: `${f.scenario} (single room${opts.singleFromAll ? ", from all" : ""})${suffix}`
     }))
     const rooms: Array<Figure> = [
       { scenario, metric: "knee rate", unit: "msg/s", values: value((r) => r.rooms?.knee) },
@@ -288,7 +290,7 @@ export const roomsFigures = (runs: ReadonlyArray<RoomsRun>, opts: RoomsOptions):
         metric: "deliveries per server CPU-s",
         unit: "/cpu-s",
         values: value((r) => r.rooms?.deliveriesPerCpuSec),
-        note: setup === undefined ?
+        note: setup === undefined || i > 0 ?
           undefined :
           `${setup.memberships} memberships, ${
             setup.meanRoomSize.toFixed(1)

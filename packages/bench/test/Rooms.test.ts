@@ -77,3 +77,48 @@ describe("rooms traffic", () => {
     60_000
   )
 })
+
+describe("single-room traffic from every connection", () => {
+  it.scoped(
+    "sends from each live connection in turn and owes each message to all the others",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* spawnServer()
+        const endpoint = { host: server.host, port: server.port }
+        const generator = new Generator()
+        const run = <J extends Job>(job: J) =>
+          Effect.promise(() => generator.run(job) as Promise<JobResults[J["_tag"]]>)
+        yield* Effect.addFinalizer(() => Effect.ignore(run({ _tag: "CloseAll" })))
+        const accounts = Array.from({ length: 3 }, (_, i) => ({ username: `single_u${i}`, password: "password-123" }))
+        const setup = yield* run({ _tag: "Setup", endpoint, accounts, register: true, concurrency: 3 })
+        assert.strictEqual(setup.credentials.length, 3, JSON.stringify(setup.errors))
+        // 6 receivers over 3 users (none of them a "sender"): two connections a user, as in fan-out
+        const opened = yield* run({
+          _tag: "Open",
+          endpoint,
+          credentials: setup.credentials,
+          count: 6,
+          role: "receiver",
+          concurrency: 6
+        })
+        assert.strictEqual(opened.opened, 6)
+        yield* run({ _tag: "Prepare", endpoint, quietMs: 100, maxMs: 2_000 })
+        const step = yield* run({
+          _tag: "FanStep",
+          step: 1,
+          rate: 120,
+          durationMs: 300,
+          drainMs: 5_000,
+          textBytes: 100,
+          mode: "anyone"
+        })
+        assert.isAbove(step.sent, 20)
+        assert.strictEqual(step.acked, step.sent)
+        // a public message reaches every other connection, the sender's own user's too
+        assert.strictEqual(step.expected, step.sent * 5)
+        assert.strictEqual(step.delivered, step.expected)
+        assert.strictEqual(step.missing + step.extra + step.wrongConnections, 0)
+      }),
+    60_000
+  )
+})
