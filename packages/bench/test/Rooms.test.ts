@@ -6,14 +6,20 @@ import type { JobResults } from "../src/GeneratorPool.ts"
 import type { Job } from "../src/Jobs.ts"
 import { planRooms } from "../src/RoomsPlan.ts"
 
-/** A generator in this process against a real Parley: the rooms scenario's setup and one step of its traffic. */
+/** A real Parley and a generator in this process that runs jobs against it, its connections closed at the end. */
+const generatorOnParley = Effect.gen(function*() {
+  const server = yield* spawnServer()
+  const endpoint = { host: server.host, port: server.port }
+  const generator = new Generator()
+  const run = <J extends Job>(job: J) => Effect.promise(() => generator.run(job) as Promise<JobResults[J["_tag"]]>)
+  yield* Effect.addFinalizer(() => Effect.ignore(run({ _tag: "CloseAll" })))
+  return { endpoint, run }
+})
+
+/** The rooms scenario's setup and one step of its traffic. */
 const withRooms = (optIn: boolean) =>
   Effect.gen(function*() {
-    const server = yield* spawnServer()
-    const endpoint = { host: server.host, port: server.port }
-    const generator = new Generator()
-    const run = <J extends Job>(job: J) => Effect.promise(() => generator.run(job) as Promise<JobResults[J["_tag"]]>)
-    yield* Effect.addFinalizer(() => Effect.ignore(run({ _tag: "CloseAll" })))
+    const { endpoint, run } = yield* generatorOnParley
     const plan = planRooms({ users: 12, rooms: 4, perUser: 2, seed: 3, name: (r) => `bench_room${r}` })
     const accounts = Array.from({ length: 12 }, (_, i) => ({ username: `bench_u${i}`, password: "password-123" }))
     const setup = yield* run({ _tag: "Setup", endpoint, accounts, register: true, concurrency: 4 })
@@ -83,12 +89,7 @@ describe("single-room traffic from every connection", () => {
     "sends from each live connection in turn and owes each message to all the others",
     () =>
       Effect.gen(function*() {
-        const server = yield* spawnServer()
-        const endpoint = { host: server.host, port: server.port }
-        const generator = new Generator()
-        const run = <J extends Job>(job: J) =>
-          Effect.promise(() => generator.run(job) as Promise<JobResults[J["_tag"]]>)
-        yield* Effect.addFinalizer(() => Effect.ignore(run({ _tag: "CloseAll" })))
+        const { endpoint, run } = yield* generatorOnParley
         const accounts = Array.from({ length: 3 }, (_, i) => ({ username: `single_u${i}`, password: "password-123" }))
         const setup = yield* run({ _tag: "Setup", endpoint, accounts, register: true, concurrency: 3 })
         assert.strictEqual(setup.credentials.length, 3, JSON.stringify(setup.errors))
