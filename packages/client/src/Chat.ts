@@ -8,7 +8,6 @@ import { Data, Deferred, Effect, Either, Exit, Queue, type Redacted, Runtime, ty
 import { ChatClient, type ChatEvent, type Destination } from "./ChatClient.ts"
 import { describeRoomError, noteEvent, noteMessage, type RoomContext, roomOf, runRoomInput } from "./ChatRooms.ts"
 import type { RequestError } from "./ClientError.ts"
-import type { TlsOptions } from "./Connection.ts"
 import type { ConnectionState } from "./ConnectionState.ts"
 import type { RoomMessage as Message } from "./Frames.ts"
 import { parseRoomInput, ROOM_COMMANDS, ROOM_HELP } from "./RoomInput.ts"
@@ -28,6 +27,8 @@ import {
   sanitize,
   type Style
 } from "./Style.ts"
+import * as TcpTransport from "./TcpTransport.ts"
+import type { TlsOptions } from "./TcpTransport.ts"
 
 /** Who and where. */
 export interface ChatOptions {
@@ -482,9 +483,7 @@ export const runChat = (options: ChatOptions) =>
   Effect.scoped(Effect.gen(function*() {
     const style = makeStyle(colorWanted(process.stdout))
     const client = yield* ChatClient.make({
-      host: options.host,
-      port: options.port,
-      tls: options.tls,
+      transport: TcpTransport.make({ host: options.host, port: options.port, tls: options.tls }),
       username: options.user,
       password: options.password,
       register: options.register,

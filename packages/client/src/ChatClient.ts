@@ -42,7 +42,6 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { randomUUID } from "node:crypto"
 import * as Backoff from "./Backoff.ts"
 import {
   ClientStopped,
@@ -73,6 +72,7 @@ import { Outbox, type OutboxEntry } from "./Outbox.ts"
 import * as Reply from "./Reply.ts"
 import type { HistoryQuery } from "./Reply.ts"
 import * as Rooms from "./Rooms.ts"
+import { randomUuid } from "./Uuid.ts"
 
 /** How to reach the server and whom to log in as. */
 export interface ChatClientOptions extends Connection.ConnectionOptions {
@@ -262,7 +262,7 @@ const makeEnqueue = (c: Parts) =>
       (typeof to === "object" && to !== null ? noRooms(c.shared) : undefined)
     if (invalid !== undefined) return yield* invalid
     const entry: OutboxEntry = {
-      clientMsgId: randomUUID(),
+      clientMsgId: randomUuid(),
       text,
       to: typeof to === "string" ? to : null,
       room: typeof to === "object" && to !== null ? to.room : null,

@@ -8,10 +8,10 @@ import { Config, Effect, Option } from "effect"
 import { X509Certificate } from "node:crypto"
 import * as Fs from "node:fs"
 import { ChatEnded, runChat } from "./Chat.ts"
-import type { TlsOptions } from "./Connection.ts"
 import { askUsername, resolvePassword } from "./Credentials.ts"
 import { runListen } from "./Listen.ts"
 import { runSend } from "./Send.ts"
+import type { TlsOptions } from "./TcpTransport.ts"
 
 const describe = {
   host: "Server address (env PARLEY_HOST; default 127.0.0.1).",

@@ -1,27 +1,14 @@
 /**
- * One TCP or TLS link to a Parley server: dial, frame and decode the server's lines,
- * write commands in order through one writer fiber, correlate replies to
- * requests by `id`, and notice a dead link by heartbeat. It knows nothing of
- * logins or reconnects; `ChatClient` opens a new one for every attempt.
+ * One link to a Parley server over any `Transport` (TCP in Node, a WebSocket in a browser):
+ * decode the server's frames, write commands in order through one writer fiber, correlate
+ * replies to requests by `id`, and notice a dead link by heartbeat. It knows nothing of logins
+ * or reconnects; `ChatClient` opens a new one for every attempt. No `node:*` import here.
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as Socket from "@effect/platform/Socket"
-import {
-  Disconnect,
-  type FrameEvent,
-  Framer,
-  MAX_FRAME_BYTES,
-  MAX_SERVER_FRAME_BYTES,
-  MAX_TEXT_CHARS,
-  Ping,
-  PROTOCOL_VERSION,
-  type RequestId
-} from "@parley/protocol"
-import { Cause, Chunk, Deferred, Duration, Effect, Either, Exit, type FiberId, Option, Queue, Schema } from "effect"
-import * as Net from "node:net"
-import * as Tls from "node:tls"
+import { Disconnect, MAX_FRAME_BYTES, MAX_TEXT_CHARS, Ping, PROTOCOL_VERSION, type RequestId } from "@parley/protocol"
+import { Chunk, Deferred, Duration, Effect, Either, Exit, type FiberId, Option, Queue, Schema } from "effect"
 import { ConnectionLost, LoginRejected } from "./ClientError.ts"
-import { encodeOutgoing, Incoming, type Outgoing, type RoomHello as Hello, withId } from "./Frames.ts"
+import { encodeFrame, Incoming, type Outgoing, type RoomHello as Hello, withId } from "./Frames.ts"
+import type { Transport, TransportError } from "./Transport.ts"
 
 /** What a BYE reason means to the person at the client (the connection retries by itself). */
 const byeReasons: Readonly<Record<string, string>> = {
@@ -34,19 +21,11 @@ const byeReasons: Readonly<Record<string, string>> = {
   locked: "a server admin locked this account"
 }
 
-/** TLS for a link: the server's certificate must be valid for `host` and trusted. */
-export interface TlsOptions {
-  /** A CA or self-signed certificate (PEM) to trust besides Node's built-in list of public CAs. */
-  readonly ca?: string | Buffer | undefined
-}
-
 /** Where and how to dial. */
 export interface ConnectionOptions {
-  readonly host: string
-  readonly port: number
-  /** Speak TLS (default: plain TCP). */
-  readonly tls?: TlsOptions | undefined
-  /** How long the TCP dial may take (default 10 s). */
+  /** How to reach the server: `TcpTransport.make({ host, port, tls })` in Node, `WebSocketTransport.make(url)` in a browser. */
+  readonly transport: Transport
+  /** How long opening the link may take (default 10 s). */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** How long the server may take to greet with HELLO (default 10 s). */
   readonly helloTimeout?: Duration.DurationInput | undefined
@@ -61,7 +40,7 @@ export type { Outgoing } from "./Frames.ts"
 
 /** An open link. */
 export interface Connection {
-  /** `host:port`, for messages. */
+  /** `host:port` or the URL, for messages. */
   readonly address: string
   /** The server's greeting; fails when it does not come or is not protocol v1. */
   readonly hello: Effect.Effect<Hello, ConnectionLost | LoginRejected>
@@ -91,92 +70,6 @@ const parseServerLine = (line: string): Incoming | undefined => {
   return Either.isRight(result) ? result.right : undefined
 }
 
-const describeDialError = (error: Socket.SocketError, address: string): string => {
-  if (error.reason === "OpenTimeout") return `no answer from ${address} (connect timed out)`
-  if (error.reason === "Close") return `${address} closed the connection`
-  const cause = error._tag === "SocketError" && "cause" in error ? error.cause : undefined
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
-  switch (code) {
-    case "ECONNREFUSED":
-      return `connection refused by ${address}: is the server running on that host and port?`
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `cannot resolve the host of ${address}: check --host`
-    case "ECONNRESET":
-    case "EPIPE":
-      return `${address} reset the connection`
-    case "ETIMEDOUT":
-      return `no answer from ${address} (timed out)`
-    default:
-      return `${error.reason === "Open" ? "cannot connect to" : "lost the connection to"} ${address}: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }`
-  }
-}
-
-/** Certificate checks that failed: the server's certificate, not the network, is the problem. */
-const untrusted = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_UNTRUSTED",
-  "CERT_SIGNATURE_FAILURE"
-])
-
-/**
- * A TLS failure a retry cannot fix, said in one line with what to do; undefined
- * for anything else (refused, reset, timed out), which the client retries.
- */
-const tlsRejection = (error: Socket.SocketError, address: string): LoginRejected | undefined => {
-  const cause = error._tag === "SocketError" && "cause" in error ? error.cause : undefined
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
-  const detail = cause instanceof Error ? cause.message : code
-  const reason = untrusted.has(code)
-    ? `the TLS certificate of ${address} is not trusted (${detail}): pass --ca <file> with the server's certificate or its CA`
-    : code === "ERR_TLS_CERT_ALTNAME_INVALID"
-    ? `the TLS certificate of ${address} is not valid for that name (${detail}): use the --host its certificate names`
-    : code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID"
-    ? `the TLS certificate of ${address} is out of date (${detail}): the server must renew it (and reload it with SIGHUP)`
-    : code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG"
-    ? `${address} does not speak TLS: use its TLS port (--tls-port on the server, 5556 by default) or drop --tls`
-    : undefined
-  return reason === undefined ? undefined : new LoginRejected({ code: "TLS", reason })
-}
-
-/**
- * The transport seam: a TCP socket, or a TLS one once its handshake is done
- * (certificate checked against `host`). Everything above it is the same.
- */
-const dial = (options: ConnectionOptions): Effect.Effect<Socket.Socket, Socket.SocketError> => {
-  const openTimeout = options.connectTimeout ?? "10 seconds"
-  const tls = options.tls
-  if (tls === undefined) {
-    return NodeSocket.makeNet({ host: options.host, port: options.port, noDelay: true, openTimeout })
-  }
-  return NodeSocket.fromDuplex(
-    Effect.acquireRelease(
-      Effect.async<Tls.TLSSocket, Socket.SocketError>((resume) => {
-        const socket = Tls.connect({
-          host: options.host,
-          port: options.port,
-          // SNI carries names only; an IP address is still checked against the certificate
-          ...(Net.isIP(options.host) === 0 ? { servername: options.host } : {}),
-          ...(tls.ca === undefined ? {} : { ca: [...Tls.rootCertificates, tls.ca] })
-        })
-        socket.once("secureConnect", () => {
-          socket.setNoDelay(true)
-          resume(Effect.succeed(socket))
-        })
-        socket.on("error", (cause) => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause }))))
-      }),
-      (socket) => Effect.sync(() => socket.destroySoon())
-    ),
-    { openTimeout }
-  )
-}
-
 /** One link's moving parts, shared by its reader, writer, heartbeat and requests. */
 interface Link {
   readonly address: string
@@ -185,16 +78,14 @@ interface Link {
   readonly hello: Deferred.Deferred<Hello, LoginRejected>
   /** Requests waiting for the reply with their `id`. */
   readonly pending: Map<RequestId, Deferred.Deferred<Incoming, ConnectionLost>>
-  readonly outgoing: Queue.Queue<Uint8Array>
+  readonly outgoing: Queue.Queue<string>
   nextId: number
-  /** Lines (or oversized frames) received so far: any of them shows the link alive. */
+  /** Frames (or skipped ones) received so far: any of them shows the link alive. */
   received: number
   /** Why the server said BYE, when it did. */
   byeReason: string | undefined
   revoked: boolean
   isClosed: boolean
-  /** A TLS failure a retry cannot fix (an untrusted certificate), once the dial has failed with one. */
-  rejected: LoginRejected | undefined
 }
 
 const terminate = (link: Link, reason: string) => {
@@ -269,57 +160,37 @@ const onLine = (link: Link, onFrame: (frame: Incoming) => void) => (text: string
   onFrame(frame)
 }
 
-/** Reads the socket in the scope; when it ends, the link ends with the reason a person can act on. */
-const readSocket = (
-  link: Link,
-  socket: Socket.Socket,
-  options: ConnectionOptions,
-  opened: Deferred.Deferred<void>,
-  onFrame: (frame: Incoming) => void
-) => {
-  const framer = new Framer(MAX_SERVER_FRAME_BYTES)
-  const line = onLine(link, onFrame)
-  const onEvent = (event: FrameEvent) => {
-    link.received++
-    // an oversized or non-UTF-8 line from the server is not ours to fix: skip it
-    if (event._tag === "Line") line(event.text)
-  }
-  return socket.run((chunk) => framer.push(chunk, onEvent), {
-    onOpen: Deferred.succeed(opened, undefined)
-  }).pipe(
-    Effect.onExit((exit) =>
+/** Waits in the scope for the transport to end the link; it ends with the reason a person can act on. */
+const watchEnd = (link: Link, ended: Effect.Effect<void, TransportError>, transport: Transport) =>
+  ended.pipe(
+    Effect.exit,
+    Effect.flatMap((exit) =>
       Effect.sync(() => {
         if (link.byeReason !== undefined) return terminate(link, `the server said goodbye (${link.byeReason})`)
         if (Exit.isSuccess(exit)) {
-          // a TLS server drops a client that never starts the handshake
-          const hint = link.received === 0 && options.tls === undefined
-            ? " before its HELLO (a TLS port needs --tls)"
+          const hint = link.received === 0 && transport.silenceHint !== ""
+            ? ` before its HELLO${transport.silenceHint}`
             : ""
           return terminate(link, `${link.address} closed the connection${hint}`)
         }
-        const error = Cause.failureOption(exit.cause)
-        if (Option.isSome(error)) link.rejected ??= tlsRejection(error.value, link.address)
         terminate(
           link,
-          Option.isSome(error)
-            ? describeDialError(error.value, link.address)
-            : `the link to ${link.address} was interrupted`
+          exit.cause._tag === "Fail" ? exit.cause.error.reason : `the link to ${link.address} was interrupted`
         )
       })
     ),
     Effect.forkScoped
   )
-}
 
 /** Writes what is queued, in batches, in the scope. */
-const writeQueued = (
-  link: Link,
-  write: (chunk: Uint8Array) => Effect.Effect<void, Socket.SocketError>
-) =>
+const writeQueued = (link: Link, send: (frames: ReadonlyArray<string>) => Effect.Effect<void, TransportError>) =>
   Effect.gen(function*() {
     while (true) {
-      const chunks = yield* Queue.takeBetween(link.outgoing, 1, 4096)
-      const ok = yield* write(concat(chunks)).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      const frames = yield* Queue.takeBetween(link.outgoing, 1, 4096)
+      const ok = yield* send(Chunk.toReadonlyArray(frames)).pipe(
+        Effect.as(true),
+        Effect.catchAll(() => Effect.succeed(false))
+      )
       if (!ok) return terminate(link, `lost the connection to ${link.address} while writing`)
     }
   }).pipe(Effect.forkScoped)
@@ -330,7 +201,7 @@ const makeRequest = (link: Link) => (command: Outgoing): Effect.Effect<Incoming,
     const id = link.nextId++
     const waiter = Deferred.unsafeMake<Incoming, ConnectionLost>(link.fiberId)
     link.pending.set(id, waiter)
-    Queue.unsafeOffer(link.outgoing, encodeOutgoing(withId(command, id)))
+    Queue.unsafeOffer(link.outgoing, encodeFrame(withId(command, id)))
     return Deferred.await(waiter).pipe(Effect.ensuring(Effect.sync(() => link.pending.delete(id))))
   })
 
@@ -344,8 +215,9 @@ const awaitHello = (link: Link, options: ConnectionOptions): Effect.Effect<Hello
       duration: helloTimeout,
       onTimeout: () =>
         new ConnectionLost({
-          reason: `${link.address} sent no HELLO within ${Duration.format(helloTimeout)}: is it a Parley server` +
-            (options.tls === undefined ? " (a TLS port needs --tls)?" : "?")
+          reason: `${link.address} sent no HELLO within ${
+            Duration.format(helloTimeout)
+          }: is it a Parley server${options.transport.silenceHint}?`
         })
     })
   )
@@ -372,8 +244,9 @@ const heartbeat = (link: Link, request: ReturnType<typeof makeRequest>, options:
 }
 
 /**
- * Dials and returns once TCP (and TLS) is up. The link lives as long as the scope; use
- * `closed` to learn when the server or the network ended it first.
+ * Dials and returns once the link is up (TCP connected and TLS handshaken, or the WebSocket
+ * open). The link lives as long as the scope; use `closed` to learn when the server or the
+ * network ended it first.
  */
 export const open = (
   options: ConnectionOptions,
@@ -381,11 +254,8 @@ export const open = (
   onFrame: (frame: Incoming) => void
 ) =>
   Effect.gen(function*() {
-    const address = `${options.host}:${options.port}`
-    // the dial itself happens in `socket.run` below; its errors arrive there
-    const socket = yield* dial(options).pipe(
-      Effect.mapError((e) => new ConnectionLost({ reason: describeDialError(e, address) }))
-    )
+    const transport = options.transport
+    const address = transport.address
     const fiberId = yield* Effect.fiberId
     const link: Link = {
       address,
@@ -393,22 +263,25 @@ export const open = (
       closed: Deferred.unsafeMake<ConnectionLost>(fiberId),
       hello: Deferred.unsafeMake<Hello, LoginRejected>(fiberId),
       pending: new Map(),
-      outgoing: yield* Queue.unbounded<Uint8Array>(),
+      outgoing: yield* Queue.unbounded<string>(),
       nextId: 1,
       received: 0,
       byeReason: undefined,
       revoked: false,
-      isClosed: false,
-      rejected: undefined
+      isClosed: false
     }
-    const opened = Deferred.unsafeMake<void>(fiberId)
-    yield* readSocket(link, socket, options, opened, onFrame)
-    // dial: succeed when the link is up, fail when the socket ends first
-    yield* Effect.raceFirst(
-      Deferred.await(opened),
-      Effect.flatMap(Deferred.await(link.closed), (lost) => Effect.fail(link.rejected ?? lost))
-    )
-    yield* writeQueued(link, yield* socket.writer)
+    const line = onLine(link, onFrame)
+    const wire = yield* transport.open({ connectTimeout: Duration.decode(options.connectTimeout ?? "10 seconds") }, {
+      onFrame: (text) => {
+        link.received++
+        line(text)
+      },
+      onSkipped: () => {
+        link.received++
+      }
+    }).pipe(Effect.mapError((e) => e.rejected ?? new ConnectionLost({ reason: e.reason })))
+    yield* watchEnd(link, wire.ended, transport)
+    yield* writeQueued(link, wire.send)
     const request = makeRequest(link)
     yield* heartbeat(link, request, options)
 
@@ -416,7 +289,7 @@ export const open = (
       address,
       hello: awaitHello(link, options),
       request,
-      write: (command) => !link.isClosed && Queue.unsafeOffer(link.outgoing, encodeOutgoing(command)),
+      write: (command) => !link.isClosed && Queue.unsafeOffer(link.outgoing, encodeFrame(command)),
       closed: Deferred.await(link.closed),
       kill: (reason) => Effect.sync(() => terminate(link, reason)),
       goodbye: request(new Disconnect({ command: "DISCONNECT" }, true)).pipe(
@@ -426,16 +299,3 @@ export const open = (
       )
     } satisfies Connection
   })
-
-const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
-  if (chunks.length === 1) return Chunk.unsafeHead(chunks)
-  let size = 0
-  for (const c of chunks) size += c.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}

@@ -79,8 +79,5 @@ export const encoded = (json: Encoded["json"]): Encoded => ({ _tag: "Encoded", j
 export const withId = (command: Outgoing, id: RequestId): Outgoing =>
   "json" in command ? encoded({ ...command.json, id }) : ({ ...command, id }) as Command
 
-const utf8 = new TextEncoder()
-
-/** An outgoing command as its wire line, newline included. */
-export const encodeOutgoing = (command: Outgoing): Uint8Array =>
-  utf8.encode(JSON.stringify("json" in command ? command.json : command) + "\n")
+/** An outgoing command as its frame: the JSON, without the newline (the transport adds what it needs). */
+export const encodeFrame = (command: Outgoing): string => JSON.stringify("json" in command ? command.json : command)

@@ -6,9 +6,10 @@
 import { Deferred, Effect, type Redacted, Stream } from "effect"
 import { ChatEnded } from "./Chat.ts"
 import { ChatClient } from "./ChatClient.ts"
-import type { TlsOptions } from "./Connection.ts"
 import { reportStates } from "./StatusReport.ts"
 import { colorWanted, formatMessage, formatPresence, formatReceipt, makeStyle } from "./Style.ts"
+import * as TcpTransport from "./TcpTransport.ts"
+import type { TlsOptions } from "./TcpTransport.ts"
 
 /** Whom to listen as, and how to print. */
 export interface ListenOptions {
@@ -26,9 +27,7 @@ export interface ListenOptions {
 export const runListen = (options: ListenOptions) =>
   Effect.scoped(Effect.gen(function*() {
     const client = yield* ChatClient.make({
-      host: options.host,
-      port: options.port,
-      tls: options.tls,
+      transport: TcpTransport.make({ host: options.host, port: options.port, tls: options.tls }),
       username: options.user,
       password: options.password,
       register: options.register

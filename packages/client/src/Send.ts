@@ -8,8 +8,9 @@ import { Duration, Effect, ExecutionStrategy, Exit, Fiber, type Redacted, Scope,
 import * as readline from "node:readline"
 import { ChatEnded } from "./Chat.ts"
 import { ChatClient } from "./ChatClient.ts"
-import type { TlsOptions } from "./Connection.ts"
 import { reportStates } from "./StatusReport.ts"
+import * as TcpTransport from "./TcpTransport.ts"
+import type { TlsOptions } from "./TcpTransport.ts"
 
 /** What to send, where. */
 export interface SendOptions {
@@ -83,9 +84,7 @@ const ACK_GRACE = Duration.seconds(1)
 const sendAll = (options: SendOptions, progress: { connected: boolean; total: number; acked: number }) =>
   Effect.scoped(Effect.gen(function*() {
     const client = yield* ChatClient.make({
-      host: options.host,
-      port: options.port,
-      tls: options.tls,
+      transport: TcpTransport.make({ host: options.host, port: options.port, tls: options.tls }),
       username: options.user,
       password: options.password,
       register: options.register

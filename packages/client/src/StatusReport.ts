@@ -22,7 +22,7 @@ export const reportStates = (client: ChatClient.Service, announce = false) =>
         if (state._tag !== "Connected" || status === "fine") return status
         if (status === "troubled") process.stderr.write(`parley: reconnected as ${state.user}\n`)
         else if (announce) {
-          process.stderr.write(`parley: connected as ${state.user} to ${client.options.host}:${client.options.port}\n`)
+          process.stderr.write(`parley: connected as ${state.user} to ${client.options.transport.address}\n`)
         }
         return "fine" as const
       })),

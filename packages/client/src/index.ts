@@ -1,9 +1,7 @@
 /**
  * @parley/client: a Parley chat client library (no terminal code) with a
  * reconnecting connection state machine; the terminal program is `bin.ts`.
+ * This is the Node entry: the core (`browser.ts`) plus the TCP transport.
  */
-export * as Backoff from "./Backoff.ts"
-export * from "./ChatClient.ts"
-export * from "./ClientError.ts"
-export * as Connection from "./Connection.ts"
-export * from "./ConnectionState.ts"
+export * from "./browser.ts"
+export * as TcpTransport from "./TcpTransport.ts"

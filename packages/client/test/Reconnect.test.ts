@@ -3,6 +3,7 @@ import { Clock, Effect, Option, Redacted, Stream, TestClock } from "effect"
 import * as Net from "node:net"
 import { ChatClient } from "../src/ChatClient.ts"
 import type { ConnectionState } from "../src/ConnectionState.ts"
+import * as TcpTransport from "../src/TcpTransport.ts"
 
 // a port nobody listens on: bind to 0, note it, close
 const freePort = Effect.async<number>((resume) => {
@@ -27,8 +28,7 @@ describe("ChatClient reconnect", () => {
     Effect.gen(function*() {
       const port = yield* freePort
       const client = yield* ChatClient.make({
-        host: "127.0.0.1",
-        port,
+        transport: TcpTransport.make({ host: "127.0.0.1", port }),
         username: "alice",
         password: Redacted.make("correct horse")
       })

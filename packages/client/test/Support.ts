@@ -5,6 +5,8 @@ import type { ServerProcess } from "@parley/testkit"
 import { Duration, Effect, Queue, Redacted, type Scope, Stream } from "effect"
 import { ChatClient, type ChatClientOptions, type ChatEvent } from "../src/ChatClient.ts"
 import type { ConnectionState, StateName } from "../src/ConnectionState.ts"
+import * as TcpTransport from "../src/TcpTransport.ts"
+import type { TlsOptions } from "../src/TcpTransport.ts"
 
 export const passwordOf = (user: string) => `password-of-${user}`
 
@@ -12,11 +14,10 @@ export const passwordOf = (user: string) => `password-of-${user}`
 export const clientOf = (
   server: Pick<ServerProcess, "host" | "port">,
   user: string,
-  options: Partial<ChatClientOptions> = {}
+  { port, tls, ...options }: Partial<ChatClientOptions> & { readonly port?: number; readonly tls?: TlsOptions } = {}
 ) =>
   ChatClient.make({
-    host: server.host,
-    port: server.port,
+    transport: TcpTransport.make({ host: server.host, port: port ?? server.port, tls }),
     username: user,
     password: Redacted.make(passwordOf(user)),
     register: true,
