@@ -57,5 +57,10 @@ export default defineConfig(
       "object-shorthand": "error",
       "sort-destructure-keys/sort-destructure-keys": "error"
     }
+  },
+  {
+    // the web page runs in a browser
+    files: ["packages/web/src/**/*.ts"],
+    languageOptions: { globals: globals.browser }
   }
 )

@@ -1,0 +1,931 @@
+/**
+ * The chat screen: the sidebar (rooms with unread counts, DMs, who is online), the open
+ * conversation (history paged in as you scroll back, receipts, edit and delete, moderation where
+ * your role allows), the composer (what you send waits visibly as pending until its ACK, across
+ * reconnects), the connection banner with its countdown, sessions, and the keyboard: Enter sends,
+ * Shift+Enter adds a line, Up edits your last message, Ctrl+K switches conversation, Escape
+ * closes what is open.
+ */
+import type { ChatEvent, ConnectionState, RoomInfo, RoomMessage } from "@parley/client/browser"
+import { byId, fill, h } from "./Dom.ts"
+import { type Conversation, dmKey, type Line, mayModerate, Model, type Role, roomKey } from "./Model.ts"
+import type { Session } from "./Session.ts"
+
+const HISTORY_PAGE = 50
+
+const timeOf = (timestamp: string) => {
+  const date = new Date(timestamp)
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+}
+
+const until = (expiresAt: string | null | undefined) =>
+  expiresAt === null || expiresAt === undefined ? "until lifted" : `until ${new Date(expiresAt).toLocaleString()}`
+
+const label = (conv: Conversation) => conv.kind === "room" ? `#${conv.name}` : `@${conv.name}`
+
+export interface AppHooks {
+  /** The session ended for good (logged out, revoked, refused): back to the login screen, saying why. */
+  readonly onEnded: (reason: string | undefined) => void
+  /** Persist the DM partners, so a reload lists them again. */
+  readonly saveDms: (names: ReadonlyArray<string>) => void
+}
+
+export class App {
+  readonly model = new Model()
+  private session: Session | undefined
+  private state: ConnectionState | undefined
+  private countdown: ReturnType<typeof setInterval> | undefined
+  private editing: Line | undefined
+  private membersOpen = false
+  private ended = false
+  private readonly els = {
+    me: byId("me"),
+    banner: byId("banner"),
+    notice: byId("notice"),
+    roomList: byId("room-list"),
+    dmList: byId("dm-list"),
+    onlineList: byId("online-list"),
+    title: byId("conv-title"),
+    topic: byId("conv-topic"),
+    membersButton: byId<HTMLButtonElement>("members-button"),
+    members: byId("members"),
+    scroller: byId("scroller"),
+    older: byId<HTMLButtonElement>("older-button"),
+    messages: byId("messages"),
+    composer: byId<HTMLFormElement>("composer"),
+    input: byId<HTMLTextAreaElement>("composer-input"),
+    composerLabel: byId("composer-label"),
+    composerError: byId("composer-error"),
+    sidebar: byId("sidebar"),
+    navToggle: byId<HTMLButtonElement>("nav-toggle")
+  }
+
+  constructor(private readonly hooks: AppHooks, knownDms: ReadonlyArray<string>) {
+    for (const name of knownDms) this.model.dm(name)
+    this.wire()
+  }
+
+  /** Attaches the logged-in session; its events flow in from now on. */
+  attach(session: Session) {
+    this.session = session
+    this.model.me = session.user
+    this.els.me.textContent = session.user
+    this.renderAll()
+    void this.open(this.model.active)
+  }
+
+  // --- events from the client (in arrival order) ---
+
+  readonly onEvent = (event: ChatEvent) => {
+    switch (event.type) {
+      case "MESSAGE":
+        return this.onMessage(event)
+      case "RECEIPT": {
+        const conv = this.model.dm(event.by)
+        conv.readByThem = Math.max(conv.readByThem, event.message_id)
+        if (conv.key === this.model.active) this.renderMessages()
+        return
+      }
+      case "PRESENCE":
+        return
+      case "BYE":
+        return
+      case "EDITED": {
+        const conv = this.model.room(event.room)
+        const line = conv.lines.get(event.message_id)
+        if (line !== undefined) {
+          line.text = event.text
+          line.editedAt = event.edited_at
+        }
+        if (conv.key === this.model.active) this.renderMessages()
+        return
+      }
+      case "DELETED": {
+        const conv = this.model.room(event.room)
+        conv.lines.delete(event.message_id)
+        if (conv.key === this.model.active) this.renderMessages()
+        return
+      }
+      case "TOPIC": {
+        const conv = this.model.room(event.room)
+        conv.topic = event.topic
+        this.note(conv, `${event.by} set the topic: ${event.topic === "" ? "(none)" : event.topic}`)
+        return
+      }
+      case "ROOM_DELETED":
+        this.model.conversations.delete(roomKey(event.room))
+        this.notify(`${event.by} deleted the room #${event.room}`)
+        if (this.model.active === roomKey(event.room)) void this.open(roomKey("general"))
+        else this.renderSidebar()
+        return
+      case "INVITED":
+        this.notify(`${event.by} invited you to #${event.room}`, {
+          label: `Join #${event.room}`,
+          run: () => this.joinRoom(event.room)
+        })
+        return
+      case "MEMBER":
+        return this.onMember(event)
+    }
+  }
+
+  private onMessage(message: RoomMessage) {
+    const { conv, isNew } = this.model.addMessage(message)
+    if (!isNew) {
+      if (conv.key === this.model.active) this.renderMessages()
+      return
+    }
+    const mine = message.from.toLowerCase() === this.model.me.toLowerCase()
+    if (conv.kind === "dm") this.hooks.saveDms(this.model.dms().map((c) => c.name))
+    if (!mine) {
+      if (conv.key === this.model.active && document.visibilityState === "visible") this.markRead(conv, message)
+      else conv.unread++
+    }
+    if (conv.key === this.model.active) this.renderMessages()
+    this.renderSidebar()
+  }
+
+  private onMember(event: Extract<ChatEvent, { type: "MEMBER" }>) {
+    const conv = this.model.room(event.room)
+    const me = event.user.toLowerCase() === this.model.me.toLowerCase()
+    const by = "by" in event ? event.by : undefined
+    const reason = "reason" in event && event.reason ? ` (${event.reason})` : ""
+    switch (event.event) {
+      case "joined":
+        this.note(conv, `${event.user} joined`)
+        break
+      case "left":
+        this.note(conv, `${event.user} left`)
+        break
+      case "kicked":
+      case "banned":
+        if (me) {
+          this.model.conversations.delete(conv.key)
+          this.notify(
+            `${by} ${event.event === "kicked" ? "removed you from" : "banned you from"} #${event.room}${reason}` +
+              (event.event === "banned" ? `, ${until(event.expires_at)}` : "")
+          )
+          if (this.model.active === conv.key) void this.open(roomKey("general"))
+          else this.renderSidebar()
+          return
+        }
+        this.note(conv, `${by} ${event.event} ${event.user}${reason}`)
+        break
+      case "muted":
+        if (me) {
+          conv.muted = until(event.expires_at)
+          this.notify(`${by} muted you in #${event.room}${reason}, ${conv.muted}`)
+        }
+        this.note(conv, `${by} muted ${event.user}${reason}`)
+        break
+      case "unmuted":
+        if (me) {
+          conv.muted = undefined
+          this.notify(`${by} unmuted you in #${event.room}`)
+        }
+        this.note(conv, `${by} unmuted ${event.user}`)
+        break
+      case "role":
+        if (me) conv.role = event.role
+        this.note(conv, `${by} made ${event.user} ${event.role}`)
+        break
+      case "unbanned":
+        this.note(conv, `${by} lifted the ban on ${event.user}`)
+        break
+    }
+    if (conv.key === this.model.active && this.membersOpen) void this.loadMembers(conv)
+  }
+
+  readonly onRooms = (rooms: ReadonlyArray<RoomInfo>) => {
+    if (rooms.length === 0) return
+    this.model.setRooms(rooms)
+    if (this.model.get(this.model.active) === undefined) this.model.active = roomKey("general")
+    this.renderSidebar()
+    this.renderHeader()
+  }
+
+  readonly onOnline = (names: ReadonlyArray<string>) => {
+    this.model.online = names
+    this.renderOnline()
+  }
+
+  readonly onState = (state: ConnectionState) => {
+    this.state = state
+    this.renderBanner()
+    if (state._tag === "Reconnecting" && this.countdown === undefined) {
+      this.countdown = setInterval(() => this.renderBanner(), 250)
+    } else if (state._tag !== "Reconnecting" && this.countdown !== undefined) {
+      clearInterval(this.countdown)
+      this.countdown = undefined
+    }
+    if (state._tag === "Disconnected" && this.session !== undefined && !this.ended) {
+      this.ended = true
+      this.hooks.onEnded(state.reason)
+    }
+  }
+
+  /** Stops the countdown (the screen is going away). */
+  dispose() {
+    this.ended = true
+    if (this.countdown !== undefined) clearInterval(this.countdown)
+  }
+
+  // --- actions ---
+
+  private run<A, E>(effect: import("effect").Effect.Effect<A, E>): Promise<A> {
+    if (this.session === undefined) return Promise.reject(new Error("not logged in"))
+    return this.session.run(effect)
+  }
+
+  private client() {
+    return this.session!.client
+  }
+
+  private markRead(conv: Conversation, message: RoomMessage | Line) {
+    const id = "message_id" in message ? message.message_id : message.id
+    const run = conv.kind === "room" ? this.client().markRead(id, conv.name) : this.client().markRead(id)
+    // a read mark is best effort: a dropped link or a deleted message is no reason to bother anyone
+    this.run(run).catch(() => undefined)
+  }
+
+  /** Opens a conversation: history on first visit, unread cleared, focus to the composer. */
+  async open(key: string, focus = false) {
+    const conv = this.model.get(key)
+    if (conv === undefined) return
+    const changed = this.model.active !== key
+    this.model.active = key
+    this.editing = undefined
+    if (changed) {
+      this.membersOpen = false
+      this.els.messages.replaceChildren()
+      this.stickToBottom = true
+    }
+    document.body.classList.remove("nav-open")
+    this.els.navToggle.setAttribute("aria-expanded", "false")
+    this.renderAll()
+    if (focus) this.els.input.focus()
+    if (!conv.historyLoaded && this.session !== undefined) await this.loadOlder(conv)
+    this.readAll(conv)
+  }
+
+  /** Marks everything shown in `conv` as read. */
+  private readAll(conv: Conversation) {
+    const lines = Model.sorted(conv).filter((l) => l.from.toLowerCase() !== this.model.me.toLowerCase())
+    const last = lines[lines.length - 1]
+    if (conv.unread > 0 || (conv.kind === "dm" && last !== undefined)) {
+      if (last !== undefined && this.session !== undefined) this.markRead(conv, last)
+    }
+    if (conv.unread !== 0) {
+      conv.unread = 0
+      this.renderSidebar()
+    }
+  }
+
+  /** One more page of history, older than what is shown. */
+  private async loadOlder(conv: Conversation) {
+    if (conv.loading) return
+    conv.loading = true
+    this.renderOlder()
+    const oldest = Model.sorted(conv)[0]
+    const before = conv.historyLoaded && oldest !== undefined ? oldest.id : undefined
+    const query = conv.kind === "room"
+      ? { room: conv.name, before, limit: HISTORY_PAGE }
+      : { with: conv.name, before, limit: HISTORY_PAGE }
+    const fromBottom = this.els.scroller.scrollHeight - this.els.scroller.scrollTop
+    try {
+      const page = await this.run(this.client().history(query))
+      for (const message of page.messages) this.model.addMessage(message)
+      conv.hasMore = page.has_more
+      conv.historyLoaded = true
+    } catch (error) {
+      this.notify(`Could not load the history of ${label(conv)}: ${(error as Error).message}`)
+    } finally {
+      conv.loading = false
+    }
+    if (conv.key !== this.model.active) return
+    this.renderMessages()
+    // keep what was on screen where it was
+    if (before !== undefined) this.els.scroller.scrollTop = this.els.scroller.scrollHeight - fromBottom
+    this.renderOlder()
+  }
+
+  private async send(text: string) {
+    const conv = this.model.get(this.model.active)
+    if (conv === undefined || this.session === undefined) return
+    if (text.trim() === "") return
+    const to = conv.kind === "dm" ? conv.name : conv.key === "room:general" ? null : { room: conv.name }
+    let wait
+    try {
+      wait = await this.run(this.client().enqueue(text, to))
+    } catch (error) {
+      this.els.composerError.textContent = (error as Error).message
+      this.els.input.value = text
+      return
+    }
+    const pending = this.model.addPending(conv, text)
+    this.stickToBottom = true
+    this.renderMessages()
+    try {
+      const ack = await this.run(wait)
+      pending.messageId = ack.message_id
+      if (conv.lines.has(ack.message_id)) conv.pending = conv.pending.filter((p) => p !== pending)
+    } catch (error) {
+      pending.error = (error as Error).message
+    }
+    if (conv.key === this.model.active) this.renderMessages()
+  }
+
+  private async saveEdit(line: Line, text: string) {
+    try {
+      await this.run(this.client().edit(line.id, text))
+      line.text = text
+      line.editedAt = new Date().toISOString()
+      this.renderMessages()
+    } catch (error) {
+      this.els.composerError.textContent = (error as Error).message
+    }
+  }
+
+  private startEdit(line: Line) {
+    this.editing = line
+    this.els.input.value = line.text
+    this.renderComposer()
+    this.els.input.focus()
+    this.els.input.setSelectionRange(line.text.length, line.text.length)
+  }
+
+  private stopEdit() {
+    this.editing = undefined
+    this.els.input.value = ""
+    this.renderComposer()
+  }
+
+  private async act(what: string, effect: import("effect").Effect.Effect<unknown, unknown>, done?: string) {
+    try {
+      await this.run(effect)
+      if (done !== undefined) this.notify(done)
+    } catch (error) {
+      this.notify(`${what}: ${(error as Error).message}`)
+    }
+  }
+
+  private async joinRoom(name: string, create?: "public" | "private") {
+    try {
+      const info = await this.run(
+        create === undefined ? this.client().join(name) : this.client().createRoom(name, create)
+      )
+      const conv = this.model.room(info.name)
+      conv.role = info.role
+      conv.topic = info.topic
+      await this.open(conv.key, true)
+      return true
+    } catch (error) {
+      this.notify(`${create === undefined ? "Join" : "Create"} #${name}: ${(error as Error).message}`)
+      return false
+    }
+  }
+
+  private async loadMembers(conv: Conversation) {
+    try {
+      const list = await this.run(this.client().members(conv.name))
+      const me = this.model.me.toLowerCase()
+      const mine = list.members.find((m) => m.user.toLowerCase() === me)?.role ?? conv.role
+      fill(
+        this.els.members,
+        h("h3", {}, `Members of #${conv.name} (${list.total})`),
+        h(
+          "ul",
+          { class: "member-list" },
+          list.members.map((m) =>
+            h(
+              "li",
+              {},
+              h("span", { class: m.online ? "dot on" : "dot", "aria-hidden": "true" }),
+              h("span", { class: "who" }, m.user),
+              h("span", { class: "role" }, m.role + (m.online ? ", online" : "")),
+              m.user.toLowerCase() !== me && conv.key !== "room:general" && mayModerate(mine, m.role as Role)
+                ? h(
+                  "span",
+                  { class: "mod" },
+                  this.modButton(`Mute ${m.user}`, () =>
+                    this.client().mute(conv.name, m.user), `${m.user} is muted in #${conv.name}`),
+                  this.modButton(`Unmute ${m.user}`, () =>
+                    this.client().unmute(conv.name, m.user), `${m.user} is unmuted`),
+                  this.modButton(`Kick ${m.user}`, () =>
+                    this.client().kick(conv.name, m.user), `${m.user} was removed from #${conv.name}`),
+                  this.modButton(`Ban ${m.user}`, () =>
+                    this.client().ban(conv.name, m.user), `${m.user} is banned from #${conv.name}`)
+                )
+                : conv.key === "room:general" && m.user.toLowerCase() !== me && mayModerate(mine, m.role as Role)
+                ? h(
+                  "span",
+                  { class: "mod" },
+                  this.modButton(`Mute ${m.user}`, () =>
+                    this.client().mute(conv.name, m.user), `${m.user} is muted in #general`),
+                  this.modButton(`Unmute ${m.user}`, () =>
+                    this.client().unmute(conv.name, m.user), `${m.user} is unmuted`)
+                )
+                : null
+            )
+          )
+        )
+      )
+    } catch (error) {
+      fill(this.els.members, h("p", { class: "error" }, (error as Error).message))
+    }
+  }
+
+  private modButton(text: string, effect: () => import("effect").Effect.Effect<unknown, unknown>, done: string) {
+    return h("button", {
+      type: "button",
+      class: "small secondary",
+      onclick: () => {
+        const conv = this.model.get(this.model.active)
+        void this.act(text, effect(), done).then(() => conv === undefined ? undefined : this.loadMembers(conv))
+      }
+    }, text)
+  }
+
+  async showSessions() {
+    const dialog = byId<HTMLDialogElement>("sessions")
+    const list = byId("session-list")
+    const error = byId("sessions-error")
+    error.textContent = ""
+    fill(list, h("li", {}, "Loading…"))
+    if (!dialog.open) dialog.showModal()
+    try {
+      const sessions = await this.run(this.client().sessions)
+      fill(
+        list,
+        sessions.map((s) =>
+          h(
+            "li",
+            {},
+            h(
+              "span",
+              {},
+              `Session ${s.session_id} from ${s.ip_address}, since ${new Date(s.connect_time).toLocaleString()}`
+            ),
+            s.current
+              ? h("strong", {}, " (this page)")
+              : h("button", {
+                type: "button",
+                class: "small",
+                onclick: async () => {
+                  try {
+                    await this.run(this.client().revoke(s.session_id))
+                    await this.showSessions()
+                  } catch (e) {
+                    error.textContent = (e as Error).message
+                  }
+                }
+              }, `Revoke session ${s.session_id}`)
+          )
+        )
+      )
+    } catch (e) {
+      error.textContent = (e as Error).message
+    }
+  }
+
+  /** REVOKE of this session (its token stops working), then goodbye. */
+  async logOut() {
+    const session = this.session
+    if (session === undefined) return this.hooks.onEnded(undefined)
+    this.ended = true
+    try {
+      await session.run(session.client.revoke(session.sessionId))
+    } catch {
+      // offline: the token is forgotten here all the same
+    }
+    await session.close()
+    this.hooks.onEnded("You logged out.")
+  }
+
+  // --- notices ---
+
+  private noteSeq = 0
+
+  private note(conv: Conversation, text: string) {
+    const last = Model.sorted(conv).at(-1)
+    conv.notes.push({ key: `n${this.noteSeq++}`, after: last?.id ?? 0, text })
+    if (conv.notes.length > 200) conv.notes.shift()
+    if (conv.key === this.model.active) this.renderMessages()
+  }
+
+  notify(text: string, action?: { readonly label: string; readonly run: () => unknown }) {
+    const notice = this.els.notice
+    fill(
+      notice,
+      h("span", {}, text),
+      action === undefined ? null : h("button", {
+        type: "button",
+        class: "small",
+        onclick: () => {
+          notice.hidden = true
+          action.run()
+        }
+      }, action.label),
+      h("button", { type: "button", class: "small secondary", onclick: () => (notice.hidden = true) }, "Dismiss")
+    )
+    notice.hidden = false
+  }
+
+  // --- rendering ---
+
+  private stickToBottom = true
+
+  private renderAll() {
+    this.renderSidebar()
+    this.renderOnline()
+    this.renderHeader()
+    this.renderMessages()
+    this.renderComposer()
+    this.renderBanner()
+  }
+
+  private convItem(conv: Conversation) {
+    const active = conv.key === this.model.active
+    return h(
+      "li",
+      {},
+      h(
+        "button",
+        {
+          type: "button",
+          class: active ? "conv active" : "conv",
+          "aria-current": active ? "page" : undefined,
+          "data-key": conv.key,
+          onclick: () => void this.open(conv.key, true)
+        },
+        h("span", { class: "name" }, label(conv)),
+        conv.unread > 0
+          ? h("span", { class: "badge" }, h("span", { class: "visually-hidden" }, ", "), `${conv.unread} unread`)
+          : null
+      )
+    )
+  }
+
+  private renderSidebar() {
+    fill(this.els.roomList, this.model.rooms().map((c) => this.convItem(c)))
+    const dms = this.model.dms()
+    fill(
+      this.els.dmList,
+      dms.length === 0
+        ? h("li", { class: "empty" }, "None yet: pick someone online.")
+        : dms.map((c) => this.convItem(c))
+    )
+  }
+
+  private renderOnline() {
+    const me = this.model.me.toLowerCase()
+    fill(
+      this.els.onlineList,
+      this.model.online.map((name) =>
+        h(
+          "li",
+          {},
+          name.toLowerCase() === me
+            ? h("span", { class: "self" }, `${name} (you)`)
+            : h(
+              "button",
+              {
+                type: "button",
+                class: "link",
+                onclick: () => void this.open(this.model.dm(name).key, true)
+              },
+              h("span", { class: "dot on", "aria-hidden": "true" }),
+              name,
+              h("span", { class: "visually-hidden" }, ": send a direct message")
+            )
+        )
+      )
+    )
+  }
+
+  private renderHeader() {
+    const conv = this.model.get(this.model.active)
+    if (conv === undefined) return
+    this.els.title.textContent = label(conv)
+    this.els.topic.textContent = conv.kind === "room" ? conv.topic : "Direct messages"
+    this.els.membersButton.hidden = conv.kind !== "room"
+    this.els.membersButton.setAttribute("aria-expanded", String(this.membersOpen))
+    this.els.members.hidden = !this.membersOpen
+    this.els.messages.setAttribute("aria-label", `Messages in ${label(conv)}`)
+    document.title = `${label(conv)} · Parley`
+  }
+
+  private renderOlder() {
+    const conv = this.model.get(this.model.active)
+    this.els.older.hidden = conv === undefined || !conv.hasMore
+    this.els.older.disabled = conv?.loading === true
+    this.els.older.textContent = conv?.loading === true ? "Loading older messages…" : "Load older messages"
+  }
+
+  private messageItem(conv: Conversation, line: Line, readMark: number | undefined): HTMLElement {
+    const mine = line.from.toLowerCase() === this.model.me.toLowerCase()
+    const canModerate = conv.kind === "room" && (conv.role === "owner" || conv.role === "moderator")
+    return h(
+      "li",
+      { class: mine ? "msg mine" : "msg", id: `m-${line.id}`, "data-id": String(line.id) },
+      h(
+        "div",
+        { class: "meta" },
+        h("span", { class: "from" }, line.from),
+        " ",
+        h("time", { datetime: line.timestamp }, timeOf(line.timestamp)),
+        line.editedAt !== undefined ? h("span", { class: "edited" }, " (edited)") : null,
+        readMark === line.id ? h("span", { class: "receipt" }, ` Read by ${conv.name}`) : null
+      ),
+      h("div", { class: "text" }, line.text),
+      conv.kind === "room" && (mine || canModerate)
+        ? h(
+          "div",
+          { class: "actions" },
+          mine
+            ? h(
+              "button",
+              { type: "button", class: "small secondary", onclick: () => this.startEdit(line) },
+              "Edit",
+              h("span", { class: "visually-hidden" }, ` message ${line.id}`)
+            )
+            : null,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small secondary",
+              onclick: () =>
+                void this.act("Delete", this.client().deleteMessage(line.id)).then(() => {
+                  conv.lines.delete(line.id)
+                  this.renderMessages()
+                })
+            },
+            "Delete",
+            h("span", { class: "visually-hidden" }, ` message ${line.id}`)
+          )
+        )
+        : null
+    )
+  }
+
+  private renderMessages() {
+    const conv = this.model.get(this.model.active)
+    if (conv === undefined) return
+    const scroller = this.els.scroller
+    const atBottom = this.stickToBottom || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40
+    const lines = Model.sorted(conv)
+    const me = this.model.me.toLowerCase()
+    // DMs: "Read" under the last of yours the other person read
+    let readMark: number | undefined
+    if (conv.kind === "dm") {
+      for (const l of lines) if (l.from.toLowerCase() === me && l.id <= conv.readByThem) readMark = l.id
+    }
+    const items: Array<HTMLElement> = []
+    let n = 0
+    for (const line of lines) {
+      while (n < conv.notes.length && conv.notes[n]!.after < line.id) {
+        items.push(h("li", { class: "note" }, conv.notes[n]!.text))
+        n++
+      }
+      items.push(this.messageItem(conv, line, readMark))
+    }
+    for (; n < conv.notes.length; n++) items.push(h("li", { class: "note" }, conv.notes[n]!.text))
+    for (const p of conv.pending) {
+      if (p.messageId !== undefined && conv.lines.has(p.messageId)) continue
+      items.push(
+        h(
+          "li",
+          { class: p.error === undefined ? "msg mine pending" : "msg mine failed", "data-pending": String(p.localId) },
+          h(
+            "div",
+            { class: "meta" },
+            h("span", { class: "from" }, this.model.me),
+            " ",
+            h("span", { class: "state" }, p.error === undefined ? "pending: waits to be sent" : `not sent: ${p.error}`)
+          ),
+          h("div", { class: "text" }, p.text),
+          p.error === undefined ? null : h(
+            "div",
+            { class: "actions" },
+            h("button", {
+              type: "button",
+              class: "small secondary",
+              onclick: () => {
+                conv.pending = conv.pending.filter((q) => q !== p)
+                this.renderMessages()
+              }
+            }, "Dismiss")
+          )
+        )
+      )
+    }
+    // keep focus where it was when the list is rebuilt
+    const focused = document.activeElement
+    const focusedInList = focused !== null && this.els.messages.contains(focused)
+    const focusedText = focusedInList ? focused.textContent : undefined
+    const focusedId = focusedInList ? focused.closest("li")?.id : undefined
+    this.els.messages.replaceChildren(...items)
+    if (focusedId !== undefined && focusedId !== "") {
+      const again = [...(document.getElementById(focusedId)?.querySelectorAll("button") ?? [])]
+        .find((b) => b.textContent === focusedText)
+      again?.focus()
+    }
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight
+    this.stickToBottom = false
+    this.renderOlder()
+  }
+
+  private renderComposer() {
+    const conv = this.model.get(this.model.active)
+    if (conv === undefined) return
+    this.els.composerLabel.textContent = this.editing !== undefined
+      ? `Editing your message in ${label(conv)} (Enter saves, Escape cancels)`
+      : conv.muted !== undefined
+      ? `Message ${label(conv)} (you are muted here ${conv.muted})`
+      : `Message ${label(conv)}`
+    this.els.composerError.textContent = ""
+    this.els.composer.classList.toggle("editing", this.editing !== undefined)
+  }
+
+  private renderBanner() {
+    const banner = this.els.banner
+    const state = this.state
+    const conv = this.model.get(this.model.active)
+    const waiting = [...this.model.conversations.values()]
+      .reduce(
+        (n, c) =>
+          n +
+          c.pending.filter((p) => p.error === undefined && !(p.messageId !== undefined && c.lines.has(p.messageId)))
+            .length,
+        0
+      )
+    const queued = waiting === 0 ? "" : ` ${waiting} message${waiting === 1 ? "" : "s"} waiting to be sent.`
+    if (state === undefined || state._tag === "Connected") {
+      banner.hidden = true
+      banner.className = "banner"
+      return
+    }
+    banner.hidden = false
+    if (state._tag === "Reconnecting") {
+      const seconds = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000))
+      banner.className = "banner down"
+      banner.textContent =
+        `Connection lost: ${state.error}. Reconnecting in ${seconds} s (attempt ${state.attempt}).${queued}`
+    } else if (state._tag === "Connecting" || state._tag === "Authenticating") {
+      banner.className = "banner"
+      banner.textContent = `Connecting…${queued}`
+    } else {
+      banner.className = "banner down"
+      banner.textContent = `Disconnected${state.reason === undefined ? "" : `: ${state.reason}`}.`
+    }
+    void conv
+  }
+
+  // --- the page's controls ---
+
+  private wire() {
+    const { composer, input, membersButton, navToggle, older, scroller } = this.els
+    composer.addEventListener("submit", (e) => {
+      e.preventDefault()
+      this.submit()
+    })
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault()
+        this.submit()
+      } else if (e.key === "ArrowUp" && input.value === "" && this.editing === undefined) {
+        const conv = this.model.get(this.model.active)
+        const last = conv !== undefined && conv.kind === "room" ? this.model.lastOwn(conv) : undefined
+        if (last !== undefined) {
+          e.preventDefault()
+          this.startEdit(last)
+        }
+      } else if (e.key === "Escape" && this.editing !== undefined) {
+        e.preventDefault()
+        this.stopEdit()
+      }
+    })
+    input.addEventListener("input", () => (this.els.composerError.textContent = ""))
+    older.addEventListener("click", () => {
+      const conv = this.model.get(this.model.active)
+      if (conv !== undefined) void this.loadOlder(conv)
+    })
+    scroller.addEventListener("scroll", () => {
+      const conv = this.model.get(this.model.active)
+      if (conv !== undefined && scroller.scrollTop < 80 && conv.hasMore && !conv.loading) void this.loadOlder(conv)
+    })
+    membersButton.addEventListener("click", () => {
+      this.membersOpen = !this.membersOpen
+      this.renderHeader()
+      const conv = this.model.get(this.model.active)
+      if (this.membersOpen && conv !== undefined) void this.loadMembers(conv)
+    })
+    navToggle.addEventListener("click", () => {
+      const open = document.body.classList.toggle("nav-open")
+      navToggle.setAttribute("aria-expanded", String(open))
+      if (open) this.els.sidebar.querySelector<HTMLElement>("button.conv")?.focus()
+    })
+    const roomName = byId<HTMLInputElement>("room-name")
+    const visibility = byId<HTMLSelectElement>("room-visibility")
+    byId("room-form").addEventListener("submit", async (e) => {
+      e.preventDefault()
+      const name = roomName.value.trim()
+      if (name !== "" && await this.joinRoom(name)) roomName.value = ""
+    })
+    byId("create-button").addEventListener("click", async () => {
+      const name = roomName.value.trim()
+      if (name !== "" && await this.joinRoom(name, visibility.value === "private" ? "private" : "public")) {
+        roomName.value = ""
+      }
+    })
+    byId("sessions-button").addEventListener("click", () => void this.showSessions())
+    byId("logout-button").addEventListener("click", () => void this.logOut())
+    document.addEventListener("keydown", this.onGlobalKey)
+    document.addEventListener("visibilitychange", () => {
+      const conv = this.model.get(this.model.active)
+      if (document.visibilityState === "visible" && conv !== undefined && this.session !== undefined) this.readAll(conv)
+    })
+    this.wireSwitcher()
+  }
+
+  private submit() {
+    const text = this.els.input.value
+    if (this.editing !== undefined) {
+      const line = this.editing
+      this.stopEdit()
+      if (text.trim() !== "" && text !== line.text) void this.saveEdit(line, text)
+      return
+    }
+    if (text.trim() === "") return
+    this.els.input.value = ""
+    void this.send(text)
+  }
+
+  private readonly onGlobalKey = (e: KeyboardEvent) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+      e.preventDefault()
+      this.openSwitcher()
+    }
+  }
+
+  private wireSwitcher() {
+    const dialog = byId<HTMLDialogElement>("switcher")
+    const input = byId<HTMLInputElement>("switcher-input")
+    input.addEventListener("input", () => this.renderSwitcher())
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault()
+        const first = byId("switcher-list").querySelector<HTMLButtonElement>("button")
+        first?.click()
+      } else if (e.key === "ArrowDown") {
+        e.preventDefault()
+        byId("switcher-list").querySelector<HTMLButtonElement>("button")?.focus()
+      }
+    })
+    dialog.addEventListener("close", () => this.els.input.focus())
+  }
+
+  private openSwitcher() {
+    const dialog = byId<HTMLDialogElement>("switcher")
+    const input = byId<HTMLInputElement>("switcher-input")
+    input.value = ""
+    this.renderSwitcher()
+    if (!dialog.open) dialog.showModal()
+    input.focus()
+  }
+
+  private renderSwitcher() {
+    const query = byId<HTMLInputElement>("switcher-input").value.trim().toLowerCase().replace(/^[#@]/, "")
+    const dialog = byId<HTMLDialogElement>("switcher")
+    const others = this.model.online
+      .filter((n) => n.toLowerCase() !== this.model.me.toLowerCase() && this.model.get(dmKey(n)) === undefined)
+      .map((n) => ({ key: dmKey(n), text: `@${n}`, make: () => this.model.dm(n) }))
+    const known = [...this.model.rooms(), ...this.model.dms()].map((c) => ({
+      key: c.key,
+      text: label(c),
+      make: () => c
+    }))
+    const matches = [...known, ...others].filter((c) => c.text.slice(1).toLowerCase().includes(query)).slice(0, 12)
+    fill(
+      byId("switcher-list"),
+      matches.length === 0
+        ? h("li", { class: "empty" }, "No match")
+        : matches.map((m) =>
+          h(
+            "li",
+            {},
+            h("button", {
+              type: "button",
+              class: "conv",
+              onclick: () => {
+                const conv = m.make()
+                dialog.close()
+                void this.open(conv.key, true)
+              }
+            }, m.text)
+          )
+        )
+    )
+  }
+}
