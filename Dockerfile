@@ -2,6 +2,8 @@
 # Parley server image: type-checks and builds the workspace, then runs the
 # compiled server (plain JavaScript, no tsx, no dev dependencies) on
 # 0.0.0.0:5555 with its SQLite database on a volume, as a non-root user.
+# The web client's built page is in /app/web, served once PARLEY_WEB_PORT
+# (or --web-port) is set.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -16,6 +18,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/client/package.json packages/client/
 COPY packages/bench/package.json packages/bench/
 COPY packages/testkit/package.json packages/testkit/
+COPY packages/web/package.json packages/web/
 RUN pnpm install --frozen-lockfile
 COPY packages ./packages
 COPY scripts ./scripts
@@ -29,9 +32,11 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PARLEY_HOST=0.0.0.0 \
     PARLEY_PORT=5555 \
-    PARLEY_DB=/data/chat_server.db
+    PARLEY_DB=/data/chat_server.db \
+    PARLEY_WEB_ROOT=/app/web
 WORKDIR /app
 COPY --from=build --chown=node:node /out ./
+COPY --from=build --chown=node:node /app/packages/web/dist ./web
 # `parley-server` is a command in the image (e.g. `docker compose exec parley parley-server --help`)
 RUN mkdir -p /data && chown node:node /data \
  && ln -s /app/dist/parley-server.js /usr/local/bin/parley-server

@@ -1,9 +1,11 @@
 /**
  * `pnpm build`: compiles the two programs to plain JavaScript, one file each,
- * that run with `node` alone (no tsx, no TypeScript at run time):
+ * that run with `node` alone (no tsx, no TypeScript at run time), and the web
+ * client's page, which the server serves on `--web-port`:
  *
  *   packages/server/dist/parley-server.js   (and its chunks in dist/lib)
  *   packages/client/dist/parley.js
+ *   packages/web/dist/index.html            (and its script and stylesheet in dist/assets, by Vite)
  *
  * esbuild bundles each program with its libraries into a few files (Effect and the rest),
  * which is what makes start-up fast: a few files parsed instead of a
@@ -14,8 +16,9 @@
  */
 import * as esbuild from "esbuild"
 import * as Fs from "node:fs"
+import { createRequire } from "node:module"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -63,4 +66,13 @@ for (const program of programs) {
   Fs.chmodSync(Path.join(root, out), 0o755)
   console.log(`built ${out} (${(bytes / 1024 / 1024).toFixed(1)} MiB from ${inputs} modules)`)
 }
+// the page: Vite is the web package's own dependency, so it is found from there
+const web = Path.join(root, "packages/web")
+const vite = (await import(
+  pathToFileURL(createRequire(Path.join(web, "package.json")).resolve("vite")).href
+)) as { readonly build: (config: Readonly<Record<string, unknown>>) => Promise<unknown> }
+await vite.build({ root: web, configFile: Path.join(web, "vite.config.ts"), logLevel: "warn" })
+const assets = Fs.readdirSync(Path.join(web, "dist/assets")).filter((f) => !f.endsWith(".map"))
+const kib = assets.reduce((sum, f) => sum + Fs.statSync(Path.join(web, "dist/assets", f)).size, 0) / 1024
+console.log(`built packages/web/dist/index.html (${kib.toFixed(0)} KiB of script and style)`)
 console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`)

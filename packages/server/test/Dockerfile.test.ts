@@ -34,4 +34,11 @@ describe("Dockerfile", () => {
     assert.isAtLeast(copy, 0, "the Dockerfile copies scripts/")
     assert.isBelow(copy, build)
   })
+
+  it("puts the built web client in the image where the server is told to find it", () => {
+    const copy = indexOf(/^COPY --from=build .*\/app\/packages\/web\/dist \.\/web$/)
+    assert.isAtLeast(copy, 0, "the runtime stage copies packages/web/dist to /app/web")
+    assert.isAbove(copy, indexOf(/^FROM .* AS runtime/))
+    assert.isAtLeast(indexOf(/PARLEY_WEB_ROOT=\/app\/web/), 0, "PARLEY_WEB_ROOT points at it")
+  })
 })
