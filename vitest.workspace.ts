@@ -68,4 +68,4 @@ export const serverCluster = {
   }
 }
 
-export default [pkg("protocol"), pkg("runtime"), pkg("testkit"), pkg("server"), pkg("client"), pkg("bench")]
+export default [pkg("protocol"), pkg("runtime"), pkg("testkit"), pkg("server"), pkg("client"), pkg("bench"), pkg("web")]
