@@ -611,7 +611,7 @@ export class App {
     this.els.membersButton.hidden = conv.kind !== "room"
     this.els.membersButton.setAttribute("aria-expanded", String(this.membersOpen))
     this.els.members.hidden = !this.membersOpen
-    this.els.messages.setAttribute("aria-label", `Messages in ${label(conv)}`)
+    byId("log").setAttribute("aria-label", `Messages in ${label(conv)}`)
     document.title = `${label(conv)} · Parley`
   }
 
@@ -770,8 +770,9 @@ export class App {
     if (state._tag === "Reconnecting") {
       const seconds = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000))
       banner.className = "banner down"
-      banner.textContent =
-        `Connection lost: ${state.error}. Reconnecting in ${seconds} s (attempt ${state.attempt}).${queued}`
+      banner.textContent = `Connection lost: ${state.error}. Reconnecting in ${seconds} s (attempt ${
+        state.attempt + 1
+      }).${queued}`
     } else if (state._tag === "Connecting" || state._tag === "Authenticating") {
       banner.className = "banner"
       banner.textContent = `Connecting…${queued}`

@@ -136,9 +136,11 @@ export const say = (page: Page, text: string) =>
     await composer(page).press("Enter")
   })
 
-/** The delivered (not pending) messages with `text`. */
+const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`)
+
+/** The delivered (not pending) messages whose text is exactly `text`. */
 export const delivered = (page: Page, text: string) =>
-  page.locator("#messages .msg:not(.pending):not(.failed)", { has: page.locator(".text", { hasText: text }) })
+  page.locator("#messages .msg:not(.pending):not(.failed)", { has: page.locator(".text", { hasText: exactly(text) }) })
 
 /** Waits until a delivered message with `text` is shown. */
 export const seen = (page: Page, text: string) => Effect.promise(() => delivered(page, text).first().waitFor())
@@ -169,7 +171,9 @@ export interface AxeViolation {
 export const axeViolations = (page: Page) =>
   Effect.promise(async () => {
     const source = Fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8")
-    await page.addScriptTag({ content: source })
+    // evaluated over the DevTools protocol: the page's Content-Security-Policy (script-src 'self')
+    // rightly refuses an inline script tag
+    if (!(await page.evaluate<boolean>("typeof axe === \"object\""))) await page.evaluate(`${source}\n;undefined`)
     const violations = await page.evaluate(async () => {
       const axe = (globalThis as unknown as {
         axe: { run: (context?: unknown) => Promise<{ violations: ReadonlyArray<AxeViolation> }> }
