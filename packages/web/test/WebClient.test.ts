@@ -301,6 +301,33 @@ describe("the web client", () => {
     }), TIMEOUT)
 
   it.scopedLive(
+    "Sessions lists where you are logged in; revoking one logs that page out, saying why",
+    () =>
+      Effect.gen(function*() {
+        const dist = yield* built
+        const { url } = yield* startServer(dist)
+        const browser = yield* launchBrowser
+        const laptop = yield* openPage(browser, url)
+        const phone = yield* openPage(browser, url)
+        yield* register(laptop.page, "joan")
+        yield* promise(async () => {
+          await phone.page.getByLabel("Username").fill("joan")
+          await phone.page.getByLabel("Password").fill(passwordOf("joan"))
+          await phone.page.getByRole("button", { name: "Log in" }).click()
+          await phone.page.getByLabel(/^Message #general/).waitFor()
+          await laptop.page.getByRole("button", { name: "Sessions" }).click()
+          await laptop.page.locator("#session-list").getByText("(this page)").waitFor()
+          await laptop.page.locator("#session-list").getByRole("button", { name: /^Revoke session/ }).click()
+          await phone.page.locator("#login-error", { hasText: "revoked" }).waitFor()
+          // the laptop's list now holds only itself
+          await laptop.page.locator("#session-list li").filter({ hasText: "Revoke" }).waitFor({ state: "detached" })
+        })
+        assert.deepStrictEqual([...laptop.errors, ...phone.errors], [])
+      }),
+    TIMEOUT
+  )
+
+  it.scopedLive(
     "a reload keeps the login; log out revokes the session's token; history pages in as you scroll back",
     () =>
       Effect.gen(function*() {
