@@ -7,16 +7,16 @@
  * closes what is open.
  */
 import type { ChatEvent, ConnectionState, RoomInfo, RoomMessage } from "@parley/client/browser"
+import { bannerOf } from "./Banner.ts"
 import { byId, fill, h } from "./Dom.ts"
-import { type Conversation, dmKey, type Line, mayModerate, Model, type Role, roomKey } from "./Model.ts"
+import { showMembers } from "./Members.ts"
+import { messageItems } from "./MessageList.ts"
+import { type Conversation, dmKey, type Line, Model, roomKey } from "./Model.ts"
 import type { Session } from "./Session.ts"
+import { showSessions } from "./SessionsDialog.ts"
+import { type Destination, Switcher } from "./Switcher.ts"
 
 const HISTORY_PAGE = 50
-
-const timeOf = (timestamp: string) => {
-  const date = new Date(timestamp)
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-}
 
 const until = (expiresAt: string | null | undefined) =>
   expiresAt === null || expiresAt === undefined ? "until lifted" : `until ${new Date(expiresAt).toLocaleString()}`
@@ -37,6 +37,7 @@ export class App {
   private countdown: ReturnType<typeof setInterval> | undefined
   private editing: Line | undefined
   private membersOpen = false
+  private readonly switcher = new Switcher(() => this.destinations(), () => this.els.input.focus())
   private ended = false
   private readonly els = {
     me: byId("me"),
@@ -385,107 +386,18 @@ export class App {
     }
   }
 
-  private async loadMembers(conv: Conversation) {
-    try {
-      const list = await this.run(this.client().members(conv.name))
-      const me = this.model.me.toLowerCase()
-      const mine = list.members.find((m) => m.user.toLowerCase() === me)?.role ?? conv.role
-      fill(
-        this.els.members,
-        h("h3", {}, `Members of #${conv.name} (${list.total})`),
-        h(
-          "ul",
-          { class: "member-list" },
-          list.members.map((m) =>
-            h(
-              "li",
-              {},
-              h("span", { class: m.online ? "dot on" : "dot", "aria-hidden": "true" }),
-              h("span", { class: "who" }, m.user),
-              h("span", { class: "role" }, m.role + (m.online ? ", online" : "")),
-              m.user.toLowerCase() !== me && conv.key !== "room:general" && mayModerate(mine, m.role as Role)
-                ? h(
-                  "span",
-                  { class: "mod" },
-                  this.modButton(`Mute ${m.user}`, () =>
-                    this.client().mute(conv.name, m.user), `${m.user} is muted in #${conv.name}`),
-                  this.modButton(`Unmute ${m.user}`, () =>
-                    this.client().unmute(conv.name, m.user), `${m.user} is unmuted`),
-                  this.modButton(`Kick ${m.user}`, () =>
-                    this.client().kick(conv.name, m.user), `${m.user} was removed from #${conv.name}`),
-                  this.modButton(`Ban ${m.user}`, () =>
-                    this.client().ban(conv.name, m.user), `${m.user} is banned from #${conv.name}`)
-                )
-                : conv.key === "room:general" && m.user.toLowerCase() !== me && mayModerate(mine, m.role as Role)
-                ? h(
-                  "span",
-                  { class: "mod" },
-                  this.modButton(`Mute ${m.user}`, () =>
-                    this.client().mute(conv.name, m.user), `${m.user} is muted in #general`),
-                  this.modButton(`Unmute ${m.user}`, () =>
-                    this.client().unmute(conv.name, m.user), `${m.user} is unmuted`)
-                )
-                : null
-            )
-          )
-        )
-      )
-    } catch (error) {
-      fill(this.els.members, h("p", { class: "error" }, (error as Error).message))
-    }
+  private loadMembers(conv: Conversation) {
+    return showMembers({
+      el: this.els.members,
+      me: this.model.me,
+      client: this.client(),
+      run: (effect) => this.run(effect),
+      act: (what, effect, done) => this.act(what, effect, done)
+    }, conv)
   }
 
-  private modButton(text: string, effect: () => import("effect").Effect.Effect<unknown, unknown>, done: string) {
-    return h("button", {
-      type: "button",
-      class: "small secondary",
-      onclick: () => {
-        const conv = this.model.get(this.model.active)
-        void this.act(text, effect(), done).then(() => conv === undefined ? undefined : this.loadMembers(conv))
-      }
-    }, text)
-  }
-
-  async showSessions() {
-    const dialog = byId<HTMLDialogElement>("sessions")
-    const list = byId("session-list")
-    const error = byId("sessions-error")
-    error.textContent = ""
-    fill(list, h("li", {}, "Loading…"))
-    if (!dialog.open) dialog.showModal()
-    try {
-      const sessions = await this.run(this.client().sessions)
-      fill(
-        list,
-        sessions.map((s) =>
-          h(
-            "li",
-            {},
-            h(
-              "span",
-              {},
-              `Session ${s.session_id} from ${s.ip_address}, since ${new Date(s.connect_time).toLocaleString()}`
-            ),
-            s.current
-              ? h("strong", {}, " (this page)")
-              : h("button", {
-                type: "button",
-                class: "small",
-                onclick: async () => {
-                  try {
-                    await this.run(this.client().revoke(s.session_id))
-                    await this.showSessions()
-                  } catch (e) {
-                    error.textContent = (e as Error).message
-                  }
-                }
-              }, `Revoke session ${s.session_id}`)
-          )
-        )
-      )
-    } catch (e) {
-      error.textContent = (e as Error).message
-    }
+  showSessions() {
+    return showSessions(this.client(), (effect) => this.run(effect))
   }
 
   /** REVOKE of this session (its token stops working), then goodbye. */
@@ -622,104 +534,23 @@ export class App {
     this.els.older.textContent = conv?.loading === true ? "Loading older messages…" : "Load older messages"
   }
 
-  private messageItem(conv: Conversation, line: Line, readMark: number | undefined): HTMLElement {
-    const mine = line.from.toLowerCase() === this.model.me.toLowerCase()
-    const canModerate = conv.kind === "room" && (conv.role === "owner" || conv.role === "moderator")
-    return h(
-      "li",
-      { class: mine ? "msg mine" : "msg", id: `m-${line.id}`, "data-id": String(line.id) },
-      h(
-        "div",
-        { class: "meta" },
-        h("span", { class: "from" }, line.from),
-        " ",
-        h("time", { datetime: line.timestamp }, timeOf(line.timestamp)),
-        line.editedAt !== undefined ? h("span", { class: "edited" }, " (edited)") : null,
-        readMark === line.id ? h("span", { class: "receipt" }, ` Read by ${conv.name}`) : null
-      ),
-      h("div", { class: "text" }, line.text),
-      conv.kind === "room" && (mine || canModerate)
-        ? h(
-          "div",
-          { class: "actions" },
-          mine
-            ? h(
-              "button",
-              { type: "button", class: "small secondary", onclick: () => this.startEdit(line) },
-              "Edit",
-              h("span", { class: "visually-hidden" }, ` message ${line.id}`)
-            )
-            : null,
-          h(
-            "button",
-            {
-              type: "button",
-              class: "small secondary",
-              onclick: () =>
-                void this.act("Delete", this.client().deleteMessage(line.id)).then(() => {
-                  conv.lines.delete(line.id)
-                  this.renderMessages()
-                })
-            },
-            "Delete",
-            h("span", { class: "visually-hidden" }, ` message ${line.id}`)
-          )
-        )
-        : null
-    )
-  }
-
   private renderMessages() {
     const conv = this.model.get(this.model.active)
     if (conv === undefined) return
     const scroller = this.els.scroller
     const atBottom = this.stickToBottom || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40
-    const lines = Model.sorted(conv)
-    const me = this.model.me.toLowerCase()
-    // DMs: "Read" under the last of yours the other person read
-    let readMark: number | undefined
-    if (conv.kind === "dm") {
-      for (const l of lines) if (l.from.toLowerCase() === me && l.id <= conv.readByThem) readMark = l.id
-    }
-    const items: Array<HTMLElement> = []
-    let n = 0
-    for (const line of lines) {
-      while (n < conv.notes.length && conv.notes[n]!.after < line.id) {
-        items.push(h("li", { class: "note" }, conv.notes[n]!.text))
-        n++
+    const items = messageItems(conv, this.model.me, {
+      edit: (line) => this.startEdit(line),
+      remove: (line) =>
+        void this.act("Delete", this.client().deleteMessage(line.id)).then(() => {
+          conv.lines.delete(line.id)
+          this.renderMessages()
+        }),
+      dismiss: (pending) => {
+        conv.pending = conv.pending.filter((q) => q !== pending)
+        this.renderMessages()
       }
-      items.push(this.messageItem(conv, line, readMark))
-    }
-    for (; n < conv.notes.length; n++) items.push(h("li", { class: "note" }, conv.notes[n]!.text))
-    for (const p of conv.pending) {
-      if (p.messageId !== undefined && conv.lines.has(p.messageId)) continue
-      items.push(
-        h(
-          "li",
-          { class: p.error === undefined ? "msg mine pending" : "msg mine failed", "data-pending": String(p.localId) },
-          h(
-            "div",
-            { class: "meta" },
-            h("span", { class: "from" }, this.model.me),
-            " ",
-            h("span", { class: "state" }, p.error === undefined ? "pending: waits to be sent" : `not sent: ${p.error}`)
-          ),
-          h("div", { class: "text" }, p.text),
-          p.error === undefined ? null : h(
-            "div",
-            { class: "actions" },
-            h("button", {
-              type: "button",
-              class: "small secondary",
-              onclick: () => {
-                conv.pending = conv.pending.filter((q) => q !== p)
-                this.renderMessages()
-              }
-            }, "Dismiss")
-          )
-        )
-      )
-    }
+    })
     // keep focus where it was when the list is rebuilt
     const focused = document.activeElement
     const focusedInList = focused !== null && this.els.messages.contains(focused)
@@ -749,38 +580,10 @@ export class App {
   }
 
   private renderBanner() {
-    const banner = this.els.banner
-    const state = this.state
-    const conv = this.model.get(this.model.active)
-    const waiting = [...this.model.conversations.values()]
-      .reduce(
-        (n, c) =>
-          n +
-          c.pending.filter((p) => p.error === undefined && !(p.messageId !== undefined && c.lines.has(p.messageId)))
-            .length,
-        0
-      )
-    const queued = waiting === 0 ? "" : ` ${waiting} message${waiting === 1 ? "" : "s"} waiting to be sent.`
-    if (state === undefined || state._tag === "Connected") {
-      banner.hidden = true
-      banner.className = "banner"
-      return
-    }
-    banner.hidden = false
-    if (state._tag === "Reconnecting") {
-      const seconds = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000))
-      banner.className = "banner down"
-      banner.textContent = `Connection lost: ${state.error}. Reconnecting in ${seconds} s (attempt ${
-        state.attempt + 1
-      }).${queued}`
-    } else if (state._tag === "Connecting" || state._tag === "Authenticating") {
-      banner.className = "banner"
-      banner.textContent = `Connecting…${queued}`
-    } else {
-      banner.className = "banner down"
-      banner.textContent = `Disconnected${state.reason === undefined ? "" : `: ${state.reason}`}.`
-    }
-    void conv
+    const banner = bannerOf(this.state, this.model.waiting(), Date.now())
+    this.els.banner.hidden = banner === undefined
+    this.els.banner.className = banner?.down === true ? "banner down" : "banner"
+    this.els.banner.textContent = banner?.text ?? ""
   }
 
   // --- the page's controls ---
@@ -847,7 +650,6 @@ export class App {
       const conv = this.model.get(this.model.active)
       if (document.visibilityState === "visible" && conv !== undefined && this.session !== undefined) this.readAll(conv)
     })
-    this.wireSwitcher()
   }
 
   private submit() {
@@ -866,67 +668,18 @@ export class App {
   private readonly onGlobalKey = (e: KeyboardEvent) => {
     if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
       e.preventDefault()
-      this.openSwitcher()
+      this.switcher.open()
     }
   }
 
-  private wireSwitcher() {
-    const dialog = byId<HTMLDialogElement>("switcher")
-    const input = byId<HTMLInputElement>("switcher-input")
-    input.addEventListener("input", () => this.renderSwitcher())
-    input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") {
-        e.preventDefault()
-        const first = byId("switcher-list").querySelector<HTMLButtonElement>("button")
-        first?.click()
-      } else if (e.key === "ArrowDown") {
-        e.preventDefault()
-        byId("switcher-list").querySelector<HTMLButtonElement>("button")?.focus()
-      }
-    })
-    dialog.addEventListener("close", () => this.els.input.focus())
-  }
-
-  private openSwitcher() {
-    const dialog = byId<HTMLDialogElement>("switcher")
-    const input = byId<HTMLInputElement>("switcher-input")
-    input.value = ""
-    this.renderSwitcher()
-    if (!dialog.open) dialog.showModal()
-    input.focus()
-  }
-
-  private renderSwitcher() {
-    const query = byId<HTMLInputElement>("switcher-input").value.trim().toLowerCase().replace(/^[#@]/, "")
-    const dialog = byId<HTMLDialogElement>("switcher")
-    const others = this.model.online
-      .filter((n) => n.toLowerCase() !== this.model.me.toLowerCase() && this.model.get(dmKey(n)) === undefined)
-      .map((n) => ({ key: dmKey(n), text: `@${n}`, make: () => this.model.dm(n) }))
-    const known = [...this.model.rooms(), ...this.model.dms()].map((c) => ({
-      key: c.key,
-      text: label(c),
-      make: () => c
-    }))
-    const matches = [...known, ...others].filter((c) => c.text.slice(1).toLowerCase().includes(query)).slice(0, 12)
-    fill(
-      byId("switcher-list"),
-      matches.length === 0
-        ? h("li", { class: "empty" }, "No match")
-        : matches.map((m) =>
-          h(
-            "li",
-            {},
-            h("button", {
-              type: "button",
-              class: "conv",
-              onclick: () => {
-                const conv = m.make()
-                dialog.close()
-                void this.open(conv.key, true)
-              }
-            }, m.text)
-          )
-        )
-    )
+  /** Every conversation, and everyone online you have no DMs with yet. */
+  private destinations(): Array<Destination> {
+    const me = this.model.me.toLowerCase()
+    const known = [...this.model.rooms(), ...this.model.dms()]
+    const others = this.model.online.filter((n) => n.toLowerCase() !== me && this.model.get(dmKey(n)) === undefined)
+    return [
+      ...known.map((c) => ({ text: label(c), go: () => void this.open(c.key, true) })),
+      ...others.map((n) => ({ text: `@${n}`, go: () => void this.open(this.model.dm(n).key, true) }))
+    ]
   }
 }

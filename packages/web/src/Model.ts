@@ -160,6 +160,17 @@ export class Model {
     }
   }
 
+  /** How many of your messages wait for their ACK (not those refused). */
+  waiting(): number {
+    let n = 0
+    for (const conv of this.conversations.values()) {
+      for (const p of conv.pending) {
+        if (p.error === undefined && !(p.messageId !== undefined && conv.lines.has(p.messageId))) n++
+      }
+    }
+    return n
+  }
+
   /** Messages sorted by id, newest last. */
   static sorted(conv: Conversation): Array<Line> {
     return [...conv.lines.values()].sort((a, b) => a.id - b.id)
