@@ -378,6 +378,7 @@ export class App {
       const conv = this.model.room(info.name)
       conv.role = info.role
       conv.topic = info.topic
+      conv.visibility = info.visibility
       await this.open(conv.key, true)
       return true
     } catch (error) {

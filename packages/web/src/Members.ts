@@ -34,9 +34,30 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
     const me = ctx.me.toLowerCase()
     const mine = list.members.find((m) => m.user.toLowerCase() === me)?.role ?? conv.role
     const general = conv.key === "room:general"
+    // in a private room moderators and owners invite; in a public one any member may (a notice)
+    const mayInvite = !general && (conv.visibility !== "private" || mine === "owner" || mine === "moderator")
+    const invitee = h("input", { id: "invite-name", autocomplete: "off", autocapitalize: "off", spellcheck: false })
     fill(
       el,
       h("h3", {}, `Members of #${room} (${list.total})`),
+      mayInvite
+        ? h(
+          "form",
+          {
+            class: "invite row",
+            onsubmit: (e: Event) => {
+              e.preventDefault()
+              const user = invitee.value.trim()
+              if (user === "") return
+              void ctx.act(`Invite ${user}`, client.invite(room, user), `${user} is invited to #${room}`)
+                .then(() => showMembers(ctx, conv))
+            }
+          },
+          h("label", { for: "invite-name" }, "Invite someone"),
+          invitee,
+          h("button", { type: "submit", class: "small" }, "Invite")
+        )
+        : null,
       h(
         "ul",
         { class: "member-list" },

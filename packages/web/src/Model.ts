@@ -52,6 +52,7 @@ export interface Conversation {
   /** Rooms: your role, the topic, and whether you are muted (until when, in words). */
   role: Role | null
   topic: string
+  visibility: "public" | "private"
   muted: string | undefined
 }
 
@@ -72,6 +73,7 @@ export const newConversation = (kind: "room" | "dm", name: string): Conversation
   readByThem: 0,
   role: kind === "room" && name.toLowerCase() === "general" ? "member" : null,
   topic: "",
+  visibility: "public",
   muted: undefined
 })
 
@@ -156,6 +158,7 @@ export class Model {
       conv.name = info.name
       conv.role = info.role
       conv.topic = info.topic
+      conv.visibility = info.visibility
       if (conv.key !== this.active) conv.unread = info.unread
     }
   }

@@ -209,6 +209,14 @@ describe("the web client", () => {
       yield* say(dave.page, "hello from a browser")
       const texts = yield* messagesUntil(carol.events, "hello from a browser")
       assert.deepStrictEqual(texts.filter((t) => t === "hello from a browser").length, 1)
+      // Shift+Enter adds a line; Enter sends both
+      yield* promise(async () => {
+        await composer(dave.page).fill("line one")
+        await composer(dave.page).press("Shift+Enter")
+        await composer(dave.page).pressSequentially("line two")
+        await composer(dave.page).press("Enter")
+      })
+      yield* messagesUntil(carol.events, "line one\nline two")
 
       yield* carol.client.send("psst, dave", "dave")
       yield* openConversation(dave.page, "@carol")
@@ -273,14 +281,17 @@ describe("the web client", () => {
       const guest = yield* openPage(browser, url)
       yield* register(owner.page, "olga")
       yield* register(guest.page, "gus")
+      // a private room: gus gets in by invitation
       yield* promise(async () => {
         await owner.page.getByLabel("Join or create a room").fill("ops")
+        await owner.page.getByLabel("Visibility of a new room").selectOption("private")
         await owner.page.getByRole("button", { name: "Create" }).click()
         await owner.page.locator("#conv-title", { hasText: "#ops" }).waitFor()
-        await guest.page.getByLabel("Join or create a room").fill("ops")
-        await guest.page.getByRole("button", { name: "Join", exact: true }).click()
-        await guest.page.locator("#conv-title", { hasText: "#ops" }).waitFor()
         await owner.page.getByRole("button", { name: "Members" }).click()
+        await owner.page.getByLabel("Invite someone").fill("gus")
+        await owner.page.getByRole("button", { name: "Invite", exact: true }).click()
+        await guest.page.getByRole("button", { name: "Join #ops" }).click()
+        await guest.page.locator("#conv-title", { hasText: "#ops" }).waitFor()
         await owner.page.getByRole("button", { name: "Mute gus", exact: true }).click()
       })
       yield* promise(() => guest.page.locator("#notice", { hasText: "olga muted you in #ops" }).waitFor())
