@@ -194,6 +194,7 @@ export class App {
         this.note(conv, `${by} lifted the ban on ${event.user}`)
         break
     }
+    if (me && conv.key === this.model.active) this.renderComposer()
     if (conv.key === this.model.active && this.membersOpen) void this.loadMembers(conv)
   }
 

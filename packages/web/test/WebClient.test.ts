@@ -295,6 +295,7 @@ describe("the web client", () => {
         await owner.page.getByRole("button", { name: "Mute gus", exact: true }).click()
       })
       yield* promise(() => guest.page.locator("#notice", { hasText: "olga muted you in #ops" }).waitFor())
+      yield* promise(() => guest.page.getByLabel("Message #ops (you are muted here until lifted)").waitFor())
       yield* say(guest.page, "can I still talk?")
       yield* promise(() =>
         guest.page.locator("#messages .msg.failed", { hasText: "can I still talk?" }).locator(".state", {
