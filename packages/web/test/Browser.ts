@@ -37,19 +37,24 @@ export const chromiumFlags = [
  * test to ask builds it), into a temporary directory removed when the file's tests are done.
  */
 export const builtPage = (): Effect.Effect<string> => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "parley-web-"))
-  afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
-  const outDir = Path.join(dir, "dist")
+  // made by the first test that asks (a run that skips them all leaves nothing behind)
+  let dir: string | undefined
+  afterAll(() => {
+    if (dir !== undefined) Fs.rmSync(dir, { recursive: true, force: true })
+  })
   let built: Promise<string> | undefined
   return Effect.promise(() =>
-    built ??= import("vite").then((vite) =>
-      vite.build({
+    built ??= import("vite").then(async (vite) => {
+      dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "parley-web-"))
+      const outDir = Path.join(dir, "dist")
+      await vite.build({
         root: webRoot,
         configFile: Path.join(webRoot, "vite.config.ts"),
         logLevel: "warn",
         build: { outDir, emptyOutDir: true, sourcemap: false }
       })
-    ).then(() => outDir)
+      return outDir
+    })
   )
 }
 
