@@ -12,6 +12,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import * as Path from "node:path"
+import { migrations } from "../src/Migrations.ts"
 import { redactUrl } from "../src/PgDatabase.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { runServerCommand, type ServerProcess, spawnServer, tempDb } from "./support/ServerProcess.ts"
@@ -307,23 +308,29 @@ describe.skipIf(!postgresAvailable).concurrent("copy-db", () => {
         assert.deepStrictEqual(yield* pgTables(url), [])
 
         // written by an older server (the last migration not applied), or by a newer one
+        const last = Object.keys(migrations).length
+        const lastName = Object.keys(migrations)[last - 1]!.replace(/^\d+_/, "")
         yield* withDatabase(
           file,
-          (sql) => sql`UPDATE effect_sql_migrations SET migration_id = 6 WHERE migration_id = 5`
+          (sql) => sql`UPDATE effect_sql_migrations SET migration_id = ${last + 1} WHERE migration_id = ${last}`
         )
         assert.strictEqual(
           yield* refused(file, url),
-          `parley-server copy-db: ${file} was migrated by a newer parley-server (migration 6 is unknown to this one): copy it with that version`
+          `parley-server copy-db: ${file} was migrated by a newer parley-server (migration ${
+            last + 1
+          } is unknown to this one): copy it with that version`
         )
-        yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = 6`)
+        yield* withDatabase(file, (sql) => sql`DELETE FROM effect_sql_migrations WHERE migration_id = ${last + 1}`)
         assert.strictEqual(
           yield* refused(file, url),
-          `parley-server copy-db: ${file} is at schema version 4 of 5: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
+          `parley-server copy-db: ${file} is at schema version ${
+            last - 1
+          } of ${last}: start the server once on it (parley-server --db ${file}) to migrate it, then copy`
         )
         assert.deepStrictEqual(yield* pgTables(url), [])
         yield* withDatabase(
           file,
-          (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (5, 'rooms')`
+          (sql) => sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (${last}, ${lastName})`
         )
 
         // U+0000, which the protocol no longer accepts but older servers stored
