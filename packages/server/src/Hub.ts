@@ -326,7 +326,7 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
 
     /** Tells the other nodes of a cluster; the op is only built when there are any. */
     const tell = (op: () => Op): void => {
-      if (relay.linked) relay.send(op())
+      if (relay.linked()) relay.send(op())
     }
 
     // in a cluster, the feed that puts every node's messages in order (Cluster.ts)

@@ -78,10 +78,11 @@ export class Relay extends Effect.Service<Relay>()("@parley/server/Relay", {
       },
       /** Sends an op to the other nodes (a no-op for a node on its own). */
       send: (op: Op): void => link?.(op),
-      /** True when there are other nodes to tell. */
-      get linked(): boolean {
-        return link !== undefined
-      },
+      /**
+       * True when there are other nodes to tell. A function, not a getter: the
+       * service's fields are copied once when it is built.
+       */
+      linked: (): boolean => link !== undefined,
       /**
        * Sends an op and waits (briefly, never for an outage) until the bus has
        * passed it to every node: for a rule that a command right after the
