@@ -46,6 +46,7 @@ import { Metrics } from "./Metrics.ts"
 import { moderationCommands } from "./ModerationHandlers.ts"
 import { Presence } from "./Presence.ts"
 import { Relay } from "./Relay.ts"
+import { RoomNames, type RoomRef, RoomSanctions } from "./RoomFastPath.ts"
 import { roomCommands, roomFor } from "./RoomHandlers.ts"
 import { RoomsRepo } from "./RoomsRepo.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
@@ -107,16 +108,27 @@ export interface Shared {
    * and are checked against the database.
    */
   readonly generalMutes: Set<number>
+  /** Rooms by the name MSGs gave them, for the room MSG fast path (see RoomFastPath.ts). */
+  readonly roomNames: RoomNames
+  /** Who may be banned or muted in which room (loaded at start, kept by BAN, MUTE, UNBAN, UNMUTE). */
+  readonly roomSanctions: RoomSanctions
   /** Accounts this server locked (and did not unlock since): a login in flight during a LOCK still fails. */
   readonly locked: Set<number>
   /** The other nodes of a cluster (see Relay.ts). */
   readonly relay: Relay
+  /** The server's clock, for the fast path (which runs without a fiber): sanctions end by it. */
+  readonly clock: Clock.Clock
 }
 
 const makeShared = Effect.gen(function*() {
   const config = yield* ServerConfig
   const rooms = yield* RoomsRepo
-  const muted = yield* rooms.generalMutes(DateTime.formatIso(yield* DateTime.now))
+  const startedAt = DateTime.formatIso(yield* DateTime.now)
+  const muted = yield* rooms.generalMutes(startedAt)
+  const roomSanctions = new RoomSanctions()
+  for (const s of yield* rooms.roomSanctions(startedAt)) {
+    roomSanctions.impose(s.kind, s.room_id, s.user_id, s.expires_at)
+  }
   const shared: Shared = {
     accounts: yield* Accounts,
     users: yield* UsersRepo,
@@ -135,8 +147,11 @@ const makeShared = Effect.gen(function*() {
     rooms,
     roomCreations: new SlidingWindow(20, 60 * 60_000),
     generalMutes: new Set(muted.map((m) => m.user_id)),
+    roomNames: new RoomNames(),
+    roomSanctions,
     locked: new Set(),
-    relay: yield* Relay
+    relay: yield* Relay,
+    clock: yield* Effect.clock
   }
   // what the other nodes of a cluster change in this node's copies
   shared.relay.on("generalMute", (op) => {
@@ -378,7 +393,7 @@ const mergeReplay = (
 /** Where a MSG goes: a user (a DM), a room, or neither (`general`). */
 interface Destination {
   readonly receiver: { readonly id: number; readonly username: string } | null
-  readonly room: { readonly id: number; readonly name: string } | null
+  readonly room: RoomRef | null
 }
 
 const toGeneral: Destination = { receiver: null, room: null }
@@ -426,7 +441,7 @@ const msg = (shared: Shared) => (command: Msg, conn: LoggedIn) =>
     const to: Destination = command.to !== undefined && command.to !== null
       ? { receiver: yield* resolveUser(shared, command.to), room: null }
       : isRoom(command.room)
-      ? { receiver: null, room: (yield* roomFor(shared, command.room, conn, "SEND")).room }
+      ? { receiver: null, room: yield* toRoomChecked(shared, command.room, conn) }
       : yield* toGeneralChecked(shared, conn)
     yield* conn.throttle()
     queueMsg(shared, command, conn, to)
@@ -437,6 +452,29 @@ const toGeneralChecked = (shared: Shared, conn: LoggedIn) =>
   shared.generalMutes.has(conn.auth.userId)
     ? Effect.as(roomFor(shared, GENERAL_ROOM, conn, "SEND"), toGeneral)
     : Effect.succeed(toGeneral)
+
+/** A room, after the database allows the SEND; its name is remembered for the fast path. */
+const toRoomChecked = (shared: Shared, name: string, conn: LoggedIn) =>
+  Effect.map(roomFor(shared, name, conn, "SEND"), ({ room }) => {
+    shared.roomNames.remember(name, room)
+    return room
+  })
+
+/**
+ * The room a MSG names, when memory alone shows that the database would
+ * allow the SEND (see RoomFastPath.ts for why); undefined when only the
+ * database can tell. Only on a node that is the whole service: in a cluster
+ * the other nodes' PART, KICK, BAN and deletions reach this node's room sets
+ * by notices nobody waits for.
+ */
+const roomNow = (shared: Shared, name: string, conn: LoggedIn): RoomRef | undefined => {
+  if (shared.relay.linked) return undefined
+  const room = shared.roomNames.get(name)
+  if (room === undefined || !shared.hub.inRoom(room.id, conn)) return undefined
+  return shared.roomSanctions.mayHold(room.id, conn.auth.userId, shared.clock.unsafeCurrentTimeMillis())
+    ? undefined
+    : room
+}
 
 /** A `room` that names a room other than `general`. */
 const isRoom = (room: string | undefined): room is string => room !== undefined && room.toLowerCase() !== GENERAL_ROOM
@@ -471,15 +509,18 @@ const queueMsg = (
  * False when anything needs the full handler (an error, a wait, a lookup).
  */
 const msgNow = (shared: Shared) => (command: Msg, conn: Connection): boolean => {
-  if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS || isRoom(command.room)) return false
-  const toUser = command.to !== undefined && command.to !== null
-  if (!toUser && shared.generalMutes.has(conn.auth.userId)) return false
+  if (!isMember(conn) || shared.config.maxTextChars < MAX_TEXT_CHARS) return false
   let to = toGeneral
   if (command.to !== undefined && command.to !== null) {
+    if (isRoom(command.room)) return false
     const known = shared.users.cached(command.to)
     if (known === undefined) return false
     to = { receiver: known, room: null }
-  }
+  } else if (isRoom(command.room)) {
+    const room = roomNow(shared, command.room, conn)
+    if (room === undefined) return false
+    to = { receiver: null, room }
+  } else if (shared.generalMutes.has(conn.auth.userId)) return false
   if (!conn.tryTakeToken()) return false
   queueMsg(shared, command, conn, to)
   return true

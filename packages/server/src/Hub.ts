@@ -392,6 +392,8 @@ export class Hub extends Effect.Service<Hub>()("@parley/server/Hub", {
         local.lock(userId)
         tell(() => ({ k: "lock", user: userId, locked: true }))
       },
+      /** Whether a connection is in a room's set (a member's opted-in connection; not `general`). */
+      inRoom: (roomId: number, peer: Member): boolean => rooms.byRoom.get(roomId)?.has(peer) === true,
       isOnline: (userId: number) => members.of(userId).size > 0 || members.remote.has(userId),
       /** Who is online, on every node. */
       online: () => members.online(),

@@ -28,7 +28,7 @@ import { authorizeAccount } from "./Authorization.ts"
 import type { CommandTable, Shared } from "./Command.ts"
 import { resolveUser, withId } from "./Command.ts"
 import type { LoggedIn } from "./Connection.ts"
-import { roomFor } from "./RoomHandlers.ts"
+import { dropRoom, roomFor } from "./RoomHandlers.ts"
 import { GENERAL_ID } from "./RoomsRepo.ts"
 
 const ok = (conn: LoggedIn, id: RequestId | undefined) => conn.send(withId({ type: "OK" as const }, id))
@@ -113,7 +113,7 @@ const kick = (shared: Shared) => (command: Kick, conn: LoggedIn) =>
     } as const
     shared.hub.toRoom(room.id, encodeFrame(event), conn)
     shared.hub.exitRoom(room.id, target.id)
-    if (emptied) shared.hub.dropRoom(room.id, null)
+    if (emptied) dropRoom(shared, room.id, null)
     ok(conn, command.id)
   })
 
@@ -147,6 +147,8 @@ const impose = (shared: Shared, kind: "ban" | "mute", command: Ban | Mute, conn:
       expiresAt,
       at: now
     })
+    // before the reply: the room MSG fast path must send the user's next MSG to the database
+    if (room.id !== GENERAL_ID) shared.roomSanctions.impose(kind, room.id, target.id, expiresAt)
     const event = encodeFrame({
       type: "MEMBER",
       room: room.name,
@@ -196,6 +198,7 @@ const lift = (shared: Shared, kind: "ban" | "mute") => (command: Unban | Unmute,
       target: target.username,
       at: now
     })
+    if (room.id !== GENERAL_ID) shared.roomSanctions.lift(kind, room.id, target.id)
     if (kind === "mute" && room.id === GENERAL_ID) {
       shared.generalMutes.delete(target.id)
       shared.relay.send({ k: "generalMute", user: target.id, muted: false })

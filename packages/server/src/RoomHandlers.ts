@@ -93,6 +93,16 @@ export const roomFor = (shared: Shared, name: string | RoomRow, conn: LoggedIn, 
     return { room, actor, now, subject } as const
   })
 
+/**
+ * Forgets a deleted room on every node, its members' connections but one
+ * getting `frame` last, and the room fast path's name and sanctions of it.
+ */
+export const dropRoom = (shared: Shared, roomId: number, frame: Uint8Array | null, except?: LoggedIn) => {
+  shared.hub.dropRoom(roomId, frame, except)
+  shared.roomNames.forget(roomId)
+  shared.roomSanctions.clear(roomId)
+}
+
 const withRole = (
   about: { readonly newRole?: Role }
 ): { newRole?: Role } => (about.newRole === undefined ? {} : { newRole: about.newRole })
@@ -138,7 +148,7 @@ const part = (shared: Shared) => (command: Part, conn: LoggedIn) =>
     const emptied = yield* commit.write(rooms.leave(room.id, me.userId, now))
     hub.exitRoom(room.id, me.userId)
     ok(conn, command.id)
-    if (emptied) hub.dropRoom(room.id, null)
+    if (emptied) dropRoom(shared, room.id, null)
     else hub.toRoom(room.id, encodeFrame({ type: "MEMBER", room: room.name, user: me.username, event: "left" }))
   })
 
@@ -234,13 +244,13 @@ const invite = (shared: Shared) => (command: Invite, conn: LoggedIn) =>
 
 const roomDelete = (shared: Shared) => (command: RoomDelete, conn: LoggedIn) =>
   Effect.gen(function*() {
-    const { commit, hub, rooms } = shared
+    const { commit, rooms } = shared
     const { now, room } = yield* roomFor(shared, command.room, conn, "ROOM_DELETE")
     yield* commit.write(rooms.remove(room.id, now))
     ok(conn, command.id)
     // the last frame of the room its members get
     const frame = encodeFrame({ type: "ROOM_DELETED", room: room.name, by: conn.auth.username })
-    hub.dropRoom(room.id, frame, conn)
+    dropRoom(shared, room.id, frame, conn)
   })
 
 type RoomCommandName = "ROOM_CREATE" | "JOIN" | "PART" | "ROOMS" | "MEMBERS" | "TOPIC" | "INVITE" | "ROOM_DELETE"

@@ -317,6 +317,15 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
         SELECT user_id, expires_at FROM room_mutes WHERE room_id = ${GENERAL_ID}
           AND (expires_at IS NULL OR expires_at > ${now})`.pipe(Effect.orDie)
 
+    /** The bans and mutes in force now in rooms other than `general` (for the room MSG fast path). */
+    const roomSanctions = (now: string) =>
+      sql<{ kind: "ban" | "mute"; room_id: number; user_id: number; expires_at: string | null }>`
+        SELECT 'ban' AS kind, room_id, user_id, expires_at FROM room_bans WHERE room_id <> ${GENERAL_ID}
+          AND (expires_at IS NULL OR expires_at > ${now})
+        UNION ALL
+        SELECT 'mute' AS kind, room_id, user_id, expires_at FROM room_mutes WHERE room_id <> ${GENERAL_ID}
+          AND (expires_at IS NULL OR expires_at > ${now})`.pipe(Effect.orDie)
+
     return {
       setRole,
       sanction,
@@ -324,6 +333,7 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("@parley/server/Rooms
       moderators,
       auditPage,
       generalMutes,
+      roomSanctions,
       find,
       counts,
       actor,
