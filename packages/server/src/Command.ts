@@ -468,7 +468,7 @@ const toRoomChecked = (shared: Shared, name: string, conn: LoggedIn) =>
  * by notices nobody waits for.
  */
 const roomNow = (shared: Shared, name: string, conn: LoggedIn): RoomRef | undefined => {
-  if (shared.relay.linked) return undefined
+  if (shared.relay.linked()) return undefined
   const room = shared.roomNames.get(name)
   if (room === undefined || !shared.hub.inRoom(room.id, conn)) return undefined
   return shared.roomSanctions.mayHold(room.id, conn.auth.userId, shared.clock.unsafeCurrentTimeMillis())
