@@ -254,13 +254,43 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
     )
 
     /** Heartbeat, and the reaping of dead nodes: their sessions closed, their users counted out everywhere. */
+    // since when this node's heartbeats have been getting through: after a database outage every
+    // node's heartbeat is stale, so none reaps another until all have had the time to beat again
+    let beatingSince: number | undefined = Date.now()
+
+    /** Heartbeat, and the reaping of dead nodes: their sessions closed, their users counted out everywhere. */
     const heartbeat = Effect.gen(function*() {
       const mine = yield* sql`UPDATE cluster_nodes SET heartbeat_at = now() WHERE node_id = ${me} RETURNING node_id`
-      if (mine.length === 0) {
-        // reaped while cut off from the database: back in, and what the others closed is theirs to tell
-        yield* sql`INSERT INTO cluster_nodes (node_id) VALUES (${me}) ON CONFLICT (node_id) DO NOTHING`
-        yield* Effect.logWarning("this node was counted out of the cluster while cut off; it has rejoined")
+      beatingSince ??= Date.now()
+      if (mine.length === 0) yield* rejoin
+      if (Date.now() - beatingSince < STALE_SECONDS * 1000) return
+      yield* reap
+    }).pipe(Effect.tapErrorCause(() =>
+      Effect.sync(() => {
+        beatingSince = undefined
+      })
+    ))
+
+    /**
+     * Counted out by another node while cut off: back in the table, this
+     * node's open sessions open again in it, and its users announced again.
+     */
+    const rejoin = Effect.gen(function*() {
+      yield* sql`INSERT INTO cluster_nodes (node_id) VALUES (${me}) ON CONFLICT (node_id) DO NOTHING`
+      const held: Array<number> = []
+      for (const userId of hub.localUsers()) {
+        const peers = [...hub.peersOf(userId)]
+        for (const peer of peers) held.push(peer.auth.sessionId)
+        const first = peers[0]
+        if (first !== undefined) relay.send({ k: "presence", user: userId, name: first.auth.username, online: true })
       }
+      if (held.length > 0) yield* sql`UPDATE sessions SET disconnect_time = NULL WHERE id IN ${sql.in(held)}`
+      yield* Effect.logWarning(
+        `this node was counted out of the cluster while cut off; it has rejoined with ${held.length} sessions`
+      )
+    })
+
+    const reap = Effect.gen(function*() {
       const now = DateTime.formatIso(yield* DateTime.now)
       const dead = yield* sql<{ node_id: string }>`
         DELETE FROM cluster_nodes WHERE heartbeat_at < now() - make_interval(secs => ${STALE_SECONDS})
