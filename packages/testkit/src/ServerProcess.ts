@@ -330,7 +330,8 @@ export const runServerCommand = (
     let output = ""
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
-    child.on("exit", (code) => resume(Effect.succeed({ code, output })))
+    // "close", not "exit": the last lines can still be in the pipes when the process has exited
+    child.on("close", (code) => resume(Effect.succeed({ code, output })))
     return Effect.sync(() => {
       child.kill("SIGKILL")
     })
