@@ -227,7 +227,8 @@ const webRoot = optionalFile(
   "web-root",
   "PARLEY_WEB_ROOT",
   "Directory of the built web client served at / on --web-port (env PARLEY_WEB_ROOT; default packages/web/dist, " +
-    "made by pnpm build). While it is missing, / says so; the WebSocket endpoint works regardless."
+    "made by pnpm build, and built on the first start from a checkout that has not built it yet). A directory you " +
+    "name here is served as it is: while it has no page, / says so; the WebSocket endpoint works regardless."
 )
 const webOrigin = optionalFile(
   "web-origin",

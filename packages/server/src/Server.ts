@@ -33,7 +33,8 @@ import { describeFault } from "./StorageHealth.ts"
 import { makeTlsServer } from "./Tls.ts"
 import { TokensRepo } from "./TokensRepo.ts"
 import type { FrameSource, Transport } from "./Transport.ts"
-import { makeWebServer } from "./WebServer.ts"
+import { ensureWebBuilt } from "./WebBuild.ts"
+import { defaultWebRoot, makeWebServer } from "./WebServer.ts"
 
 const tooLarge = (max: number) =>
   new FrameTooLarge({ message: `the line is longer than ${max} bytes; it was discarded` })
@@ -442,6 +443,8 @@ export class Listener extends Effect.Service<Listener>()("@parley/server/Listene
     const tlsAddress = tls.server === undefined || settings.tls === undefined
       ? undefined
       : yield* listenOn(tls.server, settings.tls.port, settings.host, run, services.clock)
+    // a fresh clone has not built the page yet: built here, once, while TCP already serves
+    if (settings.web !== undefined) yield* ensureWebBuilt(settings.web.root, settings.web.root === defaultWebRoot())
     const webAddress = web === undefined || settings.web === undefined
       ? undefined
       : yield* listenOn(web.server, settings.web.port, settings.web.host, run, services.clock)
