@@ -71,7 +71,12 @@ export class Outbox {
     private readonly onOverflow: () => void,
     private readonly hardLimitBytes = limitBytes * 8,
     private readonly graceMs = 2000
-  ) {}
+  ) {
+    this.frame = socket.frame
+  }
+
+  /** The transport's framing of each queued line (WebSocket), or none (TCP). */
+  private readonly frame: ((line: Uint8Array) => Uint8Array) | undefined
 
   /**
    * Queues one encoded frame. A reply to this connection's own request
@@ -90,8 +95,9 @@ export class Outbox {
         return false
       }
     }
-    this.bytes += frame.length
-    this.chunks.push(frame)
+    const wire = this.frame === undefined ? frame : this.frame(frame)
+    this.bytes += wire.length
+    this.chunks.push(wire)
     if (this.overSince === 0 && this.bytes > this.limitBytes) this.overSince = this.clock.unsafeCurrentTimeMillis()
     this.schedule()
     return true
@@ -188,6 +194,6 @@ export class Outbox {
 
   /** Writes directly, bypassing the queue (a last BYE to a peer being dropped). */
   writeNow(frame: Uint8Array): void {
-    if (!this.socket.destroyed) this.socket.write(frame)
+    if (!this.socket.destroyed) this.socket.write(this.frame === undefined ? frame : this.frame(frame))
   }
 }

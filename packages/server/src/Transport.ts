@@ -15,7 +15,12 @@ export interface Transport {
   readonly remotePort?: number | undefined
   /** Nothing more can be written (the socket is gone, or closing). */
   readonly destroyed: boolean
-  /** Writes encoded frames (whole lines, each ending in `\n`); false: wait for `drain` before writing more. */
+  /**
+   * How an encoded frame (a line ending in `\n`) goes on this transport's
+   * wire, applied as it is queued; none: as it is (TCP).
+   */
+  readonly frame?: ((line: Uint8Array) => Uint8Array) | undefined
+  /** Writes frames as `frame` made them (whole lines on TCP); false: wait for `drain` before writing more. */
   write(data: Uint8Array): boolean
   /** Ends the connection gracefully; with `data` (whole lines), writes that first. */
   end(): unknown

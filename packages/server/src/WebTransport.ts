@@ -14,10 +14,10 @@
  * UTF-8. `ws` is told not to check UTF-8 itself, as it would close the
  * connection where the contract answers INVALID_JSON.
  *
- * Outbound, the outbox hands `write` what it gathered in one turn of the
- * event loop (whole lines, as for TCP); each line becomes one text frame,
- * all framed into one buffer and written to the underlying socket with one
- * call, as TCP does. The server's frames are not masked and not compressed,
+ * Outbound, each encoded line becomes one text frame as the outbox queues
+ * it (`frame`), and the outbox hands `write` what it gathered in one turn of
+ * the event loop, written to the underlying socket with one call, as TCP
+ * does. The server's frames are not masked and not compressed,
  * so framing is a 2-, 4- or 10-byte header per line; going through
  * `ws.send` instead would cost a header allocation, an options object and
  * two socket writes per frame and recipient. Writing whole frames to the
@@ -131,6 +131,39 @@ export const textFrames = (data: Uint8Array): Buffer => {
   return out
 }
 
+/**
+ * One encoded frame (a line ending in `\n`) as a WebSocket text frame. The
+ * hub hands the same frame to each of its recipients in turn, so the last
+ * one framed is kept: a broadcast is framed once for all its WebSocket
+ * recipients, as it is encoded once for all (A/B in docs/benchmarks.md,
+ * "WebSocket"). Anything else (several lines at once) goes through
+ * `textFrames`.
+ */
+let lastLine: Uint8Array | undefined
+let lastFramed: Buffer = Buffer.alloc(0)
+export const textFrame = (line: Uint8Array): Buffer => {
+  if (line === lastLine) return lastFramed
+  const n = line.length - 1
+  if (n < 0 || line[n] !== LF || line.indexOf(LF) !== n) return textFrames(line)
+  const header = headerBytes(n)
+  const out = Buffer.allocUnsafe(header + n)
+  out[0] = 0x81 // FIN, text
+  if (n < 126) {
+    out[1] = n
+  } else if (n < 65536) {
+    out[1] = 126
+    out.writeUInt16BE(n, 2)
+  } else {
+    out[1] = 127
+    out.writeUInt32BE(0, 2)
+    out.writeUInt32BE(n, 6)
+  }
+  out.set(line.subarray(0, n), header)
+  lastLine = line
+  lastFramed = out
+  return out
+}
+
 function onMessage(this: WebSocket & { [transportKey]?: WebTransport }, data: Buffer, isBinary: boolean): void {
   this[transportKey]?.emit("data", isBinary ? BINARY : data)
 }
@@ -173,12 +206,16 @@ export class WebTransport extends EventEmitter implements Transport {
     return this.ws.readyState !== WebSocket.OPEN || this.raw.destroyed
   }
 
+  /** Frames are WebSocket frames on this transport: the outbox queues them framed (see `textFrame`). */
+  readonly frame = textFrame
+
+  /** Writes what `frame` made (whole WebSocket frames). */
   write(data: Uint8Array): boolean {
-    return this.raw.write(textFrames(data))
+    return this.raw.write(data)
   }
 
   end(data?: Uint8Array): this {
-    if (data !== undefined && !this.destroyed) this.write(data)
+    if (data !== undefined && !this.destroyed) this.write(textFrames(data))
     this.ws.close(NORMAL_CLOSURE)
     return this
   }

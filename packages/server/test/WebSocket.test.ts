@@ -9,12 +9,13 @@
  * /metrics) in the last test.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Duration, Effect, Either } from "effect"
+import { Data, Duration, Effect, Either, FastCheck as fc } from "effect"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type { ServerSettings, WebSettings } from "../src/ServerConfig.ts"
+import { textFrame, textFrames } from "../src/WebTransport.ts"
 import { install, selfSigned } from "./support/Certificate.ts"
 import { launchServer } from "./support/InProcessServer.ts"
 import { metricsPort, request, scrape, value } from "./support/Prometheus.ts"
@@ -462,3 +463,27 @@ const httpsGet = (port: number, path: string, ca: string) =>
   }).pipe(
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new HttpError({ message: "no answer in 10 s" }) })
   )
+
+describe("WebSocket framing", () => {
+  it.prop(
+    "a line framed as it is queued is the frame textFrames makes of it; a repeated line is framed once",
+    [fc.array(fc.uint8Array({ maxLength: 70_000 }).map((b) => b.map((x) => (x === 10 ? 32 : x))), {
+      minLength: 1,
+      maxLength: 4
+    })],
+    ([bodies]) => {
+      for (const body of bodies) {
+        const line = Buffer.concat([body, Buffer.from("\n")])
+        const framed = textFrame(line)
+        assert.deepStrictEqual(framed, textFrames(line))
+        assert.strictEqual(textFrame(line), framed)
+        // an equal line that is another buffer is framed again, to the same bytes
+        assert.deepStrictEqual(textFrame(Buffer.from(line)), framed)
+      }
+      // several lines at once (not one frame) are each framed
+      const two = Buffer.concat(bodies.flatMap((b) => [b, Buffer.from("\n")]))
+      assert.deepStrictEqual(textFrame(two), textFrames(two))
+    },
+    { fastCheck: { numRuns: 50 } }
+  )
+})
