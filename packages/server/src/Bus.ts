@@ -12,8 +12,8 @@
  * listens) and for nodes built in one process; and Redis pub/sub
  * (`RedisBus.ts`) for nodes in separate processes.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer, PubSub, Queue, type Scope } from "effect"
-import { createHash } from "node:crypto"
 
 /** What a node hears from the bus. */
 export interface BusListener {
@@ -36,15 +36,21 @@ export interface BusShape {
 export const isRedisUrl = (url: string): boolean => /^rediss?:\/\//i.test(url)
 
 /**
- * The channel of one chat service: the nodes started with the same database
- * (and the same bus) are one service, so the name is derived from the
- * database's address, never from its password.
+ * The channel of one chat service: the nodes on the same database (and the
+ * same bus) are one service, so the name is the database's own cluster id
+ * (a random id its migration stored), never its address, which differs
+ * from node to node behind a pooler or another host name.
  */
-export const channelFor = (db: string): string => {
-  const parsed = new URL(db)
-  const where = `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
-  return `parley:${createHash("sha256").update(where).digest("hex").slice(0, 16)}`
-}
+export const channelFor = (clusterId: string): string => `parley:${clusterId}`
+
+/** Reads the database's cluster id (PostgreSQL, `cluster_identity`). */
+export const readClusterId = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ id: string }>`SELECT id FROM cluster_identity`
+  const id = rows[0]?.id
+  if (id === undefined) return yield* Effect.dieMessage("the database has no cluster id (cluster_identity is empty)")
+  return id
+})
 
 export class Bus extends Context.Tag("@parley/server/Bus")<Bus, BusShape>() {}
 

@@ -147,9 +147,25 @@ const cluster = Effect.gen(function*() {
     )`
 })
 
+/**
+ * The cluster's name on the bus: a random id the database keeps, so that the
+ * nodes on one database are one service whatever address each reaches it by
+ * (a host name, an IP address, a pooler in front of it).
+ */
+const clusterId = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cluster_identity (
+      only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+      id text NOT NULL
+    )`
+  yield* sql`INSERT INTO cluster_identity (id) VALUES (gen_random_uuid()::text)`
+})
+
 export const pgMigrations = {
   "1_initial": initial,
   "2_session_token": sessionToken,
   "3_rooms": rooms,
-  "4_cluster": cluster
+  "4_cluster": cluster,
+  "5_cluster_id": clusterId
 }

@@ -5,7 +5,7 @@
 import { Console, Effect, Layer } from "effect"
 import type * as Net from "node:net"
 import { Accounts } from "./Account.ts"
-import { channelFor, isRedisUrl, MemoryBus } from "./Bus.ts"
+import { channelFor, isRedisUrl, MemoryBus, readClusterId } from "./Bus.ts"
 import { Cluster } from "./Cluster.ts"
 import { Hub } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
@@ -70,11 +70,11 @@ const Announce = Layer.effectDiscard(
 const BusLive = (settings: Partial<ServerSettings>) => {
   const url = settings.bus
   return url !== undefined && isRedisUrl(url)
-    ? Layer.unwrapEffect(Effect.map(
+    ? Layer.unwrapEffect(Effect.gen(function*() {
       // ioredis is loaded only for a cluster
-      Effect.promise(() => import("./RedisBus.ts")),
-      (m) => m.RedisBus(url, channelFor(settings.db ?? ""))
-    ))
+      const m = yield* Effect.promise(() => import("./RedisBus.ts"))
+      return m.RedisBus(url, channelFor(yield* readClusterId.pipe(Effect.orDie)))
+    }))
     : MemoryBus(`parley:${settings.db ?? ""}`)
 }
 

@@ -87,6 +87,42 @@ const storedCounts = (db: string) =>
     (rows) => ({ rows: Number(rows[0]!.rows), keys: Number(rows[0]!.keys) })
   )
 
+/** Waits until `seconds` have passed on the database's clock (read directly), the clock heartbeats are on. */
+const staleFor = (db: string, seconds: number) =>
+  Effect.gen(function*() {
+    const since = String((yield* query(db, "SELECT now()::text AS t"))[0]!.t)
+    yield* query(db, `SELECT 1 WHERE now() > '${since}'::timestamptz + interval '${seconds} seconds'`).pipe(
+      Effect.filterOrFail((rows) => rows.length > 0),
+      Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.upTo(`${seconds + 20} seconds`)))
+    )
+  })
+
+/** Each node's last heartbeat, by node id. */
+const heartbeats = (db: string) =>
+  Effect.map(
+    query(db, "SELECT node_id, heartbeat_at::text AS at FROM cluster_nodes"),
+    (rows) => new Map(rows.map((r) => [String(r.node_id), String(r.at)]))
+  )
+
+/** Waits until `done` holds of the heartbeats, polling the table (bounded). */
+const heartbeatsWhere = (db: string, done: (beats: Map<string, string>) => boolean) =>
+  heartbeats(db).pipe(
+    Effect.filterOrFail(done),
+    Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.upTo("60 seconds")))
+  )
+
+/**
+ * Waits until each of `nodes` has beaten twice after `since`: a reap comes
+ * right after the beat that allows it, in the same round, so the second
+ * beat shows that the first one's round is over.
+ */
+const beatenTwiceSince = (db: string, since: string, nodes: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const after = (at: string | undefined, than: string) => at !== undefined && Date.parse(at) > Date.parse(than)
+    const first = yield* heartbeatsWhere(db, (beats) => nodes.every((n) => after(beats.get(n), since)))
+    yield* heartbeatsWhere(db, (beats) => nodes.every((n) => after(beats.get(n), first.get(n)!)))
+  })
+
 const assertOnceInOrder = (seen: ReadonlyArray<number>, label: string) => {
   for (let i = 1; i < seen.length; i++) {
     assert.isAbove(seen[i]!, seen[i - 1]!, `${label}: ${seen[i]} after ${seen[i - 1]} (out of order or twice)`)
@@ -222,6 +258,100 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
   )
 
   it.scopedLive(
+    "PostgreSQL cut off from the whole cluster for longer than a heartbeat may be stale: MSG is UNAVAILABLE on every node and every connection stays; once it is back no node counts another out, and chat across nodes goes on",
+    () =>
+      Effect.gen(function*() {
+        const url = new URL(yield* freshPgDatabase)
+        const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
+        const direct = url.toString()
+        url.host = `127.0.0.1:${proxy.port}`
+        const n1 = yield* node(url.toString(), "n1")
+        const n2 = yield* node(url.toString(), "n2")
+        const alice = yield* signUp(n1.port, "alice")
+        const bob = yield* signUp(n2.port, "bob")
+        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online")
+        const before = yield* say(alice.wire, "before the outage")
+        yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === before.message_id)
+
+        yield* proxy.cut
+        yield* alice.wire.send({ command: "MSG", text: "during", client_msg_id: "a-during", id: "a1" })
+        assert.strictEqual((yield* alice.wire.reply("ERROR", "20 seconds")).code, "UNAVAILABLE")
+        yield* bob.wire.send({ command: "MSG", text: "during", client_msg_id: "b-during", id: "b1" })
+        assert.strictEqual((yield* bob.wire.reply("ERROR", "20 seconds")).code, "UNAVAILABLE")
+        yield* n1.waitForOutput(/storage unavailable/)
+        yield* n2.waitForOutput(/storage unavailable/)
+        // the outage outlasts STALE_SECONDS: every heartbeat in the table is stale when it ends
+        yield* staleFor(direct, 17)
+        yield* alice.wire.ask({ command: "PING" }, "PONG")
+        yield* bob.wire.ask({ command: "PING" }, "PONG")
+        yield* proxy.restore
+
+        // both nodes beat twice after the outage: a reap would have come with the first beat after it
+        const restored = String((yield* query(direct, "SELECT now()::text AS t"))[0]!.t)
+        yield* beatenTwiceSince(direct, restored, ["n1", "n2"])
+        for (const n of [n1, n2]) assert.notMatch(n.output(), /counted out/, n.output())
+        const open = yield* query(direct, "SELECT count(*) AS n FROM sessions WHERE disconnect_time IS NULL")
+        assert.strictEqual(Number(open[0]!.n), 2, "alice's and bob's sessions are still open")
+        for (const [wire, other] of [[alice.wire, "bob"], [bob.wire, "alice"]] as const) {
+          const offline = wire.received.find((f) => f.type === "PRESENCE" && f.user === other && f.status === "offline")
+          assert.isUndefined(offline, `${wire.label} was told ${other} went offline`)
+        }
+        const fromBob = yield* say(bob.wire, "after, from n2")
+        yield* alice.wire.pick((f) => f.type === "MESSAGE" && f.message_id === fromBob.message_id)
+        const fromAlice = yield* say(alice.wire, "after, from n1")
+        yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === fromAlice.message_id)
+        assert.deepStrictEqual(messageIds(bob.wire), [before.message_id, fromAlice.message_id])
+        assert.deepStrictEqual(messageIds(alice.wire), [fromBob.message_id])
+        // each node's outage logged once each way (its end with the first write that went through)
+        for (const n of [n1, n2]) {
+          yield* n.waitForOutput(/storage available again/)
+          assert.strictEqual(n.output().match(/storage unavailable/g)?.length, 1, n.output())
+          assert.strictEqual(n.output().match(/storage available again/g)?.length, 1, n.output())
+        }
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "a node cut off from PostgreSQL alone is counted out by the others; once it is back it rejoins: its users online again everywhere, its sessions open again, chat goes on",
+    () =>
+      Effect.gen(function*() {
+        const url = new URL(yield* freshPgDatabase)
+        const direct = url.toString()
+        const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
+        url.host = `127.0.0.1:${proxy.port}`
+        const n1 = yield* node(direct, "n1")
+        const n2 = yield* node(url.toString(), "n2")
+        const alice = yield* signUp(n1.port, "alice")
+        const bob = yield* signUp(n2.port, "bob")
+        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online")
+
+        yield* proxy.cut
+        // n1 sees n2's heartbeat go stale and counts it out: bob offline for alice
+        yield* n1.waitForOutput(/counted out node n2/, "40 seconds")
+        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "offline", "10 seconds")
+        // the bus still carries n1's messages to bob meanwhile
+        const during = yield* say(alice.wire, "while n2 has no database")
+        yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === during.message_id, "10 seconds")
+        yield* proxy.restore
+
+        yield* n2.waitForOutput(/rejoined with 1 sessions/, "30 seconds")
+        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online", "10 seconds")
+        const users = yield* alice.wire.ask({ command: "USERS" }, "USERS")
+        assert.include(users.online as Array<string>, "bob")
+        const bobs = yield* query(
+          direct,
+          "SELECT s.disconnect_time FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'bob'"
+        )
+        assert.deepStrictEqual(bobs.map((r) => r.disconnect_time), [null], "bob's session is open again")
+        const fromBob = yield* say(bob.wire, "back, from n2")
+        yield* alice.wire.pick((f) => f.type === "MESSAGE" && f.message_id === fromBob.message_id)
+        assert.isFalse(alice.wire.isClosed || bob.wire.isClosed)
+      }),
+    150_000
+  )
+
+  it.scopedLive(
     "a kick and a REVOKE made on one node while another node's bus is out take effect there once it is back",
     () =>
       Effect.gen(function*() {
@@ -290,7 +420,8 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
           Effect.sync(() => new Redis(redis.toString())),
           (client) => Effect.sync(() => client.disconnect())
         )
-        for (const text of garbage) yield* Effect.promise(() => publisher.publish(channelFor(db), text))
+        const channel = channelFor(String((yield* query(db, "SELECT id FROM cluster_identity"))[0]!.id))
+        for (const text of garbage) yield* Effect.promise(() => publisher.publish(channel, text))
         yield* n1.waitForOutput(/ignored a notice on the bus/)
         const hello = yield* say(alice.wire, "still here")
         assert.strictEqual((yield* bob.wire.pick((f) => f.type === "MESSAGE")).message_id, hello.message_id)
