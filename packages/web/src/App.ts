@@ -1,7 +1,7 @@
 /**
  * The chat screen: the sidebar (rooms with unread counts, DMs, who is online), the open
- * conversation (history paged in as you scroll back, receipts, edit and delete, moderation where
- * your role allows), the composer (what you send waits visibly as pending until its ACK, across
+ * conversation (history paged in as you scroll back, receipts, edit and delete, moderation and the
+ * room's own controls where your role allows), the composer (what you send waits visibly as pending until its ACK, across
  * reconnects), the connection banner with its countdown, sessions, and the keyboard: Enter sends,
  * Shift+Enter adds a line, Up edits your last message, Ctrl+K switches conversation, Escape
  * closes what is open.
@@ -12,6 +12,7 @@ import { byId, fill, h } from "./Dom.ts"
 import { showMembers } from "./Members.ts"
 import { messageItems } from "./MessageList.ts"
 import { type Conversation, dmKey, type Line, Model, roomKey } from "./Model.ts"
+import { renderRoomActions, type RoomControlsContext } from "./RoomControls.ts"
 import type { Session } from "./Session.ts"
 import { showSessions } from "./SessionsDialog.ts"
 import { type Destination, Switcher } from "./Switcher.ts"
@@ -49,6 +50,7 @@ export class App {
     title: byId("conv-title"),
     topic: byId("conv-topic"),
     membersButton: byId<HTMLButtonElement>("members-button"),
+    roomActions: byId("room-actions"),
     members: byId("members"),
     scroller: byId("scroller"),
     older: byId<HTMLButtonElement>("older-button"),
@@ -111,14 +113,11 @@ export class App {
         const conv = this.model.room(event.room)
         conv.topic = event.topic
         this.note(conv, `${event.by} set the topic: ${event.topic === "" ? "(none)" : event.topic}`)
+        if (conv.key === this.model.active) this.renderHeader()
         return
       }
       case "ROOM_DELETED":
-        this.model.conversations.delete(roomKey(event.room))
-        this.notify(`${event.by} deleted the room #${event.room}`)
-        if (this.model.active === roomKey(event.room)) void this.open(roomKey("general"))
-        else this.renderSidebar()
-        return
+        return this.leftRoom(this.model.room(event.room), `${event.by} deleted the room #${event.room}`)
       case "INVITED":
         this.notify(`${event.by} invited you to #${event.room}`, {
           label: `Join #${event.room}`,
@@ -156,19 +155,18 @@ export class App {
         this.note(conv, `${event.user} joined`)
         break
       case "left":
+        // you left on another of your connections
+        if (me) return this.leftRoom(conv, `You left #${event.room} on another device`)
         this.note(conv, `${event.user} left`)
         break
       case "kicked":
       case "banned":
         if (me) {
-          this.model.conversations.delete(conv.key)
-          this.notify(
+          return this.leftRoom(
+            conv,
             `${by} ${event.event === "kicked" ? "removed you from" : "banned you from"} #${event.room}${reason}` +
               (event.event === "banned" ? `, ${until(event.expires_at)}` : "")
           )
-          if (this.model.active === conv.key) void this.open(roomKey("general"))
-          else this.renderSidebar()
-          return
         }
         this.note(conv, `${by} ${event.event} ${event.user}${reason}`)
         break
@@ -187,7 +185,11 @@ export class App {
         this.note(conv, `${by} unmuted ${event.user}`)
         break
       case "role":
-        if (me) conv.role = event.role
+        if (me) {
+          conv.role = event.role
+          this.notify(`${by} made you ${event.role} of #${event.room}`)
+          if (conv.key === this.model.active) this.renderHeader()
+        }
         this.note(conv, `${by} made ${event.user} ${event.role}`)
         break
       case "unbanned":
@@ -196,6 +198,14 @@ export class App {
     }
     if (me && conv.key === this.model.active) this.renderComposer()
     if (conv.key === this.model.active && this.membersOpen) void this.loadMembers(conv)
+  }
+
+  /** You are out of `conv` (left, kicked, banned, or it was deleted): drop it, say why, go to general. */
+  private leftRoom(conv: Conversation, why: string) {
+    this.model.conversations.delete(conv.key)
+    this.notify(why)
+    if (this.model.active === conv.key) void this.open(roomKey("general"))
+    else this.renderSidebar()
   }
 
   readonly onRooms = (rooms: ReadonlyArray<RoomInfo>) => {
@@ -398,6 +408,20 @@ export class App {
     }, conv)
   }
 
+  private roomControls(): RoomControlsContext {
+    return {
+      client: this.client(),
+      run: (effect) => this.run(effect),
+      notify: (text) => this.notify(text),
+      gone: (conv, text) => this.leftRoom(conv, text),
+      topicSet: (conv, topic) => {
+        conv.topic = topic
+        this.note(conv, `You set the topic: ${topic === "" ? "(none)" : topic}`)
+        if (conv.key === this.model.active) this.renderHeader()
+      }
+    }
+  }
+
   showSessions() {
     return showSessions(this.client(), (effect) => this.run(effect))
   }
@@ -525,6 +549,8 @@ export class App {
     this.els.membersButton.hidden = conv.kind !== "room"
     this.els.membersButton.setAttribute("aria-expanded", String(this.membersOpen))
     this.els.members.hidden = !this.membersOpen
+    // the controls act through the session, which comes after the first render
+    if (this.session !== undefined) renderRoomActions(this.els.roomActions, this.roomControls(), conv)
     byId("log").setAttribute("aria-label", `Messages in ${label(conv)}`)
     document.title = `${label(conv)} · Parley`
   }

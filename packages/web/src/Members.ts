@@ -1,13 +1,16 @@
 /**
  * A room's Members panel: who is in it, their roles and who is online, and the moderation buttons
  * your role allows on each (mute, unmute, kick, ban; in `general` only mute and unmute, since
- * nobody can be put out of it). The server decides in the end; the buttons only leave out what it
- * would refuse anyway.
+ * nobody can be put out of it), and for an owner the role buttons (make owner, moderator or
+ * member: ROLE, by which an owner also hands the room over). The server decides in the end; the
+ * buttons only leave out what it would refuse anyway.
  */
 import type { ChatClient } from "@parley/client/browser"
 import type { Effect } from "effect"
 import { fill, h } from "./Dom.ts"
 import { type Conversation, mayModerate, type Role } from "./Model.ts"
+
+const roles: ReadonlyArray<Role> = ["owner", "moderator", "member"]
 
 /** What the panel needs from the screen. */
 export interface MembersContext {
@@ -62,7 +65,10 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
         "ul",
         { class: "member-list" },
         list.members.map((m) => {
-          const actions = m.user.toLowerCase() !== me && mayModerate(mine, m.role as Role)
+          const self = m.user.toLowerCase() === me
+          const actions = !self && mayModerate(mine, m.role as Role)
+          // in general roles are for server admins to give, and it has no owners
+          const roleActions = !self && !general && mine === "owner"
           return h(
             "li",
             {},
@@ -81,6 +87,19 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
                 general
                   ? null
                   : button(`Ban ${m.user}`, () => client.ban(room, m.user), `${m.user} is banned from #${room}`)
+              )
+              : null,
+            roleActions
+              ? h(
+                "span",
+                { class: "mod" },
+                roles.filter((r) => r !== m.role).map((r) =>
+                  button(
+                    `Make ${m.user} ${r}`,
+                    () => client.setRole(room, m.user, r),
+                    `${m.user} is now ${r} of #${room}`
+                  )
+                )
               )
               : null
           )
