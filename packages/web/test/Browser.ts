@@ -4,6 +4,7 @@
  * a web port of its own, and Debian's Chromium driven by `playwright-core` (no downloaded
  * browser). Everything waits for an event (a locator, a frame, a line), never for time.
  */
+import { assert } from "@effect/vitest"
 import { spawnServer } from "@parley/testkit"
 import type { ServerProcess } from "@parley/testkit"
 import { Effect, type Scope } from "effect"
@@ -198,3 +199,11 @@ export const axeViolations = (page: Page) =>
 export const describeViolations = (violations: ReadonlyArray<AxeViolation>) =>
   violations.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)
     .join("\n")
+
+/** No serious or critical axe violation on the page as it is now; and a screenshot of it. */
+export const checkScreen = (page: Page, name: string) =>
+  Effect.gen(function*() {
+    yield* screenshot(page, name)
+    const violations = yield* axeViolations(page)
+    assert.deepStrictEqual(violations.length, 0, `${name}:\n${describeViolations(violations)}`)
+  })

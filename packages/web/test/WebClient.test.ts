@@ -11,20 +11,17 @@ import { assert, describe, it } from "@effect/vitest"
 import { ChatClient, type ChatEvent, TcpTransport } from "@parley/client"
 import type { ServerProcess } from "@parley/testkit"
 import { Effect, Queue, Redacted } from "effect"
-import type { Page } from "playwright-core"
 import {
-  axeViolations,
   builtPage,
+  checkScreen,
   composer,
   delivered,
-  describeViolations,
   launchBrowser,
   openConversation,
   openPage,
   passwordOf,
   register,
   say,
-  screenshot,
   seen,
   startServer
 } from "./Browser.ts"
@@ -58,14 +55,6 @@ const messagesUntil = (events: Queue.Dequeue<ChatEvent>, text: string) =>
   }).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`"${text}" never arrived`) }))
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
-
-/** No serious or critical axe violation on the page as it is now; and a screenshot of it. */
-const checkScreen = (page: Page, name: string) =>
-  Effect.gen(function*() {
-    yield* screenshot(page, name)
-    const violations = yield* axeViolations(page)
-    assert.deepStrictEqual(violations.length, 0, `${name}:\n${describeViolations(violations)}`)
-  })
 
 const TIMEOUT = 180_000
 
