@@ -1,8 +1,8 @@
 /**
  * The room controls of the web client end to end, three people in three browser profiles on the
  * real server (one of them at phone width): an owner sets the topic, makes a member moderator (who
- * then sees a moderator's controls), bans a third user and lifts the ban from the audit log, where
- * every one of those actions is listed; the third user gets back in, then leaves; the owner is told
+ * then sees a moderator's controls) and mutes them, bans a third user, and lifts the ban and the
+ * mute from the audit log, where every one of those actions is listed; the third user gets back in, then leaves; the owner is told
  * the server's refusal to let the last owner leave, then deletes the room after a confirmation, and
  * it disappears for the others. The new dialogs pass axe, with a screenshot of each.
  */
@@ -37,7 +37,7 @@ const auditRow = (page: Page, action: string, target: string) =>
 
 describe("the web client's room controls", () => {
   it.scopedLive(
-    "an owner sets the topic, makes a moderator, bans and unbans from the audit log, and deletes the room",
+    "an owner sets the topic, makes a moderator, lifts a ban and a mute from the audit log, and deletes the room",
     () =>
       Effect.gen(function*() {
         const dist = yield* built
@@ -92,6 +92,12 @@ describe("the web client's room controls", () => {
         })
         assert.strictEqual(yield* promise(() => mo.page.getByRole("button", { name: "Delete room" }).count()), 0)
 
+        // an owner may mute a moderator; the mute is lifted from the audit log below
+        yield* promise(async () => {
+          await olive.page.getByRole("button", { name: "Mute moss", exact: true }).click()
+          await mo.page.getByLabel("Message #plaza (you are muted here until lifted)").waitFor()
+        })
+
         // tess banned: put out, and kept out
         yield* promise(async () => {
           await olive.page.getByRole("button", { name: "Ban tess", exact: true }).click()
@@ -118,10 +124,11 @@ describe("the web client's room controls", () => {
         const order = yield* promise(() =>
           olive.page.locator("#audit-rows tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")))
         )
-        assert.deepStrictEqual(order, ["ban", "role", "topic"], "newest first")
-        yield* promise(() =>
-          olive.page.locator(".sanction-list li", { hasText: "tess: banned by olive until lifted" }).waitFor()
-        )
+        assert.deepStrictEqual(order, ["ban", "mute", "role", "topic"], "newest first")
+        yield* promise(async () => {
+          await olive.page.locator(".sanction-list li", { hasText: "tess: banned by olive until lifted" }).waitFor()
+          await olive.page.locator(".sanction-list li", { hasText: "moss: muted by olive until lifted" }).waitFor()
+        })
         yield* checkScreen(olive.page, "audit-log")
 
         // the new moderator reads it too, on a phone, without the page growing sideways
@@ -137,11 +144,15 @@ describe("the web client's room controls", () => {
           await mo.page.locator("#audit-dialog").waitFor({ state: "hidden" })
         })
 
-        // the ban lifted from the log: it shows there, and tess gets back in
+        // the ban and the mute lifted from the log: they show there, moss may talk again, tess gets back in
         yield* promise(async () => {
           await olive.page.getByRole("button", { name: "Lift ban on tess" }).click()
           await auditRow(olive.page, "unban", "tess").waitFor()
           await olive.page.locator(".sanction-list li", { hasText: "tess" }).waitFor({ state: "detached" })
+          await olive.page.locator("#audit-dialog").getByRole("button", { name: "Unmute moss" }).click()
+          await auditRow(olive.page, "unmute", "moss").waitFor()
+          await olive.page.locator(".in-force", { hasText: "None." }).waitFor()
+          await mo.page.getByLabel("Message #plaza", { exact: true }).waitFor()
           await olive.page.keyboard.press("Escape")
           await olive.page.locator("#audit-dialog").waitFor({ state: "hidden" })
         })
