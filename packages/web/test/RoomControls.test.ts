@@ -91,6 +91,7 @@ describe("the web client's room controls", () => {
           await mo.page.getByRole("button", { name: "Audit log" }).waitFor()
         })
         assert.strictEqual(yield* promise(() => mo.page.getByRole("button", { name: "Delete room" }).count()), 0)
+        yield* checkScreen(mo.page, "moderator-controls-phone")
 
         // an owner may mute a moderator; the mute is lifted from the audit log below
         yield* promise(async () => {
