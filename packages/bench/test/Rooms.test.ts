@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { spawnServer } from "@parley/testkit"
 import { Effect } from "effect"
+import { efficiency, type FanOutRun, type StepRecord } from "../src/FanOut.ts"
 import { Generator } from "../src/Generator.ts"
 import type { JobResults } from "../src/GeneratorPool.ts"
 import type { Job } from "../src/Jobs.ts"
+import { pooledShare, roomsShare } from "../src/Rooms.ts"
 import { planRooms } from "../src/RoomsPlan.ts"
 
 /** A real Parley and a generator in this process that runs jobs against it, its connections closed at the end. */
@@ -122,4 +124,30 @@ describe("single-room traffic from every connection", () => {
       }),
     60_000
   )
+})
+
+describe("the rooms figure over several rounds", () => {
+  const step = (pass: boolean, delivered: number, serverCpuSec: number) =>
+    ({ pass, lost: 0, delivered, serverCpuSec }) as unknown as StepRecord
+  const run = (steps: ReadonlyArray<StepRecord>): FanOutRun => ({
+    server: "parley",
+    knee: undefined,
+    kneeStep: undefined,
+    steps,
+    deliveriesPerCpuSec: efficiency(steps)
+  })
+
+  it("pools every passing step of every round, each side summed, not the rounds' ratios averaged", () => {
+    const rounds = [
+      // a round whose rooms search landed low, and one whose single-room search did
+      { rooms: run([step(true, 100, 1), step(false, 900, 1)]), single: run([step(true, 600, 1)]) },
+      { rooms: run([step(true, 500, 1)]), single: run([step(true, 100, 1), step(true, 100, 1)]) }
+    ]
+    const pooled = pooledShare(rounds)
+    assert.strictEqual(pooled.rooms, 300)
+    assert.strictEqual(pooled.single, 800 / 3)
+    assert.closeTo(pooled.share, (100 * 300) / (800 / 3), 1e-9)
+    // the per-round shares would have read 16.7 % and 500 %
+    assert.closeTo(roomsShare(rounds[0]!), 100 / 6, 1e-9)
+  })
 })
