@@ -115,6 +115,8 @@ export declare namespace ChatClient {
     readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
     /** The rooms you are a member of, as of the last CONNECTED (with the `rooms` option; else empty). */
     readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
+    /** Whether you are a server admin, as of the last CONNECTED (with the `rooms` option; else false). */
+    readonly admin: SubscriptionRef.SubscriptionRef<boolean>
     /**
      * Every MESSAGE (yours included, once ACKed), PRESENCE, RECEIPT and BYE, in
      * order, each message once. Subscribe before `connect` to miss nothing.
@@ -194,6 +196,7 @@ interface Parts {
   readonly state: SubscriptionRef.SubscriptionRef<ConnectionState>
   readonly online: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
   readonly joinedRooms: SubscriptionRef.SubscriptionRef<ReadonlyArray<RoomInfo>>
+  readonly admin: SubscriptionRef.SubscriptionRef<boolean>
   readonly inbox: Inbox.Inbox
   readonly outbox: Outbox
   /** Held while writing MSGs, so resends after a login go out before any new send. */
@@ -398,6 +401,7 @@ const loggedIn = (c: Parts, conn: Connection.Connection, connected: Connected, v
     c.shared.me = connected.user
     yield* SubscriptionRef.set(c.online, [...connected.online].sort())
     yield* SubscriptionRef.set(c.joinedRooms, connected.rooms ?? [])
+    yield* SubscriptionRef.set(c.admin, connected.admin === true)
     const now = yield* Clock.currentTimeMillis
     yield* move(
       c.state,
@@ -571,6 +575,7 @@ export const make = (options: ChatClientOptions) =>
     const state = yield* SubscriptionRef.make(initial)
     const online = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
     const joinedRooms = yield* SubscriptionRef.make<ReadonlyArray<RoomInfo>>([])
+    const admin = yield* SubscriptionRef.make(false)
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<ChatEvent>(), PubSub.shutdown)
     const shared: Shared = {
       live: undefined,
@@ -586,6 +591,7 @@ export const make = (options: ChatClientOptions) =>
       state,
       online,
       joinedRooms,
+      admin,
       inbox: yield* Inbox.make({
         hub,
         online,
@@ -610,6 +616,7 @@ export const make = (options: ChatClientOptions) =>
       state,
       online,
       joinedRooms,
+      admin,
       events: Stream.fromPubSub(hub),
       subscribe: PubSub.subscribe(hub),
       roomEvents: Stream.filter(Stream.fromPubSub(hub), isRoomEvent),

@@ -73,6 +73,8 @@ export const Connected = Schema.Struct({
   unread: Schema.NonNegativeInt,
   /** With `"rooms": true` (v1.2): the rooms you are a member of, `general` first. */
   rooms: Schema.optional(Schema.Array(RoomInfo)),
+  /** With `"rooms": true` (v1.2): present, and true, for a server admin. */
+  admin: Schema.optional(Schema.Literal(true)),
   id
 })
 export const Ack = Schema.Struct({

@@ -330,6 +330,7 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
     const unread = yield* messages.unreadCount(userId)
     const replay = yield* messages.replay(userId, command.resume_after, config.replayCap, conn.auth.rooms)
     const roomList = conn.auth.rooms ? yield* rooms.list(userId, true) : undefined
+    const admin = conn.auth.rooms && (yield* shared.users.standing(userId)).admin
     const held = conn.releaseHeld(Math.max(command.resume_after ?? 0, replay.messages.at(-1)?.message_id ?? 0))
     conn.send(withId({
       type: "CONNECTED" as const,
@@ -338,7 +339,8 @@ const welcome = (shared: Shared, command: Connect, conn: LoggedIn, token: string
       token,
       online: hub.online(),
       unread,
-      ...(roomList === undefined ? {} : { rooms: roomList })
+      ...(roomList === undefined ? {} : { rooms: roomList }),
+      ...(admin ? { admin: true as const } : {})
     }, command.id))
     if (replay.truncated && replay.messages.length > 0) {
       conn.send({ type: "TRUNCATED", before: replay.messages[0]!.message_id })

@@ -27,7 +27,8 @@ describe.concurrent("server admins", { timeout: Math.max(contractTimeout, 120_00
     Effect.gen(function*() {
       const server = yield* startServer()
       for (const name of ["alice", "bob"]) yield* register(server.port, name)
-      const { wire: alice } = yield* login(server.port, "alice")
+      const { connected: before, wire: alice } = yield* login(server.port, "alice")
+      assert.notProperty(before, "admin")
       assert.strictEqual((yield* refused(alice, { command: "LOCK", user: "bob" }, "FORBIDDEN")).action, "LOCK")
 
       const granted = yield* adminCommand("grant", "ALICE", "--db", server.db)
@@ -41,11 +42,16 @@ describe.concurrent("server admins", { timeout: Math.max(contractTimeout, 120_00
       // without reconnecting, alice is an admin now
       yield* alice.ask({ command: "LOCK", user: "bob" }, "OK")
       yield* alice.ask({ command: "UNLOCK", user: "bob" }, "OK")
+      // and her next opted-in login says so; a version 1 login (no rooms) is unchanged
+      assert.strictEqual((yield* login(server.port, "alice")).connected.admin, true)
+      assert.notProperty((yield* logIn(server.port, "alice")).connected, "admin")
+      assert.notProperty((yield* login(server.port, "bob")).connected, "admin")
 
       const revoked = yield* adminCommand("revoke", "alice", "--db", server.db)
       assert.deepStrictEqual([revoked.code, said(revoked.output)], [0, ["alice is no longer a server admin"]])
       assert.deepStrictEqual(said((yield* adminCommand("list", "--db", server.db)).output), ["no server admins"])
       yield* refused(alice, { command: "LOCK", user: "bob" }, "FORBIDDEN")
+      assert.notProperty((yield* login(server.port, "alice")).connected, "admin")
     }))
 
   it.scopedLive("LOCK ends every session with BYE locked and refuses logins; UNLOCK lets the user in again", () =>

@@ -216,6 +216,15 @@ export class App {
     this.renderHeader()
   }
 
+  /** You are a server admin: every room's controls, whatever your role in it. */
+  private admin = false
+
+  readonly onAdmin = (admin: boolean) => {
+    if (admin === this.admin) return
+    this.admin = admin
+    this.renderHeader()
+  }
+
   readonly onOnline = (names: ReadonlyArray<string>) => {
     this.model.online = names
     this.renderOnline()
@@ -402,6 +411,7 @@ export class App {
     return showMembers({
       el: this.els.members,
       me: this.model.me,
+      admin: this.admin,
       client: this.client(),
       run: (effect) => this.run(effect),
       act: (what, effect, done) => this.act(what, effect, done)
@@ -410,6 +420,7 @@ export class App {
 
   private roomControls(): RoomControlsContext {
     return {
+      admin: this.admin,
       client: this.client(),
       run: (effect) => this.run(effect),
       notify: (text) => this.notify(text),

@@ -2,7 +2,8 @@
  * A room's Members panel: who is in it, their roles and who is online, and the moderation buttons
  * your role allows on each (mute, unmute, kick, ban; in `general` only mute and unmute, since
  * nobody can be put out of it), and for an owner the role buttons (make owner, moderator or
- * member: ROLE, by which an owner also hands the room over). The server decides in the end; the
+ * member: ROLE, by which an owner also hands the room over). A server admin gets both on everyone
+ * else in every room (in `general`: moderator or member). The server decides in the end; the
  * buttons only leave out what it would refuse anyway.
  */
 import type { ChatClient } from "@parley/client/browser"
@@ -16,6 +17,8 @@ const roles: ReadonlyArray<Role> = ["owner", "moderator", "member"]
 export interface MembersContext {
   readonly el: HTMLElement
   readonly me: string
+  /** You are a server admin: you may moderate anyone but other admins and give any role. */
+  readonly admin: boolean
   readonly client: ChatClient.Service
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
   /** Runs a moderation action, saying what happened (or why not) in the notice line. */
@@ -38,7 +41,8 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
     const mine = list.members.find((m) => m.user.toLowerCase() === me)?.role ?? conv.role
     const general = conv.key === "room:general"
     // in a private room moderators and owners invite; in a public one any member may (a notice)
-    const mayInvite = !general && (conv.visibility !== "private" || mine === "owner" || mine === "moderator")
+    const mayInvite = !general &&
+      (conv.visibility !== "private" || ctx.admin || mine === "owner" || mine === "moderator")
     const invitee = h("input", { id: "invite-name", autocomplete: "off", autocapitalize: "off", spellcheck: false })
     fill(
       el,
@@ -66,9 +70,9 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
         { class: "member-list" },
         list.members.map((m) => {
           const self = m.user.toLowerCase() === me
-          const actions = !self && mayModerate(mine, m.role as Role)
+          const actions = !self && (ctx.admin || mayModerate(mine, m.role as Role))
           // in general roles are for server admins to give, and it has no owners
-          const roleActions = !self && !general && mine === "owner"
+          const roleActions = !self && (ctx.admin || (!general && mine === "owner"))
           return h(
             "li",
             {},
@@ -93,7 +97,7 @@ export const showMembers = async (ctx: MembersContext, conv: Conversation): Prom
               ? h(
                 "span",
                 { class: "mod" },
-                roles.filter((r) => r !== m.role).map((r) =>
+                roles.filter((r) => r !== m.role && !(general && r === "owner")).map((r) =>
                   button(
                     `Make ${m.user} ${r}`,
                     () => client.setRole(room, m.user, r),

@@ -3,8 +3,8 @@
  * (docs/protocol.md, "Roles and who may do what"): Set topic and Audit log for moderators and
  * owners, Leave for any member outside `general`, Delete room for owners (behind a confirmation).
  * The server decides in the end: what it refuses is said in the notice line (or, for the topic,
- * in its dialog), with the server's own words. A server admin who is not the room's owner sees
- * none of these, since nothing the server sends tells the page who is an admin.
+ * in its dialog), with the server's own words. A server admin (`CONNECTED`'s `admin`) gets an
+ * owner's controls in every room.
  */
 import type { ChatClient } from "@parley/client/browser"
 import type { Effect } from "effect"
@@ -14,6 +14,8 @@ import type { Conversation } from "./Model.ts"
 
 /** What the controls need from the screen. */
 export interface RoomControlsContext {
+  /** You are a server admin: an owner's controls everywhere. */
+  readonly admin: boolean
   readonly client: ChatClient.Service
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
   /** A one-line message in the notice line. */
@@ -24,7 +26,7 @@ export interface RoomControlsContext {
   readonly topicSet: (conv: Conversation, topic: string) => void
 }
 
-const isModerator = (conv: Conversation) => conv.role === "owner" || conv.role === "moderator"
+const isModerator = (conv: Conversation, admin: boolean) => admin || conv.role === "owner" || conv.role === "moderator"
 
 /** Fills `el` with the controls `conv` allows you (none for a DM). */
 export const renderRoomActions = (el: HTMLElement, ctx: RoomControlsContext, conv: Conversation | undefined) => {
@@ -34,12 +36,12 @@ export const renderRoomActions = (el: HTMLElement, ctx: RoomControlsContext, con
     h("button", { type: "button", class: "secondary", onclick, ...extra }, text)
   fill(
     el,
-    isModerator(conv) ? button("Set topic", () => askTopic(ctx, conv), { "aria-haspopup": "dialog" }) : null,
-    isModerator(conv)
+    isModerator(conv, ctx.admin) ? button("Set topic", () => askTopic(ctx, conv), { "aria-haspopup": "dialog" }) : null,
+    isModerator(conv, ctx.admin)
       ? button("Audit log", () => void showAudit(ctx, conv), { "aria-haspopup": "dialog" })
       : null,
     general ? null : button("Leave room", () => void leave(ctx, conv)),
-    !general && conv.role === "owner"
+    !general && (ctx.admin || conv.role === "owner")
       ? button("Delete room", () => void remove(ctx, conv), { "aria-haspopup": "dialog", class: "secondary danger" })
       : null
   )

@@ -27,6 +27,8 @@ export interface Listener {
   readonly onState: (state: ConnectionState) => void
   readonly onOnline: (names: ReadonlyArray<string>) => void
   readonly onRooms: (rooms: ReadonlyArray<RoomInfo>) => void
+  /** Whether you are a server admin (as of the last login). */
+  readonly onAdmin: (admin: boolean) => void
 }
 
 export interface Session {
@@ -88,6 +90,7 @@ export const start = async (url: string, login: Login, listener: Listener): Prom
     forever(client.state.changes, listener.onState)
     forever(client.online.changes, listener.onOnline)
     forever(client.joinedRooms.changes, listener.onRooms)
+    forever(client.admin.changes, listener.onAdmin)
     const connected = await run(client.connect)
     return { client, user: connected.user, token: connected.token, sessionId: connected.session_id, run, close }
   } catch (error) {

@@ -7,6 +7,7 @@
  * it disappears for the others. The new dialogs pass axe, with a screenshot of each.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { runServerCommand } from "@parley/testkit"
 import { Effect } from "effect"
 import type { Page } from "playwright-core"
 import { builtPage, checkScreen, launchBrowser, openPage, register, startServer } from "./Browser.ts"
@@ -200,6 +201,62 @@ describe("the web client's room controls", () => {
         // and none of the room's controls remain in general for a member
         assert.strictEqual(yield* promise(() => mo.page.getByRole("button", { name: "Leave room" }).count()), 0)
         assert.deepStrictEqual([...olive.errors, ...mo.errors, ...tess.errors], [])
+      }),
+    TIMEOUT
+  )
+
+  it.scopedLive(
+    "a server admin gets an owner's controls in a room they do not own, gives general's roles, and deletes the room",
+    () =>
+      Effect.gen(function*() {
+        const dist = yield* built
+        const { server, url } = yield* startServer(dist)
+        const browser = yield* launchBrowser
+        const owen = yield* openPage(browser, url)
+        const ada = yield* openPage(browser, url)
+        yield* register(owen.page, "owen")
+        yield* register(ada.page, "ada")
+        yield* promise(async () => {
+          await owen.page.getByLabel("Join or create a room").fill("den")
+          await owen.page.getByRole("button", { name: "Create" }).click()
+          await owen.page.locator("#conv-title", { hasText: "#den" }).waitFor()
+        })
+        yield* joinRoom(ada.page, "den")
+        yield* promise(() => ada.page.locator("#conv-title", { hasText: "#den" }).waitFor())
+        yield* promise(() => ada.page.getByRole("button", { name: "Leave room" }).waitFor())
+        assert.strictEqual(yield* promise(() => ada.page.getByRole("button", { name: "Delete room" }).count()), 0)
+
+        // the operator makes ada an admin; her next login (a reload, by token) says so
+        const granted = yield* runServerCommand(["admin", "grant", "ada", "--db", server.db])
+        assert.strictEqual(granted.code, 0, granted.output)
+        yield* promise(async () => {
+          await ada.page.reload()
+          await roomInList(ada.page, "den").click()
+          await ada.page.locator("#conv-title", { hasText: "#den" }).waitFor()
+          for (const name of ["Set topic", "Audit log", "Delete room"]) {
+            await ada.page.getByRole("button", { name }).waitFor()
+          }
+        })
+        yield* checkScreen(ada.page, "admin-room")
+
+        // in general, where only admins give roles: moderator or member, never owner
+        yield* promise(async () => {
+          await roomInList(ada.page, "general").click()
+          await ada.page.getByRole("button", { name: "Members" }).click()
+          await ada.page.getByRole("button", { name: "Make owen moderator" }).click()
+          await notice(ada.page, "owen is now moderator of #general").waitFor()
+        })
+        assert.strictEqual(yield* promise(() => ada.page.getByRole("button", { name: "Make owen owner" }).count()), 0)
+
+        // and she deletes owen's room
+        yield* promise(async () => {
+          await roomInList(ada.page, "den").click()
+          await ada.page.getByRole("button", { name: "Delete room" }).click()
+          await ada.page.getByRole("button", { name: "Delete #den" }).click()
+          await notice(ada.page, "You deleted the room #den").waitFor()
+          await roomInList(owen.page, "den").waitFor({ state: "detached" })
+        })
+        assert.deepStrictEqual([...owen.errors, ...ada.errors], [])
       }),
     TIMEOUT
   )
