@@ -8,12 +8,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message } from "@parley/protocol"
 import { repoRoot, spawnServer } from "@parley/testkit"
+import { openTerminal } from "@parley/testkit/tmux"
 import { Deferred, Effect, Schedule, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import type { ChatEvent } from "../src/ChatClient.ts"
 import { clientOf, waitFor } from "./Support.ts"
-import { openTerminal } from "./Tmux.ts"
 
 const every50ms = Schedule.spaced("50 millis")
 

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Message, Receipt } from "@parley/protocol"
 import { repoRoot, spawnServer } from "@parley/testkit"
+import { openTerminal } from "@parley/testkit/tmux"
 import { Effect } from "effect"
 import type { ChatEvent } from "../src/ChatClient.ts"
 import { clientOf, waitFor } from "./Support.ts"
-import { openTerminal } from "./Tmux.ts"
 
 const isText = (text: string) => (e: ChatEvent): e is Message => e.type === "MESSAGE" && e.text === text
 

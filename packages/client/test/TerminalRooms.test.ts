@@ -7,8 +7,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { repoRoot, spawnServer } from "@parley/testkit"
+import { openTerminal, type Terminal } from "@parley/testkit/tmux"
 import { Effect } from "effect"
-import { openTerminal, type Terminal } from "./Tmux.ts"
 
 const promptRow = (rows: ReadonlyArray<string>) => rows.findLastIndex((r) => r === ">" || r.startsWith("> "))
 const statusOf = (rows: ReadonlyArray<string>) => rows[promptRow(rows) - 1] ?? ""
