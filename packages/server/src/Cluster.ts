@@ -122,7 +122,7 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       repair: (after, upTo) =>
         run(
           messages.committed(after, upTo, REPAIR_ROWS).pipe(
-            Effect.map((rows) => feed.repaired(upTo, rows.map(entry), rows.length < REPAIR_ROWS)),
+            Effect.map((rows) => afterOwnCommit(() => feed.repaired(upTo, rows.map(entry), rows.length < REPAIR_ROWS))),
             Effect.catchAllCause((cause) =>
               Effect.zipRight(
                 Effect.logDebug(`repairing messages ${after + 1}..${upTo} failed: ${describeFault(cause)}`),
@@ -131,6 +131,21 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
             )
           )
         )
+    })
+    // A repair's read can see this node's own batch committed before the group commit has told
+    // its senders: delivered from the read, a message would reach its sending connection as a
+    // MESSAGE (rows carry no connection). Such a read is applied once that batch has been offered
+    // with its senders, after which its rows are skipped as delivered.
+    let afterCommit: Array<() => void> = []
+    const afterOwnCommit = (apply: () => void): void => {
+      if (commit.storingMessages()) afterCommit.push(apply)
+      else apply()
+    }
+    commit.afterEachBatch(() => {
+      if (afterCommit.length === 0) return
+      const due = afterCommit
+      afterCommit = []
+      for (const apply of due) apply()
     })
     let outgoing: Array<WireMessage> = []
     hub.setFeed((publication) => {

@@ -52,6 +52,8 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
     const logFailure = (cause: Cause.Cause<unknown>) =>
       isStorageFault(cause) ? health.fault(cause) : Effect.logError("group commit failed", cause)
     let ops: Array<PendingOp> = []
+    /** True from the start of a batch with messages until its senders have been told. */
+    let storing = false
     let messages: Array<PendingMessage> = []
     let wake: (() => void) | undefined
 
@@ -139,6 +141,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
      * connections never hold the write lock at once.
      */
     const runBatch = Effect.suspend(() => {
+      storing = messages.length > 0
       const batchOps = ops
       ops = []
       const batch = messages.length > MAX_MESSAGES_PER_BATCH ? messages.splice(0, MAX_MESSAGES_PER_BATCH) : messages
@@ -161,6 +164,7 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
           awaitWork,
           Effect.flatMap(runBatch, (direct) =>
             Effect.suspend(() => {
+              storing = false
               const thrown: Array<unknown> = []
               for (const f of afterBatch) guarded(thrown, () => f(direct))
               return logThrown(thrown)
@@ -191,6 +195,13 @@ export class GroupCommit extends Effect.Service<GroupCommit>()("@parley/server/G
       afterBatch.push(f)
     }
 
-    return { write, submit, afterEachBatch } as const
+    /**
+     * Whether a batch of messages is being stored: its rows may already be
+     * visible to other readers while its senders have not been told yet (a
+     * cluster's gap repair must not deliver them first, see Cluster.ts).
+     */
+    const storingMessages = (): boolean => storing
+
+    return { write, submit, afterEachBatch, storingMessages } as const
   })
 }) {}
