@@ -1,17 +1,17 @@
 /**
  * The chat screen: the sidebar (rooms with unread counts, DMs, who is online), the open
  * conversation (history paged in as you scroll back, receipts, edit and delete, moderation and the
- * room's own controls where your role allows), the composer (what you send waits visibly as pending until its ACK, across
- * reconnects), the connection banner with its countdown, sessions, and the keyboard: Enter sends,
- * Shift+Enter adds a line, Up edits your last message, Ctrl+K switches conversation, Escape
- * closes what is open.
+ * room's own controls where your role allows), the connection banner with its countdown, sessions,
+ * and Ctrl+K to switch conversation. The composer under the conversation (sending, pending until
+ * ACK, editing, its keys) is its own module, `Composer.ts`.
  */
 import type { ChatEvent, ConnectionState, RoomInfo, RoomMessage } from "@parley/client/browser"
 import { bannerOf } from "./Banner.ts"
+import { Composer } from "./Composer.ts"
 import { byId, fill, h } from "./Dom.ts"
 import { showMembers } from "./Members.ts"
 import { messageItems } from "./MessageList.ts"
-import { type Conversation, dmKey, type Line, Model, roomKey } from "./Model.ts"
+import { type Conversation, dmKey, label, type Line, Model, roomKey } from "./Model.ts"
 import { renderRoomActions, type RoomControlsContext } from "./RoomControls.ts"
 import type { Session } from "./Session.ts"
 import { showSessions } from "./SessionsDialog.ts"
@@ -21,8 +21,6 @@ const HISTORY_PAGE = 50
 
 const until = (expiresAt: string | null | undefined) =>
   expiresAt === null || expiresAt === undefined ? "until lifted" : `until ${new Date(expiresAt).toLocaleString()}`
-
-const label = (conv: Conversation) => conv.kind === "room" ? `#${conv.name}` : `@${conv.name}`
 
 export interface AppHooks {
   /** The session ended for good (logged out, revoked, refused): back to the login screen, saying why. */
@@ -36,9 +34,18 @@ export class App {
   private session: Session | undefined
   private state: ConnectionState | undefined
   private countdown: ReturnType<typeof setInterval> | undefined
-  private editing: Line | undefined
   private membersOpen = false
-  private readonly switcher = new Switcher(() => this.destinations(), () => this.els.input.focus())
+  private readonly composer = new Composer({
+    model: this.model,
+    attached: () => this.session !== undefined,
+    client: () => this.client(),
+    run: (effect) => this.run(effect),
+    renderMessages: (toBottom) => {
+      if (toBottom === true) this.stickToBottom = true
+      this.renderMessages()
+    }
+  })
+  private readonly switcher = new Switcher(() => this.destinations(), () => this.composer.focus())
   private ended = false
   private readonly els = {
     me: byId("me"),
@@ -55,10 +62,6 @@ export class App {
     scroller: byId("scroller"),
     older: byId<HTMLButtonElement>("older-button"),
     messages: byId("messages"),
-    composer: byId<HTMLFormElement>("composer"),
-    input: byId<HTMLTextAreaElement>("composer-input"),
-    composerLabel: byId("composer-label"),
-    composerError: byId("composer-error"),
     sidebar: byId("sidebar"),
     navToggle: byId<HTMLButtonElement>("nav-toggle")
   }
@@ -196,7 +199,7 @@ export class App {
         this.note(conv, `${by} lifted the ban on ${event.user}`)
         break
     }
-    if (me && conv.key === this.model.active) this.renderComposer()
+    if (me && conv.key === this.model.active) this.composer.render()
     if (conv.key === this.model.active && this.membersOpen) void this.loadMembers(conv)
   }
 
@@ -275,7 +278,7 @@ export class App {
     if (conv === undefined) return
     const changed = this.model.active !== key
     this.model.active = key
-    this.editing = undefined
+    this.composer.dropEdit()
     if (changed) {
       this.membersOpen = false
       this.els.messages.replaceChildren()
@@ -284,7 +287,7 @@ export class App {
     document.body.classList.remove("nav-open")
     this.els.navToggle.setAttribute("aria-expanded", "false")
     this.renderAll()
-    if (focus) this.els.input.focus()
+    if (focus) this.composer.focus()
     if (!conv.historyLoaded && this.session !== undefined) await this.loadOlder(conv)
     this.readAll(conv)
   }
@@ -328,57 +331,6 @@ export class App {
     // keep what was on screen where it was
     if (before !== undefined) this.els.scroller.scrollTop = this.els.scroller.scrollHeight - fromBottom
     this.renderOlder()
-  }
-
-  private async send(text: string) {
-    const conv = this.model.get(this.model.active)
-    if (conv === undefined || this.session === undefined) return
-    if (text.trim() === "") return
-    const to = conv.kind === "dm" ? conv.name : conv.key === "room:general" ? null : { room: conv.name }
-    let wait
-    try {
-      wait = await this.run(this.client().enqueue(text, to))
-    } catch (error) {
-      this.els.composerError.textContent = (error as Error).message
-      this.els.input.value = text
-      return
-    }
-    const pending = this.model.addPending(conv, text)
-    this.stickToBottom = true
-    this.renderMessages()
-    try {
-      const ack = await this.run(wait)
-      pending.messageId = ack.message_id
-      if (conv.lines.has(ack.message_id)) conv.pending = conv.pending.filter((p) => p !== pending)
-    } catch (error) {
-      pending.error = (error as Error).message
-    }
-    if (conv.key === this.model.active) this.renderMessages()
-  }
-
-  private async saveEdit(line: Line, text: string) {
-    try {
-      await this.run(this.client().edit(line.id, text))
-      line.text = text
-      line.editedAt = new Date().toISOString()
-      this.renderMessages()
-    } catch (error) {
-      this.els.composerError.textContent = (error as Error).message
-    }
-  }
-
-  private startEdit(line: Line) {
-    this.editing = line
-    this.els.input.value = line.text
-    this.renderComposer()
-    this.els.input.focus()
-    this.els.input.setSelectionRange(line.text.length, line.text.length)
-  }
-
-  private stopEdit() {
-    this.editing = undefined
-    this.els.input.value = ""
-    this.renderComposer()
   }
 
   private async act(what: string, effect: import("effect").Effect.Effect<unknown, unknown>, done?: string) {
@@ -489,7 +441,7 @@ export class App {
     this.renderOnline()
     this.renderHeader()
     this.renderMessages()
-    this.renderComposer()
+    this.composer.render()
     this.renderBanner()
   }
 
@@ -579,7 +531,7 @@ export class App {
     const scroller = this.els.scroller
     const atBottom = this.stickToBottom || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40
     const items = messageItems(conv, this.model.me, {
-      edit: (line) => this.startEdit(line),
+      edit: (line) => this.composer.startEdit(line),
       remove: (line) =>
         void this.act("Delete", this.client().deleteMessage(line.id)).then(() => {
           conv.lines.delete(line.id)
@@ -606,18 +558,6 @@ export class App {
     this.renderOlder()
   }
 
-  private renderComposer() {
-    const conv = this.model.get(this.model.active)
-    if (conv === undefined) return
-    this.els.composerLabel.textContent = this.editing !== undefined
-      ? `Editing your message in ${label(conv)} (Enter saves, Escape cancels)`
-      : conv.muted !== undefined
-      ? `Message ${label(conv)} (you are muted here ${conv.muted})`
-      : `Message ${label(conv)}`
-    this.els.composerError.textContent = ""
-    this.els.composer.classList.toggle("editing", this.editing !== undefined)
-  }
-
   private renderBanner() {
     const banner = bannerOf(this.state, this.model.waiting(), Date.now())
     this.els.banner.hidden = banner === undefined
@@ -628,28 +568,7 @@ export class App {
   // --- the page's controls ---
 
   private wire() {
-    const { composer, input, membersButton, navToggle, older, scroller } = this.els
-    composer.addEventListener("submit", (e) => {
-      e.preventDefault()
-      this.submit()
-    })
-    input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-        e.preventDefault()
-        this.submit()
-      } else if (e.key === "ArrowUp" && input.value === "" && this.editing === undefined) {
-        const conv = this.model.get(this.model.active)
-        const last = conv !== undefined && conv.kind === "room" ? this.model.lastOwn(conv) : undefined
-        if (last !== undefined) {
-          e.preventDefault()
-          this.startEdit(last)
-        }
-      } else if (e.key === "Escape" && this.editing !== undefined) {
-        e.preventDefault()
-        this.stopEdit()
-      }
-    })
-    input.addEventListener("input", () => (this.els.composerError.textContent = ""))
+    const { membersButton, navToggle, older, scroller } = this.els
     older.addEventListener("click", () => {
       const conv = this.model.get(this.model.active)
       if (conv !== undefined) void this.loadOlder(conv)
@@ -689,19 +608,6 @@ export class App {
       const conv = this.model.get(this.model.active)
       if (document.visibilityState === "visible" && conv !== undefined && this.session !== undefined) this.readAll(conv)
     })
-  }
-
-  private submit() {
-    const text = this.els.input.value
-    if (this.editing !== undefined) {
-      const line = this.editing
-      this.stopEdit()
-      if (text.trim() !== "" && text !== line.text) void this.saveEdit(line, text)
-      return
-    }
-    if (text.trim() === "") return
-    this.els.input.value = ""
-    void this.send(text)
   }
 
   private readonly onGlobalKey = (e: KeyboardEvent) => {

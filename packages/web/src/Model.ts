@@ -59,6 +59,9 @@ export interface Conversation {
 export const roomKey = (name: string) => `room:${name.toLowerCase()}`
 export const dmKey = (name: string) => `dm:${name.toLowerCase()}`
 
+/** How a conversation is named on screen: `#room` or `@person`. */
+export const label = (conv: Conversation) => conv.kind === "room" ? `#${conv.name}` : `@${conv.name}`
+
 export const newConversation = (kind: "room" | "dm", name: string): Conversation => ({
   key: kind === "room" ? roomKey(name) : dmKey(name),
   kind,
