@@ -1,9 +1,9 @@
 /**
- * The chat screen: the sidebar (rooms with unread counts, DMs, who is online), the open
- * conversation (history paged in as you scroll back, receipts, edit and delete, moderation and the
- * room's own controls where your role allows), the connection banner with its countdown, sessions,
- * and Ctrl+K to switch conversation. The composer under the conversation (sending, pending until
- * ACK, editing, its keys) is its own module, `Composer.ts`.
+ * The chat screen: the open conversation (history paged in as you scroll back, receipts, edit and
+ * delete, moderation and the room's own controls where your role allows), the connection banner
+ * with its countdown, sessions, Ctrl+K to switch conversation, and the events that change them.
+ * Its two standing parts are modules of their own: the sidebar (`Sidebar.ts`: rooms, DMs, who is
+ * online) and the composer (`Composer.ts`: sending, pending until ACK, editing, its keys).
  */
 import type { ChatEvent, ConnectionState, RoomInfo, RoomMessage } from "@parley/client/browser"
 import { bannerOf } from "./Banner.ts"
@@ -15,6 +15,7 @@ import { type Conversation, dmKey, label, type Line, Model, roomKey } from "./Mo
 import { renderRoomActions, type RoomControlsContext } from "./RoomControls.ts"
 import type { Session } from "./Session.ts"
 import { showSessions } from "./SessionsDialog.ts"
+import { Sidebar } from "./Sidebar.ts"
 import { type Destination, Switcher } from "./Switcher.ts"
 
 const HISTORY_PAGE = 50
@@ -45,15 +46,13 @@ export class App {
       this.renderMessages()
     }
   })
+  private readonly sidebar = new Sidebar(this.model, (key) => void this.open(key, true))
   private readonly switcher = new Switcher(() => this.destinations(), () => this.composer.focus())
   private ended = false
   private readonly els = {
     me: byId("me"),
     banner: byId("banner"),
     notice: byId("notice"),
-    roomList: byId("room-list"),
-    dmList: byId("dm-list"),
-    onlineList: byId("online-list"),
     title: byId("conv-title"),
     topic: byId("conv-topic"),
     membersButton: byId<HTMLButtonElement>("members-button"),
@@ -61,9 +60,7 @@ export class App {
     members: byId("members"),
     scroller: byId("scroller"),
     older: byId<HTMLButtonElement>("older-button"),
-    messages: byId("messages"),
-    sidebar: byId("sidebar"),
-    navToggle: byId<HTMLButtonElement>("nav-toggle")
+    messages: byId("messages")
   }
 
   constructor(private readonly hooks: AppHooks, knownDms: ReadonlyArray<string>) {
@@ -145,7 +142,7 @@ export class App {
       else conv.unread++
     }
     if (conv.key === this.model.active) this.renderMessages()
-    this.renderSidebar()
+    this.sidebar.render()
   }
 
   private onMember(event: Extract<ChatEvent, { type: "MEMBER" }>) {
@@ -208,14 +205,14 @@ export class App {
     this.model.conversations.delete(conv.key)
     this.notify(why)
     if (this.model.active === conv.key) void this.open(roomKey("general"))
-    else this.renderSidebar()
+    else this.sidebar.render()
   }
 
   readonly onRooms = (rooms: ReadonlyArray<RoomInfo>) => {
     if (rooms.length === 0) return
     this.model.setRooms(rooms)
     if (this.model.get(this.model.active) === undefined) this.model.active = roomKey("general")
-    this.renderSidebar()
+    this.sidebar.render()
     this.renderHeader()
   }
 
@@ -230,7 +227,7 @@ export class App {
 
   readonly onOnline = (names: ReadonlyArray<string>) => {
     this.model.online = names
-    this.renderOnline()
+    this.sidebar.renderOnline()
   }
 
   readonly onState = (state: ConnectionState) => {
@@ -284,8 +281,7 @@ export class App {
       this.els.messages.replaceChildren()
       this.stickToBottom = true
     }
-    document.body.classList.remove("nav-open")
-    this.els.navToggle.setAttribute("aria-expanded", "false")
+    this.sidebar.closeNav()
     this.renderAll()
     if (focus) this.composer.focus()
     if (!conv.historyLoaded && this.session !== undefined) await this.loadOlder(conv)
@@ -301,7 +297,7 @@ export class App {
     }
     if (conv.unread !== 0) {
       conv.unread = 0
-      this.renderSidebar()
+      this.sidebar.render()
     }
   }
 
@@ -437,71 +433,12 @@ export class App {
   private stickToBottom = true
 
   private renderAll() {
-    this.renderSidebar()
-    this.renderOnline()
+    this.sidebar.render()
+    this.sidebar.renderOnline()
     this.renderHeader()
     this.renderMessages()
     this.composer.render()
     this.renderBanner()
-  }
-
-  private convItem(conv: Conversation) {
-    const active = conv.key === this.model.active
-    return h(
-      "li",
-      {},
-      h(
-        "button",
-        {
-          type: "button",
-          class: active ? "conv active" : "conv",
-          "aria-current": active ? "page" : undefined,
-          "data-key": conv.key,
-          onclick: () => void this.open(conv.key, true)
-        },
-        h("span", { class: "name" }, label(conv)),
-        conv.unread > 0
-          ? h("span", { class: "badge" }, h("span", { class: "visually-hidden" }, ", "), `${conv.unread} unread`)
-          : null
-      )
-    )
-  }
-
-  private renderSidebar() {
-    fill(this.els.roomList, this.model.rooms().map((c) => this.convItem(c)))
-    const dms = this.model.dms()
-    fill(
-      this.els.dmList,
-      dms.length === 0
-        ? h("li", { class: "empty" }, "None yet: pick someone online.")
-        : dms.map((c) => this.convItem(c))
-    )
-  }
-
-  private renderOnline() {
-    const me = this.model.me.toLowerCase()
-    fill(
-      this.els.onlineList,
-      this.model.online.map((name) =>
-        h(
-          "li",
-          {},
-          name.toLowerCase() === me
-            ? h("span", { class: "self" }, `${name} (you)`)
-            : h(
-              "button",
-              {
-                type: "button",
-                class: "link",
-                onclick: () => void this.open(this.model.dm(name).key, true)
-              },
-              h("span", { class: "dot on", "aria-hidden": "true" }),
-              name,
-              h("span", { class: "visually-hidden" }, ": send a direct message")
-            )
-        )
-      )
-    )
   }
 
   private renderHeader() {
@@ -568,7 +505,7 @@ export class App {
   // --- the page's controls ---
 
   private wire() {
-    const { membersButton, navToggle, older, scroller } = this.els
+    const { membersButton, older, scroller } = this.els
     older.addEventListener("click", () => {
       const conv = this.model.get(this.model.active)
       if (conv !== undefined) void this.loadOlder(conv)
@@ -582,11 +519,6 @@ export class App {
       this.renderHeader()
       const conv = this.model.get(this.model.active)
       if (this.membersOpen && conv !== undefined) void this.loadMembers(conv)
-    })
-    navToggle.addEventListener("click", () => {
-      const open = document.body.classList.toggle("nav-open")
-      navToggle.setAttribute("aria-expanded", String(open))
-      if (open) this.els.sidebar.querySelector<HTMLElement>("button.conv")?.focus()
     })
     const roomName = byId<HTMLInputElement>("room-name")
     const visibility = byId<HTMLSelectElement>("room-visibility")
