@@ -6,7 +6,7 @@
  * in message_id order, the same order on every node.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Fiber, Schedule } from "effect"
+import { type Duration, Effect, Fiber, Schedule, type Scope } from "effect"
 import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -16,8 +16,8 @@ import Pg from "pg"
 import { channelFor } from "../src/Bus.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
 import { redisAvailable, testRedis } from "./support/Redis.ts"
-import { repoRoot, spawnServer, tempDir } from "./support/ServerProcess.ts"
-import { tcpProxy } from "./support/TcpProxy.ts"
+import { repoRoot, type ServerProcess, type ServerProcessError, spawnServer, tempDir } from "./support/ServerProcess.ts"
+import { type TcpProxy, tcpProxy } from "./support/TcpProxy.ts"
 import { type Frame, logIn, PASSWORD, say, signUp, type Wire } from "./support/Wire.ts"
 
 const redis = new URL(testRedis)
@@ -129,21 +129,69 @@ const assertOnceInOrder = (seen: ReadonlyArray<number>, label: string) => {
   }
 }
 
+/** A fresh database and two nodes on it; `db` is the database's own address, never a proxy's. */
+interface TwoNodes {
+  readonly db: string
+  readonly n1: ServerProcess
+  readonly n2: ServerProcess
+}
+
+const twoNodes: Effect.Effect<TwoNodes, ServerProcessError, Scope.Scope> = Effect.gen(function*() {
+  const db = yield* freshPgDatabase
+  const n1 = yield* node(db, "n1")
+  const n2 = yield* node(db, "n2")
+  return { db, n1, n2 }
+})
+
+/**
+ * Two nodes as `twoNodes`, with a TCP proxy the test can cut in front of n2's bus, of n2's
+ * database, or of the database for both nodes.
+ */
+const twoNodesBehind = (
+  cut: "n2's bus" | "n2's database" | "the database"
+): Effect.Effect<TwoNodes & { readonly proxy: TcpProxy }, ServerProcessError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const db = yield* freshPgDatabase
+    if (cut === "n2's bus") {
+      const proxy = yield* tcpProxy(redis.hostname, Number(redis.port || 6379))
+      const n1 = yield* node(db, "n1")
+      const n2 = yield* node(db, "n2", `redis://127.0.0.1:${proxy.port}`)
+      return { db, n1, n2, proxy }
+    }
+    const url = new URL(db)
+    const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
+    url.host = `127.0.0.1:${proxy.port}`
+    const n1 = yield* node(cut === "the database" ? url.toString() : db, "n1")
+    const n2 = yield* node(url.toString(), "n2")
+    return { db, n1, n2, proxy }
+  })
+
+/** Waits until `wire` is told that `user` is `status` (bounded by `wait`). */
+const told = (wire: Wire, user: string, status: "online" | "offline", wait?: Duration.DurationInput) =>
+  wire.pick((f) => f.type === "PRESENCE" && f.user === user && f.status === status, wait)
+
+/** alice signed up on `n1` and bob on `n2`, once alice is told bob is online: each node knows the other's user. */
+const aliceAndBob = (n1: ServerProcess, n2: ServerProcess) =>
+  Effect.gen(function*() {
+    const alice = yield* signUp(n1.port, "alice")
+    const bob = yield* signUp(n2.port, "bob")
+    yield* told(alice.wire, "bob", "online")
+    return { alice, bob }
+  })
+
 describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", () => {
   it.scopedLive(
     "kill -9 of a node during a burst from both nodes: its clients move to the other node; every ACKed message is stored once and shown once, in order; its users are counted out within 30 s",
     () =>
       Effect.gen(function*() {
-        const db = yield* freshPgDatabase
-        const n1 = yield* node(db, "n1")
-        const n2 = yield* node(db, "n2")
+        const { db, n1, n2 } = yield* twoNodes
         const watcher = yield* signUp(n1.port, "watcher")
         const r1 = yield* signUp(n1.port, "recv1")
         const r2 = yield* signUp(n2.port, "recv2")
         const s1 = yield* signUp(n1.port, "send1")
         const s2 = yield* signUp(n2.port, "send2")
         const victim = yield* signUp(n2.port, "victim")
-        yield* watcher.wire.pick((f) => f.type === "PRESENCE" && f.user === "victim" && f.status === "online")
+        yield* told(watcher.wire, "victim", "online")
         victim.wire.drainPending()
 
         const count = 600
@@ -190,10 +238,7 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
         )
 
         // the victim did not come back: counted out by the surviving node
-        const offline = yield* watcher.wire.pick(
-          (f) => f.type === "PRESENCE" && f.user === "victim" && f.status === "offline",
-          "30 seconds"
-        )
+        const offline = yield* told(watcher.wire, "victim", "offline", "30 seconds")
         assert.deepStrictEqual(offline, { type: "PRESENCE", user: "victim", status: "offline" })
         const users = yield* watcher.wire.ask({ command: "USERS" }, "USERS")
         assert.notInclude(users.online as Array<string>, "victim")
@@ -218,15 +263,12 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
     "a node's bus connection cut during a burst and restored: no receiver misses or doubles a message, order holds; the outage is logged once at its start and once at its end",
     () =>
       Effect.gen(function*() {
-        const db = yield* freshPgDatabase
-        const proxy = yield* tcpProxy(redis.hostname, Number(redis.port || 6379))
-        const n1 = yield* node(db, "n1")
-        const n2 = yield* node(db, "n2", `redis://127.0.0.1:${proxy.port}`)
+        const { n1, n2, proxy } = yield* twoNodesBehind("n2's bus")
         const r1 = yield* signUp(n1.port, "recv1")
         const r2 = yield* signUp(n2.port, "recv2")
         const s1 = yield* signUp(n1.port, "send1")
         const s2 = yield* signUp(n2.port, "send2")
-        yield* r2.wire.pick((f) => f.type === "PRESENCE" && f.user === "send1")
+        yield* told(r2.wire, "send1", "online")
 
         const count = 400
         yield* burst(s1.wire, "s1", count / 2)
@@ -261,15 +303,8 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
     "PostgreSQL cut off from the whole cluster for longer than a heartbeat may be stale: MSG is UNAVAILABLE on every node and every connection stays; once it is back no node counts another out, and chat across nodes goes on",
     () =>
       Effect.gen(function*() {
-        const url = new URL(yield* freshPgDatabase)
-        const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
-        const direct = url.toString()
-        url.host = `127.0.0.1:${proxy.port}`
-        const n1 = yield* node(url.toString(), "n1")
-        const n2 = yield* node(url.toString(), "n2")
-        const alice = yield* signUp(n1.port, "alice")
-        const bob = yield* signUp(n2.port, "bob")
-        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online")
+        const { db: direct, n1, n2, proxy } = yield* twoNodesBehind("the database")
+        const { alice, bob } = yield* aliceAndBob(n1, n2)
         const before = yield* say(alice.wire, "before the outage")
         yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === before.message_id)
 
@@ -316,27 +351,20 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
     "a node cut off from PostgreSQL alone is counted out by the others; once it is back it rejoins: its users online again everywhere, its sessions open again, chat goes on",
     () =>
       Effect.gen(function*() {
-        const url = new URL(yield* freshPgDatabase)
-        const direct = url.toString()
-        const proxy = yield* tcpProxy(url.hostname, Number(url.port || 5432))
-        url.host = `127.0.0.1:${proxy.port}`
-        const n1 = yield* node(direct, "n1")
-        const n2 = yield* node(url.toString(), "n2")
-        const alice = yield* signUp(n1.port, "alice")
-        const bob = yield* signUp(n2.port, "bob")
-        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online")
+        const { db: direct, n1, n2, proxy } = yield* twoNodesBehind("n2's database")
+        const { alice, bob } = yield* aliceAndBob(n1, n2)
 
         yield* proxy.cut
         // n1 sees n2's heartbeat go stale and counts it out: bob offline for alice
         yield* n1.waitForOutput(/counted out node n2/, "40 seconds")
-        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "offline", "10 seconds")
+        yield* told(alice.wire, "bob", "offline", "10 seconds")
         // the bus still carries n1's messages to bob meanwhile
         const during = yield* say(alice.wire, "while n2 has no database")
         yield* bob.wire.pick((f) => f.type === "MESSAGE" && f.message_id === during.message_id, "10 seconds")
         yield* proxy.restore
 
         yield* n2.waitForOutput(/rejoined with 1 sessions/, "30 seconds")
-        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob" && f.status === "online", "10 seconds")
+        yield* told(alice.wire, "bob", "online", "10 seconds")
         const users = yield* alice.wire.ask({ command: "USERS" }, "USERS")
         assert.include(users.online as Array<string>, "bob")
         const bobs = yield* query(
@@ -355,10 +383,7 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
     "a kick and a REVOKE made on one node while another node's bus is out take effect there once it is back",
     () =>
       Effect.gen(function*() {
-        const db = yield* freshPgDatabase
-        const proxy = yield* tcpProxy(redis.hostname, Number(redis.port || 6379))
-        const n1 = yield* node(db, "n1")
-        const n2 = yield* node(db, "n2", `redis://127.0.0.1:${proxy.port}`)
+        const { n1, n2, proxy } = yield* twoNodesBehind("n2's bus")
         const owner = yield* signUp(n1.port, "owner")
         const ownerRooms = yield* logIn(n1.port, "owner", { password: PASSWORD, rooms: true })
         yield* ownerRooms.wire.ask({ command: "ROOM_CREATE", room: "ops", visibility: "public" }, "ROOM")
@@ -394,12 +419,8 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
     "notices a node cannot read (not JSON, wrong shapes, huge numbers, deep nesting) are ignored, logged once; it goes on serving",
     () =>
       Effect.gen(function*() {
-        const db = yield* freshPgDatabase
-        const n1 = yield* node(db, "n1")
-        const n2 = yield* node(db, "n2")
-        const alice = yield* signUp(n1.port, "alice")
-        const bob = yield* signUp(n2.port, "bob")
-        yield* alice.wire.pick((f) => f.type === "PRESENCE" && f.user === "bob")
+        const { db, n1, n2 } = yield* twoNodes
+        const { alice, bob } = yield* aliceAndBob(n1, n2)
         const deep = "[".repeat(5000) + "]".repeat(5000)
         const garbage = [
           "not json",
@@ -517,9 +538,7 @@ describe.skipIf(!(postgresAvailable && redisAvailable && haproxyBin !== undefine
     "deploy/haproxy.cfg in front of two nodes: people on different nodes chat; SIGTERM drains a node, its clients reconnect through the balancer by token and nothing is lost",
     () =>
       Effect.gen(function*() {
-        const db = yield* freshPgDatabase
-        const n1 = yield* node(db, "n1")
-        const n2 = yield* node(db, "n2")
+        const { n1, n2 } = yield* twoNodes
         const port = yield* haproxy([n1.port, n2.port])
         // leastconn: two held connections land on the two nodes
         const alice = yield* signUp(port, "alice")
