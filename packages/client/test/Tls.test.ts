@@ -6,8 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { repoRoot, spawnServer } from "@parley/testkit"
+import { selfSigned } from "@parley/testkit/certificate"
 import { Effect, Either, Queue } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -20,37 +21,10 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** A self-signed certificate and key for `names` (subjectAltName), made with openssl in `dir`. */
-const selfSigned = (dir: string, names = "DNS:localhost,IP:127.0.0.1") =>
-  Effect.sync(() => {
-    const certFile = Path.join(dir, "cert.pem")
-    const keyFile = Path.join(dir, "key.pem")
-    execFileSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=parley test",
-      "-addext",
-      `subjectAltName=${names}`
-    ], { stdio: "ignore" })
-    return { certFile, keyFile, ca: Fs.readFileSync(certFile, "utf8") }
-  })
-
 /** A server listening on TCP and TLS with a certificate for localhost and 127.0.0.1. */
 const tlsServer = (names?: string) =>
   Effect.gen(function*() {
-    const certificate = yield* selfSigned(yield* tempDir, names)
+    const certificate = yield* selfSigned(yield* tempDir, "server", names)
     const server = yield* spawnServer({ flags: ["--tls-cert", certificate.certFile, "--tls-key", certificate.keyFile] })
     assert.isDefined(server.tlsPort, server.output())
     return { server, tlsPort: server.tlsPort!, certificate } as const
@@ -93,7 +67,7 @@ describe("the client over TLS", () => {
     () =>
       Effect.gen(function*() {
         const { certificate, server, tlsPort } = yield* tlsServer()
-        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
+        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.cert } })
         const bob = yield* clientOf(server, "bob")
         const states = yield* recordStates(alice)
         const bobEvents = yield* bob.subscribe
@@ -122,7 +96,7 @@ describe("the client over TLS", () => {
     () =>
       Effect.gen(function*() {
         const { certificate, server, tlsPort } = yield* tlsServer("DNS:chat.example")
-        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.ca } })
+        const alice = yield* clientOf(server, "alice", { port: tlsPort, tls: { ca: certificate.cert } })
         const refused = yield* Effect.either(alice.connect)
         assert.isTrue(Either.isLeft(refused))
         if (Either.isLeft(refused)) {

@@ -8,12 +8,12 @@
  * certificate and check the server's name (127.0.0.1).
  */
 import { assert, describe, it } from "@effect/vitest"
+import { install, selfSigned } from "@parley/testkit/certificate"
 import { Data, Duration, Effect, Option, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type * as Tls from "node:tls"
-import { install, selfSigned } from "./support/Certificate.ts"
 import { runServerCommand, ServerProcessError, spawnServer, tempDir } from "./support/ServerProcess.ts"
 import { PASSWORD, say, signUp, Wire } from "./support/Wire.ts"
 

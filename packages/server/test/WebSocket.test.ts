@@ -9,6 +9,7 @@
  * /metrics) in the last test.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { install, selfSigned } from "@parley/testkit/certificate"
 import { Data, Duration, Effect, Either, FastCheck as fc } from "effect"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
@@ -16,7 +17,6 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import type { ServerSettings, WebSettings } from "../src/ServerConfig.ts"
 import { textFrame, textFrames } from "../src/WebTransport.ts"
-import { install, selfSigned } from "./support/Certificate.ts"
 import { launchServer } from "./support/InProcessServer.ts"
 import { metricsPort, request, scrape, value } from "./support/Prometheus.ts"
 import { runServerCommand, spawnServer, tempDir } from "./support/ServerProcess.ts"

@@ -1,7 +1,8 @@
 /**
- * Self-signed certificates for the TLS tests, made with the `openssl` command
- * line the way an operator makes one (docs/operations.md): a P-256 key and a
- * certificate for localhost and 127.0.0.1 (subjectAltName), valid for a day.
+ * Self-signed certificates for the TLS tests of the server and of the client, made with the
+ * `openssl` command line the way an operator makes one (docs/operations.md): a P-256 key and a
+ * certificate for localhost and 127.0.0.1 (subjectAltName, or the names given), valid for a day.
+ * One maker for both packages, so their tests trust the same kind of certificate.
  */
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -10,7 +11,10 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 
 export interface SelfSigned {
-  /** The certificate, PEM. */
+  /** Where the certificate and its key were written (`<name>.crt`, `<name>.key`). */
+  readonly certFile: string
+  readonly keyFile: string
+  /** The certificate, PEM: what a client given it as its CA trusts. */
   readonly cert: string
   /** Its private key, PEM. */
   readonly key: string
@@ -18,8 +22,15 @@ export interface SelfSigned {
   readonly fingerprint: string
 }
 
-/** A fresh certificate and key, made in `dir` under `name.crt` / `name.key`. */
-export const selfSigned = (dir: string, name: string): Effect.Effect<SelfSigned> =>
+/**
+ * A fresh certificate and key, made in `dir` under `name.crt` / `name.key`, for `names`
+ * (subjectAltName, `DNS:localhost,IP:127.0.0.1` unless given).
+ */
+export const selfSigned = (
+  dir: string,
+  name: string,
+  names = "DNS:localhost,IP:127.0.0.1"
+): Effect.Effect<SelfSigned> =>
   Effect.sync(() => {
     const certFile = Path.join(dir, `${name}.crt`)
     const keyFile = Path.join(dir, `${name}.key`)
@@ -40,10 +51,16 @@ export const selfSigned = (dir: string, name: string): Effect.Effect<SelfSigned>
       "-subj",
       `/CN=localhost`,
       "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1"
+      `subjectAltName=${names}`
     ], { stdio: "ignore" })
     const cert = Fs.readFileSync(certFile, "utf8")
-    return { cert, key: Fs.readFileSync(keyFile, "utf8"), fingerprint: new Crypto.X509Certificate(cert).fingerprint256 }
+    return {
+      certFile,
+      keyFile,
+      cert,
+      key: Fs.readFileSync(keyFile, "utf8"),
+      fingerprint: new Crypto.X509Certificate(cert).fingerprint256
+    }
   })
 
 /** Puts a certificate and key where the server reads them (as a renewal does). */
