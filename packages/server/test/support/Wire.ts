@@ -1,36 +1,27 @@
 /**
  * A raw protocol-v1 peer for black-box tests: a TCP (or TLS) socket that writes bytes
  * and JSON lines as given and reads the server's lines back as parsed frames,
- * with no client library in between. Waits are real time (run under
- * `it.live` / `it.scopedLive`) and bounded, so a missing frame fails the test
- * with what arrived instead of hanging it.
+ * with no client library in between. The waits it shares with `WsWire` are in
+ * `Peer.ts`: real time, bounded, and a missing frame fails with what did arrive.
  */
 import { Data, Duration, Effect, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
+import { DEFAULT_WAIT, type Frame, parseFrame, Peer } from "./Peer.ts"
 
-/** A frame as the server sent it. */
-export type Frame = { readonly type: string; readonly [field: string]: unknown }
+export type { Frame } from "./Peer.ts"
 
 export class WireError extends Data.TaggedError("WireError")<{ readonly message: string }> {}
-
-const DEFAULT_WAIT = Duration.seconds(10)
 
 /** The password every test account uses unless a test says otherwise. */
 export const PASSWORD = "correct horse battery staple"
 
-const show = (frames: ReadonlyArray<Frame>) => frames.map((f) => JSON.stringify(f).slice(0, 300)).join("\n  ")
-
-export class Wire {
-  /** Every frame received so far, in order. */
-  readonly received: Array<Frame> = []
-  private pending: Array<Frame> = []
+export class Wire extends Peer<WireError> {
   private partial: Array<Buffer> = []
-  private readonly waiters = new Set<() => void>()
   private closedFlag = false
-  private helloFrame: Frame | undefined
 
-  private constructor(readonly socket: Net.Socket, readonly label: string) {
+  private constructor(readonly socket: Net.Socket, label: string) {
+    super(label)
     socket.on("data", (chunk: Buffer) => this.onData(chunk))
     socket.on("close", () => {
       this.closedFlag = true
@@ -94,19 +85,16 @@ export class Wire {
     return (this.socket as Tls.TLSSocket).getPeerCertificate().fingerprint256
   }
 
-  /** The HELLO frame the server greeted this connection with. */
-  get hello(): Frame {
-    return this.helloFrame!
+  protected error(message: string) {
+    return new WireError({ message })
+  }
+
+  protected get ended() {
+    return this.closedFlag ? "connection closed" : undefined
   }
 
   get isClosed(): boolean {
     return this.closedFlag
-  }
-
-  private wake() {
-    const waiters = [...this.waiters]
-    this.waiters.clear()
-    for (const w of waiters) w()
   }
 
   private onData(chunk: Buffer) {
@@ -116,26 +104,12 @@ export class Wire {
       const piece = chunk.subarray(start, nl)
       const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece])
       this.partial = []
-      this.push(line.toString("utf8"))
+      this.receive(parseFrame(line.toString("utf8"), "line"))
       start = nl + 1
       nl = chunk.indexOf(10, start)
     }
     if (start < chunk.length) this.partial.push(chunk.subarray(start))
     this.wake()
-  }
-
-  private push(line: string) {
-    let frame: Frame
-    try {
-      const parsed: unknown = JSON.parse(line)
-      frame = typeof parsed === "object" && parsed !== null && typeof (parsed as Frame).type === "string"
-        ? parsed as Frame
-        : { type: "<not a frame>", line }
-    } catch {
-      frame = { type: "<not JSON>", line }
-    }
-    this.received.push(frame)
-    this.pending.push(frame)
   }
 
   /** Writes bytes exactly as given. */
@@ -164,83 +138,6 @@ export class Wire {
     this.socket.resume()
   }
 
-  /** The next frame, in order. */
-  next(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Frame, WireError> {
-    return this.pick(() => true, wait)
-  }
-
-  /** The next frame, which must be of `type`. */
-  expect(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
-    return Effect.flatMap(this.next(wait), (frame) =>
-      frame.type === type
-        ? Effect.succeed(frame)
-        : Effect.fail(
-          new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })
-        ))
-  }
-
-  /** The next frame, which must be an ERROR with `code`. */
-  expectError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
-    return Effect.flatMap(this.next(wait), (frame) =>
-      frame.type === "ERROR" && frame.code === code
-        ? Effect.succeed(frame)
-        : Effect.fail(
-          new WireError({
-            message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}`
-          })
-        ))
-  }
-
-  /**
-   * The first frame, received or yet to come, that satisfies `pick`; frames
-   * before it stay queued for later reads (events interleave with replies).
-   */
-  pick(pick: (frame: Frame) => boolean, wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Frame, WireError> {
-    return Effect.async<Frame, WireError>((resume) => {
-      const attempt = () => {
-        const at = this.pending.findIndex(pick)
-        if (at !== -1) return resume(Effect.succeed(this.pending.splice(at, 1)[0]!))
-        if (this.closedFlag) {
-          return resume(
-            Effect.fail(
-              new WireError({
-                message: `${this.label}: connection closed; received:\n  ${show(this.received.slice(-10))}`
-              })
-            )
-          )
-        }
-        this.waiters.add(attempt)
-      }
-      attempt()
-      return Effect.sync(() => {
-        this.waiters.delete(attempt)
-      })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: wait,
-        onTimeout: () =>
-          new WireError({
-            message: `${this.label}: nothing expected within ${Duration.format(wait)}; last received:\n  ${
-              show(this.received.slice(-10))
-            }`
-          })
-      })
-    )
-  }
-
-  /** The reply of `type` to a request, skipping (and keeping) events; an ERROR or BYE instead fails. */
-  reply(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
-    return Effect.flatMap(
-      this.pick((f) => f.type === type || f.type === "ERROR" || f.type === "BYE", wait),
-      (frame) =>
-        frame.type === type
-          ? Effect.succeed(frame)
-          : Effect.fail(
-            new WireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame).slice(0, 500)}` })
-          )
-    )
-  }
-
   /** The ERROR reply to a request, which must carry `code`, skipping (and keeping) events. */
   replyError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WireError> {
     return Effect.flatMap(
@@ -248,14 +145,7 @@ export class Wire {
         (f) => f.type === "ERROR" || f.type === "BYE" || f.type === "OK" || f.type === "ACK" || f.type === "HISTORY",
         wait
       ),
-      (frame) =>
-        frame.type === "ERROR" && frame.code === code
-          ? Effect.succeed(frame)
-          : Effect.fail(
-            new WireError({
-              message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame).slice(0, 500)}`
-            })
-          )
+      (frame) => this.expected(frame, frame.type === "ERROR" && frame.code === code, `ERROR ${code}`)
     )
   }
 
@@ -268,15 +158,6 @@ export class Wire {
     return Effect.zipRight(this.send(frame), this.expect(type, wait))
   }
 
-  /** Sends a frame and returns its reply of `type`, leaving events that arrive meanwhile queued. */
-  ask(
-    frame: Readonly<Record<string, unknown>>,
-    type: string,
-    wait?: Duration.DurationInput
-  ): Effect.Effect<Frame, WireError> {
-    return Effect.zipRight(this.send(frame), this.reply(type, wait))
-  }
-
   /** The next `count` frames, each of which must be of `type`. */
   take(count: number, type: string, wait?: Duration.DurationInput): Effect.Effect<Array<Frame>, WireError> {
     return Effect.gen(this, function*() {
@@ -286,84 +167,31 @@ export class Wire {
     })
   }
 
-  /** Frames up to and including the first of `type`; the frames before it are returned too. */
-  until(
-    type: string,
-    wait?: Duration.DurationInput
-  ): Effect.Effect<{ readonly frame: Frame; readonly before: Array<Frame> }, WireError> {
-    return Effect.gen(this, function*() {
-      const before: Array<Frame> = []
-      while (true) {
-        const frame = yield* this.next(wait)
-        if (frame.type === type) return { frame, before }
-        before.push(frame)
-      }
-    })
-  }
-
-  /**
-   * A barrier: PING and wait for its PONG. Replies keep request order, so every
-   * reply to an earlier request on this connection has arrived; the frames that
-   * came first are returned.
-   */
-  sync(wait?: Duration.DurationInput): Effect.Effect<Array<Frame>, WireError> {
-    const id = `sync-${Math.random().toString(36).slice(2)}`
-    return Effect.gen(this, function*() {
-      yield* this.send({ command: "PING", id })
-      const before: Array<Frame> = []
-      while (true) {
-        const frame = yield* this.next(wait)
-        if (frame.type === "PONG" && frame.id === id) return before
-        before.push(frame)
-      }
-    })
-  }
-
   /** Waits until the server closes the connection; any frame arriving first fails. */
   expectClosed(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<void, WireError> {
-    return Effect.async<void, WireError>((resume) => {
-      const attempt = () => {
+    return this.waitUntil(
+      () => {
         const frame = this.pending.shift()
         if (frame !== undefined) {
-          return resume(
-            Effect.fail(
-              new WireError({
-                message: `${this.label}: expected the connection to close, got ${JSON.stringify(frame).slice(0, 500)}`
-              })
-            )
+          return Effect.fail(
+            new WireError({
+              message: `${this.label}: expected the connection to close, got ${JSON.stringify(frame).slice(0, 500)}`
+            })
           )
         }
-        if (this.closedFlag) return resume(Effect.void)
-        this.waiters.add(attempt)
-      }
-      attempt()
-      return Effect.sync(() => {
-        this.waiters.delete(attempt)
-      })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: wait,
-        onTimeout: () => new WireError({ message: `${this.label}: still open after ${Duration.format(wait)}` })
-      })
+        return this.closedFlag ? Effect.void : undefined
+      },
+      wait,
+      () => `still open after ${Duration.format(wait)}`
     )
   }
 
   /** Waits until the connection is closed, whatever frames come first (they stay in `received`). */
   closed(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<void, WireError> {
-    return Effect.async<void, WireError>((resume) => {
-      const attempt = () => {
-        if (this.closedFlag) return resume(Effect.void)
-        this.waiters.add(attempt)
-      }
-      attempt()
-      return Effect.sync(() => {
-        this.waiters.delete(attempt)
-      })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: wait,
-        onTimeout: () => new WireError({ message: `${this.label}: still open after ${Duration.format(wait)}` })
-      })
+    return this.waitUntil(
+      () => this.closedFlag ? Effect.void : undefined,
+      wait,
+      () => `still open after ${Duration.format(wait)}`
     )
   }
 

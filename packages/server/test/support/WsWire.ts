@@ -2,19 +2,15 @@
  * A raw protocol-v1 peer over WebSocket, the browser's way in: a `ws` client
  * that sends text messages exactly as given (whole, fragmented or binary) and
  * reads each message the server sends as one frame, with no client library in
- * between. The same waiting rules as `Wire`: real time, bounded, and a
- * missing frame fails with what did arrive.
+ * between. The waits it shares with `Wire` are in `Peer.ts`: real time,
+ * bounded, and a missing frame fails with what did arrive.
  */
-import { Data, Deferred, Duration, Effect, Exit, type Scope } from "effect"
+import { Data, Duration, Effect, type Scope } from "effect"
 import type * as Http from "node:http"
 import WebSocket from "ws"
-import type { Frame } from "./Wire.ts"
+import { DEFAULT_WAIT, parseFrame, Peer } from "./Peer.ts"
 
 export class WsWireError extends Data.TaggedError("WsWireError")<{ readonly message: string }> {}
-
-const DEFAULT_WAIT = Duration.seconds(10)
-
-const show = (frames: ReadonlyArray<Frame>) => frames.map((f) => JSON.stringify(f).slice(0, 300)).join("\n  ")
 
 export interface WsOptions {
   /** The `Origin` header, as a browser page would send it (none by default, as a non-browser client). */
@@ -30,31 +26,17 @@ export interface Closed {
   readonly reason: string
 }
 
-export class WsWire {
-  readonly received: Array<Frame> = []
-  private pending: Array<Frame> = []
-  private readonly waiters = new Set<() => void>()
+export class WsWire extends Peer<WsWireError> {
   private closedWith: Closed | undefined
-  private helloFrame: Frame | undefined
   /** Each message's raw text, in order (to check that no message holds a newline). */
   readonly texts: Array<string> = []
 
-  private constructor(readonly ws: WebSocket, readonly label: string) {
+  private constructor(readonly ws: WebSocket, label: string) {
+    super(label)
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       const text = data.toString("utf8")
       this.texts.push(text)
-      let frame: Frame
-      try {
-        const parsed: unknown = JSON.parse(text)
-        frame = typeof parsed === "object" && parsed !== null && typeof (parsed as Frame).type === "string"
-          ? parsed as Frame
-          : { type: "<not a frame>", text }
-      } catch {
-        frame = { type: "<not JSON>", text }
-      }
-      if (isBinary) frame = { type: "<binary>", text }
-      this.received.push(frame)
-      this.pending.push(frame)
+      this.receive(isBinary ? { type: "<binary>", text } : parseFrame(text, "text"))
       this.wake()
     })
     ws.on("close", (code: number, reason: Buffer) => {
@@ -103,19 +85,17 @@ export class WsWire {
     })
   }
 
-  get hello(): Frame {
-    return this.helloFrame!
+  protected error(message: string) {
+    return new WsWireError({ message })
+  }
+
+  protected get ended() {
+    return this.closedWith === undefined ? undefined : `closed (${this.closedWith.code})`
   }
 
   /** How the connection ended, once it has. */
   get closed(): Closed | undefined {
     return this.closedWith
-  }
-
-  private wake() {
-    const waiters = [...this.waiters]
-    this.waiters.clear()
-    for (const w of waiters) w()
   }
 
   /** Sends one message exactly as given: text, or a Buffer as a binary message; `fin: false` starts a fragmented one. */
@@ -136,18 +116,6 @@ export class WsWire {
     this.ws.resume()
   }
 
-  /** Frames up to and including the first of `type`, and the frames before it. */
-  until(type: string, wait?: Duration.DurationInput) {
-    return Effect.gen(this, function*() {
-      const before: Array<Frame> = []
-      while (true) {
-        const frame = yield* this.next(wait)
-        if (frame.type === type) return { frame, before } as const
-        before.push(frame)
-      }
-    })
-  }
-
   /** Sends one frame as one text message (the JSON, no newline). */
   send(frame: Readonly<Record<string, unknown>>) {
     return this.sendRaw(JSON.stringify(frame))
@@ -159,111 +127,12 @@ export class WsWire {
     return this.waitClosed()
   }
 
-  /** The first frame, received or yet to come, that satisfies `pick`; others stay queued. */
-  pick(
-    pick: (frame: Frame) => boolean,
-    wait: Duration.DurationInput = DEFAULT_WAIT
-  ): Effect.Effect<Frame, WsWireError> {
-    return Effect.async<Frame, WsWireError>((resume) => {
-      const attempt = () => {
-        const at = this.pending.findIndex(pick)
-        if (at !== -1) return resume(Effect.succeed(this.pending.splice(at, 1)[0]!))
-        if (this.closedWith !== undefined) {
-          return resume(
-            Effect.fail(
-              new WsWireError({
-                message: `${this.label}: closed (${this.closedWith.code}); received:\n  ${
-                  show(this.received.slice(-10))
-                }`
-              })
-            )
-          )
-        }
-        this.waiters.add(attempt)
-      }
-      attempt()
-      return Effect.sync(() => void this.waiters.delete(attempt))
-    }).pipe(
-      Effect.timeoutFail({
-        duration: wait,
-        onTimeout: () =>
-          new WsWireError({
-            message: `${this.label}: nothing expected within ${Duration.format(wait)}; last received:\n  ${
-              show(this.received.slice(-10))
-            }`
-          })
-      })
-    )
-  }
-
-  next(wait?: Duration.DurationInput) {
-    return this.pick(() => true, wait)
-  }
-
-  /** The next frame, which must be of `type`. */
-  expect(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WsWireError> {
-    return Effect.flatMap(this.next(wait), (frame) =>
-      frame.type === type
-        ? Effect.succeed(frame)
-        : Effect.fail(new WsWireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame)}` })))
-  }
-
-  /** The next frame, which must be an ERROR with `code`. */
-  expectError(code: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WsWireError> {
-    return Effect.flatMap(this.next(wait), (frame) =>
-      frame.type === "ERROR" && frame.code === code
-        ? Effect.succeed(frame)
-        : Effect.fail(
-          new WsWireError({ message: `${this.label}: expected ERROR ${code}, got ${JSON.stringify(frame)}` })
-        ))
-  }
-
-  /** The reply of `type` to a request, skipping (and keeping) events; an ERROR or BYE instead fails. */
-  reply(type: string, wait?: Duration.DurationInput): Effect.Effect<Frame, WsWireError> {
-    return Effect.flatMap(
-      this.pick((f) => f.type === type || f.type === "ERROR" || f.type === "BYE", wait),
-      (frame) =>
-        frame.type === type
-          ? Effect.succeed(frame)
-          : Effect.fail(new WsWireError({ message: `${this.label}: expected ${type}, got ${JSON.stringify(frame)}` }))
-    )
-  }
-
-  /** Sends a frame and returns its reply of `type`. */
-  ask(frame: Readonly<Record<string, unknown>>, type: string, wait?: Duration.DurationInput) {
-    return Effect.zipRight(this.send(frame), this.reply(type, wait))
-  }
-
-  /** PING and its PONG: every reply to an earlier request has arrived; the frames before it are returned. */
-  sync(wait?: Duration.DurationInput): Effect.Effect<Array<Frame>, WsWireError> {
-    const id = `sync-${Math.random().toString(36).slice(2)}`
-    return Effect.gen(this, function*() {
-      yield* this.send({ command: "PING", id })
-      const before: Array<Frame> = []
-      while (true) {
-        const frame = yield* this.next(wait)
-        if (frame.type === "PONG" && frame.id === id) return before
-        before.push(frame)
-      }
-    })
-  }
-
   /** Waits until the connection is closed; returns how. */
   waitClosed(wait: Duration.DurationInput = DEFAULT_WAIT): Effect.Effect<Closed, WsWireError> {
-    return Effect.gen(this, function*() {
-      const done = yield* Deferred.make<Closed>()
-      const check = () => {
-        if (this.closedWith !== undefined) Deferred.unsafeDone(done, Exit.succeed(this.closedWith))
-        else this.waiters.add(check)
-      }
-      check()
-      return yield* Deferred.await(done).pipe(
-        Effect.timeoutFail({
-          duration: wait,
-          onTimeout: () => new WsWireError({ message: `${this.label}: still open after ${Duration.format(wait)}` })
-        }),
-        Effect.ensuring(Effect.sync(() => void this.waiters.delete(check)))
-      )
-    })
+    return this.waitUntil(
+      () => this.closedWith === undefined ? undefined : Effect.succeed(this.closedWith),
+      wait,
+      () => `still open after ${Duration.format(wait)}`
+    )
   }
 }
