@@ -91,70 +91,64 @@ export class Client {
     private readonly hooks: ClientHooks
   ) {}
 
-  /** Opens a TCP connection (from `localAddress`, when given: another 127.0.0.x is another client address) and waits for HELLO. */
+  /**
+   * Opens a TCP connection (from `localAddress`, when given: another 127.0.0.x is another client
+   * address), or with `viaWebSocket` a WebSocket to the web port's `/ws` (see `WebSocketFrames.ts`),
+   * and waits for HELLO.
+   */
   open(endpoint: Endpoint, timeoutMs = 30_000, localAddress?: string): Promise<void> {
-    if (this.viaWebSocket) return this.openWebSocket(endpoint, timeoutMs)
-    return new Promise<void>((resolve, reject) => {
-      const lines = new LineSplitter(MAX_SERVER_FRAME_BYTES)
-      const socket = net.connect({
-        host: endpoint.host,
-        port: portFor(endpoint, this.index),
-        ...(localAddress === undefined ? {} : { localAddress }),
-        onread: {
-          buffer: readBuffer,
-          callback: (n: number, buf: Uint8Array): boolean => {
-            this.readAtUs = nowUs()
-            if (!lines.push(buf as Buffer, n, this.onLine)) socket.destroy(new ProtocolFailure("line too long"))
-            return true
-          }
-        }
-      })
-      socket.setNoDelay(true)
-      this.socket = socket
-      this.webSocket = false
-      this.lines = lines
-      this.ready = false
-      this.bye = undefined
-      const timer = setTimeout(() => {
-        socket.destroy()
-        reject(new ProtocolFailure("no HELLO in time"))
-      }, timeoutMs)
-      this.onHello = () => {
-        clearTimeout(timer)
-        this.onHello = undefined
-        resolve()
-      }
-      this.onGone = (err) => {
-        clearTimeout(timer)
-        reject(err)
-      }
-      socket.on("error", () => {})
-      socket.on("close", () => this.closed(socket))
-    })
+    if (!this.viaWebSocket) {
+      return this.dial(
+        {
+          host: endpoint.host,
+          port: portFor(endpoint, this.index),
+          ...(localAddress === undefined ? {} : { localAddress })
+        },
+        new LineSplitter(MAX_SERVER_FRAME_BYTES),
+        "line too long",
+        undefined,
+        timeoutMs
+      )
+    }
+    const webPort = endpoint.webPort
+    if (webPort === undefined) return Promise.reject(new ProtocolFailure("the server has no web port"))
+    return this.dial(
+      { host: endpoint.host, port: webPort },
+      new WebSocketReader(MAX_SERVER_FRAME_BYTES),
+      "not a WebSocket",
+      upgradeRequest(endpoint.host, webPort),
+      timeoutMs
+    )
   }
 
-  /** Opens a WebSocket to the web port's `/ws` (see `WebSocketFrames.ts`) and waits for HELLO. */
-  private openWebSocket(endpoint: Endpoint, timeoutMs: number): Promise<void> {
+  /**
+   * Connects, reads what arrives through `reader` (lines, or WebSocket frames once `upgrade`, the
+   * HTTP request for `/ws`, is written first) and waits for HELLO; `unreadable` is why the
+   * connection is dropped when the reader refuses the bytes.
+   */
+  private dial(
+    to: { readonly host: string; readonly port: number; readonly localAddress?: string },
+    reader: LineSplitter | WebSocketReader,
+    unreadable: string,
+    upgrade: string | undefined,
+    timeoutMs: number
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const webPort = endpoint.webPort
-      if (webPort === undefined) return reject(new ProtocolFailure("the server has no web port"))
-      const reader = new WebSocketReader(MAX_SERVER_FRAME_BYTES)
       const socket = net.connect({
-        host: endpoint.host,
-        port: webPort,
+        ...to,
         onread: {
           buffer: readBuffer,
           callback: (n: number, buf: Uint8Array): boolean => {
             this.readAtUs = nowUs()
-            if (!reader.push(buf as Buffer, n, this.onLine)) socket.destroy(new ProtocolFailure("not a WebSocket"))
+            if (!reader.push(buf as Buffer, n, this.onLine)) socket.destroy(new ProtocolFailure(unreadable))
             return true
           }
         }
       })
       socket.setNoDelay(true)
-      socket.write(upgradeRequest(endpoint.host, webPort))
+      if (upgrade !== undefined) socket.write(upgrade)
       this.socket = socket
-      this.webSocket = true
+      this.webSocket = upgrade !== undefined
       this.lines = reader
       this.ready = false
       this.bye = undefined

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { type Backend, sqlite } from "./Backend.ts"
 import { type BenchContext, makeAccounts, type Target } from "./Bench.ts"
-import { durableFigures, durableOn, type DurableOptions, type DurableRun } from "./DurableSend.ts"
+import { durableFigures, durableOn, type DurableOptions } from "./DurableSend.ts"
 import {
   fanOutFigures,
   fanOutOn,
@@ -20,18 +20,18 @@ import {
   latencyOn,
   type LatencyRun
 } from "./FanOut.ts"
-import { idleFigures, idleOn, type IdleOptions, type IdleRun } from "./Idle.ts"
+import { idleFigures, idleOn, type IdleOptions } from "./Idle.ts"
 import {
   addressFloodFigures,
   addressFloodOn,
   type AddressFloodOptions,
   type AddressFloodRun
 } from "./LoginAddresses.ts"
-import { loginFigures, loginOn, type LoginOptions, type LoginRun } from "./LoginStorm.ts"
+import { loginFigures, loginOn, type LoginOptions } from "./LoginStorm.ts"
 import { repoRoot, serverBin } from "./Paths.ts"
 import { makeProgress } from "./Progress.ts"
 import { type Figure, renderTable, toRow } from "./Report.ts"
-import { roomsFigures, roomsOn, type RoomsOptions, type RoomsRun } from "./Rooms.ts"
+import { roomsFigures, roomsOn } from "./Rooms.ts"
 import { acquireServer, type ManagedServer, ServerError } from "./ServerProcess.ts"
 
 export interface RunOptions {
@@ -75,11 +75,27 @@ const subjectsOf = (ctx: BenchContext): ReadonlyArray<Target> => {
 const onEach = <A, E>(ctx: BenchContext, f: (target: Target) => Effect.Effect<A, E>) =>
   Effect.forEach(ctx.targets, f, { concurrency: 1 })
 
-export const fanOutScenario = (opts: FanOutOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => fanOutOn(ctx, t, opts)), (runs: ReadonlyArray<FanOutRun>) => ({
-    figures: fanOutFigures(runs, opts),
-    details: { [`fan-out R=${opts.receivers}`]: runs }
+/**
+ * A scenario that runs `on` with `opts` on each target in turn: its figures are `figures` of all
+ * the runs, and the runs go in the details under `key`.
+ */
+const onEachTarget = <O, Run>(
+  key: (opts: O) => string,
+  on: (ctx: BenchContext, target: Target, opts: O) => Effect.Effect<Run, unknown>,
+  figures: (runs: ReadonlyArray<Run>, opts: O) => ReadonlyArray<Figure>
+) =>
+(opts: O): Scenario =>
+(ctx) =>
+  Effect.map(onEach(ctx, (t) => on(ctx, t, opts)), (runs) => ({
+    figures: figures(runs, opts),
+    details: { [key(opts)]: runs }
   }))
+
+export const fanOutScenario = onEachTarget(
+  (opts: FanOutOptions) => `fan-out R=${opts.receivers}`,
+  fanOutOn,
+  fanOutFigures
+)
 
 /**
  * latency at a fixed rate on every server: `rate`, or half of the knee that a
@@ -116,29 +132,13 @@ export const latencyScenario =
     })
 
 /** rooms on each Parley, beside the single-room fan-out on it and on the baseline. */
-export const roomsScenario = (opts: RoomsOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => roomsOn(ctx, t, opts)), (runs: ReadonlyArray<RoomsRun>) => ({
-    figures: roomsFigures(runs, opts),
-    details: { rooms: runs }
-  }))
+export const roomsScenario = onEachTarget(() => "rooms", roomsOn, roomsFigures)
 
-export const idleScenario = (opts: IdleOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => idleOn(ctx, t, opts)), (runs: ReadonlyArray<IdleRun>) => ({
-    figures: idleFigures(runs, opts),
-    details: { idle: runs }
-  }))
+export const idleScenario = onEachTarget(() => "idle", idleOn, idleFigures)
 
-export const durableScenario = (opts: DurableOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => durableOn(ctx, t, opts)), (runs: ReadonlyArray<DurableRun>) => ({
-    figures: durableFigures(runs, opts),
-    details: { durable: runs }
-  }))
+export const durableScenario = onEachTarget(() => "durable", durableOn, durableFigures)
 
-export const loginScenario = (opts: LoginOptions): Scenario => (ctx) =>
-  Effect.map(onEach(ctx, (t) => loginOn(ctx, t, opts)), (runs: ReadonlyArray<LoginRun>) => ({
-    figures: loginFigures(runs, opts),
-    details: { login: runs }
-  }))
+export const loginScenario = onEachTarget(() => "login", loginOn, loginFigures)
 
 export const addressFloodScenario = (opts: AddressFloodOptions): Scenario => (ctx) =>
   Effect.map(
