@@ -10,28 +10,12 @@ import * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Registry } from "prom-client"
 import { HealthCheck } from "./HealthCheck.ts"
+import { makeReply } from "./HttpReply.ts"
 import { Metrics } from "./Metrics.ts"
 import { makeRegistry } from "./MetricsRegistry.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
-const TEXT = "text/plain; charset=utf-8"
-
-/** Writes a whole response; a HEAD request gets the headers only. */
-const reply = (
-  req: Http.IncomingMessage,
-  res: Http.ServerResponse,
-  status: number,
-  body: string,
-  headers: Readonly<Record<string, string>> = {}
-): void => {
-  res.writeHead(status, {
-    "Content-Type": TEXT,
-    "Content-Length": String(Buffer.byteLength(body)),
-    "Cache-Control": "no-store",
-    ...headers
-  })
-  res.end(req.method === "HEAD" ? undefined : body)
-}
+const reply = makeReply()
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
 

@@ -27,6 +27,7 @@ import * as Https from "node:https"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { WebSocketServer } from "ws"
+import { makeReply, TEXT } from "./HttpReply.ts"
 import type { TlsSettings, WebSettings } from "./ServerConfig.ts"
 import { loadCredentials } from "./Tls.ts"
 import type { FrameSource } from "./Transport.ts"
@@ -104,25 +105,8 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "Cross-Origin-Opener-Policy": "same-origin"
 }
 
-const TEXT = "text/plain; charset=utf-8"
-
-/** A whole short response (a HEAD request gets the headers only). */
-const reply = (
-  req: Http.IncomingMessage,
-  res: Http.ServerResponse,
-  status: number,
-  body: string,
-  headers: Readonly<Record<string, string>> = {}
-): void => {
-  res.writeHead(status, {
-    ...SECURITY_HEADERS,
-    "Content-Type": TEXT,
-    "Content-Length": String(Buffer.byteLength(body)),
-    "Cache-Control": "no-store",
-    ...headers
-  })
-  res.end(req.method === "HEAD" ? undefined : body)
-}
+/** A whole short response, with the security headers (a HEAD request gets the headers only). */
+const reply = makeReply(SECURITY_HEADERS)
 
 const notBuilt = (root: string) =>
   `The Parley web client is not built: there is no ${root}.\n` +
