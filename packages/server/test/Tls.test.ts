@@ -8,7 +8,7 @@
  * certificate and check the server's name (127.0.0.1).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { install, selfSigned } from "@parley/testkit/certificate"
+import { install, installedIn, selfSigned } from "@parley/testkit/certificate"
 import { Data, Duration, Effect, Option, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -23,10 +23,7 @@ class RawError extends Data.TaggedError("RawError")<{ readonly message: string }
 const tlsServer = (flags: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const dir = yield* tempDir
-    const certFile = Path.join(dir, "server.crt")
-    const keyFile = Path.join(dir, "server.key")
-    const first = yield* selfSigned(dir, "first")
-    yield* install(first, certFile, keyFile)
+    const { certFile, first, keyFile } = yield* installedIn(dir)
     const server = yield* spawnServer({
       flags: ["--tls-cert", certFile, "--tls-key", keyFile, "--tls-port", "0", ...flags]
     })

@@ -9,7 +9,7 @@
  * /metrics) in the last test.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { install, selfSigned } from "@parley/testkit/certificate"
+import { install, installedIn, selfSigned } from "@parley/testkit/certificate"
 import { Data, Duration, Effect, Either, FastCheck as fc } from "effect"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
@@ -387,10 +387,7 @@ describe.concurrent("WebSocket transport", { timeout: 60_000 }, () => {
     () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
-        const certFile = Path.join(dir, "server.crt")
-        const keyFile = Path.join(dir, "server.key")
-        const first = yield* selfSigned(dir, "first")
-        yield* install(first, certFile, keyFile)
+        const { certFile, first, keyFile } = yield* installedIn(dir)
         const site = Path.join(dir, "site")
         Fs.mkdirSync(site)
         Fs.writeFileSync(Path.join(site, "index.html"), "<!doctype html><title>Parley over TLS</title>")

@@ -69,3 +69,19 @@ export const install = (certificate: SelfSigned, certFile: string, keyFile: stri
     Fs.writeFileSync(keyFile, certificate.key)
     Fs.writeFileSync(certFile, certificate.cert)
   })
+
+/**
+ * A fresh certificate (`first`) where a server started with `--tls-cert certFile --tls-key
+ * keyFile` reads it (`server.crt` / `server.key` in `dir`), so that a test can `install` a
+ * renewal over it and send SIGHUP.
+ */
+export const installedIn = (
+  dir: string
+): Effect.Effect<{ readonly certFile: string; readonly keyFile: string; readonly first: SelfSigned }> =>
+  Effect.gen(function*() {
+    const certFile = Path.join(dir, "server.crt")
+    const keyFile = Path.join(dir, "server.key")
+    const first = yield* selfSigned(dir, "first")
+    yield* install(first, certFile, keyFile)
+    return { certFile, keyFile, first }
+  })
