@@ -372,12 +372,27 @@ const bench = Command.make(
 
 const fanOut = Command.make(
   "fan-out",
-  { ...common, ...fanOutFlags, ...transportFlag },
+  {
+    ...common,
+    ...fanOutFlags,
+    ...transportFlag,
+    rounds: Options.integer("rounds").pipe(
+      Options.withDefault(1),
+      Options.withDescription(
+        "run each server's knee search this many times, alternating the servers' order, and pool the rounds " +
+          "(every passing step of every round; the median round's knee)"
+      )
+    )
+  },
   (o) =>
     Effect.forEach(
       fanOutOptions(o, o.full),
       (opts) =>
-        runBench(`fan-out R=${opts.receivers}`, { ...runOptions(o), transport: o.transport }, fanOutScenario(opts)),
+        runBench(
+          `fan-out R=${opts.receivers}`,
+          { ...runOptions(o), transport: o.transport },
+          fanOutScenario(opts, Math.max(1, o.rounds))
+        ),
       { discard: true }
     )
 ).pipe(

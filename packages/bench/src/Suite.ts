@@ -18,7 +18,8 @@ import {
   type FanOutRun,
   latencyFigures,
   latencyOn,
-  type LatencyRun
+  type LatencyRun,
+  pooledRun
 } from "./FanOut.ts"
 import { idleFigures, idleOn, type IdleOptions } from "./Idle.ts"
 import {
@@ -91,11 +92,29 @@ const onEachTarget = <O, Run>(
     details: { [key(opts)]: runs }
   }))
 
-export const fanOutScenario = onEachTarget(
-  (opts: FanOutOptions) => `fan-out R=${opts.receivers}`,
-  fanOutOn,
-  fanOutFigures
-)
+/**
+ * fan-out on every target; with `rounds` > 1 each target's knee search runs
+ * that many times, the targets' order alternating from round to round, and
+ * each target's rounds are pooled into one run (`pooledRun`).
+ */
+export const fanOutScenario = (opts: FanOutOptions, rounds = 1): Scenario => (ctx) =>
+  Effect.gen(function*() {
+    const key = `fan-out R=${opts.receivers}`
+    if (rounds <= 1) {
+      const runs = yield* onEach(ctx, (t) => fanOutOn(ctx, t, opts))
+      return { figures: fanOutFigures(runs, opts), details: { [key]: runs } }
+    }
+    const byTarget = new Map<Target, Array<FanOutRun>>(ctx.targets.map((t) => [t, []]))
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? ctx.targets : [...ctx.targets].reverse()
+      for (const target of order) byTarget.get(target)!.push(yield* fanOutOn(ctx, target, opts))
+    }
+    const runs = ctx.targets.map((t) => pooledRun(byTarget.get(t)!))
+    return {
+      figures: fanOutFigures(runs, opts, rounds),
+      details: { [key]: runs, [`${key} rounds`]: ctx.targets.map((t) => byTarget.get(t)!) }
+    }
+  })
 
 /**
  * latency at a fixed rate on every server: `rate`, or half of the knee that a

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { portFor } from "../src/Client.ts"
-import { efficiency, fanOutFigures, type FanOutOptions, type FanOutRun } from "../src/FanOut.ts"
+import { efficiency, fanOutFigures, type FanOutOptions, type FanOutRun, pooledRun } from "../src/FanOut.ts"
 
 describe("efficiency", () => {
   it("sums deliveries and CPU over the steps that passed", () => {
@@ -69,5 +69,40 @@ describe("a cluster beside one node (--nodes)", () => {
     const endpoint = { host: "127.0.0.1", port: 7001, ports: [7001, 7002] }
     assert.deepStrictEqual([0, 1, 2, 3, -1].map((i) => portFor(endpoint, i)), [7001, 7002, 7001, 7002, 7002])
     assert.strictEqual(portFor({ host: "127.0.0.1", port: 7001 }, 5), 7001)
+  })
+})
+
+describe("fan-out pooled over rounds (--rounds)", () => {
+  const step = (rate: number, pass: boolean, delivered: number, serverCpuSec: number) =>
+    ({ rate, pass, lost: 0, delivered, serverCpuSec, deliveriesPerSec: delivered }) as unknown as FanOutRun["steps"][
+      number
+    ]
+  const round = (knee: number, steps: FanOutRun["steps"]): FanOutRun => ({
+    server: "parley-pg x2",
+    knee,
+    kneeStep: steps.find((s) => s.rate === knee),
+    steps,
+    deliveriesPerCpuSec: efficiency(steps)
+  })
+
+  it("pools every passing step of every round and takes the median round's knee", () => {
+    const rounds = [
+      round(1000, [step(500, true, 100, 1), step(1000, true, 300, 1), step(2000, false, 900, 1)]),
+      round(4000, [step(2000, true, 600, 1), step(4000, true, 1000, 1)]),
+      round(2000, [step(2000, true, 500, 2)])
+    ]
+    const pooled = pooledRun(rounds)
+    assert.strictEqual(pooled.knee, 2000)
+    assert.strictEqual(pooled.kneeStep?.rate, 2000)
+    assert.strictEqual(pooled.steps.length, 6)
+    // (100 + 300 + 600 + 1000 + 500) / (1 + 1 + 1 + 1 + 2): the failing step is left out
+    assert.strictEqual(pooled.deliveriesPerCpuSec, 2500 / 6)
+  })
+
+  it("says on every figure that it is pooled", () => {
+    const opts = { receivers: 100, senders: 10 } as FanOutOptions
+    const runs = [{ ...pooledRun([round(1000, [step(1000, true, 100, 1)])]), server: "parley" }]
+    for (const figure of fanOutFigures(runs, opts, 3)) assert.include(figure.note ?? "", "3 rounds pooled")
+    for (const figure of fanOutFigures(runs, opts)) assert.notInclude(figure.note ?? "", "pooled")
   })
 })
