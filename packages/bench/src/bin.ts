@@ -5,6 +5,7 @@
  * times per run and only need their own module.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { invokedAs, withCleanCliOutput } from "@parley/runtime"
 import { Effect } from "effect"
 
 const sub = process.argv[2]
@@ -13,5 +14,10 @@ if (sub === "generator" && process.send !== undefined) {
   await serveOverIpc()
 } else {
   const { cli } = await import("./Cli.ts")
-  cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+  cli(process.argv).pipe(
+    // help for people, as the server's and the client's: no ANSI in a pipe, the usage line as it was run
+    withCleanCliOutput({ program: "bench", invokedAs: invokedAs("bench", "bench") }),
+    Effect.provide(NodeContext.layer),
+    NodeRuntime.runMain
+  )
 }
