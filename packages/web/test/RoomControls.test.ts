@@ -26,6 +26,14 @@ const joinRoom = (page: Page, room: string, phone = false) =>
     await page.getByRole("button", { name: "Join", exact: true }).click()
   })
 
+/** Creates `room` from the sidebar's form and waits until it is the open conversation. */
+const createRoom = (page: Page, room: string) =>
+  promise(async () => {
+    await page.getByLabel("Join or create a room").fill(room)
+    await page.getByRole("button", { name: "Create" }).click()
+    await page.locator("#conv-title", { hasText: `#${room}` }).waitFor()
+  })
+
 const roomInList = (page: Page, room: string) => page.locator("#room-list button.conv", { hasText: `#${room}` })
 
 const notice = (page: Page, text: string | RegExp) => page.locator("#notice", { hasText: text })
@@ -51,11 +59,7 @@ describe("the web client's room controls", () => {
         yield* register(mo.page, "moss")
         yield* register(tess.page, "tess")
 
-        yield* promise(async () => {
-          await olive.page.getByLabel("Join or create a room").fill("plaza")
-          await olive.page.getByRole("button", { name: "Create" }).click()
-          await olive.page.locator("#conv-title", { hasText: "#plaza" }).waitFor()
-        })
+        yield* createRoom(olive.page, "plaza")
         yield* joinRoom(tess.page, "plaza")
         yield* joinRoom(mo.page, "plaza", true)
         yield* promise(() => mo.page.locator("#conv-title", { hasText: "#plaza" }).waitFor())
@@ -216,11 +220,7 @@ describe("the web client's room controls", () => {
         const ada = yield* openPage(browser, url)
         yield* register(owen.page, "owen")
         yield* register(ada.page, "ada")
-        yield* promise(async () => {
-          await owen.page.getByLabel("Join or create a room").fill("den")
-          await owen.page.getByRole("button", { name: "Create" }).click()
-          await owen.page.locator("#conv-title", { hasText: "#den" }).waitFor()
-        })
+        yield* createRoom(owen.page, "den")
         yield* joinRoom(ada.page, "den")
         yield* promise(() => ada.page.locator("#conv-title", { hasText: "#den" }).waitFor())
         yield* promise(() => ada.page.getByRole("button", { name: "Leave room" }).waitFor())
