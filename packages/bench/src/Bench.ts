@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import { acquireGenerator, type GeneratorProcess, runJob } from "./GeneratorPool.ts"
 import { Histogram, type HistogramData } from "./Histogram.ts"
 import type { Account, Credential, SetupResult } from "./Jobs.ts"
-import { readCpuSeconds, readRss } from "./ProcStats.ts"
+import { readCpuSeconds, readRss, readSystemCpuSeconds, readWriteCalls } from "./ProcStats.ts"
 import type { Progress } from "./Progress.ts"
 import type { ManagedServer } from "./ServerProcess.ts"
 
@@ -88,8 +88,8 @@ export const ensureCredentials = (ctx: BenchContext, target: Target, generator: 
     return target.credentials
   })
 
-/** Server CPU seconds so far, every node of a cluster together (NaN when the pid is unknown). */
-export const serverCpu = (target: Target): number => {
+/** A figure read from /proc, summed over every node of a cluster (NaN when the pid is unknown). */
+const summedOverNodes = (target: Target, read: (pid: number) => number): number => {
   const pids = target.server.pids.length > 0
     ? target.server.pids
     : target.server.pid === undefined
@@ -97,11 +97,20 @@ export const serverCpu = (target: Target): number => {
     : [target.server.pid]
   if (pids.length === 0) return NaN
   try {
-    return pids.reduce((sum, pid) => sum + readCpuSeconds(pid), 0)
+    return pids.reduce((sum, pid) => sum + read(pid), 0)
   } catch {
     return NaN
   }
 }
+
+/** Server CPU seconds so far, every node of a cluster together (NaN when the pid is unknown). */
+export const serverCpu = (target: Target): number => summedOverNodes(target, readCpuSeconds)
+
+/** Server CPU seconds spent in the kernel so far (system calls: socket reads and writes), every node together. */
+export const serverSystemCpu = (target: Target): number => summedOverNodes(target, readSystemCpuSeconds)
+
+/** Server write system calls so far, every node together: socket writes are most of a fan-out's cost. */
+export const serverWriteCalls = (target: Target): number => summedOverNodes(target, readWriteCalls)
 
 /** Server RSS in bytes (NaN when the pid is unknown). */
 export const serverRss = (target: Target): number => {

@@ -12,6 +12,8 @@ import {
   latencyMs,
   percentOf,
   serverCpu,
+  serverSystemCpu,
+  serverWriteCalls,
   type Target,
   withGenerators
 } from "./Bench.ts"
@@ -59,6 +61,8 @@ export interface StepRecord {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly serverCpuSec: number
+  /** Write system calls the server made over the step and its drain (every node together). */
+  readonly serverWriteCalls: number
   readonly deliveriesPerCpuSec: number
   readonly generatorCpuShare: number
   /** The generator's longest event-loop stall in the step, ms. */
@@ -168,6 +172,8 @@ const runStep = (
   Effect.gen(function*() {
     yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
     const cpu0 = serverCpu(target)
+    const writes0 = serverWriteCalls(target)
+    const sys0 = serverSystemCpu(target)
     const t0 = nowUs()
     const r = yield* runJob(generator, {
       _tag: "FanStep",
@@ -180,6 +186,8 @@ const runStep = (
     })
     const wallSec = (nowUs() - t0) / 1e6
     const serverCpuSec = serverCpu(target) - cpu0
+    const writes = serverWriteCalls(target) - writes0
+    const sys = serverSystemCpu(target) - sys0
     const lat = latencyMs(r.latency)
     // counted connection by connection: a delivery to the wrong one does not make up for a missing one
     const lost = r.missing + Math.max(0, r.sent - r.acked)
@@ -206,6 +214,7 @@ const runStep = (
       p50Ms: lat.p50,
       p99Ms: lat.p99,
       serverCpuSec,
+      serverWriteCalls: writes,
       deliveriesPerCpuSec: r.delivered / serverCpuSec,
       generatorCpuShare: r.cpuMs / r.wallMs,
       generatorStallMs: r.stallMs,
@@ -216,9 +225,9 @@ const runStep = (
         Math.round(record.deliveriesPerSec)
       } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
         verdict.pass ? "pass" : `FAIL (${verdict.reason})`
-      } | server cpu ${percentOf(serverCpuSec, wallSec)} generator cpu ${percentOf(r.cpuMs, r.wallMs)} stall ${
-        r.stallMs.toFixed(0)
-      } ms`
+      } | server cpu ${percentOf(serverCpuSec, wallSec)} (kernel ${percentOf(sys, wallSec)}), ${
+        (r.delivered / writes).toFixed(1)
+      } deliveries per write call | generator cpu ${percentOf(r.cpuMs, r.wallMs)} stall ${r.stallMs.toFixed(0)} ms`
     )
     return record
   })

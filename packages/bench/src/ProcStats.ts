@@ -1,7 +1,8 @@
 /**
  * Server-side figures from /proc: CPU time (utime + stime of every thread, in
- * clock ticks) from /proc/<pid>/stat and resident memory from
- * /proc/<pid>/status. Parsing is pure; reading is synchronous and cheap.
+ * clock ticks) from /proc/<pid>/stat, resident memory from /proc/<pid>/status
+ * and write system calls from /proc/<pid>/io. Parsing is pure; reading is
+ * synchronous and cheap.
  */
 import { readFileSync } from "node:fs"
 
@@ -41,5 +42,19 @@ export const parseStatusField = (text: string, key: string): number => {
 /** CPU seconds used so far by a process (all its threads). */
 export const readCpuSeconds = (pid: number): number => cpuSeconds(parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")))
 
+/** CPU seconds a process (all its threads) has spent in the kernel so far: its system calls. */
+export const readSystemCpuSeconds = (pid: number): number =>
+  parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).stimeTicks / CLOCK_TICKS
+
 /** Resident set size of a process, bytes. */
 export const readRss = (pid: number): number => parseStatusField(readFileSync(`/proc/${pid}/status`, "utf8"), "VmRSS")
+
+/** Parses /proc/<pid>/io's `syscw`: write system calls (write, writev, sendmsg, ...) made so far. */
+export const parseWriteCalls = (text: string): number => {
+  const m = /^syscw:\s+(\d+)/m.exec(text)
+  if (m === null) throw new Error("no syscw in /proc/<pid>/io")
+  return Number(m[1])
+}
+
+/** Write system calls made so far by a process (all its threads). */
+export const readWriteCalls = (pid: number): number => parseWriteCalls(readFileSync(`/proc/${pid}/io`, "utf8"))

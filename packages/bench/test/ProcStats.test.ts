@@ -1,6 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck } from "effect"
-import { cpuSeconds, parseStat, parseStatusField, readCpuSeconds, readRss } from "../src/ProcStats.ts"
+import { writeFileSync } from "node:fs"
+import {
+  cpuSeconds,
+  parseStat,
+  parseStatusField,
+  parseWriteCalls,
+  readCpuSeconds,
+  readRss,
+  readSystemCpuSeconds,
+  readWriteCalls
+} from "../src/ProcStats.ts"
 
 // a real line, pid 1234 running node
 const STAT =
@@ -48,9 +58,36 @@ describe("parseStatusField", () => {
   })
 })
 
+// a real /proc/<pid>/io
+const IO = `rchar: 6976
+wchar: 1204
+syscr: 10
+syscw: 37
+read_bytes: 0
+write_bytes: 0
+cancelled_write_bytes: 0
+`
+
+describe("parseWriteCalls", () => {
+  it("reads syscw, not syscr", () => {
+    assert.strictEqual(parseWriteCalls(IO), 37)
+  })
+
+  it("rejects text without syscw", () => {
+    assert.throws(() => parseWriteCalls("syscr: 10\n"))
+  })
+})
+
 describe("reading /proc", () => {
   it("works on this very process", () => {
     assert.isTrue(readRss(process.pid) > 1024 * 1024)
     assert.isTrue(readCpuSeconds(process.pid) >= 0)
+    assert.isTrue(readSystemCpuSeconds(process.pid) <= readCpuSeconds(process.pid))
+  })
+
+  it("counts this process's write system calls", () => {
+    const before = readWriteCalls(process.pid)
+    writeFileSync("/dev/null", "x")
+    assert.isTrue(readWriteCalls(process.pid) > before)
   })
 })
