@@ -161,6 +161,10 @@ const fanOutFlags = {
     Options.withDescription("never offer more msg/s")
   ),
   latencySeconds: optFloat("latency-seconds", "length of a latency run (quick 3, full 10)"),
+  kneeWarmupSeconds: optFloat(
+    "knee-warmup-seconds",
+    "seconds each server carries 80,000 deliveries/s worth before its knee search, not counted, so that the search measures compiled code rather than the JIT (quick 2, full 3; 0: none)"
+  ),
   warmupSeconds: optFloat(
     "warmup-seconds",
     "seconds a latency run offers its rate before it measures, to read the steady state (quick 1, full 2); the warm-up's own p99 is reported in the note"
@@ -179,6 +183,7 @@ type FanFlags = {
   readonly startRate: Option.Option<number>
   readonly maxRate: number
   readonly latencySeconds: Option.Option<number>
+  readonly kneeWarmupSeconds: Option.Option<number>
   readonly warmupSeconds: Option.Option<number>
 }
 
@@ -195,6 +200,7 @@ const fanOutOptions = (f: FanFlags, full: boolean): Array<FanOutOptions> =>
     startRate: Option.getOrUndefined(f.startRate),
     maxRate: f.maxRate,
     latencySeconds: pick(f.latencySeconds, full, 3, 10),
+    kneeWarmupSeconds: pick(f.kneeWarmupSeconds, full, 2, 3),
     warmupSeconds: pick(f.warmupSeconds, full, 1, 2)
   }))
 
@@ -313,7 +319,8 @@ const roomsFlags = {
   maxP99: fanOutFlags.maxP99,
   refine: fanOutFlags.refine,
   retries: fanOutFlags.retries,
-  maxRate: fanOutFlags.maxRate
+  maxRate: fanOutFlags.maxRate,
+  kneeWarmupSeconds: fanOutFlags.kneeWarmupSeconds
 }
 
 type RoomsFlags = Omit<FanFlags, "receivers" | "startRate" | "latencySeconds" | "warmupSeconds"> & {

@@ -37,6 +37,8 @@ export interface FanOutOptions {
   readonly maxRate: number
   /** Seconds of a latency run. */
   readonly latencySeconds: number
+  /** Seconds at 80,000 deliveries/s worth before a knee search, not counted (the servers' code compiled first). */
+  readonly kneeWarmupSeconds: number
   /** Seconds at the latency run's rate before it is measured (its p99 is reported, not counted). */
   readonly warmupSeconds: number
 }
@@ -232,6 +234,37 @@ const runStep = (
     return record
   })
 
+/**
+ * Traffic before a knee search, not judged and not counted: a fresh server
+ * process spends its first seconds of traffic compiling its hot paths (in a
+ * cluster each node does, so twice), which the first steps would otherwise
+ * charge to the deliveries of the lowest rates.
+ */
+const warmUp = (
+  ctx: BenchContext,
+  target: Target,
+  generator: GeneratorProcess,
+  opts: FanOutOptions,
+  traffic: Traffic,
+  rate: number
+) =>
+  Effect.gen(function*() {
+    const at = Math.max(1, Math.min(opts.maxRate, rate))
+    ctx.progress.update(
+      `${labelOf(target)} ${traffic.label}: warming up at ${at} msg/s for ${opts.kneeWarmupSeconds} s (not counted)`
+    )
+    yield* runJob(generator, { _tag: "Prepare", endpoint: target.server.endpoint, quietMs: 150, maxMs: 5_000 })
+    yield* runJob(generator, {
+      _tag: "FanStep",
+      step: 0,
+      rate: at,
+      durationMs: opts.kneeWarmupSeconds * 1000,
+      drainMs: opts.drainMs,
+      textBytes: opts.textBytes,
+      mode: traffic.mode
+    })
+  })
+
 /** The latency run: a fixed rate for a while, percentiles of every delivery. */
 const runLatency = (
   ctx: BenchContext,
@@ -297,6 +330,7 @@ export const kneeSearch = (
       maxRate: opts.maxRate,
       minRate: 1
     }
+    if (opts.kneeWarmupSeconds > 0) yield* warmUp(ctx, target, generator, opts, traffic, config.startRate * 4)
     const history: Array<StepOutcome> = []
     let knee: number | undefined
     for (;;) {

@@ -40,6 +40,7 @@ describe("a cluster beside one node (--nodes)", () => {
     startRate: undefined,
     maxRate: 10_000,
     latencySeconds: 5,
+    kneeWarmupSeconds: 2,
     warmupSeconds: 1
   }
   const run = (server: string, deliveriesPerCpuSec: number): FanOutRun => ({
