@@ -228,7 +228,7 @@ const runStep = (
       } deliveries/s p99 ${lat.p99.toFixed(1)} ms lost ${lost} ${
         verdict.pass ? "pass" : `FAIL (${verdict.reason})`
       } | server cpu ${percentOf(serverCpuSec, wallSec)} (kernel ${percentOf(sys, wallSec)}), ${
-        (r.delivered / writes).toFixed(1)
+        writes > 0 ? (r.delivered / writes).toFixed(1) : "?"
       } deliveries per write call | generator cpu ${percentOf(r.cpuMs, r.wallMs)} stall ${r.stallMs.toFixed(0)} ms`
     )
     return record
