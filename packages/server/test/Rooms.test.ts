@@ -45,6 +45,9 @@ const framesBefore = (from: Wire, to: Wire, marker: string) =>
 const clear = (wires: ReadonlyArray<Wire>) =>
   Effect.forEach(wires, (wire) => Effect.map(wire.sync(), () => wire.drainPending()), { discard: true })
 
+/** Waits for the MESSAGE `messageId` on `wire` (earlier frames stay queued). */
+const arrived = (wire: Wire, messageId: number) => wire.pick((f) => f.type === "MESSAGE" && f.message_id === messageId)
+
 const ofRoom = (frames: ReadonlyArray<Frame>, room: string) => frames.filter((f) => f.room === room)
 
 describe.concurrent("rooms", { timeout: contractTimeout }, () => {
@@ -519,6 +522,8 @@ describe.concurrent("rooms", { timeout: contractTimeout }, () => {
       const rank = yield* refused(carol, { command: "KICK", room: "ops", user: "bob" }, "FORBIDDEN")
       assert.strictEqual(rank.message, "a moderator cannot kick a moderator")
       yield* ask(alice, { command: "ROLE", room: "ops", user: "bob", role: "member" })
+      // on a cluster the ROLE event may still be on its way to another node's connection
+      for (const wire of [bob, bob2]) yield* wire.pick((f) => f.type === "MEMBER" && f.role === "member")
       yield* clear([bob, bob2])
       yield* ask(carol, { command: "KICK", room: "ops", user: "bob", reason: "flooding", id: "k" })
       const kicked = { type: "MEMBER", room: "ops", user: "bob", event: "kicked", by: "carol", reason: "flooding" }
@@ -773,6 +778,8 @@ describe.concurrent("rooms", { timeout: contractTimeout }, () => {
       const m1 = (yield* say(bob, "one", { room: "ops" })).message_id as number
       const m2 = (yield* say(bob, "two", { room: "ops" })).message_id as number
       const m3 = (yield* say(carol, "three", { room: "ops" })).message_id as number
+      // on a cluster the last messages may still be on their way to another node's connections
+      for (const [wire, last] of [[alice, m3], [bob, m3], [carol, m2]] as const) yield* arrived(wire, last)
       yield* clear([alice, bob, carol])
       assert.strictEqual((yield* refused(carol, { command: "DELETE", message_id: m1 }, "FORBIDDEN")).action, "DELETE")
       yield* ask(bob, { command: "DELETE", message_id: m2, id: "d" })
