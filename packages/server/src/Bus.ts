@@ -21,6 +21,11 @@ export interface BusListener {
   readonly notice: (text: string) => void
   /** The bus became reachable (true) or unreachable again (false). */
   readonly status: (up: boolean) => void
+  /**
+   * Notices that begin with this text are the node's own, come back, and are
+   * dropped unread (as bytes, before they are decoded, where the bus can).
+   */
+  readonly ownPrefix?: string
 }
 
 export interface BusShape {
@@ -73,7 +78,11 @@ export const memoryBus = (channel: string): BusShape => {
       Effect.gen(function*() {
         const queue = yield* PubSub.subscribe(hub)
         listener.status(true)
-        yield* Effect.forkScoped(Effect.forever(Effect.map(Queue.take(queue), listener.notice)))
+        const own = listener.ownPrefix
+        const hear = own === undefined
+          ? listener.notice
+          : (text: string) => text.startsWith(own) ? undefined : listener.notice(text)
+        yield* Effect.forkScoped(Effect.forever(Effect.map(Queue.take(queue), hear)))
       })
   }
 }

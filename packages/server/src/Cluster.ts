@@ -185,6 +185,10 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       Effect.map((rows) => presence.resync(rows.map((r) => ({ node: r.node_id, userId: r.user_id, name: r.username }))))
     )
 
+    // Redis pub/sub sends a node its own notices back. Its message batches (most of what it
+    // hears under load) are recognised by their first characters and dropped unread by the bus:
+    // JSON.stringify keeps the key order the notice was built with, `n` first.
+    const ownMessages = `${JSON.stringify({ n: me }).slice(0, -1)},"m":`
     const onNotice = (text: string): void => {
       let notice: Notice
       try {
@@ -334,7 +338,7 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
 
     // what the others hold now, before this node's first client logs in
     yield* resyncPresence.pipe(Effect.catchAllCause(logFault("reading the cluster's presence")))
-    yield* bus.listen({ notice: onNotice, status: onStatus })
+    yield* bus.listen({ notice: onNotice, status: onStatus, ownPrefix: ownMessages })
     publish({ n: me, started: true })
     // a bus that is down at start is said once too (it is not an outage that began: it never came up)
     yield* Effect.forkScoped(Effect.delay(

@@ -58,8 +58,16 @@ const listen = (subscriber: Redis, channel: string, listener: BusListener) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       let up = false
-      const onMessage = (from: string, text: string) => {
-        if (from === channel) listener.notice(text)
+      // the buffer event: a node's own notices (most of what it hears under load) are
+      // dropped before ioredis would decode them to strings
+      const own = listener.ownPrefix === undefined ? undefined : Buffer.from(listener.ownPrefix)
+      const name = Buffer.from(channel)
+      const onMessage = (from: Buffer, data: Buffer) => {
+        if (!from.equals(name)) return
+        if (own !== undefined && data.length >= own.length && data.compare(own, 0, own.length, 0, own.length) === 0) {
+          return
+        }
+        listener.notice(data.toString())
       }
       const onReady = () => {
         subscriber.subscribe(channel).then(() => {
@@ -69,7 +77,7 @@ const listen = (subscriber: Redis, channel: string, listener: BusListener) =>
       const onClose = () => {
         if (up) listener.status(up = false)
       }
-      subscriber.on("message", onMessage)
+      subscriber.on("messageBuffer", onMessage)
       subscriber.on("ready", onReady)
       subscriber.on("close", onClose)
       subscriber.connect().catch(() => {})
@@ -77,7 +85,7 @@ const listen = (subscriber: Redis, channel: string, listener: BusListener) =>
     }),
     (handlers) =>
       Effect.sync(() => {
-        subscriber.off("message", handlers.onMessage)
+        subscriber.off("messageBuffer", handlers.onMessage)
         subscriber.off("ready", handlers.onReady)
         subscriber.off("close", handlers.onClose)
       })
