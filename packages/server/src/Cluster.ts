@@ -26,6 +26,7 @@ import { Feed, type FeedEntry } from "./Feed.ts"
 import { GroupCommit } from "./GroupCommit.ts"
 import { Hub, type Publication } from "./Hub.ts"
 import { MessagesRepo } from "./MessagesRepo.ts"
+import { Metrics } from "./Metrics.ts"
 import { Presence } from "./Presence.ts"
 import { type Op, Relay } from "./Relay.ts"
 import { RoomsRepo } from "./RoomsRepo.ts"
@@ -97,6 +98,7 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
     const rooms = yield* RoomsRepo
     const users = yield* UsersRepo
     const tokens = yield* TokensRepo
+    const metrics = yield* Metrics
     const run = yield* FiberSet.makeRuntime<never>()
     const me = config.nodeId
     const publish = (notice: Notice) => bus.publish(JSON.stringify(notice))
@@ -119,7 +121,8 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       deliver: (e) => hub.deliverMessage(e.item),
       gapWaitMs: GAP_WAIT_MS,
       schedule: (ms, onTimer) => void setTimeout(onTimer, ms).unref(),
-      repair: (after, upTo) =>
+      repair: (after, upTo) => {
+        metrics.gapRepaired()
         run(
           messages.committed(after, upTo, REPAIR_ROWS).pipe(
             Effect.map((rows) => afterOwnCommit(() => feed.repaired(upTo, rows.map(entry), rows.length < REPAIR_ROWS))),
@@ -131,6 +134,7 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
             )
           )
         )
+      }
     })
     // A repair's read can see this node's own batch committed before the group commit has told
     // its senders: delivered from the read, a message would reach its sending connection as a
@@ -232,7 +236,10 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
     // ---- the bus: outages logged once at their start and end; catch up from the database after ----
     let everUp = false
     let downSince: number | undefined
+    let busUp = false
+    metrics.source("busUp", () => (busUp ? 1 : 0))
     const onStatus = (up: boolean): void => {
+      busUp = up
       if (!up) {
         downSince = Date.now()
         run(

@@ -115,12 +115,21 @@ export class Feed<M> {
     if (this.highest > this.deliveredThrough) this.armTimer()
   }
 
+  /**
+   * Waits `gapWaitMs` for the gap that holds delivery now. If the feed has
+   * moved past it meanwhile, a gap still open is a newer one (under steady
+   * traffic from several nodes one almost always is, for the moment a
+   * notice takes): it gets a wait of its own rather than a database read.
+   */
   private armTimer(): void {
     if (this.timerSet || this.repairing) return
     this.timerSet = true
+    const blockedAt = this.deliveredThrough
     this.options.schedule(this.options.gapWaitMs, () => {
       this.timerSet = false
-      if (this.highest > this.deliveredThrough) this.startRepair()
+      if (this.highest <= this.deliveredThrough) return
+      if (this.deliveredThrough === blockedAt) this.startRepair()
+      else this.armTimer()
     })
   }
 

@@ -32,6 +32,8 @@ export interface Sources {
   hashesWaiting: Reader
   hashesRunning: Reader
   storageUp: Reader
+  /** 1 while the cluster bus is reachable; always 1 without `--bus` (there is no bus to lose). */
+  busUp: Reader
 }
 
 /** The counters' values since start. */
@@ -43,6 +45,8 @@ export interface Counts {
   storedDirect: number
   deliveries: number
   replayed: number
+  /** Reads of the database for messages the bus had not brought in time (cluster nodes only). */
+  gapRepairs: number
 }
 
 /** Receives each group commit batch's size and duration, once a registry is listening. */
@@ -63,7 +67,8 @@ const make = () => {
     usersOnline: zero,
     hashesWaiting: zero,
     hashesRunning: zero,
-    storageUp: zero
+    storageUp: zero,
+    busUp: () => 1
   }
   const counts: Counts = {
     accepted: 0,
@@ -72,7 +77,8 @@ const make = () => {
     storedPublic: 0,
     storedDirect: 0,
     deliveries: 0,
-    replayed: 0
+    replayed: 0,
+    gapRepairs: 0
   }
   let onBatch: BatchObserver | undefined
   return {
@@ -103,6 +109,9 @@ const make = () => {
     },
     replayed: (frames: number): void => {
       counts.replayed += frames
+    },
+    gapRepaired: (): void => {
+      counts.gapRepairs++
     },
     errorSent: (code: ErrorCode): void => {
       counts.errors[code]++

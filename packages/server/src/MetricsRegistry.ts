@@ -78,6 +78,12 @@ const gauges = (registry: Registry, { sources }: Metrics): void => {
     "1 when a write through the group commit succeeded within 2 s at the last probe (cached 1 s), 0 otherwise.",
     () => sources.storageUp()
   )
+  readGauge(
+    registry,
+    "parley_cluster_bus_up",
+    "1 while this node's cluster bus is reachable, 0 while it is not; always 1 without --bus.",
+    () => sources.busUp()
+  )
   new Gauge({
     name: "parley_password_hash_queue",
     help: "Password hashes (REGISTER, CONNECT) waiting for a slot or running.",
@@ -124,6 +130,12 @@ const counters = (registry: Registry, { counts }: Metrics): void => {
     "parley_messages_replayed_total",
     "MESSAGE frames replayed after CONNECT.",
     () => counts.replayed
+  )
+  readCounter(
+    registry,
+    "parley_cluster_gap_repairs_total",
+    "Reads of PostgreSQL for messages the cluster bus had not brought within the gap wait (a lost or late notice).",
+    () => counts.gapRepairs
   )
   readLabelledCounter(
     registry,

@@ -15,6 +15,7 @@ import * as Path from "node:path"
 import Pg from "pg"
 import { channelFor } from "../src/Bus.ts"
 import { freshPgDatabase, postgresAvailable } from "./support/Postgres.ts"
+import { metricsPort, scrape, value } from "./support/Prometheus.ts"
 import { redisAvailable, testRedis } from "./support/Redis.ts"
 import { repoRoot, type ServerProcess, type ServerProcessError, spawnServer, tempDir } from "./support/ServerProcess.ts"
 import { type TcpProxy, tcpProxy } from "./support/TcpProxy.ts"
@@ -24,7 +25,7 @@ const redis = new URL(testRedis)
 
 /** A node on `db`, on the test Redis or on `bus` (a proxy in front of it). */
 const node = (db: string, id: string, bus = redis.toString()) =>
-  spawnServer({ db, flags: ["--bus", bus, "--node-id", id, "--replay-cap", "10000"] })
+  spawnServer({ db, flags: ["--bus", bus, "--node-id", id, "--replay-cap", "10000", "--metrics-port", "0"] })
 
 const messageIds = (wire: Wire): Array<number> =>
   wire.received.filter((f) => f.type === "MESSAGE").map((f) => f.message_id as number)
@@ -276,6 +277,9 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
         yield* until(s1.wire, () => ackedIds(s1.wire).length >= 20)
         yield* proxy.cut
         yield* n2.waitForOutput(/bus redis:\/\/127\.0\.0\.1:\d+ unreachable/)
+        const during = yield* scrape(metricsPort(n2))
+        assert.strictEqual(value(during.samples, "parley_cluster_bus_up"), 0)
+        const repairsBefore = value(during.samples, "parley_cluster_gap_repairs_total")
         yield* burst(s1.wire, "s1", count / 2, count / 2)
         yield* burst(s2.wire, "s2", count / 2, count / 2)
         // while the bus is out, n2's clients still get n1's messages, from the database
@@ -283,6 +287,10 @@ describe.skipIf(!(postgresAvailable && redisAvailable)).concurrent("cluster", ()
         yield* receivedAll(r2.wire, ackedIds(s1.wire))
         yield* proxy.restore
         yield* n2.waitForOutput(/reachable again after/)
+        const after = yield* scrape(metricsPort(n2))
+        assert.strictEqual(value(after.samples, "parley_cluster_bus_up"), 1)
+        // n1's messages of the outage came to n2 from the database
+        assert.isAbove(value(after.samples, "parley_cluster_gap_repairs_total"), repairsBefore)
         yield* until(s2.wire, () => ackedIds(s2.wire).length >= count)
 
         const acked = [...ackedIds(s1.wire), ...ackedIds(s2.wire)]

@@ -102,6 +102,20 @@ describe("Feed", () => {
     expect(h.delivered).toEqual([1, 2, 3])
   })
 
+  it("reads the database only for a gap that held delivery for the whole wait, not for each new one", () => {
+    const h = harness(new Set([1, 2, 3, 4]))
+    h.feed.offer(entries([2])) // 1 on its way: the wait starts
+    h.feed.offer(entries([1])) // it came; delivery moved on
+    h.feed.offer(entries([4])) // 3 on its way: a new gap, opened during the first one's wait
+    expect(h.fireTimer()).toBe(true)
+    expect(h.answerRepair()).toBe(false) // the new gap gets a wait of its own
+    expect(h.delivered).toEqual([1, 2])
+    expect(h.fireTimer()).toBe(true) // still held by 3 after it: read
+    expect(h.answerRepair()).toBe(true)
+    expect(h.delivered).toEqual([1, 2, 3, 4])
+    expect(h.fireTimer()).toBe(false)
+  })
+
   it("tries a failed repair again", () => {
     const h = harness(new Set([1, 2]))
     h.feed.offer(entries([2]))

@@ -61,7 +61,8 @@ const counterDeltas = (expected: Readonly<Record<string, number>>): Record<strin
     "parley_connections_accepted_total": 0,
     "parley_messages_stored_total{kind=\"public\"}": 0,
     "parley_messages_stored_total{kind=\"direct\"}": 0,
-    "parley_message_deliveries_total": 0
+    "parley_message_deliveries_total": 0,
+    "parley_cluster_gap_repairs_total": 0
   }
   for (const code of codes) all[`parley_errors_sent_total{code="${code}"}`] = 0
   for (const reason of reasons) all[`parley_connections_closed_total{reason="${reason}"}`] = 0
@@ -87,7 +88,9 @@ const assertShape = ({ helped, samples, types }: Exposition) => {
     "parley_group_commit_batch_size",
     "parley_group_commit_duration_seconds",
     "parley_password_hash_queue",
-    "parley_storage_up"
+    "parley_storage_up",
+    "parley_cluster_bus_up",
+    "parley_cluster_gap_repairs_total"
   ])
   for (const name of ours) assert.isTrue(helped.has(name), `${name} has no HELP`)
   assert.strictEqual(types.get("parley_group_commit_batch_size"), "histogram")
@@ -162,6 +165,7 @@ const countsTheWire = (db: string) =>
     assert.strictEqual(value(after.samples, "parley_connections_authenticated"), 3)
     assert.strictEqual(value(after.samples, "parley_users_online"), 2)
     assert.strictEqual(value(after.samples, "parley_storage_up"), 1)
+    assert.strictEqual(value(after.samples, "parley_cluster_bus_up"), 1, "no --bus: no bus to lose")
     assert.strictEqual(value(after.samples, "parley_password_hash_queue{state=\"waiting\"}"), 0)
     assert.strictEqual(value(after.samples, "parley_password_hash_queue{state=\"running\"}"), 0)
     // a batch holds at least one write, and the histogram's buckets are cumulative
