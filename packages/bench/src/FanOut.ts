@@ -412,6 +412,40 @@ const clusterVersusOne = <R extends { readonly server: string }>(
     return one === undefined ? [] : [[run.server, a === undefined || b === undefined ? undefined : compare(a, b)]]
   }))
 
+/**
+ * What a delivery costs a cluster against one node, apart from where each
+ * knee landed: over the rates both passed, one node's CPU for its
+ * deliveries, against the CPU the cluster spent per delivery at the same
+ * rate times those same deliveries. Deliveries per CPU-second climb with the
+ * rate (more frames per write call), so a search that stops a doubling lower
+ * moves the pooled figure by as much as the servers' costs do; this one
+ * compares like with like. Undefined without a rate both passed.
+ */
+export const equalRateRatio = (
+  cluster: ReadonlyArray<Pick<StepRecord, "rate" | "pass" | "delivered" | "serverCpuSec">>,
+  one: ReadonlyArray<Pick<StepRecord, "rate" | "pass" | "delivered" | "serverCpuSec">>
+): number | undefined => {
+  const byRate = (steps: typeof one) => {
+    const sums = new Map<number, { delivered: number; cpu: number }>()
+    for (const s of steps) {
+      if (!s.pass || !Number.isFinite(s.serverCpuSec) || s.serverCpuSec <= 0 || s.delivered <= 0) continue
+      const sum = sums.get(s.rate) ?? { delivered: 0, cpu: 0 }
+      sums.set(s.rate, { delivered: sum.delivered + s.delivered, cpu: sum.cpu + s.serverCpuSec })
+    }
+    return sums
+  }
+  const clusterByRate = byRate(cluster)
+  let oneCpu = 0
+  let clusterCpu = 0
+  for (const [rate, mine] of byRate(one)) {
+    const theirs = clusterByRate.get(rate)
+    if (theirs === undefined) continue
+    oneCpu += mine.cpu
+    clusterCpu += mine.delivered * (theirs.cpu / theirs.delivered)
+  }
+  return clusterCpu > 0 ? oneCpu / clusterCpu : undefined
+}
+
 /** The figures of the knee searches on every server. */
 /**
  * One server's knee searches of several rounds as one run: every step of
@@ -477,6 +511,17 @@ const roundFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOptions): Arra
       values: clusterVersusOne(runs, (r) => r.deliveriesPerCpuSec, (cluster, one) => cluster / one),
       target: { kind: "atLeast", value: 0.7 },
       note: "every node's CPU together, against one node on the same backend in the same run"
+    }),
+    ...clusterFigure(runs, {
+      scenario,
+      metric: "deliveries per server CPU-s at equal rates, cluster / one node",
+      unit: "x",
+      values: Object.fromEntries(runs.flatMap((run) => {
+        const one = runs.find((r) => r.server === /^(.*) x\d+$/.exec(run.server)?.[1])
+        return one === undefined ? [] : [[run.server, equalRateRatio(run.steps, one.steps)]]
+      })),
+      note: "over the rates both passed: one node's CPU for its deliveries, against the cluster's CPU per delivery " +
+        "at the same rate times the same deliveries (what a delivery costs, wherever each knee landed)"
     })
   ]
 }

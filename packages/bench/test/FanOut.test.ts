@@ -1,6 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { portFor } from "../src/Client.ts"
-import { efficiency, fanOutFigures, type FanOutOptions, type FanOutRun, pooledRun } from "../src/FanOut.ts"
+import {
+  efficiency,
+  equalRateRatio,
+  fanOutFigures,
+  type FanOutOptions,
+  type FanOutRun,
+  pooledRun
+} from "../src/FanOut.ts"
 
 describe("efficiency", () => {
   it("sums deliveries and CPU over the steps that passed", () => {
@@ -59,6 +66,39 @@ describe("a cluster beside one node (--nodes)", () => {
     const share = figures.find((f) => f.metric === "deliveries per server CPU-s, cluster / one node")
     assert.deepStrictEqual(share?.values, { "parley-pg x2": 0.8 })
     assert.deepStrictEqual(share?.target, { kind: "atLeast", value: 0.7 })
+  })
+
+  it("compares what a delivery costs at the rates both passed, wherever each knee landed", () => {
+    const at = (rate: number, pass: boolean, delivered: number, serverCpuSec: number) => ({
+      rate,
+      pass,
+      delivered,
+      serverCpuSec
+    })
+    // one node: 1,000 deliveries per CPU-s at rate 100, 4,000 at 400 (and 8,000 at 800, which the cluster failed)
+    const one = [at(100, true, 1000, 1), at(400, true, 4000, 1), at(800, true, 8000, 1), at(400, true, 4000, 1)]
+    // the cluster: half as efficient at 100, as efficient at 400; 800 failed; 1,600 never tried by one node
+    const cluster = [at(100, true, 500, 1), at(400, true, 4000, 1), at(800, false, 9000, 1), at(1600, true, 1, 1)]
+    // one node's CPU at 100 and 400: 1 + 2; the cluster's for the same deliveries: 1000/500 + 8000/4000
+    assert.strictEqual(equalRateRatio(cluster, one), 3 / 4)
+    assert.isUndefined(equalRateRatio([at(100, false, 1, 1)], one))
+    assert.isUndefined(equalRateRatio(cluster, [at(100, true, 1, Number.NaN)]))
+  })
+
+  it("shows the equal-rate figure beside the pooled one, with no target of its own", () => {
+    const withSteps = (server: string, steps: FanOutRun["steps"]): FanOutRun => ({
+      ...run(server, efficiency(steps)),
+      steps
+    })
+    const step = (rate: number, delivered: number) =>
+      ({ rate, pass: true, lost: 0, delivered, serverCpuSec: 1 }) as unknown as FanOutRun["steps"][number]
+    const figures = fanOutFigures(
+      [withSteps("parley-pg", [step(100, 1000), step(200, 3000)]), withSteps("parley-pg x2", [step(100, 800)])],
+      opts
+    )
+    const equal = figures.find((f) => f.metric === "deliveries per server CPU-s at equal rates, cluster / one node")
+    assert.deepStrictEqual(equal?.values, { "parley-pg x2": 0.8 })
+    assert.isUndefined(equal?.target)
   })
 
   it("has no such figure without a cluster", () => {

@@ -117,9 +117,9 @@ export class Feed<M> {
 
   /**
    * Waits `gapWaitMs` for the gap that holds delivery now. If the feed has
-   * moved past it meanwhile, a gap still open is a newer one (under steady
-   * traffic from several nodes one almost always is, for the moment a
-   * notice takes): it gets a wait of its own rather than a database read.
+   * moved past it meanwhile, a gap still open is a newer one (with several
+   * nodes sending, one opens for the moment each notice takes to arrive): it
+   * gets a wait of its own rather than a database read.
    */
   private armTimer(): void {
     if (this.timerSet || this.repairing) return
