@@ -121,6 +121,7 @@ export class Cluster extends Effect.Service<Cluster>()("@parley/server/Cluster",
       deliver: (e) => hub.deliverMessage(e.item),
       gapWaitMs: GAP_WAIT_MS,
       schedule: (ms, onTimer) => void setTimeout(onTimer, ms).unref(),
+      now: () => performance.now(),
       repair: (after, upTo) => {
         metrics.gapRepaired()
         run(

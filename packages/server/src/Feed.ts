@@ -33,6 +33,8 @@ export interface FeedOptions<M> {
   readonly repair: (after: number, upTo: number) => void
   /** Schedules `onTimer` after `ms` (replacing any timer scheduled before). */
   readonly schedule: (ms: number, onTimer: () => void) => void
+  /** The time in milliseconds (any origin), to date a gap from when it opened. */
+  readonly now: () => number
   readonly gapWaitMs: number
 }
 
@@ -42,6 +44,9 @@ export class Feed<M> {
   private highest: number
   private repairing = false
   private timerSet = false
+  /** The gap that holds delivery: `delivered` when it was first seen, and since when. */
+  private gapAt = -1
+  private gapSince = 0
 
   constructor(private readonly options: FeedOptions<M>) {
     this.deliveredThrough = options.delivered
@@ -73,6 +78,7 @@ export class Feed<M> {
     if (newest <= this.highest) return
     this.highest = newest
     // its notice may be on the way: the gap timer gives it the usual time
+    this.noteGap()
     this.armTimer()
   }
 
@@ -101,6 +107,7 @@ export class Feed<M> {
   /** A repair's read failed (the database is out): try again later. */
   repairFailed(): void {
     this.repairing = false
+    this.gapSince = this.options.now() // a full wait before the next read
     this.armTimer()
   }
 
@@ -112,23 +119,36 @@ export class Feed<M> {
       this.options.deliver(next)
       next = this.pending.get(this.deliveredThrough + 1)
     }
-    if (this.highest > this.deliveredThrough) this.armTimer()
+    if (this.highest > this.deliveredThrough) {
+      this.noteGap()
+      this.armTimer()
+    }
+  }
+
+  /** Dates the gap that holds delivery from the moment it is first seen. */
+  private noteGap(): void {
+    if (this.gapAt === this.deliveredThrough) return
+    this.gapAt = this.deliveredThrough
+    this.gapSince = this.options.now()
   }
 
   /**
-   * Waits `gapWaitMs` for the gap that holds delivery now. If the feed has
-   * moved past it meanwhile, a gap still open is a newer one (with several
-   * nodes sending, one opens for the moment each notice takes to arrive): it
-   * gets a wait of its own rather than a database read.
+   * Reads the database once the gap that holds delivery has been open for
+   * `gapWaitMs`. The feed may move past that gap meanwhile (with several
+   * nodes sending, a gap opens for the moment each notice takes to arrive):
+   * a newer gap is then waited for from when it opened, so no gap is read
+   * early and none waits longer than `gapWaitMs`.
    */
   private armTimer(): void {
     if (this.timerSet || this.repairing) return
+    this.noteGap()
     this.timerSet = true
-    const blockedAt = this.deliveredThrough
-    this.options.schedule(this.options.gapWaitMs, () => {
+    const wait = Math.max(0, this.gapSince + this.options.gapWaitMs - this.options.now())
+    this.options.schedule(wait, () => {
       this.timerSet = false
       if (this.highest <= this.deliveredThrough) return
-      if (this.deliveredThrough === blockedAt) this.startRepair()
+      this.noteGap()
+      if (this.options.now() - this.gapSince >= this.options.gapWaitMs) this.startRepair()
       else this.armTimer()
     })
   }

@@ -11,25 +11,33 @@ import { Feed, type FeedEntry } from "../src/Feed.ts"
 interface Harness {
   readonly feed: Feed<string>
   readonly delivered: Array<number>
-  /** Runs the scheduled timer, if any; true when there was one. */
+  /** Moves the clock to the scheduled timer's time and runs it, if any; true when there was one. */
   readonly fireTimer: () => boolean
+  /** Moves the clock on by `ms`. */
+  readonly advance: (ms: number) => void
+  /** When the scheduled timer is due, if one is. */
+  readonly timerAt: () => number | undefined
+  /** Fails the pending repair read, as a database outage would; true when there was one. */
+  readonly failRepair: () => boolean
   /** Answers the pending repair read from `committed`; true when there was one. */
   readonly answerRepair: () => boolean
 }
 
 const harness = (committed: ReadonlySet<number>, start = 0): Harness => {
   const delivered: Array<number> = []
-  let timer: (() => void) | undefined
+  let timer: { at: number; run: () => void } | undefined
   let repair: { after: number; upTo: number } | undefined
+  let now = 0
   const feed: Feed<string> = new Feed<string>({
     delivered: start,
     deliver: (e) => delivered.push(e.id),
     repair: (after, upTo) => {
       repair = { after, upTo }
     },
-    schedule: (_ms, onTimer) => {
-      timer = onTimer
+    schedule: (ms, onTimer) => {
+      timer = { at: now + ms, run: onTimer }
     },
+    now: () => now,
     gapWaitMs: 25
   })
   return {
@@ -38,8 +46,20 @@ const harness = (committed: ReadonlySet<number>, start = 0): Harness => {
     fireTimer: () => {
       const t = timer
       timer = undefined
-      t?.()
-      return t !== undefined
+      if (t === undefined) return false
+      now = Math.max(now, t.at)
+      t.run()
+      return true
+    },
+    advance: (ms) => {
+      now += ms
+    },
+    timerAt: () => timer?.at,
+    failRepair: () => {
+      if (repair === undefined) return false
+      repair = undefined
+      feed.repairFailed()
+      return true
     },
     answerRepair: () => {
       const r = repair
@@ -102,18 +122,30 @@ describe("Feed", () => {
     expect(h.delivered).toEqual([1, 2, 3])
   })
 
-  it("reads the database only for a gap that held delivery for the whole wait, not for each new one", () => {
+  it("reads the database for a gap once it has held delivery for the wait, dated from when it opened", () => {
     const h = harness(new Set([1, 2, 3, 4]))
-    h.feed.offer(entries([2])) // 1 on its way: the wait starts
-    h.feed.offer(entries([1])) // it came; delivery moved on
-    h.feed.offer(entries([4])) // 3 on its way: a new gap, opened during the first one's wait
-    expect(h.fireTimer()).toBe(true)
-    expect(h.answerRepair()).toBe(false) // the new gap gets a wait of its own
+    h.feed.offer(entries([2])) // t=0: 1 on its way, the wait starts
+    h.advance(10)
+    h.feed.offer(entries([1])) // t=10: it came; delivery moved on
+    h.feed.offer(entries([4])) // t=10: 3 on its way, a new gap opened during the first one's wait
+    expect(h.fireTimer()).toBe(true) // t=25: the new gap is 15 ms old
+    expect(h.answerRepair()).toBe(false)
     expect(h.delivered).toEqual([1, 2])
-    expect(h.fireTimer()).toBe(true) // still held by 3 after it: read
+    expect(h.fireTimer()).toBe(true) // t=35: 25 ms old, still open: read
     expect(h.answerRepair()).toBe(true)
     expect(h.delivered).toEqual([1, 2, 3, 4])
     expect(h.fireTimer()).toBe(false)
+  })
+
+  it("waits a whole wait again after a failed read, not at once", () => {
+    const h = harness(new Set([1, 2]))
+    h.feed.offer(entries([2]))
+    expect(h.fireTimer()).toBe(true) // t=25: read
+    expect(h.failRepair()).toBe(true)
+    expect(h.timerAt()).toBe(50)
+    expect(h.fireTimer()).toBe(true)
+    expect(h.answerRepair()).toBe(true)
+    expect(h.delivered).toEqual([1, 2])
   })
 
   it("tries a failed repair again", () => {
