@@ -406,10 +406,19 @@ const clusterVersusOne = <R extends { readonly server: string }>(
   f: (run: R) => number | undefined,
   compare: (cluster: number, one: number) => number
 ): Record<string, number | undefined> =>
+  clusterRunVersusOne(runs, (cluster, one) => {
+    const [a, b] = [f(cluster), f(one)]
+    return a === undefined || b === undefined ? undefined : compare(a, b)
+  })
+
+/** For each cluster among the servers, `compare` of its run against the one-node run on the same backend. */
+const clusterRunVersusOne = <R extends { readonly server: string }>(
+  runs: ReadonlyArray<R>,
+  compare: (cluster: R, one: R) => number | undefined
+): Record<string, number | undefined> =>
   Object.fromEntries(runs.flatMap((run) => {
     const one = runs.find((r) => r.server === /^(.*) x\d+$/.exec(run.server)?.[1])
-    const [a, b] = [f(run), one === undefined ? undefined : f(one)]
-    return one === undefined ? [] : [[run.server, a === undefined || b === undefined ? undefined : compare(a, b)]]
+    return one === undefined ? [] : [[run.server, compare(run, one)]]
   }))
 
 /**
@@ -516,10 +525,7 @@ const roundFigures = (runs: ReadonlyArray<FanOutRun>, opts: FanOutOptions): Arra
       scenario,
       metric: "deliveries per server CPU-s at equal rates, cluster / one node",
       unit: "x",
-      values: Object.fromEntries(runs.flatMap((run) => {
-        const one = runs.find((r) => r.server === /^(.*) x\d+$/.exec(run.server)?.[1])
-        return one === undefined ? [] : [[run.server, equalRateRatio(run.steps, one.steps)]]
-      })),
+      values: clusterRunVersusOne(runs, (cluster, one) => equalRateRatio(cluster.steps, one.steps)),
       note: "over the rates both passed: one node's CPU for its deliveries, against the cluster's CPU per delivery " +
         "at the same rate times the same deliveries (what a delivery costs, wherever each knee landed)"
     })

@@ -78,7 +78,6 @@ export class Feed<M> {
     if (newest <= this.highest) return
     this.highest = newest
     // its notice may be on the way: the gap timer gives it the usual time
-    this.noteGap()
     this.armTimer()
   }
 
@@ -119,10 +118,7 @@ export class Feed<M> {
       this.options.deliver(next)
       next = this.pending.get(this.deliveredThrough + 1)
     }
-    if (this.highest > this.deliveredThrough) {
-      this.noteGap()
-      this.armTimer()
-    }
+    if (this.highest > this.deliveredThrough) this.armTimer()
   }
 
   /** Dates the gap that holds delivery from the moment it is first seen. */
@@ -140,8 +136,8 @@ export class Feed<M> {
    * early and none waits longer than `gapWaitMs`.
    */
   private armTimer(): void {
+    this.noteGap() // even with a timer already set: it finds the gap's age when it fires
     if (this.timerSet || this.repairing) return
-    this.noteGap()
     this.timerSet = true
     const wait = Math.max(0, this.gapSince + this.options.gapWaitMs - this.options.now())
     this.options.schedule(wait, () => {
